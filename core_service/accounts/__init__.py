@@ -1,0 +1,1 @@
+"""Accounts: staff users, roles, bearer-token authentication and guards."""

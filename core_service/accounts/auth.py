@@ -1,0 +1,55 @@
+"""Bearer-token authentication for the API: staff tokens and device tokens.
+
+Staff tokens are signed by itsdangerous and name a staff user, who is re-read on every
+request so that deactivating a user or changing a role takes effect at once. Device
+tokens (prefix ``kd_``) are random and looked up by their SHA-256 digest; a revoked
+device is refused. Requests without a bearer token pass with ``user = None``; the
+guards decide whether a route needs one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from ..models import Device, StaffUser
+from ..security import Signer, token_digest
+from .principals import DevicePrincipal, StaffPrincipal
+
+DEVICE_TOKEN_PREFIX = "kd_"
+STAFF_TOKEN_PURPOSE = "staff"
+STAFF_TOKEN_MAX_AGE = 12 * 3600
+
+
+def issue_staff_token(signer: Signer, staff_id: int) -> str:
+    return signer.dumps(STAFF_TOKEN_PURPOSE, {"sid": staff_id})
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return AuthenticationResult(user=None, auth=None)
+        token = header[7:].strip()
+        state = connection.app.state
+        async with state.sessionmaker() as session:
+            if token.startswith(DEVICE_TOKEN_PREFIX):
+                device = await session.scalar(
+                    sa.select(Device).where(Device.token_hash == token_digest(token))
+                )
+                if device is None or device.revoked_at is not None:
+                    raise NotAuthorizedException("Unknown or revoked device token.")
+                principal: Any = DevicePrincipal(device.id, device.facility_id, device.kind, device.name)
+            else:
+                data = state.signer.loads(STAFF_TOKEN_PURPOSE, token, STAFF_TOKEN_MAX_AGE)
+                staff = await session.get(StaffUser, data["sid"]) if data else None
+                if staff is None or not staff.active:
+                    raise NotAuthorizedException("Invalid or expired staff token; log in again.")
+                principal = StaffPrincipal(
+                    staff.id, staff.facility_id, staff.email, staff.role, staff.display_name
+                )
+        return AuthenticationResult(user=principal, auth=token)

@@ -1,0 +1,22 @@
+"""Who is calling: a staff member or a device, as set on ``request.user``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPrincipal:
+    id: int
+    facility_id: int
+    email: str
+    role: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePrincipal:
+    id: int
+    facility_id: int
+    kind: str  # "kiosk" | "gate"
+    name: str

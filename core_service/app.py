@@ -1,0 +1,110 @@
+"""``create_app(settings)``: builds the Litestar application of the core service.
+
+It wires the database, the plugin host, authentication, the routes of every domain and
+the background loop that expires unpaid holds and delivers the mail outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+
+from .accounts.auth import BearerAuthMiddleware
+from .accounts.controllers import AuthController
+from .checkin.controllers import GateController, facility_public_key
+from .database import make_engine, make_sessionmaker
+from .dependencies import (
+    provide_db_session,
+    provide_plugin_host,
+    provide_principal_tenant,
+    provide_settings,
+    provide_signer,
+)
+from .errors import EXCEPTION_HANDLERS
+from .kiosks.controllers import KioskController, enrol_kiosk
+from .mailing.outbox import deliver_due
+from .plugin_host import PluginHost, build_plugin_manager
+from .sales.service import expire_holds
+from .security import Signer
+from .settings import Settings
+from .web.controllers import WEB_ROUTE_HANDLERS
+from .web.rendering import template_config
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_INTERVAL_SECONDS = 2.0
+
+
+async def run_background_once(state: State) -> None:
+    """One round of background work: expire holds, deliver due mail."""
+    async with state.sessionmaker() as session:
+        await expire_holds(session)
+    await deliver_due(state.sessionmaker, state.settings)
+
+
+async def _background_loop(state: State) -> None:
+    while True:
+        try:
+            await run_background_once(state)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("background round failed")
+        await asyncio.sleep(BACKGROUND_INTERVAL_SECONDS)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugin_host: PluginHost | None = None,
+    background: bool = True,
+) -> Litestar:
+    settings = settings or Settings.from_env()
+    host = plugin_host or PluginHost(build_plugin_manager())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        task = asyncio.create_task(_background_loop(app.state)) if background else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await engine.dispose()
+
+    handlers: list[Any] = [
+        AuthController,
+        KioskController,
+        enrol_kiosk,
+        GateController,
+        facility_public_key,
+        *WEB_ROUTE_HANDLERS,
+        *host.route_handlers(),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        state=State({"settings": settings, "plugin_host": host, "signer": Signer(settings.secret_key)}),
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "plugin_host": Provide(provide_plugin_host, sync_to_thread=False),
+            "signer": Provide(provide_signer, sync_to_thread=False),
+            "tenant": Provide(provide_principal_tenant),
+        },
+        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=template_config(),
+        debug=settings.debug,
+    )

@@ -1,0 +1,1 @@
+"""Catalog: products, price categories and availability of dates."""

@@ -1,0 +1,1 @@
+"""Check-in: gate scans of ticket QR tokens, recorded in an append-only log."""

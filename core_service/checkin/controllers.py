@@ -1,0 +1,59 @@
+"""Gate API: scan a ticket; and the public key gates use to verify tokens offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..accounts.guards import requires_device
+from ..errors import InvalidInput
+from ..plugin_host import PluginHost
+from ..schemas import PublicKeyOut, ScanIn, ScanOut, ScanTicketOut
+from ..tenancy import Tenant, load_tenant
+from .service import DIRECTIONS, scan
+
+
+class GateController(Controller):
+    path = "/api/v1/gate"
+    guards = [requires_device("gate")]
+
+    @post("/scan", status_code=HTTP_200_OK)
+    async def scan_ticket(
+        self, request: Request[Any, Any, Any], data: ScanIn, tenant: Tenant, db_session: AsyncSession
+    ) -> ScanOut:
+        if data.direction not in DIRECTIONS:
+            raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}.")
+        outcome = await scan(db_session, tenant, data.token.strip(), data.direction, request.user.id)
+        ticket = None
+        if outcome.ticket is not None and outcome.product is not None:
+            ticket = ScanTicketOut(
+                id=outcome.ticket.id,
+                product_name_ja=outcome.product.name_ja,
+                product_name_en=outcome.product.name_en,
+                uses_left=outcome.ticket.uses_left,
+                valid_from=outcome.ticket.valid_from,
+                valid_until=outcome.ticket.valid_until,
+            )
+        return ScanOut(
+            result=outcome.result,
+            admitted=outcome.admitted,
+            message_ja=outcome.message("ja"),
+            message_en=outcome.message("en"),
+            ticket=ticket,
+        )
+
+
+@get("/api/v1/facilities/{slug:str}/public-key")
+async def facility_public_key(
+    slug: str, db_session: AsyncSession, plugin_host: PluginHost
+) -> PublicKeyOut:
+    tenant = await load_tenant(db_session, plugin_host, slug=slug)
+    return PublicKeyOut(
+        facility=tenant.facility.slug,
+        algorithm="Ed25519",
+        public_key=tenant.facility.signing_public_key,
+        token_format="K1.<base64url(claim[18] || signature[64])>; see docs/qr-tokens.md",
+    )

@@ -1,0 +1,1 @@
+"""Kiosks and gates: device enrolment, tokens, heartbeats and the kiosk sales API."""

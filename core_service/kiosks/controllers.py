@@ -1,0 +1,137 @@
+"""Kiosk API: enrolment, catalog, sales with idempotency keys, heartbeats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import HeaderParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..accounts.guards import requires_device
+from ..catalog.service import products_for_channel
+from ..clock import facility_today
+from ..errors import InvalidInput
+from ..models import Device, Facility, utcnow
+from ..sales.presenters import facility_out, order_out, tickets_out
+from ..sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from ..sales.service import place_order
+from ..schemas import (
+    CatalogOut,
+    CheckoutFieldOut,
+    EnrolIn,
+    EnrolOut,
+    HeartbeatIn,
+    KioskOrderIn,
+    KioskOrderOut,
+    MarkerOut,
+    PriceCategoryOut,
+    ProductOut,
+)
+from ..catalog.capacity import remaining
+from ..settings import Settings
+from ..tenancy import Tenant
+from .devices import enrol
+
+KIOSK_PAYMENT_METHODS = ("card", "emoney", "qr")
+TERMINAL_PROVIDER = "kiosk_terminal"
+
+
+@post("/api/v1/kiosk/enrol", status_code=HTTP_200_OK)
+async def enrol_kiosk(data: EnrolIn, db_session: AsyncSession) -> EnrolOut:
+    device, token = await enrol(db_session, data.code)
+    facility = await db_session.get(Facility, device.facility_id)
+    assert facility is not None
+    return EnrolOut(
+        token=token,
+        device={"id": device.id, "name": device.name, "kind": device.kind},
+        facility=facility_out(facility),
+    )
+
+
+class KioskController(Controller):
+    path = "/api/v1/kiosk"
+    guards = [requires_device("kiosk")]
+
+    @get("/catalog")
+    async def catalog(self, tenant: Tenant, db_session: AsyncSession) -> CatalogOut:
+        today = facility_today(tenant.facility.timezone)
+        products = []
+        for product in await products_for_channel(db_session, tenant, "kiosk"):
+            left, cap = await remaining(db_session, product, today)
+            marker = tenant.plugins.availability_marker(left, cap)
+            products.append(
+                ProductOut(
+                    id=product.id,
+                    code=product.code,
+                    kind=product.kind,
+                    name_ja=product.name_ja,
+                    name_en=product.name_en,
+                    uses=product.uses,
+                    tax_rate=product.tax_rate,
+                    requires_date=product.requires_date,
+                    price_categories=[
+                        PriceCategoryOut(c.id, c.code, c.name_ja, c.name_en, c.price, c.handling_fee)
+                        for c in product.price_categories
+                    ],
+                    marker=MarkerOut(marker.symbol, marker.label_ja, marker.label_en, marker.level)
+                    if marker
+                    else None,
+                )
+            )
+        fields = [
+            CheckoutFieldOut(f.name, f.kind, f.label_ja, f.label_en, f.text_ja, f.text_en, f.required)
+            for f in tenant.plugins.checkout_fields("kiosk")
+        ]
+        methods = tenant.facility.settings.get("kiosk_payment_methods", list(KIOSK_PAYMENT_METHODS))
+        return CatalogOut(facility_out(tenant.facility), products, fields, methods)
+
+    @post("/orders", status_code=HTTP_201_CREATED)
+    async def create_order(
+        self,
+        request: Request[Any, Any, Any],
+        data: KioskOrderIn,
+        tenant: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        idempotency_key: str = HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100),
+    ) -> Response[KioskOrderOut]:
+        if data.payment.method not in KIOSK_PAYMENT_METHODS:
+            raise InvalidInput(f"Unknown kiosk payment method {data.payment.method!r}.")
+        checkout = CheckoutRequest(
+            channel="kiosk",
+            lines=[LineRequest(line.price_category_id, line.quantity, line.visit_date, line.slot) for line in data.lines],
+            locale=data.locale if data.locale in ("ja", "en") else "ja",
+            answers=data.answers,
+            idempotency_key=f"kiosk:{request.user.id}:{idempotency_key}",
+            device_id=request.user.id,
+            payment=ImmediatePayment(
+                TERMINAL_PROVIDER, data.payment.method, data.payment.reference, data.payment.amount
+            ),
+        )
+        order, created = await place_order(
+            db_session, tenant, checkout, hold_minutes=settings.hold_minutes
+        )
+        body = KioskOrderOut(
+            order=await order_out(db_session, order),
+            tickets=await tickets_out(db_session, tenant.facility, order, settings.secret_key),
+            facility=facility_out(tenant.facility),
+        )
+        return Response(body, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @post("/heartbeat", status_code=HTTP_204_NO_CONTENT)
+    async def heartbeat(
+        self, request: Request[Any, Any, Any], data: HeartbeatIn, db_session: AsyncSession
+    ) -> None:
+        device = await db_session.get(Device, request.user.id)
+        assert device is not None
+        device.last_seen_at = utcnow()
+        device.status = {
+            "printer": data.printer,
+            "paper": data.paper,
+            "terminal": data.terminal,
+            "last_sale_at": data.last_sale_at,
+            "version": data.version,
+        }
+        await db_session.commit()

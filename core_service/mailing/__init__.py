@@ -1,0 +1,1 @@
+"""Mailing: the outbox that every e-mail goes through, and its delivery over SMTP."""

@@ -1,0 +1,34 @@
+"""SQLAlchemy 2 typed models of the core's OLTP database.
+
+Importing this package registers every table on ``Base.metadata`` (Alembic's target).
+"""
+
+from .base import Base, utcnow
+from .catalog import ADMISSION_KINDS, PRODUCT_KINDS, Capacity, PriceCategory, Product
+from .facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
+from .operations import CheckIn, OutboxMessage, Payment, PaymentEvent
+from .sales import ConsentRecord, Customer, Order, OrderLine, Ticket
+
+__all__ = [
+    "ADMISSION_KINDS",
+    "PRODUCT_KINDS",
+    "AuditLog",
+    "Base",
+    "Capacity",
+    "CheckIn",
+    "ConsentRecord",
+    "Customer",
+    "Device",
+    "Facility",
+    "FacilityPlugin",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "Payment",
+    "PaymentEvent",
+    "PriceCategory",
+    "Product",
+    "StaffUser",
+    "Ticket",
+    "utcnow",
+]

@@ -1,0 +1,127 @@
+"""Customers, orders, order lines, tickets and recorded consents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, BigId, TenantMixin, Timestamped
+
+ORDER_STATUSES = ("pending", "paid", "cancelled", "expired")
+TICKET_STATUSES = ("valid", "used", "cancelled")
+
+
+class Customer(TenantMixin, Timestamped, Base):
+    """A visitor known by e-mail. Exports show only ``pseudonym``."""
+
+    __tablename__ = "customer"
+    __table_args__ = (sa.UniqueConstraint("facility_id", "email"),)
+
+    email: Mapped[str] = mapped_column(sa.String(254))
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: Random, stable, non-identifying key used in exports and mailing segments.
+    pseudonym: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    marketing_opt_in: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(sa.String(8), default="ja")
+    first_purchase_at: Mapped[datetime | None]
+
+
+class Order(TenantMixin, Timestamped, Base):
+    __tablename__ = "orders"  # "order" is an SQL keyword
+    __table_args__ = (
+        sa.UniqueConstraint("facility_id", "code"),
+        sa.UniqueConstraint("facility_id", "idempotency_key"),
+    )
+
+    code: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str] = mapped_column(sa.String(16))  # web | kiosk | staff
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("customer.id", ondelete="SET NULL")
+    )
+    device_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("device.id", ondelete="SET NULL")
+    )
+    locale: Mapped[str] = mapped_column(sa.String(8), default="ja")
+    #: Tax-inclusive total in yen, handling fees included.
+    total: Mapped[int] = mapped_column(default=0)
+    #: Client-chosen key that makes a retried create return the same order.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    #: Secret part of the visitor's ticket-page URL.
+    access_key: Mapped[str] = mapped_column(sa.String(64))
+    hold_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    paid_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.id", lazy="selectin"
+    )
+    tickets: Mapped[list[Ticket]] = relationship(order_by="Ticket.id", lazy="selectin")
+
+
+class OrderLine(TenantMixin, Timestamped, Base):
+    """One product and price category in an order; names and prices are snapshots."""
+
+    __tablename__ = "order_line"
+
+    order_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("product.id"))
+    price_category_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("price_category.id"))
+    capacity_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("capacity.id"))
+    product_name_ja: Mapped[str] = mapped_column(sa.String(200))
+    product_name_en: Mapped[str] = mapped_column(sa.String(200))
+    category_name_ja: Mapped[str] = mapped_column(sa.String(100))
+    category_name_en: Mapped[str] = mapped_column(sa.String(100))
+    visit_date: Mapped[dt.date | None]
+    slot: Mapped[str] = mapped_column(sa.String(16), default="")
+    quantity: Mapped[int]
+    unit_price: Mapped[int]
+    handling_fee: Mapped[int] = mapped_column(default=0)
+    tax_rate: Mapped[int]
+    line_total: Mapped[int]
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    def product_name(self, locale: str) -> str:
+        return self.product_name_ja if locale == "ja" else self.product_name_en
+
+    def category_name(self, locale: str) -> str:
+        return self.category_name_ja if locale == "ja" else self.category_name_en
+
+
+class Ticket(TenantMixin, Timestamped, Base):
+    """One admission, coupon book or pass, carried by a signed QR token."""
+
+    __tablename__ = "ticket"
+
+    order_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("order_line.id"))
+    product_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("product.id"))
+    price_category_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("price_category.id"))
+    status: Mapped[str] = mapped_column(sa.String(16), default="valid", index=True)
+    valid_from: Mapped[dt.date] = mapped_column(index=True)
+    valid_until: Mapped[dt.date] = mapped_column(index=True)
+    slot: Mapped[str] = mapped_column(sa.String(16), default="")
+    uses_total: Mapped[int] = mapped_column(default=1)
+    uses_left: Mapped[int] = mapped_column(default=1)
+    #: Bumped when a ticket is handed on, so the old QR token stops working.
+    secret_version: Mapped[int] = mapped_column(default=1)
+    holder_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    first_used_at: Mapped[datetime | None]
+
+
+class ConsentRecord(TenantMixin, Base):
+    """A consent the visitor gave before buying (waiver, terms), with the exact text."""
+
+    __tablename__ = "consent_record"
+
+    order_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"))
+    plugin: Mapped[str] = mapped_column(sa.String(100))
+    field: Mapped[str] = mapped_column(sa.String(100))
+    text: Mapped[str] = mapped_column(sa.Text)
+    text_sha256: Mapped[str] = mapped_column(sa.String(64))
+    locale: Mapped[str] = mapped_column(sa.String(8))
+    accepted_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Payments: the provider interface, the provider registry and payment state changes."""

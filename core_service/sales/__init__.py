@@ -1,0 +1,1 @@
+"""Sales: orders, checkout validation, ticket issuance and payment state changes."""

@@ -1,0 +1,101 @@
+"""Turning orders and tickets into API shapes, with signed QR tokens."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Facility, Order, Payment, Product, Ticket
+from ..schemas import FacilityOut, OrderLineOut, OrderOut, TaxLineOut, TicketOut
+from ..tenancy import signing_key
+from ..tickets.qr_token import KIND_ORDER_GROUP, KIND_TICKET, TokenClaim, sign_token
+from .tax import tax_summary
+
+
+def facility_out(facility: Facility) -> FacilityOut:
+    return FacilityOut(
+        id=facility.id,
+        slug=facility.slug,
+        name_ja=facility.name_ja,
+        name_en=facility.name_en,
+        tax_registration_number=facility.tax_registration_number,
+    )
+
+
+def ticket_token(facility: Facility, ticket: Ticket, secret_key: str) -> str:
+    claim = TokenClaim(KIND_TICKET, facility.id, ticket.id, ticket.secret_version)
+    return sign_token(signing_key(facility, secret_key), claim)
+
+
+def group_token(facility: Facility, order: Order, secret_key: str) -> str:
+    claim = TokenClaim(KIND_ORDER_GROUP, facility.id, order.id, 1)
+    return sign_token(signing_key(facility, secret_key), claim)
+
+
+async def paid_payment_method(session: AsyncSession, order: Order) -> str | None:
+    return await session.scalar(
+        sa.select(Payment.method).where(Payment.order_id == order.id, Payment.state == "paid")
+    )
+
+
+async def order_out(session: AsyncSession, order: Order) -> OrderOut:
+    lines = [
+        OrderLineOut(
+            product_name_ja=line.product_name_ja,
+            product_name_en=line.product_name_en,
+            category_name_ja=line.category_name_ja,
+            category_name_en=line.category_name_en,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            handling_fee=line.handling_fee,
+            tax_rate=line.tax_rate,
+            line_total=line.line_total,
+            visit_date=line.visit_date,
+        )
+        for line in order.lines
+    ]
+    taxes = tax_summary((line.tax_rate, line.line_total) for line in order.lines)
+    return OrderOut(
+        code=order.code,
+        channel=order.channel,
+        status=order.status,
+        total=order.total,
+        created_at=order.created_at,
+        paid_at=order.paid_at,
+        payment_method=await paid_payment_method(session, order),
+        lines=lines,
+        tax_summary=[TaxLineOut(t.rate, t.total, t.tax) for t in taxes],
+    )
+
+
+async def tickets_out(
+    session: AsyncSession, facility: Facility, order: Order, secret_key: str
+) -> list[TicketOut]:
+    lines = {line.id: line for line in order.lines}
+    product_ids = {t.product_id for t in order.tickets}
+    products = {
+        p.id: p
+        for p in await session.scalars(sa.select(Product).where(Product.id.in_(product_ids)))
+    }
+    result = []
+    for ticket in order.tickets:
+        line = lines[ticket.order_line_id]
+        result.append(
+            TicketOut(
+                id=ticket.id,
+                status=ticket.status,
+                product_kind=products[ticket.product_id].kind,
+                product_name_ja=line.product_name_ja,
+                product_name_en=line.product_name_en,
+                category_name_ja=line.category_name_ja,
+                category_name_en=line.category_name_en,
+                price=line.unit_price + line.handling_fee,
+                tax_rate=line.tax_rate,
+                valid_from=ticket.valid_from,
+                valid_until=ticket.valid_until,
+                uses_total=ticket.uses_total,
+                uses_left=ticket.uses_left,
+                qr_token=ticket_token(facility, ticket, secret_key),
+            )
+        )
+    return result

@@ -1,0 +1,96 @@
+"""Typed settings, read once from ``KIPPU_*`` environment variables.
+
+Every field has a documented default so that ``kippu demo`` works on a fresh machine with
+nothing set. ``docs/configuration.md`` lists the same fields for operators.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _default_var_dir() -> Path:
+    return Path(os.environ.get("KIPPU_VAR_DIR", "var")).resolve()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Runtime configuration of the core service and the commands around it."""
+
+    #: SQLAlchemy URL of the OLTP database. ``postgresql://`` and ``sqlite:///`` are
+    #: accepted and mapped to their asyncio drivers (asyncpg, aiosqlite).
+    database_url: str = ""
+    #: Directory for the SQLite file, exports and demo mail when no other path is given.
+    var_dir: Path = field(default_factory=_default_var_dir)
+    #: Secret for signing sessions, magic links and staff tokens, and for encrypting the
+    #: facilities' private signing keys. Must be set in production.
+    secret_key: str = "kippu-dev-secret-change-me"
+    #: Public base URL of the core, used in e-mail links.
+    base_url: str = "http://127.0.0.1:8000"
+    #: Where ``kippu export`` writes Parquet files (hive-partitioned).
+    export_dir: Path | None = None
+    #: SMTP relay for the outbox. ``smtp_host`` empty means: write mail to ``mail_dir``.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "kippu <no-reply@kippu.invalid>"
+    #: Where outgoing mail is stored as ``.eml`` files when no SMTP host is set.
+    mail_dir: Path | None = None
+    #: Minutes a checkout holds capacity before it returns by itself.
+    hold_minutes: int = 15
+    #: Send debug tracebacks to the browser. Never in production.
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        # Derived defaults depend on var_dir, so they are filled in here rather than in
+        # field defaults; frozen dataclasses need object.__setattr__ for that.
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite+aiosqlite:///{self.var_dir / 'kippu.sqlite3'}"
+            )
+        object.__setattr__(self, "database_url", normalise_database_url(self.database_url))
+        if self.export_dir is None:
+            object.__setattr__(self, "export_dir", self.var_dir / "exports")
+        if self.mail_dir is None:
+            object.__setattr__(self, "mail_dir", self.var_dir / "mail")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``KIPPU_<FIELD>`` variables; ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"KIPPU_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.type, raw)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _coerce(type_name: object, raw: str) -> object:
+    text = str(type_name)
+    if text.startswith("bool"):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if text.startswith("int"):
+        return int(raw)
+    if "Path" in text:
+        return Path(raw).resolve()
+    return raw
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain driver URLs to the asyncio drivers the core uses."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url

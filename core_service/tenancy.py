@@ -1,0 +1,60 @@
+"""Resolving the facility (tenant) a request is for, and its enabled plugins.
+
+Every tenant-owned query is scoped by ``facility_id``; this module is where a facility
+is looked up once per request and turned into the :class:`FacilityContext` plugins see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .errors import NotFound
+from .models import Facility, FacilityPlugin
+from .plugin_api import FacilityContext
+from .plugin_host import FacilityPlugins, PluginHost
+from .security import key_cipher
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A loaded facility with its plugin view; what request handlers work with."""
+
+    facility: Facility
+    context: FacilityContext
+    plugins: FacilityPlugins
+
+    @property
+    def id(self) -> int:
+        return self.facility.id
+
+
+async def load_tenant(
+    session: AsyncSession, host: PluginHost, *, slug: str | None = None, facility_id: int | None = None
+) -> Tenant:
+    column = Facility.slug if slug is not None else Facility.id
+    facility = await session.scalar(sa.select(Facility).where(column == (slug or facility_id)))
+    if facility is None:
+        raise NotFound("No such facility.", "施設が見つかりません。")
+    rows = await session.scalars(
+        sa.select(FacilityPlugin).where(
+            FacilityPlugin.facility_id == facility.id, FacilityPlugin.enabled.is_(True)
+        )
+    )
+    options = {row.name: dict(row.options) for row in rows}
+    context = FacilityContext(
+        id=facility.id,
+        slug=facility.slug,
+        name_ja=facility.name_ja,
+        name_en=facility.name_en,
+        timezone=facility.timezone,
+        plugin_options=options,
+    )
+    return Tenant(facility, context, host.for_facility(context, options.keys()))
+
+
+def signing_key(facility: Facility, secret_key: str) -> bytes:
+    """The facility's raw Ed25519 private key, decrypted."""
+    return key_cipher(secret_key).decrypt(facility.signing_key_encrypted.encode())

@@ -1,0 +1,1 @@
+"""Tickets: QR token signing and verification."""

@@ -1,0 +1,98 @@
+"""Compact QR tokens signed with the facility's Ed25519 key.
+
+A token is ``K1.`` followed by URL-safe base64 (unpadded) of a 18-byte claim and its
+64-byte Ed25519 signature. A gate holding only the facility's public key can verify a
+token offline; the server stays the authority on "already used" and revocations.
+
+Claim layout (big-endian): kind (1 byte: 1 ticket, 2 order group), facility id
+(4 bytes), subject id (8 bytes: ticket or order id), secret version (4 bytes), and one
+reserved byte. Bumping a ticket's secret version (when it is handed on) makes every
+older token for it invalid.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+PREFIX = "K1."
+KIND_TICKET = 1
+KIND_ORDER_GROUP = 2
+_CLAIM = struct.Struct(">BIQIB")
+_SIGNATURE_LEN = 64
+
+
+class InvalidToken(ValueError):
+    """The token is malformed, altered, or signed with another key."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaim:
+    kind: int
+    facility_id: int
+    subject_id: int
+    secret_version: int
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def generate_signing_key() -> tuple[bytes, str]:
+    """A new Ed25519 key: (raw private bytes, public key as URL-safe base64)."""
+    private = Ed25519PrivateKey.generate()
+    raw = private.private_bytes_raw()
+    return raw, public_key_text(private.public_key())
+
+
+def public_key_text(public: Ed25519PublicKey) -> str:
+    return _b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+def sign_token(private_key_raw: bytes, claim: TokenClaim) -> str:
+    packed = _CLAIM.pack(claim.kind, claim.facility_id, claim.subject_id, claim.secret_version, 0)
+    signature = Ed25519PrivateKey.from_private_bytes(private_key_raw).sign(packed)
+    return PREFIX + _b64encode(packed + signature)
+
+
+def read_claim(token: str) -> TokenClaim:
+    """Parse a token's claim WITHOUT verifying it (to pick the facility's key)."""
+    if not token.startswith(PREFIX):
+        raise InvalidToken("not a kippu ticket code")
+    try:
+        raw = _b64decode(token[len(PREFIX) :].strip())
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidToken("malformed ticket code") from exc
+    if len(raw) != _CLAIM.size + _SIGNATURE_LEN:
+        raise InvalidToken("malformed ticket code")
+    kind, facility_id, subject_id, version, _reserved = _CLAIM.unpack(raw[: _CLAIM.size])
+    return TokenClaim(kind, facility_id, subject_id, version)
+
+
+def verify_token(token: str, public_key_text_b64: str) -> TokenClaim:
+    """The claim of a token signed by the holder of ``public_key_text_b64``.
+
+    Raises :class:`InvalidToken` for anything else. Needs nothing but the public key, so
+    gates and third-party scanners can run it offline.
+    """
+    claim = read_claim(token)
+    raw = _b64decode(token[len(PREFIX) :].strip())
+    public = Ed25519PublicKey.from_public_bytes(_b64decode(public_key_text_b64))
+    try:
+        public.verify(raw[_CLAIM.size :], raw[: _CLAIM.size])
+    except InvalidSignature as exc:
+        raise InvalidToken("signature does not match") from exc
+    return claim

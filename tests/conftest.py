@@ -1,0 +1,172 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, the demo facility, app clients.
+
+Migrations run once per test session into a template (a SQLite file that each test
+copies; one PostgreSQL database per xdist worker that each test empties), so every test
+starts from the real migrated schema without paying for the migrations again.
+
+PostgreSQL is at ``KIPPU_TEST_POSTGRES_URL`` (default: the machine's server on
+127.0.0.1:5432). Locally, without it, PostgreSQL tests skip with the reason; with
+``CI=true`` a missing server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from core_service.app import create_app
+from core_service.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.demo_data import DemoFacility, seed_demo_facility
+from core_service.models import Base
+from core_service.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "KIPPU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_SECRET = "test-secret-key-for-kippu"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade_database(Settings(database_url=f"sqlite:///{path}", var_dir=path.parent))
+    return path
+
+
+async def _postgres_reachable() -> str | None:
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+async def _recreate_database(name: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def _database_url(name: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test process, dropped at the end."""
+    problem = asyncio.run(_postgres_reachable())
+    if problem is not None:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {problem}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(message)
+    # The pid keeps concurrent test runs on one machine out of each other's way.
+    name = f"kippu_test_{_worker()}_{os.getpid()}"
+    asyncio.run(_recreate_database(name))
+    url = _database_url(name)
+    upgrade_database(Settings(database_url=url))
+    yield url
+    asyncio.run(_drop_database(name))
+
+
+async def _truncate_all(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+def make_sqlite_settings(template: Path, tmp_path: Path, **overrides: object) -> Settings:
+    db = tmp_path / "kippu.sqlite3"
+    shutil.copyfile(template, db)
+    return Settings(
+        database_url=f"sqlite:///{db}", var_dir=tmp_path, secret_key=TEST_SECRET, **overrides
+    )
+
+
+@pytest.fixture
+def sqlite_settings(sqlite_template: Path, tmp_path: Path) -> Settings:
+    """Settings for a fresh, migrated SQLite database."""
+    return make_sqlite_settings(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+def postgres_settings(postgres_url: str, tmp_path: Path) -> Settings:
+    """Settings for this worker's PostgreSQL database, emptied before the test."""
+    asyncio.run(_truncate_all(postgres_url))
+    return Settings(database_url=postgres_url, var_dir=tmp_path, secret_key=TEST_SECRET)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_settings(request: pytest.FixtureRequest) -> Settings:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_settings")
+
+
+async def seed_demo(settings: Settings, **kwargs: object) -> DemoFacility:
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await seed_demo_facility(session, settings.secret_key, **kwargs)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def demo(db_settings: Settings) -> DemoFacility:
+    """The demo facility, seeded into the test's database."""
+    return await seed_demo(db_settings)
+
+
+@pytest.fixture
+def app(db_settings: Settings) -> Litestar:
+    return create_app(db_settings, background=False)
+
+
+@pytest.fixture
+async def client(app: Litestar, demo: DemoFacility) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def kiosk_headers(demo: DemoFacility) -> dict[str, str]:
+    return {"Authorization": f"Bearer {demo.kiosk_token}"}
+
+
+@pytest.fixture
+def gate_headers(demo: DemoFacility) -> dict[str, str]:
+    return {"Authorization": f"Bearer {demo.gate_token}"}
+
+
+@pytest.fixture
+def in_ci() -> Iterator[bool]:
+    yield IN_CI
