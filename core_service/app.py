@@ -30,6 +30,7 @@ from .dependencies import (
 )
 from .errors import EXCEPTION_HANDLERS
 from .kiosks.controllers import KioskController, enrol_kiosk
+from .kiosks.staff_controllers import DeviceController
 from .mailing.outbox import deliver_due
 from .plugin_host import PluginHost, build_plugin_manager
 from .sales.service import expire_holds
@@ -86,6 +87,7 @@ def create_app(
     handlers: list[Any] = [
         AuthController,
         KioskController,
+        DeviceController,
         enrol_kiosk,
         GateController,
         facility_public_key,

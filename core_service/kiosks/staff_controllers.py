@@ -1,0 +1,86 @@
+"""Staff API for devices: create (with a one-time enrolment code), list health, revoke."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Controller, get, post
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..accounts.guards import requires_role
+from ..models import Device, utcnow
+from ..tenancy import Tenant
+from .devices import create_device, revoke
+
+#: A kiosk that has not sent a heartbeat for this long is flagged as silent.
+SILENT_AFTER = dt.timedelta(minutes=2)
+
+
+class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    name: str
+
+
+class NewDeviceOut(msgspec.Struct):
+    id: int
+    kind: str
+    name: str
+    enrolment_code: str
+    enrolment_expires_at: dt.datetime
+
+
+class DeviceOut(msgspec.Struct):
+    id: int
+    kind: str
+    name: str
+    enrolled: bool
+    revoked: bool
+    last_seen_at: dt.datetime | None
+    silent: bool
+    status: dict[str, Any]
+
+
+class DeviceController(Controller):
+    path = "/api/v1/devices"
+
+    @get("/", guards=[requires_role("staff")])
+    async def list_devices(self, tenant: Tenant, db_session: AsyncSession) -> list[DeviceOut]:
+        now = utcnow()
+        devices = await db_session.scalars(
+            sa.select(Device).where(Device.facility_id == tenant.id).order_by(Device.id)
+        )
+        return [
+            DeviceOut(
+                id=d.id,
+                kind=d.kind,
+                name=d.name,
+                enrolled=d.token_hash is not None,
+                revoked=d.revoked_at is not None,
+                last_seen_at=d.last_seen_at,
+                silent=d.revoked_at is None
+                and (d.last_seen_at is None or now - d.last_seen_at > SILENT_AFTER),
+                status=d.status,
+            )
+            for d in devices
+        ]
+
+    @post("/", guards=[requires_role("manager")], status_code=HTTP_201_CREATED)
+    async def create(self, data: DeviceIn, tenant: Tenant, db_session: AsyncSession) -> NewDeviceOut:
+        new = await create_device(db_session, tenant.id, data.kind, data.name)
+        await db_session.commit()
+        assert new.device.enrolment_expires_at is not None
+        return NewDeviceOut(
+            id=new.device.id,
+            kind=new.device.kind,
+            name=new.device.name,
+            enrolment_code=new.enrolment_code,
+            enrolment_expires_at=new.device.enrolment_expires_at,
+        )
+
+    @post("/{device_id:int}/revoke", guards=[requires_role("manager")], status_code=HTTP_204_NO_CONTENT)
+    async def revoke_device(self, device_id: int, tenant: Tenant, db_session: AsyncSession) -> None:
+        await revoke(db_session, tenant.id, device_id)
