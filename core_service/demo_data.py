@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .accounts.roles import ROLES
-from .accounts.service import create_staff
+from .accounts.service import create_staff, hash_new_password
 from .facility_setup import create_facility, set_plugin
 from .kiosks.devices import create_enrolled_device
 from .models import Facility, PriceCategory, Product
@@ -84,9 +84,12 @@ async def seed_demo_facility(
     )
     _, kiosk_token = await create_enrolled_device(session, facility.id, "kiosk", "Kiosk 1 / 券売機1")
     _, gate_token = await create_enrolled_device(session, facility.id, "gate", "Main gate / 正面ゲート")
+    # One Argon2 hash serves every demo login: they share the password anyway, and
+    # hashing is deliberately slow.
+    password_hash = hash_new_password(DEMO_PASSWORD)
     for role in ROLES:
         await create_staff(
-            session, facility.id, demo_staff_email(role, slug), DEMO_PASSWORD, role, role.title()
+            session, facility.id, demo_staff_email(role, slug), password_hash, role, role.title()
         )
     await session.commit()
     return DemoFacility(

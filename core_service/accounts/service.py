@@ -15,17 +15,33 @@ from .roles import ROLES
 _DUMMY_HASH = hash_password("kippu-timing-equaliser")
 
 
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_new_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.",
+            f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。",
+        )
+    return hash_password(password)
+
+
 async def create_staff(
-    session: AsyncSession, facility_id: int, email: str, password: str, role: str, display_name: str = ""
+    session: AsyncSession,
+    facility_id: int,
+    email: str,
+    password_hash: str,
+    role: str,
+    display_name: str = "",
 ) -> StaffUser:
+    """A staff user; ``password_hash`` comes from :func:`hash_new_password`."""
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
-    if len(password) < 8:
-        raise InvalidInput("Passwords need at least 8 characters.", "パスワードは8文字以上にしてください。")
     staff = StaffUser(
         facility_id=facility_id,
         email=email.strip().lower(),
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         display_name=display_name,
     )

@@ -1,0 +1,337 @@
+"""The kiosk's local touch UI (Litestar + Jinja), served on the kiosk PC only.
+
+Flow: product → quantities → consent (if the catalog has checkout fields) → payment
+method → pay on the terminal → done (tickets printed, optional receipt). State travels in
+the URL and hidden form fields, so every step works without JavaScript and a page reload
+never repeats a payment (paying is a POST followed by a redirect). Japanese by default,
+English by the switch in the header (a cookie); every page idles back to the start.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.template.config import TemplateConfig
+
+from .config import KioskConfig
+from .core_client import CartLine, Catalog
+from .errors import (
+    ConfirmationPending,
+    CoreRefused,
+    InvalidRequest,
+    KioskError,
+    OrderConflict,
+    OutOfService,
+    PaymentCancelled,
+    PaymentFailed,
+)
+from .layout import PAYMENT_METHODS, yen
+from .runtime import run_kiosk as run_kiosk  # the CLI imports it from here
+from .runtime import simulate_sale as simulate_sale
+from .sale import Kiosk
+
+log = logging.getLogger(__name__)
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+# Visitor-facing strings: (Japanese, English).
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("券売機", "Ticket kiosk"),
+    "choose_product": ("チケットをお選びください", "Please choose a ticket"),
+    "choose_quantity": ("枚数をお選びください", "How many tickets?"),
+    "next": ("次へ", "Next"),
+    "back": ("戻る", "Back"),
+    "consent": ("ご確認ください", "Please confirm"),
+    "consent_missing": ("必須の項目にチェックしてください", "Please tick the required boxes"),
+    "choose_payment": ("お支払方法をお選びください", "Choose how to pay"),
+    "total": ("合計", "Total"),
+    "pay_hint": (
+        "端末にカード・スマートフォンをかざしてください",
+        "Present your card or phone to the terminal",
+    ),
+    "done": ("チケットをお取りください", "Please take your tickets"),
+    "receipt": ("領収書", "Receipt"),
+    "receipt_printed": ("領収書を発行しました", "Your receipt has been printed"),
+    "finish": ("終了", "Finish"),
+    "call_staff": ("スタッフ呼出し", "Call staff"),
+    "staff_called": (
+        "スタッフを呼び出しました。少々お待ちください",
+        "A member of staff is on the way. Please wait",
+    ),
+    "out_of_service": ("ただいま休止中です", "Out of service"),
+    "out_of_service_hint": (
+        "恐れ入りますが、スタッフにお声がけください",
+        "Sorry, please ask a member of staff",
+    ),
+    "payment_failed": ("お支払いができませんでした", "The payment did not go through"),
+    "payment_cancelled": ("お支払いを取り消しました", "The payment was cancelled"),
+    "sold_out": (
+        "売り切れのため購入できませんでした。お支払いは取り消しました",
+        "Sold out. Your payment has been cancelled",
+    ),
+    "pending": (
+        "お支払いは完了しています。チケット発行のためスタッフをお呼びください",
+        "You have paid. Please call staff to issue your tickets",
+    ),
+    "print_error": (
+        "印刷できませんでした。スタッフをお呼びください",
+        "Printing failed. Please call staff",
+    ),
+    "try_again": ("もう一度", "Try again"),
+    "sold_out_marker": ("売切", "Sold out"),
+    "required": ("必須", "required"),
+    "tickets": ("枚", "tickets"),
+}
+
+
+def _lang(request: Request, config: KioskConfig) -> str:
+    lang = request.cookies.get("lang", config.locale)
+    return lang if lang in ("ja", "en") else "ja"
+
+
+def _parse_cart(raw: str) -> list[CartLine]:
+    lines = []
+    for part in filter(None, raw.split(",")):
+        category, _, quantity = part.partition(":")
+        try:
+            lines.append(CartLine(int(category), int(quantity)))
+        except ValueError:
+            raise InvalidRequest(400, f"bad cart {raw!r}") from None
+    return lines
+
+
+def _cart_str(lines: list[CartLine]) -> str:
+    return ",".join(f"{line.price_category_id}:{line.quantity}" for line in lines)
+
+
+def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
+    """The Litestar app for one kiosk."""
+    config = config or KioskConfig()
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> Template:
+        lang = _lang(request, config)
+        return Template(
+            template_name=name,
+            status_code=status,
+            context={
+                "lang": lang,
+                "t": lambda key: STRINGS[key][0 if lang == "ja" else 1],
+                "name": lambda obj: getattr(obj, f"name_{lang}", ""),
+                "label": lambda obj, attr="label": getattr(obj, f"{attr}_{lang}", ""),
+                "yen": yen,
+                "idle_seconds": config.idle_seconds,
+                "path": request.url.path,
+                **context,
+            },
+        )
+
+    def catalog_or_page(request: Request) -> Catalog | Template:
+        try:
+            return kiosk.catalog(refresh=request.url.path == "/")
+        except OutOfService:
+            return page(
+                request,
+                "message.html",
+                503,
+                key="out_of_service",
+                hint="out_of_service_hint",
+                idle=False,
+                refresh=30,
+            )
+
+    def cart_view(catalog: Catalog, lines: list[CartLine]) -> list[dict[str, Any]]:
+        rows = []
+        for line in lines:
+            product, category = catalog.category(line.price_category_id)
+            rows.append(
+                {
+                    "product": product,
+                    "category": category,
+                    "quantity": line.quantity,
+                    "amount": category.unit_amount * line.quantity,
+                }
+            )
+        return rows
+
+    @get("/", sync_to_thread=True)
+    def index(request: Request) -> Template:
+        catalog = catalog_or_page(request)
+        if isinstance(catalog, Template):
+            return catalog
+        return page(request, "index.html", catalog=catalog, idle=False)
+
+    @get("/lang/{code:str}")
+    async def switch_language(request: Request, code: FromPath[str]) -> Redirect:
+        back = request.query_params.get("next", "/")
+        local = back.startswith("/") and not back.startswith("//")  # no off-site redirects
+        response = Redirect(back if local else "/")
+        response.set_cookie("lang", code if code in ("ja", "en") else "ja")
+        return response
+
+    @get("/product/{product_id:int}", sync_to_thread=True)
+    def product_page(request: Request, product_id: FromPath[int]) -> Template | Redirect:
+        catalog = catalog_or_page(request)
+        if isinstance(catalog, Template):
+            return catalog
+        try:
+            product = catalog.product(product_id)
+        except KeyError:
+            return Redirect("/")
+        return page(request, "product.html", product=product, idle=True)
+
+    @post("/cart", sync_to_thread=True)
+    def cart(request: Request, data: Form) -> Redirect:
+        lines = []
+        for key, value in data.items():
+            if key.startswith("qty_") and str(value).isdigit() and int(value) > 0:
+                lines.append(CartLine(int(key[4:]), int(value)))
+        if not lines:
+            return Redirect(f"/product/{data.get('product_id', '')}")
+        catalog = kiosk.catalog()
+        target = "/consent" if catalog.checkout_fields else "/pay"
+        return Redirect(f"{target}?cart={_cart_str(lines)}")
+
+    @get("/consent", sync_to_thread=True)
+    def consent(request: Request, cart: FromQuery[str]) -> Template:
+        catalog = catalog_or_page(request)
+        if isinstance(catalog, Template):
+            return catalog
+        return page(request, "consent.html", catalog=catalog, cart=cart, error=False, idle=True)
+
+    # GET and POST on one path break sync handlers returning responses (litestar 2.25),
+    # so each form posts to its own path.
+    @post("/consent/submit", sync_to_thread=True)
+    def consent_submit(request: Request, data: Form) -> Template | Redirect:
+        catalog = kiosk.catalog()
+        answers = {f.name: data.get(f.name) == "on" for f in catalog.checkout_fields}
+        cart_raw = str(data.get("cart", ""))
+        if kiosk.missing_consent(catalog, answers):
+            return page(
+                request, "consent.html", 400, catalog=catalog, cart=cart_raw, error=True, idle=True
+            )
+        agreed = ",".join(name for name, ok in answers.items() if ok)
+        return Redirect(f"/pay?cart={cart_raw}&answers={agreed}")
+
+    @get("/pay", sync_to_thread=True)
+    def pay_page(
+        request: Request, cart: FromQuery[str], answers: FromQuery[str] = ""
+    ) -> Template | Redirect:
+        catalog = catalog_or_page(request)
+        if isinstance(catalog, Template):
+            return catalog
+        try:
+            lines = _parse_cart(cart)
+            total = kiosk.quote(catalog, lines)
+        except InvalidRequest:
+            return Redirect("/")
+        methods = [(m, *PAYMENT_METHODS.get(m, (m, m))) for m in catalog.payment_methods]
+        return page(
+            request,
+            "pay.html",
+            rows=cart_view(catalog, lines),
+            total=total,
+            cart=cart,
+            answers=answers,
+            methods=methods,
+            idle=True,
+        )
+
+    @post("/pay/submit", sync_to_thread=True)
+    def pay(request: Request, data: Form) -> Template | Redirect:
+        lang = _lang(request, config)
+        answers = {name: True for name in str(data.get("answers", "")).split(",") if name}
+        try:
+            lines = _parse_cart(str(data.get("cart", "")))
+            result = kiosk.sell(lines, str(data.get("method", "")), answers, lang)
+        except ConfirmationPending:
+            return page(request, "message.html", 503, key="pending", idle=False)
+        except OutOfService:
+            return page(
+                request,
+                "message.html",
+                503,
+                key="out_of_service",
+                hint="out_of_service_hint",
+                idle=True,
+            )
+        except PaymentCancelled:
+            return page(request, "message.html", 402, key="payment_cancelled", idle=True)
+        except PaymentFailed:
+            return page(request, "message.html", 402, key="payment_failed", idle=True)
+        except OrderConflict:
+            return page(request, "message.html", 409, key="sold_out", idle=True)
+        except CoreRefused as exc:
+            log.error("sale refused: %s", exc)
+            return page(request, "message.html", 400, key="payment_failed", idle=True)
+        return Redirect(f"/done/{result.sale_id}")
+
+    @get("/done/{sale_id:str}", sync_to_thread=True)
+    def done(request: Request, sale_id: FromPath[str]) -> Template | Redirect:
+        record = kiosk.journal.get(sale_id)
+        if record is None or record.confirmation is None:
+            return Redirect("/")
+        return page(
+            request,
+            "done.html",
+            sale_id=sale_id,
+            record=record,
+            order=kiosk.confirmation(sale_id).order,
+            receipt_done=False,
+            idle=True,
+        )
+
+    @post("/receipt/{sale_id:str}", sync_to_thread=True)
+    def receipt(request: Request, sale_id: FromPath[str]) -> Template | Redirect:
+        try:
+            kiosk.print_receipt(sale_id)
+        except KioskError as exc:
+            log.warning("receipt for %s: %s", sale_id, exc)
+        record = kiosk.journal.get(sale_id)
+        if record is None or record.confirmation is None:
+            return Redirect("/")
+        return page(
+            request,
+            "done.html",
+            sale_id=sale_id,
+            record=record,
+            order=kiosk.confirmation(sale_id).order,
+            receipt_done=bool(record.receipt_printed_at),
+            idle=True,
+        )
+
+    @post("/staff", sync_to_thread=True)
+    def call_staff(request: Request) -> Template:
+        kiosk.staff_called = True
+        log.warning("visitor called staff")
+        return page(request, "message.html", key="staff_called", idle=True)
+
+    @post("/cancel-payment", sync_to_thread=True)
+    def cancel_payment(request: Request) -> Redirect:
+        kiosk.cancel_payment()
+        return Redirect("/")
+
+    return Litestar(
+        route_handlers=[
+            index,
+            switch_language,
+            product_page,
+            cart,
+            consent,
+            consent_submit,
+            pay_page,
+            pay,
+            done,
+            receipt,
+            call_staff,
+            cancel_payment,
+        ],
+        template_config=TemplateConfig(
+            directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine
+        ),
+    )

@@ -1,0 +1,226 @@
+"""Ticket and receipt layouts as printer-independent blocks.
+
+A layout says *what* goes on the paper, in both languages; :mod:`kiosk_driver.printing`
+decides *how* (Kanji mode or English-only text, native or raster QR, paper width). Keeping
+the two apart lets a facility plugin supply another layout later without touching bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .core_client import Confirmation, Facility, Ticket
+
+Align = Literal["left", "center", "right"]
+Size = Literal["normal", "double", "tall"]
+
+
+@dataclass(frozen=True)
+class Text:
+    """A line (wrapped if long) in Japanese and English."""
+
+    ja: str
+    en: str
+    align: Align = "left"
+    bold: bool = False
+    size: Size = "normal"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A label on the left and a value on the right, e.g. ``合計 ... ¥3,600``."""
+
+    label_ja: str
+    label_en: str
+    value_ja: str
+    value_en: str | None = None  # None: the same in both languages
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A horizontal line across the paper."""
+
+
+@dataclass(frozen=True)
+class QR:
+    """A QR code carrying ``data`` (the signed ticket token)."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    lines: int = 1
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Feed and cut: one ticket per piece of paper."""
+
+
+Block = Text | Row | Rule | QR | Feed | Cut
+
+PAYMENT_METHODS: dict[str, tuple[str, str]] = {
+    "card": ("クレジットカード", "Credit card"),
+    "emoney": ("電子マネー", "E-money"),
+    "qr": ("QRコード決済", "QR code payment"),
+}
+
+
+def yen(amount: int) -> str:
+    return f"¥{amount:,}"
+
+
+def _date(value: str | None) -> str:
+    # The core sends ISO dates or datetimes; the paper shows the calendar date only.
+    return (value or "")[:10]
+
+
+def _datetime(value: str | None) -> str:
+    return (value or "")[:16].replace("T", " ")
+
+
+def _registration(facility: Facility) -> list[Block]:
+    # A qualified invoice (適格請求書) must show the issuer's registration number.
+    if not facility.tax_registration_number:
+        return []
+    number = facility.tax_registration_number
+    return [Text(f"登録番号 {number}", f"Registration No. {number}", align="center")]
+
+
+def ticket_blocks(ticket: Ticket, confirmation: Confirmation) -> list[Block]:
+    """One ticket: facility, product, category, validity, price with tax, QR."""
+    facility = confirmation.facility
+    blocks: list[Block] = [
+        Text(facility.name_ja, facility.name_en, align="center", size="double"),
+        Feed(),
+        Text(ticket.product_name_ja, ticket.product_name_en, align="center", bold=True),
+        Text(ticket.category_name_ja, ticket.category_name_en, align="center"),
+    ]
+    uses = ticket.uses_total
+    coupon = ticket.product_kind == "coupon_book" or (uses is not None and uses > 1)
+    if coupon and uses:
+        blocks.append(
+            Text(f"{uses}回券", f"{uses}-use ticket", align="center", size="tall", bold=True)
+        )
+    blocks.append(Rule())
+    start, end = _date(ticket.valid_from), _date(ticket.valid_until)
+    if start and (not end or end == start):
+        blocks.append(Row("ご利用日", "Valid on", start))
+    elif start or end:
+        blocks.append(Row("有効期間", "Valid", f"{start} - {end}"))
+    blocks += [
+        Row("料金", "Price", yen(ticket.price), bold=True),
+        Text(
+            f"(税込 {ticket.tax_rate}%対象)",
+            f"(incl. {ticket.tax_rate}% consumption tax)",
+            align="right",
+        ),
+        Rule(),
+        QR(ticket.qr_token),
+    ]
+    if coupon and uses:
+        blocks.append(
+            Text(
+                f"ご利用ごとにQRコードを読み取ります(全{uses}回)",
+                f"Scan this QR code once per use ({uses} uses)",
+                align="center",
+            )
+        )
+    else:
+        blocks.append(
+            Text(
+                "入場時にこのQRコードをご提示ください",
+                "Show this QR code at the entrance",
+                align="center",
+            )
+        )
+    blocks += [
+        Rule(),
+        Row("注文番号", "Order", confirmation.order.code),
+        Row("券番号", "Ticket", str(ticket.id)),
+        *_registration(facility),
+        Cut(),
+    ]
+    return blocks
+
+
+def tickets_blocks(confirmation: Confirmation) -> list[Block]:
+    """Every ticket of a sale, each on its own cut piece of paper."""
+    blocks: list[Block] = []
+    for ticket in confirmation.tickets:
+        blocks += ticket_blocks(ticket, confirmation)
+    return blocks
+
+
+def receipt_blocks(confirmation: Confirmation, *, issued_at: str | None = None) -> list[Block]:
+    """A receipt (領収書) with per-rate tax, payment method and a blank addressee line."""
+    order, facility = confirmation.order, confirmation.facility
+    method_ja, method_en = PAYMENT_METHODS.get(
+        order.payment_method or "", (order.payment_method or "", order.payment_method or "")
+    )
+    blocks: list[Block] = [
+        Text("領収書", "RECEIPT", align="center", size="double", bold=True),
+        Feed(),
+        # Left blank for the visitor to write the addressee by hand.
+        Text("________________________ 様", "To: ________________________"),
+        Feed(),
+        Row("発行日", "Date", _datetime(issued_at or order.paid_at)),
+        Row("注文番号", "Order", order.code),
+        Rule(),
+    ]
+    for line in order.lines:
+        blocks += [
+            Text(
+                f"{line.product_name_ja} {line.category_name_ja}",
+                f"{line.product_name_en} {line.category_name_en}",
+            ),
+            Row(
+                f"  {yen(line.unit_price)} × {line.quantity}",
+                f"  {yen(line.unit_price)} x {line.quantity}",
+                yen(line.line_total),
+            ),
+        ]
+    blocks += [Rule(), Row("合計", "Total", yen(order.total), bold=True)]
+    for tax in sorted(order.tax_summary, key=lambda t: -t.rate):
+        blocks.append(
+            Text(
+                f"({tax.rate}%対象 {yen(tax.total)} 内消費税 {yen(tax.tax)})",
+                f"({tax.rate}% items {yen(tax.total)}, incl. tax {yen(tax.tax)})",
+                align="right",
+            )
+        )
+    blocks += [
+        Row("お支払方法", "Paid by", method_ja, method_en),
+        Feed(),
+        Text("上記正に領収いたしました", "Received with thanks", align="center"),
+        Rule(),
+        Text(facility.name_ja, facility.name_en, align="center", bold=True),
+        *_registration(facility),
+        Cut(),
+    ]
+    return blocks
+
+
+def plain_text(blocks: Sequence[Block], language: str = "ja") -> str:
+    """The blocks as plain text in one language (logs, the UI's receipt preview, tests)."""
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Text):
+            out.append(block.ja if language == "ja" else block.en)
+        elif isinstance(block, Row):
+            label = block.label_ja if language == "ja" else block.label_en
+            value = block.value_ja if language == "ja" or not block.value_en else block.value_en
+            out.append(f"{label}  {value}")
+        elif isinstance(block, Rule):
+            out.append("-" * 32)
+        elif isinstance(block, QR):
+            out.append(f"[QR {block.data}]")
+        elif isinstance(block, Feed):
+            out.extend([""] * block.lines)
+        elif isinstance(block, Cut):
+            out.append("--- cut ---")
+    return "\n".join(out)

@@ -1,0 +1,311 @@
+"""The sale orchestrator: catalog → cart → consent → payment → confirm → print.
+
+:class:`Kiosk` owns the boundaries (core client, payment terminal, printer, journal) and
+walks each sale through the journal's states, so that :meth:`Kiosk.resume` can finish any
+sale a crash interrupted. The UI and :func:`kiosk_driver.runtime.simulate_sale` both call
+it; neither talks to the boundaries directly.
+
+Failure policy, in the order a sale meets it:
+
+- core unreachable before payment: ``CoreUnavailable`` (out of service), no money taken.
+- terminal declines / times out / is cancelled: the sale is ``failed``, nothing to undo.
+- core unreachable after payment: retried with the same Idempotency-Key; if still down,
+  ``ConfirmationPending`` and the sale stays ``paid`` for ``resume()`` (never voided blind,
+  because the core may have created the order and only the answer was lost).
+- core refuses (409 sold out / amount mismatch, 4xx): the payment is voided at the
+  terminal and the refusal is re-raised.
+- printer fails: the sale is complete (``confirmed``); tickets print on resume or when
+  staff fix the printer. Reprinting is safe: the QR tokens are the same tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+from escpos.escpos import Escpos
+
+from . import journal as j
+from .core_client import (
+    CartLine,
+    Catalog,
+    Confirmation,
+    CoreClient,
+    Heartbeat,
+    OrderRequest,
+    Payment,
+)
+from .errors import (
+    ConfirmationPending,
+    CoreRefused,
+    CoreUnavailable,
+    InvalidRequest,
+    KioskError,
+    PaymentFailed,
+    PrinterFault,
+)
+from .printing import print_receipt, print_tickets, printer_health
+from .profiles import PrinterProfile
+from .terminal import PaymentTerminal
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass
+class SaleResult:
+    """A completed sale (paid and confirmed by the core)."""
+
+    sale_id: str
+    confirmation: Confirmation
+    printed: bool
+    print_error: str | None = None
+
+
+@dataclass
+class ResumeReport:
+    """What :meth:`Kiosk.resume` did, sale ids per outcome."""
+
+    abandoned: list[str] = field(default_factory=list)  # interrupted before any money moved
+    confirmed: list[str] = field(default_factory=list)
+    voided: list[str] = field(default_factory=list)
+    printed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # still waiting for core or printer
+
+
+class Kiosk:
+    """One kiosk: sells to one visitor at a time (a lock serialises UI and resume)."""
+
+    def __init__(
+        self,
+        core: CoreClient,
+        terminal: PaymentTerminal,
+        printer: Escpos,
+        profile: PrinterProfile,
+        journal: j.Journal,
+        *,
+        confirm_attempts: int = 3,
+        retry_delay: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.core = core
+        self.terminal = terminal
+        self.printer = printer
+        self.profile = profile
+        self.journal = journal
+        self.confirm_attempts = confirm_attempts
+        self.retry_delay = retry_delay
+        self._sleep = sleep
+        self._lock = threading.RLock()  # one sale (or resume) at a time
+        # Status queries and print jobs must not interleave on the printer's wire.
+        self._printer_lock = threading.Lock()
+        self._catalog: Catalog | None = None
+        self.staff_called = False
+
+    # -- catalog and cart ---------------------------------------------------------------
+
+    def catalog(self, *, refresh: bool = False) -> Catalog:
+        """The catalog, fetched when asked to refresh (or first used)."""
+        if refresh or self._catalog is None:
+            self._catalog = self.core.catalog()
+        return self._catalog
+
+    def quote(self, catalog: Catalog, lines: Sequence[CartLine]) -> int:
+        """The amount to charge; InvalidRequest if the cart is empty or unknown."""
+        if not lines or any(line.quantity <= 0 for line in lines):
+            raise InvalidRequest(400, "choose at least one ticket")
+        amount = 0
+        for line in lines:
+            try:
+                product, category = catalog.category(line.price_category_id)
+            except KeyError:
+                raise InvalidRequest(
+                    400, f"unknown price category {line.price_category_id}"
+                ) from None
+            if product.sold_out:
+                raise InvalidRequest(400, f"{product.name_en} is sold out")
+            amount += category.unit_amount * line.quantity
+        return amount
+
+    @staticmethod
+    def missing_consent(catalog: Catalog, answers: Mapping[str, bool]) -> list[str]:
+        """Names of required checkout fields the visitor has not ticked."""
+        return [f.name for f in catalog.checkout_fields if f.required and not answers.get(f.name)]
+
+    # -- the sale -----------------------------------------------------------------------
+
+    def sell(
+        self,
+        lines: Sequence[CartLine],
+        method: str,
+        answers: Mapping[str, bool] | None = None,
+        locale: str = "ja",
+    ) -> SaleResult:
+        """Run one sale end to end; see the module docstring for what each failure means."""
+        answers = dict(answers or {})
+        with self._lock:
+            # Refresh first: if the core is down we must not take the visitor's money.
+            catalog = self.catalog(refresh=True)
+            amount = self.quote(catalog, lines)
+            if catalog.payment_methods and method not in catalog.payment_methods:
+                raise InvalidRequest(400, f"payment method {method} is not offered")
+            missing = self.missing_consent(catalog, answers)
+            if missing:
+                raise InvalidRequest(400, f"consent required: {', '.join(missing)}")
+            request = {
+                "lines": [msgspec.to_builtins(line) for line in lines],
+                "answers": answers,
+                "method": method,
+                "amount": amount,
+                "locale": locale,
+            }
+            sale_id = self.journal.start(request)
+            try:
+                payment = self.terminal.charge(amount, method, sale_id)
+            except PaymentFailed as exc:
+                self.journal.failed(sale_id, f"{type(exc).__name__}: {exc}")
+                raise
+            self.journal.paid(sale_id, payment.reference)
+            confirmation = self._confirm(sale_id)
+            return self._print(sale_id, confirmation)
+
+    def _confirm(self, sale_id: str) -> Confirmation:
+        """Confirm a paid sale with the core, retrying with the same Idempotency-Key."""
+        record = self.journal.get(sale_id)
+        assert record is not None and record.state == j.PAID and record.payment_ref
+        req = record.request
+        order = OrderRequest(
+            lines=[CartLine(**line) for line in req["lines"]],
+            answers=req.get("answers", {}),
+            payment=Payment(
+                method=req["method"], reference=record.payment_ref, amount=req["amount"]
+            ),
+            locale=req.get("locale", "ja"),
+        )
+        for attempt in range(self.confirm_attempts):
+            try:
+                confirmation = self.core.create_order(order, idempotency_key=sale_id)
+            except CoreUnavailable as exc:
+                log.warning("confirm %s attempt %d failed: %s", sale_id, attempt + 1, exc)
+                if attempt + 1 < self.confirm_attempts:
+                    self._sleep(self.retry_delay * 2**attempt)
+                continue
+            except CoreRefused as exc:
+                self._void(sale_id, record.payment_ref, exc)
+                raise
+            self.journal.confirmed(
+                sale_id, confirmation.order.code, msgspec.to_builtins(confirmation)
+            )
+            return confirmation
+        raise ConfirmationPending(sale_id, "paid; the core could not be reached to confirm")
+
+    def _void(self, sale_id: str, reference: str, cause: CoreRefused) -> None:
+        try:
+            self.terminal.void(reference)
+        except PaymentFailed as exc:
+            # Money taken, no ticket, void failed: staff must refund by hand.
+            log.error("void of %s (%s) failed: %s", sale_id, reference, exc)
+            self.journal.void_failed(sale_id, f"{cause.detail}; void failed: {exc}")
+            return
+        self.journal.voided(sale_id, cause.detail)
+
+    def _print(self, sale_id: str, confirmation: Confirmation) -> SaleResult:
+        record = self.journal.get(sale_id)
+        locale = record.request.get("locale", "ja") if record else "ja"
+        try:
+            with self._printer_lock:
+                print_tickets(self.printer, self.profile, confirmation, locale)
+        except PrinterFault as exc:
+            log.error("printing %s failed: %s", sale_id, exc)
+            return SaleResult(sale_id, confirmation, printed=False, print_error=str(exc))
+        self.journal.printed(sale_id)
+        return SaleResult(sale_id, confirmation, printed=True)
+
+    def confirmation(self, sale_id: str) -> Confirmation:
+        """The stored confirmation of a sale (KioskError if it was never confirmed)."""
+        record = self.journal.get(sale_id)
+        if record is None or record.confirmation is None:
+            raise KioskError(f"sale {sale_id} has no confirmed order")
+        return msgspec.convert(record.confirmation, Confirmation)
+
+    def print_receipt(self, sale_id: str) -> None:
+        """Print the receipt once per sale (a second receipt needs staff)."""
+        with self._lock:
+            record = self.journal.get(sale_id)
+            if record is None or record.state not in (j.CONFIRMED, j.PRINTED):
+                raise KioskError(f"sale {sale_id} is not confirmed")
+            if record.receipt_printed_at:
+                raise KioskError("the receipt for this sale was already printed")
+            with self._printer_lock:
+                print_receipt(
+                    self.printer,
+                    self.profile,
+                    self.confirmation(sale_id),
+                    record.request.get("locale", "ja"),
+                )
+            self.journal.receipt_printed(sale_id)
+
+    def cancel_payment(self) -> None:
+        """The visitor pressed Cancel while the terminal waits for a card."""
+        self.terminal.cancel()
+
+    # -- recovery and health --------------------------------------------------------------
+
+    def resume(self, *, print_pending: bool = True) -> ResumeReport:
+        """Finish every sale a crash interrupted; safe to call repeatedly.
+
+        Call it with ``print_pending=False`` while the kiosk is in use: confirming a paid
+        sale in the background is fine, but printing an earlier visitor's tickets into the
+        hands of the visitor now at the screen is not.
+        """
+        report = ResumeReport()
+        with self._lock:
+            for record in self.journal.in_state(j.STARTED):
+                try:
+                    payment = self.terminal.find(record.id)
+                except PaymentFailed:
+                    report.pending.append(record.id)
+                    continue
+                if payment is None:
+                    self.journal.failed(record.id, "interrupted before payment")
+                    report.abandoned.append(record.id)
+                else:
+                    self.journal.paid(record.id, payment.reference)
+            for record in self.journal.in_state(j.PAID):
+                try:
+                    self._confirm(record.id)
+                except ConfirmationPending:
+                    report.pending.append(record.id)
+                    continue
+                except CoreRefused:
+                    report.voided.append(record.id)
+                    continue
+                report.confirmed.append(record.id)
+                if not print_pending:
+                    report.pending.append(record.id)
+            for record in self.journal.in_state(j.CONFIRMED) if print_pending else []:
+                result = self._print(record.id, self.confirmation(record.id))
+                (report.printed if result.printed else report.pending).append(record.id)
+        return report
+
+    def heartbeat(self) -> bool:
+        """Send health to the core; True if it was accepted (errors are logged, not raised)."""
+        with self._printer_lock:
+            printer, paper = printer_health(self.printer)
+        beat = Heartbeat(
+            printer=printer,
+            paper=paper,
+            terminal=self.terminal.status(),
+            last_sale_at=self.journal.last_sale_at(),
+            version=VERSION,
+        )
+        try:
+            self.core.heartbeat(beat)
+        except KioskError as exc:
+            log.warning("heartbeat failed: %s", exc)
+            return False
+        return True
