@@ -14,19 +14,29 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from .settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def _ensure_sqlite_directory(settings: Settings) -> None:
     if settings.is_sqlite:
         db_path = settings.database_url.split(":///", 1)[1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    if settings.is_sqlite:
+        _ensure_sqlite_directory(settings)
         engine = create_async_engine(
             settings.database_url, connect_args={"timeout": 30}, **kwargs
         )
@@ -60,6 +70,7 @@ def alembic_config(settings: Settings) -> Config:
 
 def upgrade_database(settings: Settings, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest)."""
+    _ensure_sqlite_directory(settings)
     command.upgrade(alembic_config(settings), revision)
 
 

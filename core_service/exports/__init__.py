@@ -1,0 +1,18 @@
+"""Exports of the OLTP database to Parquet for the workbench, notebooks and analysts.
+
+``run_export(settings)`` is the entry point (``kippu export``); ``follow_exports`` repeats it
+(``kippu export --follow``). The schema is in :mod:`core_service.exports.schema` and in
+``docs/exports.md``.
+"""
+
+from .exporter import ExportReport, export_async, follow_exports, run_export
+from .schema import SCHEMA_VERSION, TABLES
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TABLES",
+    "ExportReport",
+    "export_async",
+    "follow_exports",
+    "run_export",
+]

@@ -1,0 +1,328 @@
+"""Incremental, append-only export of the OLTP database to hive-partitioned Parquet.
+
+Each run reads, per table, the rows whose watermark column (``updated_at``; ``scanned_at``
+for the append-only check-in log) is at or after the last high-water mark minus an
+*overlap window*, and appends them as new Parquet files under
+``<export_dir>/<table>/facility_id=<id>/date=<yyyy-mm-dd>/``.
+
+Why the overlap: timestamps are taken when a transaction writes a row, but transactions
+commit out of order, so a row stamped 10:00:01 can become visible after a row stamped
+10:00:02 was already exported. Re-reading the last few seconds catches it. Rows seen in
+that window are remembered as ``(id, watermark)`` pairs in the state file, so a re-read
+row that did not change is not written again; a row that changed is written again, and
+readers keep the newest version per id (``workbench.data_access`` does this).
+
+Files are first written by DuckDB's ``COPY ... PARTITION_BY`` into a private staging
+directory and then renamed into place, so a reader never sees a half-written file. The
+state file is saved only after the data files are in place: a crash in between re-exports
+some rows, which the readers' de-duplication absorbs.
+
+The database is read with SQLAlchemy (the core's async engine, run with ``asyncio.run``
+by :func:`run_export`), not with DuckDB's database scanners, which would need extensions
+downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core_service.database import make_engine
+from core_service.settings import Settings
+
+from . import sources
+from .compaction import DEFAULT_MIN_FILES, compact_exports
+from .schema import PARTITION_BY, SCHEMA_VERSION, TABLES, ExportTable, manifest
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "_state.json"
+MANIFEST_FILE = "_manifest.json"
+LOCK_FILE = ".export.lock"
+STAGING_DIR = "_staging"
+#: How far before the high-water mark each run re-reads (see the module docstring).
+DEFAULT_OVERLAP = dt.timedelta(seconds=30)
+#: Rows fetched and written per Parquet batch, to bound memory on a first full export.
+DEFAULT_BATCH_SIZE = 50_000
+
+
+@dataclass(slots=True)
+class ExportReport:
+    """What one export run did."""
+
+    export_dir: Path
+    #: Rows written per table (0 when nothing changed).
+    rows: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+    #: Partitions whose small files were merged into one after this run.
+    compacted: int = 0
+    #: True when another export held the lock and this run did nothing.
+    skipped: bool = False
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"export skipped: another export is running in {self.export_dir}"
+        counts = ", ".join(f"{name} {n}" for name, n in self.rows.items())
+        return (
+            f"exported {self.total_rows} rows ({counts}) in {self.files} files to "
+            f"{self.export_dir} in {self.seconds:.2f} s; {self.compacted} partitions merged"
+        )
+
+
+def run_export(
+    settings: Settings,
+    *,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    compact_min_files: int = DEFAULT_MIN_FILES,
+) -> ExportReport:
+    """Export what changed since the last run; blocking (``kippu export`` calls this)."""
+    return asyncio.run(
+        export_async(
+            settings,
+            overlap=overlap,
+            batch_size=batch_size,
+            compact_min_files=compact_min_files,
+        )
+    )
+
+
+def follow_exports(
+    settings: Settings,
+    *,
+    interval_seconds: float = 5.0,
+    stop: threading.Event | None = None,
+    on_report: Callable[[ExportReport], None] | None = None,
+) -> None:
+    """Export every ``interval_seconds`` until ``stop`` is set (``kippu export --follow``).
+
+    A failing run is logged and retried at the next tick, so a database restart does not
+    end the follower.
+    """
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            report = run_export(settings)
+        except Exception:
+            log.exception("export run failed; retrying in %s s", interval_seconds)
+        else:
+            if on_report is not None:
+                on_report(report)
+        stop.wait(interval_seconds)
+
+
+async def export_async(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    compact_min_files: int = DEFAULT_MIN_FILES,
+) -> ExportReport:
+    """The export itself, for callers that already run an event loop (the workbench)."""
+    assert settings.export_dir is not None  # filled in by Settings.__post_init__
+    export_dir = Path(settings.export_dir)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(export_dir=export_dir)
+    started = time.monotonic()
+    with _exclusive(export_dir) as acquired:
+        if not acquired:
+            report.skipped = True
+            return report
+        own_engine = engine is None
+        engine = engine or make_engine(settings)
+        staging = export_dir / STAGING_DIR
+        # Left over by a run that crashed; nobody else writes while we hold the lock.
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            writer = _ParquetWriter(export_dir)
+            state = _load_state(export_dir)
+            _write_json(export_dir / MANIFEST_FILE, manifest())
+            async with engine.connect() as conn:
+                zones = await _facility_zones(conn)
+                for table in TABLES.values():
+                    rows, table_state = await _export_table(
+                        conn,
+                        table,
+                        state["tables"].get(table.name, {}),
+                        overlap,
+                        zones,
+                        writer,
+                        batch_size,
+                    )
+                    report.rows[table.name] = rows
+                    state["tables"][table.name] = table_state
+                    # Saved per table, after its files are in place: see module docstring.
+                    _write_json(export_dir / STATE_FILE, state)
+            report.files = writer.files
+            report.compacted = await asyncio.to_thread(
+                compact_exports, export_dir, staging, compact_min_files
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if own_engine:
+                await engine.dispose()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+async def _facility_zones(conn: AsyncConnection) -> dict[int, ZoneInfo]:
+    zones: dict[int, ZoneInfo] = {}
+    for facility_id, name in (await conn.execute(sources.facility_timezones_query())).all():
+        try:
+            zones[facility_id] = ZoneInfo(name)
+        except (KeyError, ValueError):
+            log.warning("facility %s has an unknown time zone %r", facility_id, name)
+    return zones
+
+
+async def _export_table(
+    conn: AsyncConnection,
+    table: ExportTable,
+    table_state: dict[str, Any],
+    overlap: dt.timedelta,
+    zones: dict[int, ZoneInfo],
+    writer: _ParquetWriter,
+    batch_size: int,
+) -> tuple[int, dict[str, Any]]:
+    watermark = _parse_ts(table_state.get("watermark"))
+    lower = watermark - overlap if watermark is not None else None
+    already = {(int(i), str(ts)) for i, ts in table_state.get("recent", [])}
+    # (key, timestamp) of rows inside the overlap window behind the newest row seen; rows
+    # arrive ordered by the watermark column, so older ones fall off the left.
+    window: collections.deque[tuple[tuple[int, str], dt.datetime]] = collections.deque()
+    written = 0
+    result = await conn.stream(sources.changed_since(table.name, lower))
+    async for part in result.partitions(batch_size):
+        batch: list[dict[str, Any]] = []
+        for row in part:
+            values = dict(row._mapping)
+            ts: dt.datetime = values[table.watermark_column]
+            key = (int(values["id"]), ts.isoformat())
+            watermark = ts if watermark is None or ts > watermark else watermark
+            window.append((key, ts))
+            while window and window[0][1] < watermark - overlap:
+                window.popleft()
+            if key in already:
+                continue
+            values["date"] = sources.partition_date(table.name, values, zones)
+            batch.append(values)
+        if batch:
+            # DuckDB and the file moves block; keep the caller's event loop responsive.
+            written += await asyncio.to_thread(writer.write, table, batch)
+    new_state = {
+        "watermark": watermark.isoformat() if watermark is not None else None,
+        "recent": [list(key) for key, _ in window],
+    }
+    return written, new_state
+
+
+class _ParquetWriter:
+    """Writes row batches as hive-partitioned Parquet via a staging directory."""
+
+    def __init__(self, export_dir: Path) -> None:
+        self.export_dir = export_dir
+        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.batches = 0
+        self.files = 0
+
+    def write(self, table: ExportTable, rows: list[dict[str, Any]]) -> int:
+        arrow = pa.Table.from_pylist(
+            [{name: r.get(name) for name in table.schema.names} for r in rows],
+            schema=table.schema,
+        )
+        self.batches += 1
+        staging = self.export_dir / STAGING_DIR / f"{self.run_id}-{self.batches}"
+        target = staging / table.name
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect()
+            try:
+                con.register("batch", arrow)
+                pattern = f"{self.run_id}-{self.batches}-{{i}}"
+                partition = ", ".join(PARTITION_BY)
+                con.execute(
+                    f"COPY batch TO '{_sql_path(target)}' (FORMAT parquet, "
+                    f"PARTITION_BY ({partition}), FILENAME_PATTERN '{pattern}')"
+                )
+            finally:
+                con.close()
+            for path in sorted(target.rglob("*.parquet")):
+                final = self.export_dir / table.name / path.relative_to(target)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, final)  # atomic: readers see whole files only
+                self.files += 1
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return arrow.num_rows
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _parse_ts(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _load_state(export_dir: Path) -> dict[str, Any]:
+    path = export_dir / STATE_FILE
+    if not path.exists():
+        return {"schema_version": SCHEMA_VERSION, "tables": {}}
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if state.get("schema_version") != SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{path} was written for export schema {state.get('schema_version')}, this is "
+            f"{SCHEMA_VERSION}: export into a new directory (see docs/exports.md)"
+        )
+    state.setdefault("tables", {})
+    return state
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _exclusive(export_dir: Path) -> Iterator[bool]:
+    """Yield True when this process got the export lock, False when another run holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no cross-process lock
+        yield True
+        return
+    with open(export_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,178 @@
+"""The SQL side of the exporter: one SELECT per exported table, and its partition date.
+
+Each query selects exactly the columns of :data:`core_service.exports.schema.TABLES`,
+joining in the small lookups (customer pseudonym, product kind, price-category code, gate
+name) so that readers never need the OLTP database. Personal data (e-mail, names, phone,
+ticket holder names) is never selected, so it cannot leak into a Parquet file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from core_service.models import (
+    CheckIn,
+    Customer,
+    Device,
+    Facility,
+    Order,
+    OrderLine,
+    PriceCategory,
+    Product,
+    Ticket,
+)
+
+
+def _facilities() -> sa.Select[Any]:
+    return sa.select(
+        Facility.id.label("facility_id"),
+        Facility.id,
+        Facility.slug,
+        Facility.name_ja,
+        Facility.name_en,
+        Facility.timezone,
+        Facility.created_at,
+        Facility.updated_at,
+    )
+
+
+def _products() -> sa.Select[Any]:
+    return sa.select(
+        Product.facility_id,
+        Product.id,
+        Product.code,
+        Product.kind,
+        Product.name_ja,
+        Product.name_en,
+        Product.tax_rate,
+        Product.uses,
+        Product.active,
+        Product.created_at,
+        Product.updated_at,
+    )
+
+
+def _customers() -> sa.Select[Any]:
+    return sa.select(
+        Customer.facility_id,
+        Customer.id,
+        Customer.pseudonym.label("customer_key"),
+        Customer.marketing_opt_in,
+        Customer.first_purchase_at,
+        Customer.created_at,
+        Customer.updated_at,
+    )
+
+
+def _orders() -> sa.Select[Any]:
+    return sa.select(
+        Order.facility_id,
+        Order.id,
+        Order.code,
+        Order.channel,
+        Order.status,
+        Order.total,
+        Customer.pseudonym.label("customer_key"),
+        Order.created_at,
+        Order.paid_at,
+        Order.cancelled_at,
+        Order.updated_at,
+    ).outerjoin(Customer, Customer.id == Order.customer_id)
+
+
+def _order_lines() -> sa.Select[Any]:
+    return sa.select(
+        OrderLine.facility_id,
+        OrderLine.id,
+        OrderLine.order_id,
+        OrderLine.product_id,
+        OrderLine.price_category_id,
+        PriceCategory.code.label("price_category_code"),
+        OrderLine.visit_date,
+        OrderLine.slot,
+        OrderLine.quantity,
+        OrderLine.unit_price,
+        OrderLine.handling_fee,
+        OrderLine.tax_rate,
+        OrderLine.line_total,
+        OrderLine.created_at,
+        OrderLine.updated_at,
+    ).outerjoin(PriceCategory, PriceCategory.id == OrderLine.price_category_id)
+
+
+def _tickets() -> sa.Select[Any]:
+    return (
+        sa.select(
+            Ticket.facility_id,
+            Ticket.id,
+            Ticket.order_id,
+            Ticket.product_id,
+            Product.code.label("product_code"),
+            Product.kind.label("product_kind"),
+            PriceCategory.code.label("price_category_code"),
+            Ticket.status,
+            Ticket.valid_from,
+            Ticket.valid_until,
+            Ticket.uses_total,
+            Ticket.uses_left,
+            Ticket.updated_at,
+        )
+        .outerjoin(Product, Product.id == Ticket.product_id)
+        .outerjoin(PriceCategory, PriceCategory.id == Ticket.price_category_id)
+    )
+
+
+def _checkins() -> sa.Select[Any]:
+    return sa.select(
+        CheckIn.facility_id,
+        CheckIn.id,
+        CheckIn.ticket_id,
+        CheckIn.device_id,
+        Device.name.label("gate_name"),
+        CheckIn.direction,
+        CheckIn.result,
+        CheckIn.reason,
+        CheckIn.scanned_at,
+    ).outerjoin(Device, Device.id == CheckIn.device_id)
+
+
+# (query builder, model, watermark column name, column giving the partition date)
+_SOURCES: dict[str, tuple[Callable[[], sa.Select[Any]], type[Any], str, str]] = {
+    "facilities": (_facilities, Facility, "updated_at", "created_at"),
+    "products": (_products, Product, "updated_at", "created_at"),
+    "customers": (_customers, Customer, "updated_at", "created_at"),
+    "orders": (_orders, Order, "updated_at", "created_at"),
+    "order_lines": (_order_lines, OrderLine, "updated_at", "created_at"),
+    "tickets": (_tickets, Ticket, "updated_at", "valid_from"),
+    "checkins": (_checkins, CheckIn, "scanned_at", "scanned_at"),
+}
+
+
+def changed_since(table: str, lower: dt.datetime | None) -> sa.Select[Any]:
+    """Rows of ``table`` whose watermark column is at or after ``lower`` (all if None)."""
+    build, model, watermark_name, _ = _SOURCES[table]
+    watermark = getattr(model, watermark_name)
+    stmt = build()
+    if lower is not None:
+        stmt = stmt.where(watermark >= lower)
+    return stmt.order_by(watermark, model.id)
+
+
+def facility_timezones_query() -> sa.Select[Any]:
+    return sa.select(Facility.id, Facility.timezone)
+
+
+def partition_date(table: str, row: Mapping[str, Any], zones: Mapping[int, ZoneInfo]) -> dt.date:
+    """The ``date`` partition key of one row: a local calendar date of its facility."""
+    value = row[_SOURCES[table][3]]
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zones.get(row["facility_id"], _TOKYO)).date()
+    return value  # already a calendar date (ticket valid_from)
+
+
+_TOKYO = ZoneInfo("Asia/Tokyo")
