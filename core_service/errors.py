@@ -69,8 +69,11 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 
 
 def _locale(request: Request[Any, Any, Any]) -> str:
-    accept = request.headers.get("accept-language", "")
-    return "en" if accept[:2].lower() == "en" else "ja"
+    # Same rule as the visitor pages (?lang=, kippu_lang cookie, Accept-Language), so an
+    # error message is in the language of the page around it.
+    from .web.rendering import request_locale
+
+    return request_locale(request)
 
 
 def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:

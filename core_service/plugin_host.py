@@ -37,6 +37,9 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "consent": "plugins.consent",
     "availability": "plugins.availability",
     "demo_payments": "plugins.demo_payments",
+    "stripe_payments": "plugins.stripe_payments",
+    "paypay_payments": "plugins.paypay_payments",
+    "paidy_payments": "plugins.paidy_payments",
 }
 
 

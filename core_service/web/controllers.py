@@ -1,0 +1,275 @@
+"""Visitor page routes: the web shop, ticket pages and My Page.
+
+Handlers are thin: they resolve the facility from the URL, call one service function in
+:mod:`.checkout` or :mod:`.mypage`, and render a template or redirect. Every page works
+without JavaScript: forms are plain POSTs answered with a redirect (303) or the form again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.di import Provide
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..payments.registry import method_choices
+from ..plugin_host import PluginHost
+from ..security import Signer
+from ..settings import Settings
+from ..tenancy import Tenant, load_tenant
+from . import checkout, mypage, urls
+from .i18n import gettext
+from .rendering import render_page, request_locale
+from .ticket_page import ticket_views
+
+
+async def provide_shop(
+    facility_slug: str, db_session: AsyncSession, plugin_host: PluginHost
+) -> Tenant:
+    """The facility named in the URL; visitor pages need no login to find it."""
+    return await load_tenant(db_session, plugin_host, slug=facility_slug)
+
+
+def _shop_context(shop: Tenant, locale: str) -> dict[str, Any]:
+    slug = shop.facility.slug
+    return {
+        "facility": shop.facility,
+        "facility_name": shop.facility.name(locale),
+        "shop_url": urls.shop_path(slug),
+        "mypage_url": urls.mypage_path(slug),
+    }
+
+
+class ShopController(Controller):
+    """The web checkout of one facility."""
+
+    path = "/shop/{facility_slug:str}"
+    dependencies = {"shop": Provide(provide_shop)}
+
+    @get("/")
+    async def index(
+        self, request: Request[Any, Any, Any], shop: Tenant, db_session: AsyncSession
+    ) -> Template:
+        locale = request_locale(request)
+        products = await checkout.web_products(db_session, shop)
+        return render_page(
+            request,
+            "shop_index.html",
+            {
+                **_shop_context(shop, locale),
+                "products": products,
+                "product_url": lambda p: urls.product_path(shop.facility.slug, p.code),
+            },
+        )
+
+    @get("/products/{code:str}")
+    async def product(
+        self,
+        request: Request[Any, Any, Any],
+        code: str,
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+    ) -> Template:
+        locale = request_locale(request)
+        product = await checkout.web_product(db_session, shop, code)
+        page = await checkout.product_page(
+            db_session, shop, product, locale=locale, settings=settings
+        )
+        return render_page(
+            request, "product.html", {**_shop_context(shop, locale), **page.context()}
+        )
+
+    @post("/products/{code:str}", status_code=200)
+    async def buy(
+        self,
+        request: Request[Any, Any, Any],
+        code: str,
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        signer: Signer,
+    ) -> Template | Redirect:
+        locale = request_locale(request)
+        product = await checkout.web_product(db_session, shop, code)
+        result = await checkout.submit(
+            db_session,
+            shop,
+            product,
+            await request.form(),
+            locale=locale,
+            settings=settings,
+            signer=signer,
+        )
+        if result.page is None:
+            return Redirect(result.redirect_to, status_code=303)
+        return render_page(
+            request,
+            "product.html",
+            {**_shop_context(shop, locale), **result.page.context()},
+            status_code=result.status_code,
+        )
+
+    @get("/orders/{code:str}")
+    async def order(
+        self,
+        request: Request[Any, Any, Any],
+        code: str,
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        key: str = "",
+        declined: str = "",
+    ) -> Template:
+        locale = request_locale(request)
+        order = await checkout.order_for_visitor(db_session, shop, code, key)
+        tickets = await ticket_views(db_session, shop.facility, order, settings.secret_key, locale)
+        return render_page(
+            request,
+            "order.html",
+            {
+                **_shop_context(shop, locale),
+                "order": order,
+                "tickets": tickets,
+                "access_key": key,
+                "request_declined": declined == "1",
+                "pay_url": f"/shop/{shop.facility.slug}/orders/{order.code}/pay",
+                "payment_choices": method_choices(shop, "web", locale, settings),
+            },
+        )
+
+    @post("/orders/{code:str}/pay", status_code=200)
+    async def retry_payment(
+        self,
+        request: Request[Any, Any, Any],
+        code: str,
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        signer: Signer,
+    ) -> Redirect:
+        form = await request.form()
+        order = await checkout.order_for_visitor(db_session, shop, code, form.get("key") or "")
+        target = await checkout.pay(
+            db_session, shop, order, form.get("payment") or "", settings=settings, signer=signer
+        )
+        return Redirect(target, status_code=303)
+
+
+class MyPageController(Controller):
+    """A visitor's purchase history in one facility, behind an e-mailed magic link."""
+
+    path = "/shop/{facility_slug:str}/my"
+    dependencies = {"shop": Provide(provide_shop)}
+
+    @get("/")
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        signer: Signer,
+    ) -> Template:
+        locale = request_locale(request)
+        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        context = _shop_context(shop, locale)
+        if me is None:
+            return render_page(request, "mypage_login.html", {**context, "email": "", "error": ""})
+        customer, orders = await mypage.customer_orders(db_session, shop, me)
+        return render_page(
+            request,
+            "mypage.html",
+            {
+                **context,
+                "customer": customer,
+                "orders": orders,
+                "order_url": lambda o: urls.order_path(shop.facility.slug, o.code, o.access_key),
+            },
+        )
+
+    @post("/", status_code=200)
+    async def request_link(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        signer: Signer,
+    ) -> Template:
+        locale = request_locale(request)
+        email = ((await request.form()).get("email") or "").strip()
+        context = _shop_context(shop, locale)
+        if not mypage.valid_email(email):
+            return render_page(
+                request,
+                "mypage_login.html",
+                {
+                    **context,
+                    "email": email,
+                    "error": gettext(locale, "This e-mail address does not look right."),
+                },
+                status_code=422,
+            )
+        await mypage.send_link(
+            db_session, shop, email, locale=locale, settings=settings, signer=signer
+        )
+        return render_page(request, "mypage_sent.html", {**context, "email": email})
+
+    @get("/login")
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        signer: Signer,
+        token: str = "",
+    ) -> Template | Redirect:
+        me = await mypage.open_link(db_session, shop, signer, token)
+        if me is None:
+            locale = request_locale(request)
+            return render_page(
+                request,
+                "mypage_login.html",
+                {
+                    **_shop_context(shop, locale),
+                    "email": "",
+                    "error": gettext(
+                        locale, "This link is invalid or has expired. Please ask for a new one."
+                    ),
+                },
+                status_code=400,
+            )
+        cookie = Cookie(
+            key=mypage.SESSION_COOKIE,
+            value=mypage.session_cookie_value(signer, me),
+            max_age=mypage.SESSION_MAX_AGE,
+            path=urls.shop_path(shop.facility.slug),
+            httponly=True,
+            samesite="lax",
+            secure=settings.base_url.startswith("https://"),
+        )
+        return Redirect(urls.mypage_path(shop.facility.slug), status_code=303, cookies=[cookie])
+
+    @post("/logout", status_code=200)
+    async def logout(self, shop: Tenant) -> Redirect:
+        gone = Cookie(
+            key=mypage.SESSION_COOKIE,
+            value="",
+            max_age=0,
+            path=urls.shop_path(shop.facility.slug),
+            httponly=True,
+            samesite="lax",
+        )
+        return Redirect(urls.mypage_path(shop.facility.slug), status_code=303, cookies=[gone])
+
+
+@get("/healthz", sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+WEB_ROUTE_HANDLERS: list[Any] = [healthz, ShopController, MyPageController]

@@ -1,0 +1,124 @@
+"""My Page: a visitor's order history in one facility, opened with an e-mailed magic link.
+
+There are no visitor passwords. The visitor asks for a link on the My Page form; the
+link carries the facility and address signed with itsdangerous; opening it sets a signed
+session cookie scoped to that facility's ``/shop/<slug>/`` path, so a session for one
+facility never shows another facility's orders (and the service re-checks the facility).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..mailing.messages import mypage_link
+from ..mailing.outbox import enqueue
+from ..models import Customer, Order
+from ..security import Signer
+from ..settings import Settings
+from ..tenancy import Tenant
+from . import urls
+from .forms import EMAIL_PATTERN
+
+SESSION_COOKIE = "kippu_mypage"
+SESSION_PURPOSE = "mypage-session"
+SESSION_MAX_AGE = 30 * 24 * 3600
+#: Orders that never got paid are clutter in a purchase history.
+HIDDEN_STATUSES = ("expired",)
+
+
+@dataclass(frozen=True, slots=True)
+class MyPageSession:
+    facility_id: int
+    customer_id: int
+
+
+def session_cookie_value(signer: Signer, session: MyPageSession) -> str:
+    return signer.dumps(SESSION_PURPOSE, {"f": session.facility_id, "c": session.customer_id})
+
+
+def read_session(signer: Signer, tenant: Tenant, cookie: str | None) -> MyPageSession | None:
+    """The My Page session of this facility from the cookie, or None."""
+    if not cookie:
+        return None
+    data = signer.loads(SESSION_PURPOSE, cookie, SESSION_MAX_AGE)
+    if not isinstance(data, dict) or data.get("f") != tenant.id:
+        return None
+    return MyPageSession(tenant.id, int(data["c"]))
+
+
+def valid_email(email: str) -> bool:
+    return bool(EMAIL_PATTERN.match(email)) and len(email) <= 254
+
+
+async def send_link(
+    session: AsyncSession,
+    tenant: Tenant,
+    email: str,
+    *,
+    locale: str,
+    settings: Settings,
+    signer: Signer,
+) -> bool:
+    """Queue a magic link if the address is a customer of this facility.
+
+    The page says the same thing either way, so the form cannot be used to learn who
+    bought tickets here. Returns whether a mail was queued (for tests and logs).
+    """
+    email = email.strip().lower()
+    customer = await session.scalar(
+        sa.select(Customer).where(Customer.facility_id == tenant.id, Customer.email == email)
+    )
+    if customer is None:
+        return False
+    path = urls.magic_link_path(signer, tenant.facility.slug, tenant.id, email, locale=locale)
+    message = mypage_link(
+        tenant.facility, locale=locale, login_url=urls.absolute(settings.base_url, path)
+    )
+    enqueue(
+        session,
+        tenant.id,
+        kind="mypage_link",
+        to=email,
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+    )
+    await session.commit()
+    return True
+
+
+async def open_link(
+    session: AsyncSession, tenant: Tenant, signer: Signer, token: str
+) -> MyPageSession | None:
+    """The session a magic link opens, or None if it is invalid, expired or for another
+    facility."""
+    data = urls.read_magic_link(signer, token)
+    if data is None or data["f"] != tenant.id:
+        return None
+    customer_id = await session.scalar(
+        sa.select(Customer.id).where(Customer.facility_id == tenant.id, Customer.email == data["e"])
+    )
+    return MyPageSession(tenant.id, customer_id) if customer_id is not None else None
+
+
+async def customer_orders(
+    session: AsyncSession, tenant: Tenant, me: MyPageSession
+) -> tuple[Customer | None, list[Order]]:
+    customer = await session.scalar(
+        sa.select(Customer).where(Customer.id == me.customer_id, Customer.facility_id == tenant.id)
+    )
+    if customer is None:
+        return None, []
+    orders = await session.scalars(
+        sa.select(Order)
+        .where(
+            Order.facility_id == tenant.id,
+            Order.customer_id == customer.id,
+            Order.status.not_in(HIDDEN_STATUSES),
+        )
+        .order_by(Order.created_at.desc(), Order.id.desc())
+    )
+    return customer, list(orders)
