@@ -5,6 +5,11 @@ method → pay on the terminal → done (tickets printed, optional receipt). Sta
 the URL and hidden form fields, so every step works without JavaScript and a page reload
 never repeats a payment (paying is a POST followed by a redirect). Japanese by default,
 English by the switch in the header (a cookie); every page idles back to the start.
+
+Paying never blocks a request: the POST starts the sale on a worker thread and redirects
+to ``/paying/{sale_id}``, a page that refreshes itself every second (meta refresh, no
+JavaScript) and offers Cancel while the terminal waits for a card. The staff screen
+(reprints, refunds owed) lives in :mod:`kiosk_driver.staff_ui`.
 """
 
 from __future__ import annotations
@@ -20,74 +25,25 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
+from . import journal as j
 from .config import KioskConfig
 from .core_client import CartLine, Catalog
 from .errors import (
-    ConfirmationPending,
     CoreRefused,
     InvalidRequest,
     KioskError,
-    OrderConflict,
     OutOfService,
-    PaymentCancelled,
-    PaymentFailed,
 )
+from .health import blocked_reason
 from .layout import PAYMENT_METHODS, yen
 from .runtime import run_kiosk as run_kiosk  # the CLI imports it from here
 from .runtime import simulate_sale as simulate_sale
 from .sale import Kiosk
+from .staff_ui import staff_routes
+from .strings import STRINGS
 
 log = logging.getLogger(__name__)
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-# Visitor-facing strings: (Japanese, English).
-STRINGS: dict[str, tuple[str, str]] = {
-    "title": ("券売機", "Ticket kiosk"),
-    "choose_product": ("チケットをお選びください", "Please choose a ticket"),
-    "choose_quantity": ("枚数をお選びください", "How many tickets?"),
-    "next": ("次へ", "Next"),
-    "back": ("戻る", "Back"),
-    "consent": ("ご確認ください", "Please confirm"),
-    "consent_missing": ("必須の項目にチェックしてください", "Please tick the required boxes"),
-    "choose_payment": ("お支払方法をお選びください", "Choose how to pay"),
-    "total": ("合計", "Total"),
-    "pay_hint": (
-        "端末にカード・スマートフォンをかざしてください",
-        "Present your card or phone to the terminal",
-    ),
-    "done": ("チケットをお取りください", "Please take your tickets"),
-    "receipt": ("領収書", "Receipt"),
-    "receipt_printed": ("領収書を発行しました", "Your receipt has been printed"),
-    "finish": ("終了", "Finish"),
-    "call_staff": ("スタッフ呼出し", "Call staff"),
-    "staff_called": (
-        "スタッフを呼び出しました。少々お待ちください",
-        "A member of staff is on the way. Please wait",
-    ),
-    "out_of_service": ("ただいま休止中です", "Out of service"),
-    "out_of_service_hint": (
-        "恐れ入りますが、スタッフにお声がけください",
-        "Sorry, please ask a member of staff",
-    ),
-    "payment_failed": ("お支払いができませんでした", "The payment did not go through"),
-    "payment_cancelled": ("お支払いを取り消しました", "The payment was cancelled"),
-    "sold_out": (
-        "売り切れのため購入できませんでした。お支払いは取り消しました",
-        "Sold out. Your payment has been cancelled",
-    ),
-    "pending": (
-        "お支払いは完了しています。チケット発行のためスタッフをお呼びください",
-        "You have paid. Please call staff to issue your tickets",
-    ),
-    "print_error": (
-        "印刷できませんでした。スタッフをお呼びください",
-        "Printing failed. Please call staff",
-    ),
-    "try_again": ("もう一度", "Try again"),
-    "sold_out_marker": ("売切", "Sold out"),
-    "required": ("必須", "required"),
-    "tickets": ("枚", "tickets"),
-}
 
 
 def _lang(request: Request, config: KioskConfig) -> str:
@@ -131,19 +87,29 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
             },
         )
 
+    def out_of_service(request: Request, reason: str) -> Template:
+        # The page retries by itself, so the kiosk recovers without anyone touching it.
+        return page(
+            request,
+            "message.html",
+            503,
+            key="out_of_service",
+            hint="out_of_service_hint",
+            reason=f"reason_{reason}",
+            idle=False,
+            refresh=10,
+        )
+
     def catalog_or_page(request: Request) -> Catalog | Template:
         try:
-            return kiosk.catalog(refresh=request.url.path == "/")
+            catalog = kiosk.catalog(refresh=request.url.path == "/")
         except OutOfService:
-            return page(
-                request,
-                "message.html",
-                503,
-                key="out_of_service",
-                hint="out_of_service_hint",
-                idle=False,
-                refresh=30,
-            )
+            return out_of_service(request, "core")
+        if request.url.path == "/":
+            reason = blocked_reason(kiosk)
+            if reason:
+                return out_of_service(request, reason)
+        return catalog
 
     def cart_view(catalog: Catalog, lines: list[CartLine]) -> list[dict[str, Any]]:
         rows = []
@@ -246,30 +212,70 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
     def pay(request: Request, data: Form) -> Template | Redirect:
         lang = _lang(request, config)
         answers = {name: True for name in str(data.get("answers", "")).split(",") if name}
+        reason = blocked_reason(kiosk)
+        if reason:
+            return out_of_service(request, reason)
         try:
             lines = _parse_cart(str(data.get("cart", "")))
-            result = kiosk.sell(lines, str(data.get("method", "")), answers, lang)
-        except ConfirmationPending:
-            return page(request, "message.html", 503, key="pending", idle=False)
-        except OutOfService:
+            sale_id = kiosk.start_sale(lines, str(data.get("method", "")), answers, lang)
+        except OutOfService as exc:
+            busy = "in progress" in str(exc)
+            return (
+                out_of_service(request, "core")
+                if not busy
+                else page(request, "message.html", 409, key="busy", idle=True)
+            )
+        except CoreRefused as exc:
+            log.error("sale refused before payment: %s", exc)
+            return Redirect("/")
+        return Redirect(f"/paying/{sale_id}")
+
+    @get("/paying/{sale_id:str}", sync_to_thread=True)
+    def paying(request: Request, sale_id: FromPath[str]) -> Template | Redirect:
+        """Where the visitor waits; refreshes itself until the sale reaches an outcome."""
+        record = kiosk.journal.get(sale_id)
+        if record is None:
+            return Redirect("/")
+        job = kiosk.jobs.get(sale_id)
+        running = job is not None and not job.done
+        state, here = record.state, f"/paying/{sale_id}"
+        if state == j.PRINTED:
+            return Redirect(f"/done/{sale_id}")
+
+        def wait(key: str, status: int = 200, **extra: Any) -> Template:
             return page(
                 request,
-                "message.html",
-                503,
-                key="out_of_service",
-                hint="out_of_service_hint",
-                idle=True,
+                "paying.html",
+                status,
+                key=key,
+                sale_id=sale_id,
+                refresh=1 if running else 3,
+                refresh_url=here,
+                amount=record.request.get("amount", 0),
+                idle=False,
+                **extra,
             )
-        except PaymentCancelled:
-            return page(request, "message.html", 402, key="payment_cancelled", idle=True)
-        except PaymentFailed:
-            return page(request, "message.html", 402, key="payment_failed", idle=True)
-        except OrderConflict:
+
+        if state == j.STARTED:
+            return wait("paying", cancel=True) if running else wait("checking_payment")
+        if state == j.PAID:
+            return wait("processing") if running else wait("pending", 503)
+        if state == j.CONFIRMED:
+            return wait("processing") if running else wait("printer_wait", 503)
+        if state == j.VOIDED:
             return page(request, "message.html", 409, key="sold_out", idle=True)
-        except CoreRefused as exc:
-            log.error("sale refused: %s", exc)
-            return page(request, "message.html", 400, key="payment_failed", idle=True)
-        return Redirect(f"/done/{result.sale_id}")
+        if state == j.VOID_FAILED:
+            return page(request, "message.html", 409, key="void_failed", idle=False)
+        cancelled = (record.error or "").startswith("PaymentCancelled")
+        key = "payment_cancelled" if cancelled else "payment_failed"
+        return page(request, "message.html", 402, key=key, idle=True)
+
+    @post("/paying/{sale_id:str}/cancel", sync_to_thread=True)
+    def cancel_sale(request: Request, sale_id: FromPath[str]) -> Redirect:
+        job = kiosk.jobs.get(sale_id)
+        if job is not None and not job.done:
+            kiosk.cancel_payment()  # the terminal decides: an approval already made stands
+        return Redirect(f"/paying/{sale_id}")
 
     @get("/done/{sale_id:str}", sync_to_thread=True)
     def done(request: Request, sale_id: FromPath[str]) -> Template | Redirect:
@@ -307,8 +313,8 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
 
     @post("/staff", sync_to_thread=True)
     def call_staff(request: Request) -> Template:
-        kiosk.staff_called = True
         log.warning("visitor called staff")
+        kiosk.call_staff("visitor", request.headers.get("referer", ""))
         return page(request, "message.html", key="staff_called", idle=True)
 
     @post("/cancel-payment", sync_to_thread=True)
@@ -326,10 +332,13 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
             consent_submit,
             pay_page,
             pay,
+            paying,
+            cancel_sale,
             done,
             receipt,
             call_staff,
             cancel_payment,
+            *staff_routes(kiosk, config, page),
         ],
         template_config=TemplateConfig(
             directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine

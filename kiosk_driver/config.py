@@ -68,6 +68,8 @@ class KioskConfig:
     heartbeat_seconds: int = 60  # KIPPU_KIOSK_HEARTBEAT_SECONDS
     idle_seconds: int = 90  # KIPPU_KIOSK_IDLE_SECONDS: back to the start screen
     http_timeout: float = 10.0  # KIPPU_KIOSK_HTTP_TIMEOUT: seconds per core call
+    tick_seconds: float = 2.0  # KIPPU_KIOSK_TICK_SECONDS: background recovery interval
+    staff_pin: str | None = None  # KIPPU_KIOSK_STAFF_PIN: opens the staff screen (unset: off)
     extra: dict[str, str] = field(default_factory=dict)  # unknown KIPPU_KIOSK_* (adapters)
 
     @classmethod
@@ -85,7 +87,7 @@ class KioskConfig:
         known = {
             "CORE_URL", "TOKEN", "TOKEN_FILE", "ENROL_CODE", "PRINTER", "PROFILE", "PAPER_WIDTH",
             "KANJI", "NATIVE_QR", "TERMINAL", "JOURNAL", "LOCALE", "HOST", "PORT",
-            "HEARTBEAT_SECONDS", "IDLE_SECONDS", "HTTP_TIMEOUT",
+            "HEARTBEAT_SECONDS", "IDLE_SECONDS", "HTTP_TIMEOUT", "TICK_SECONDS", "STAFF_PIN",
         }  # fmt: skip
         extra = {
             k[len(ENV_PREFIX) :]: v
@@ -94,8 +96,9 @@ class KioskConfig:
         }
         try:
             timeout = float(get("HTTP_TIMEOUT", "10"))
+            tick_seconds = float(get("TICK_SECONDS", "2"))
         except ValueError as exc:
-            raise ConfigError(f"{ENV_PREFIX}HTTP_TIMEOUT must be a number") from exc
+            raise ConfigError(f"{ENV_PREFIX}HTTP_TIMEOUT/TICK_SECONDS must be numbers") from exc
         config = cls(
             core_url=get("CORE_URL", cls.core_url).rstrip("/"),
             token_file=Path(get("TOKEN_FILE", str(cls.token_file))),
@@ -114,6 +117,8 @@ class KioskConfig:
             heartbeat_seconds=_int(env, "HEARTBEAT_SECONDS", cls.heartbeat_seconds),
             idle_seconds=_int(env, "IDLE_SECONDS", cls.idle_seconds),
             http_timeout=timeout,
+            tick_seconds=tick_seconds,
+            staff_pin=env.get(ENV_PREFIX + "STAFF_PIN") or None,
             extra=extra,
         )
         config.printer_profile()  # fail at start, not at the first sale

@@ -195,6 +195,10 @@ class Heartbeat(msgspec.Struct):
     terminal: str = "ok"
     last_sale_at: str | None = None
     version: str = ""
+    out_of_service: str | None = None  # why the kiosk is not selling, if it is not
+    unconfirmed: int = 0  # paid, waiting for the core
+    unprinted: int = 0  # confirmed, waiting for the printer
+    void_failed: int = 0  # refunds staff must make by hand
 
 
 def _detail(response: httpx.Response) -> str:
@@ -285,3 +289,7 @@ class CoreClient:
     def heartbeat(self, beat: Heartbeat) -> None:
         """Report health; the core answers 204."""
         self._request("POST", "/heartbeat", json=msgspec.to_builtins(beat))
+
+    def call_staff(self, reason: str = "visitor", detail: str = "") -> None:
+        """Open (or keep open) a staff call for this kiosk; staff see it in the device list."""
+        self._request("POST", "/call-staff", json={"reason": reason, "detail": detail})

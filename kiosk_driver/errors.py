@@ -5,8 +5,11 @@
     KioskError                      anything the driver raises on purpose
     ├── OutOfService                the kiosk cannot sell right now (show the 休止中 screen)
     │   ├── CoreUnavailable         network error, timeout or 5xx from the core
-    │   └── ConfirmationPending     paid at the terminal, core not reachable: the journal
+    │   ├── ConfirmationPending     paid at the terminal, core not reachable: the journal
     │                               keeps the sale and resume() confirms it later
+    │   └── PaymentUnknown          the terminal stopped answering mid-payment: money may
+    │                               have moved, so the sale stays "started" and resume()
+    │                               asks the terminal (find) instead of guessing
     ├── CoreRefused                 the core answered 4xx; ``detail`` carries its message
     │   ├── Unauthorized            401/403: device token missing, wrong or revoked
     │   ├── EnrolmentRejected       400/404 on enrol: the one-time code is wrong or used
@@ -43,6 +46,10 @@ class ConfirmationPending(OutOfService):
     def __init__(self, sale_id: str, message: str = "confirmation pending") -> None:
         super().__init__(message)
         self.sale_id = sale_id
+
+
+class PaymentUnknown(OutOfService):
+    """The terminal's answer was lost mid-payment; never treat this as "not charged"."""
 
 
 class CoreRefused(KioskError):

@@ -43,6 +43,17 @@ CREATE TABLE IF NOT EXISTS sales (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sales_state ON sales(state);
+-- One row per printed ticket: "started" is written before the first byte goes to the
+-- printer and "done" after the job; a ticket found "started" was maybe half printed, so
+-- its next copy must carry the reprint mark.
+CREATE TABLE IF NOT EXISTS ticket_prints (
+    sale_id TEXT NOT NULL REFERENCES sales(id),
+    ticket_id TEXT NOT NULL,
+    state TEXT NOT NULL,              -- started / done
+    copies INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (sale_id, ticket_id)
+);
 CREATE TABLE IF NOT EXISTS sale_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sale_id TEXT NOT NULL REFERENCES sales(id),
@@ -184,6 +195,48 @@ class Journal:
                 "UPDATE sales SET receipt_printed_at = ? WHERE id = ?", (self._now(), sale_id)
             )
             self._event(db, sale_id, "receipt", None)
+
+    def ticket_print_started(self, sale_id: str, ticket_id: str) -> bool:
+        """Record that a copy of a ticket is about to print; True if it is a reprint."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT copies FROM ticket_prints WHERE sale_id = ? AND ticket_id = ?",
+                (sale_id, ticket_id),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO ticket_prints (sale_id, ticket_id, state, copies, updated_at)"
+                " VALUES (?, ?, 'started', 1, ?) ON CONFLICT (sale_id, ticket_id) DO UPDATE"
+                " SET state = 'started', copies = copies + 1, updated_at = excluded.updated_at",
+                (sale_id, ticket_id, self._now()),
+            )
+            reprint = row is not None and row["copies"] > 0
+            self._event(db, sale_id, "reprint" if reprint else "print", ticket_id)
+        return reprint
+
+    def ticket_print_done(self, sale_id: str, ticket_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE ticket_prints SET state = 'done', updated_at = ?"
+                " WHERE sale_id = ? AND ticket_id = ?",
+                (self._now(), sale_id, ticket_id),
+            )
+
+    def tickets_done(self, sale_id: str) -> set[str]:
+        """Tickets of a sale whose print job finished."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ticket_id FROM ticket_prints WHERE sale_id = ? AND state = 'done'",
+                (sale_id,),
+            ).fetchall()
+        return {row["ticket_id"] for row in rows}
+
+    def recent(self, limit: int = 30) -> list[SaleRecord]:
+        """The latest sales, newest first (the staff screen)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM sales ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._record(row) for row in rows]
 
     # -- queries ------------------------------------------------------------------------
 

@@ -91,10 +91,20 @@ def _registration(facility: Facility) -> list[Block]:
     return [Text(f"登録番号 {number}", f"Registration No. {number}", align="center")]
 
 
-def ticket_blocks(ticket: Ticket, confirmation: Confirmation) -> list[Block]:
-    """One ticket: facility, product, category, validity, price with tax, QR."""
+REPRINT = Text("再発行", "REPRINT", align="center", size="double", bold=True)
+
+
+def ticket_blocks(
+    ticket: Ticket, confirmation: Confirmation, *, reprint: bool = False
+) -> list[Block]:
+    """One ticket: facility, product, category, validity, price with tax, QR.
+
+    A ``reprint`` carries 再発行 / REPRINT at the top and beside the QR, so a second copy
+    of a ticket can always be told from the first (staff, and gates, know to look).
+    """
     facility = confirmation.facility
     blocks: list[Block] = [
+        *([REPRINT, Feed()] if reprint else []),
         Text(facility.name_ja, facility.name_en, align="center", size="double"),
         Feed(),
         Text(ticket.product_name_ja, ticket.product_name_en, align="center", bold=True),
@@ -121,6 +131,7 @@ def ticket_blocks(ticket: Ticket, confirmation: Confirmation) -> list[Block]:
         ),
         Rule(),
         QR(ticket.qr_token),
+        *([REPRINT] if reprint else []),
     ]
     if coupon and uses:
         blocks.append(

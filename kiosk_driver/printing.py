@@ -27,9 +27,20 @@ from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from PIL import Image
 
-from .core_client import Confirmation
+from .core_client import Confirmation, Ticket
 from .errors import PrinterFault
-from .layout import QR, Block, Cut, Feed, Row, Rule, Text, receipt_blocks, tickets_blocks
+from .layout import (
+    QR,
+    Block,
+    Cut,
+    Feed,
+    Row,
+    Rule,
+    Text,
+    receipt_blocks,
+    ticket_blocks,
+    tickets_blocks,
+)
 from .profiles import PrinterProfile
 
 ESC_R_JAPAN = b"\x1bR\x08"
@@ -214,20 +225,57 @@ def print_receipt(
     Renderer(printer, profile, locale).render(receipt_blocks(confirmation, issued_at=issued_at))
 
 
-def printer_health(printer: Escpos) -> tuple[str, str]:
-    """(printer, paper) states for the heartbeat: ok / near_end / out / offline / unknown.
+def print_ticket(
+    printer: Escpos,
+    profile: PrinterProfile,
+    ticket: Ticket,
+    confirmation: Confirmation,
+    locale: str = "ja",
+    *,
+    reprint: bool = False,
+) -> None:
+    """Print one ticket (one cut piece of paper), with the reprint mark if asked."""
+    Renderer(printer, profile, locale).render(ticket_blocks(ticket, confirmation, reprint=reprint))
 
-    Printers that cannot answer (Dummy, File, most network set-ups without a back channel)
-    report "unknown" rather than a guess.
+
+# DLE EOT 2 (offline cause): bit 2 cover open, bit 5 stopped for paper end, bit 6 error.
+RT_STATUS_OFFLINE_CAUSE = b"\x10\x04\x02"
+
+
+def printer_health(printer: Escpos) -> tuple[str, str]:
+    """(printer, paper) states for the heartbeat and the sale flow.
+
+    printer: ok / offline / paper_out / cover_open / unknown; paper: ok / near_end / out /
+    unknown. Printers that cannot answer (File, most network set-ups without a back
+    channel) report "unknown" rather than a guess; a Dummy is always fine.
     """
+    if type(printer)._read is Escpos._read:
+        # No back channel (Dummy, File): asking would only write DLE EOT onto the paper.
+        return ("ok", "ok") if printer.__class__.__name__ == "Dummy" else ("unknown", "unknown")
     try:
         online = printer.is_online()
         paper = printer.paper_status()  # 2 ok, 1 near end, 0 out
     except NotImplementedError:
-        return ("ok", "ok") if printer.__class__.__name__ == "Dummy" else ("unknown", "unknown")
+        return "unknown", "unknown"
     except Exception:
         return "offline", "unknown"
     paper_state = {2: "ok", 1: "near_end", 0: "out"}.get(paper, "unknown")
+    if paper_state == "out":
+        return "paper_out", paper_state
     if not online:
+        try:
+            cause = printer.query_status(RT_STATUS_OFFLINE_CAUSE)
+        except Exception:
+            cause = b""
+        if cause and cause[0] & 0x04:
+            return "cover_open", paper_state
+        if cause and cause[0] & 0x20:
+            return "paper_out", paper_state
         return "offline", paper_state
-    return ("paper_out" if paper_state == "out" else "ok"), paper_state
+    return "ok", paper_state
+
+
+def printer_fault(printer: Escpos) -> str | None:
+    """Why the printer cannot print now (paper_out, cover_open, offline), else None."""
+    state, _ = printer_health(printer)
+    return state if state in ("paper_out", "cover_open", "offline") else None

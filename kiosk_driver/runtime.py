@@ -18,7 +18,8 @@ from escpos.escpos import Escpos
 from .config import KioskConfig, open_printer
 from .core_client import CartLine, CoreClient
 from .errors import KioskError, Unauthorized
-from .journal import PAID, Journal
+from .health import tick
+from .journal import Journal
 from .sale import Kiosk, ResumeReport, SaleResult
 from .terminal import PaymentTerminal, open_terminal
 
@@ -46,22 +47,28 @@ def build_kiosk(
         log.info("enrolled as device %s (%s)", enrolment.device.id, enrolment.device.name)
     return Kiosk(
         core,
-        terminal or open_terminal(config.terminal),
+        terminal or open_terminal(config.terminal, config.extra),
         printer or open_printer(config.printer, profile),
         profile,
         journal or Journal(config.journal_path),
     )
 
 
-def _heartbeat_loop(kiosk: Kiosk, interval: float, stop: threading.Event) -> None:
-    """Report health and retry confirmations of paid sales while the kiosk runs."""
-    while not stop.wait(interval):
-        kiosk.heartbeat()
-        if kiosk.journal.in_state(PAID):
-            try:
-                kiosk.resume(print_pending=False)  # printing waits for staff or a restart
-            except KioskError as exc:
-                log.warning("background resume: %s", exc)
+def background_loop(
+    kiosk: Kiosk, heartbeat_seconds: float, stop: threading.Event, tick_seconds: float = 2.0
+) -> None:
+    """While the kiosk runs: finish interrupted sales promptly (confirm, print) every
+    ``tick_seconds``, and report health every ``heartbeat_seconds``."""
+    waited = 0.0
+    while not stop.wait(tick_seconds):
+        try:
+            tick(kiosk)
+        except Exception:  # the loop must outlive any one bad pass
+            log.exception("background tick failed")
+        waited += tick_seconds
+        if waited >= heartbeat_seconds:
+            waited = 0.0
+            kiosk.heartbeat()
 
 
 def run_kiosk(config: KioskConfig | None = None) -> None:
@@ -79,7 +86,9 @@ def run_kiosk(config: KioskConfig | None = None) -> None:
         log.warning("resume incomplete: %s", exc)
     stop = threading.Event()
     beat = threading.Thread(
-        target=_heartbeat_loop, args=(kiosk, config.heartbeat_seconds, stop), daemon=True
+        target=background_loop,
+        args=(kiosk, config.heartbeat_seconds, stop, config.tick_seconds),
+        daemon=True,
     )
     kiosk.heartbeat()
     beat.start()

@@ -14,8 +14,15 @@ Failure policy, in the order a sale meets it:
   because the core may have created the order and only the answer was lost).
 - core refuses (409 sold out / amount mismatch, 4xx): the payment is voided at the
   terminal and the refusal is re-raised.
-- printer fails: the sale is complete (``confirmed``); tickets print on resume or when
-  staff fix the printer. Reprinting is safe: the QR tokens are the same tickets.
+- terminal stops answering mid-payment (``PaymentUnknown``): the sale stays ``started``
+  and :meth:`Kiosk.resume` asks the terminal (``find``) whether the visitor paid.
+- printer fails: the sale is complete (``confirmed``); the kiosk stops selling and the
+  background loop prints as soon as the printer reports ready again. Tickets are printed
+  one by one and each copy is journalled first, so a ticket that may already be on paper
+  is only ever printed again with the 再発行 / REPRINT mark.
+
+The UI does not wait on a sale: :meth:`Kiosk.start_sale` journals it and runs the
+terminal, confirm and print steps on a worker thread; the waiting page polls the journal.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ from .core_client import (
     Catalog,
     Confirmation,
     CoreClient,
-    Heartbeat,
     OrderRequest,
     Payment,
 )
@@ -45,15 +51,16 @@ from .errors import (
     CoreUnavailable,
     InvalidRequest,
     KioskError,
+    OutOfService,
     PaymentFailed,
     PrinterFault,
 )
-from .printing import print_receipt, print_tickets, printer_health
+from .printing import print_receipt, print_ticket, printer_fault
 from .profiles import PrinterProfile
 from .terminal import PaymentTerminal
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 @dataclass
@@ -64,6 +71,16 @@ class SaleResult:
     confirmation: Confirmation
     printed: bool
     print_error: str | None = None
+
+
+@dataclass
+class SaleJob:
+    """A sale running on a worker thread; the waiting page reads it."""
+
+    sale_id: str
+    done: bool = False
+    result: SaleResult | None = None
+    error: BaseException | None = None
 
 
 @dataclass
@@ -104,7 +121,10 @@ class Kiosk:
         # Status queries and print jobs must not interleave on the printer's wire.
         self._printer_lock = threading.Lock()
         self._catalog: Catalog | None = None
-        self.staff_called = False
+        self.staff_called = False  # a visitor pressed the button (cleared by staff)
+        self.staff_call_pending = False  # the core has not heard the call yet
+        self.jobs: dict[str, SaleJob] = {}
+        self.print_problem: str | None = None  # last printer fault, for the screens
 
     # -- catalog and cart ---------------------------------------------------------------
 
@@ -146,6 +166,17 @@ class Kiosk:
         locale: str = "ja",
     ) -> SaleResult:
         """Run one sale end to end; see the module docstring for what each failure means."""
+        with self._lock:
+            return self.complete(self.prepare(lines, method, answers, locale))
+
+    def prepare(
+        self,
+        lines: Sequence[CartLine],
+        method: str,
+        answers: Mapping[str, bool] | None = None,
+        locale: str = "ja",
+    ) -> str:
+        """Check the sale against a fresh catalog and journal it; returns the sale id."""
         answers = dict(answers or {})
         with self._lock:
             # Refresh first: if the core is down we must not take the visitor's money.
@@ -164,14 +195,55 @@ class Kiosk:
                 "locale": locale,
             }
             sale_id = self.journal.start(request)
+            self.jobs[sale_id] = SaleJob(sale_id)  # resume() keeps its hands off it
+            return sale_id
+
+    def complete(self, sale_id: str) -> SaleResult:
+        """Charge, confirm and print a prepared sale."""
+        with self._lock:
             try:
-                payment = self.terminal.charge(amount, method, sale_id)
-            except PaymentFailed as exc:
-                self.journal.failed(sale_id, f"{type(exc).__name__}: {exc}")
-                raise
-            self.journal.paid(sale_id, payment.reference)
-            confirmation = self._confirm(sale_id)
-            return self._print(sale_id, confirmation)
+                record = self.journal.get(sale_id)
+                assert record is not None and record.state == j.STARTED
+                req = record.request
+                try:
+                    payment = self.terminal.charge(req["amount"], req["method"], sale_id)
+                except PaymentFailed as exc:
+                    self.journal.failed(sale_id, f"{type(exc).__name__}: {exc}")
+                    raise
+                self.journal.paid(sale_id, payment.reference)
+                confirmation = self._confirm(sale_id)
+                return self._print(sale_id, confirmation)
+            finally:
+                job = self.jobs.get(sale_id)
+                if job is not None:
+                    job.done = True
+
+    def start_sale(
+        self,
+        lines: Sequence[CartLine],
+        method: str,
+        answers: Mapping[str, bool] | None = None,
+        locale: str = "ja",
+    ) -> str:
+        """Prepare a sale and finish it on a worker thread, so the UI can show a waiting
+        page with a Cancel button instead of a request that hangs on the terminal."""
+        if any(not job.done for job in self.jobs.values()):
+            raise OutOfService("another sale is in progress")
+        sale_id = self.prepare(lines, method, answers, locale)
+        job = self.jobs[sale_id]
+
+        def run() -> None:
+            try:
+                job.result = self.complete(sale_id)
+            except BaseException as exc:  # the waiting page shows it; nothing is lost
+                job.error = exc
+                if not isinstance(exc, KioskError):
+                    log.exception("sale %s crashed", sale_id)
+            finally:
+                job.done = True
+
+        threading.Thread(target=run, name=f"sale-{sale_id[:8]}", daemon=True).start()
+        return sale_id
 
     def _confirm(self, sale_id: str) -> Confirmation:
         """Confirm a paid sale with the core, retrying with the same Idempotency-Key."""
@@ -204,8 +276,10 @@ class Kiosk:
         raise ConfirmationPending(sale_id, "paid; the core could not be reached to confirm")
 
     def _void(self, sale_id: str, reference: str, cause: CoreRefused) -> None:
+        record = self.journal.get(sale_id)
+        amount = record.request.get("amount") if record else None
         try:
-            self.terminal.void(reference)
+            self.terminal.void(reference, amount)
         except PaymentFailed as exc:
             # Money taken, no ticket, void failed: staff must refund by hand.
             log.error("void of %s (%s) failed: %s", sale_id, reference, exc)
@@ -214,16 +288,51 @@ class Kiosk:
         self.journal.voided(sale_id, cause.detail)
 
     def _print(self, sale_id: str, confirmation: Confirmation) -> SaleResult:
+        """Print the tickets not yet printed, one by one, journalling each copy first."""
         record = self.journal.get(sale_id)
         locale = record.request.get("locale", "ja") if record else "ja"
+        done = self.journal.tickets_done(sale_id)
         try:
             with self._printer_lock:
-                print_tickets(self.printer, self.profile, confirmation, locale)
+                for ticket in confirmation.tickets:
+                    if str(ticket.id) in done:
+                        continue
+                    # Ask first where the printer can answer: a fault known before the
+                    # first byte leaves the ticket clean (no reprint mark needed later).
+                    fault = printer_fault(self.printer)
+                    if fault:
+                        raise PrinterFault(fault)
+                    reprint = self.journal.ticket_print_started(sale_id, str(ticket.id))
+                    print_ticket(
+                        self.printer, self.profile, ticket, confirmation, locale, reprint=reprint
+                    )
+                    self.journal.ticket_print_done(sale_id, str(ticket.id))
         except PrinterFault as exc:
             log.error("printing %s failed: %s", sale_id, exc)
+            self.print_problem = str(exc)
             return SaleResult(sale_id, confirmation, printed=False, print_error=str(exc))
+        self.print_problem = None
         self.journal.printed(sale_id)
         return SaleResult(sale_id, confirmation, printed=True)
+
+    def reprint(self, sale_id: str) -> None:
+        """Staff: print every ticket of a sale again, each marked 再発行 / REPRINT."""
+        with self._lock:
+            confirmation = self.confirmation(sale_id)
+            record = self.journal.get(sale_id)
+            locale = record.request.get("locale", "ja") if record else "ja"
+            with self._printer_lock:
+                fault = printer_fault(self.printer)
+                if fault:
+                    raise PrinterFault(fault)
+                for ticket in confirmation.tickets:
+                    self.journal.ticket_print_started(sale_id, str(ticket.id))
+                    print_ticket(
+                        self.printer, self.profile, ticket, confirmation, locale, reprint=True
+                    )
+                    self.journal.ticket_print_done(sale_id, str(ticket.id))
+            if record is not None and record.state == j.CONFIRMED:
+                self.journal.printed(sale_id)
 
     def confirmation(self, sale_id: str) -> Confirmation:
         """The stored confirmation of a sale (KioskError if it was never confirmed)."""
@@ -264,7 +373,10 @@ class Kiosk:
         """
         report = ResumeReport()
         with self._lock:
+            active = {key for key, job in self.jobs.items() if not job.done}
             for record in self.journal.in_state(j.STARTED):
+                if record.id in active:
+                    continue
                 try:
                     payment = self.terminal.find(record.id)
                 except PaymentFailed:
@@ -294,18 +406,18 @@ class Kiosk:
 
     def heartbeat(self) -> bool:
         """Send health to the core; True if it was accepted (errors are logged, not raised)."""
-        with self._printer_lock:
-            printer, paper = printer_health(self.printer)
-        beat = Heartbeat(
-            printer=printer,
-            paper=paper,
-            terminal=self.terminal.status(),
-            last_sale_at=self.journal.last_sale_at(),
-            version=VERSION,
-        )
+        from .health import send_heartbeat
+
+        return send_heartbeat(self)
+
+    def call_staff(self, reason: str = "visitor", detail: str = "") -> bool:
+        """Flag the kiosk and tell the core; retried by the background loop if it fails."""
+        self.staff_called = True
         try:
-            self.core.heartbeat(beat)
+            self.core.call_staff(reason, detail)
         except KioskError as exc:
-            log.warning("heartbeat failed: %s", exc)
+            log.warning("staff call not delivered yet: %s", exc)
+            self.staff_call_pending = True
             return False
+        self.staff_call_pending = False
         return True

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from escpos.escpos import Escpos
 
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.core_client import CoreClient
 from kiosk_driver.journal import Journal
 from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
-from kiosk_driver.terminal import SimulatedTerminal
+from kiosk_driver.terminal import PaymentTerminal, SimulatedTerminal
 
 TOKEN = "device-token-123"
 QR_TOKEN = (
@@ -110,6 +111,7 @@ class FakeCore:
     calls: list[httpx.Request] = field(default_factory=list)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
+    staff_calls: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False  # every call fails to connect
     fail_orders: int = 0  # the next N order calls answer 503
     lose_order_responses: int = 0  # create the order, then drop the connection
@@ -149,6 +151,9 @@ class FakeCore:
             return httpx.Response(204)
         if path == "/orders":
             return self._order(request)
+        if path == "/call-staff":
+            self.staff_calls.append(json.loads(request.content))
+            return httpx.Response(200, json={"open": True, **self.staff_calls[-1], "at": "now"})
         return httpx.Response(404, json={"detail": "not found"})
 
     def _order(self, request: httpx.Request) -> httpx.Response:
@@ -237,9 +242,10 @@ def make_kiosk(
     core: FakeCore,
     tmp_path: Path,
     *,
-    terminal: SimulatedTerminal | None = None,
+    terminal: PaymentTerminal | None = None,
     profile: str = "epson-tm-t88-ja",
     journal: Journal | None = None,
+    printer: Escpos | None = None,
 ) -> Kiosk:
     """A kiosk wired to the fake core, a simulated terminal and a memory printer."""
     from escpos.printer import Dummy
@@ -248,7 +254,7 @@ def make_kiosk(
     return Kiosk(
         CoreClient("http://core.test", TOKEN, transport=core.transport()),
         terminal or SimulatedTerminal(),
-        Dummy(profile=resolved.escpos_profile),
+        printer or Dummy(profile=resolved.escpos_profile),
         resolved,
         journal or Journal(tmp_path / "journal.sqlite3"),
         retry_delay=0,

@@ -1,18 +1,25 @@
-"""Kiosk API: enrolment, catalog, sales with idempotency keys, heartbeats."""
+"""Kiosk API: enrolment, catalog, sales with idempotency keys, heartbeats, staff calls.
+
+A kiosk sells only its facility's kiosk-channel products, narrowed to
+``Device.allowed_product_ids`` when that list is not empty; the catalog hides the others
+and the order endpoint refuses them, so a tampered driver cannot sell them either.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..accounts.guards import requires_device
-from ..catalog.service import products_for_channel
+from ..catalog.capacity import remaining
+from ..catalog.service import price_categories_by_id, products_for_channel
 from ..clock import facility_today
-from ..errors import InvalidInput
+from ..errors import Forbidden, InvalidInput
 from ..models import Device, Facility, utcnow
 from ..sales.presenters import facility_out, order_out, tickets_out
 from ..sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
@@ -22,17 +29,16 @@ from ..schemas import (
     CheckoutFieldOut,
     EnrolIn,
     EnrolOut,
-    HeartbeatIn,
     KioskOrderIn,
     KioskOrderOut,
     MarkerOut,
     PriceCategoryOut,
     ProductOut,
 )
-from ..catalog.capacity import remaining
 from ..settings import Settings
 from ..tenancy import Tenant
 from .devices import enrol
+from .schemas import KioskHeartbeatIn, StaffCallIn, StaffCallOut
 
 KIOSK_PAYMENT_METHODS = ("card", "emoney", "qr")
 TERMINAL_PROVIDER = "kiosk_terminal"
@@ -55,10 +61,15 @@ class KioskController(Controller):
     guards = [requires_device("kiosk")]
 
     @get("/catalog")
-    async def catalog(self, tenant: Tenant, db_session: AsyncSession) -> CatalogOut:
+    async def catalog(
+        self, request: Request[Any, Any, Any], tenant: Tenant, db_session: AsyncSession
+    ) -> CatalogOut:
         today = facility_today(tenant.facility.timezone)
         products = []
+        allowed = await _allowed_products(db_session, request.user.id)
         for product in await products_for_channel(db_session, tenant, "kiosk"):
+            if allowed and product.id not in allowed:
+                continue
             left, cap = await remaining(db_session, product, today)
             marker = tenant.plugins.availability_marker(left, cap)
             products.append(
@@ -72,7 +83,9 @@ class KioskController(Controller):
                     tax_rate=product.tax_rate,
                     requires_date=product.requires_date,
                     price_categories=[
-                        PriceCategoryOut(c.id, c.code, c.name_ja, c.name_en, c.price, c.handling_fee)
+                        PriceCategoryOut(
+                            c.id, c.code, c.name_ja, c.name_en, c.price, c.handling_fee
+                        )
                         for c in product.price_categories
                     ],
                     marker=MarkerOut(marker.symbol, marker.label_ja, marker.label_en, marker.level)
@@ -81,7 +94,9 @@ class KioskController(Controller):
                 )
             )
         fields = [
-            CheckoutFieldOut(f.name, f.kind, f.label_ja, f.label_en, f.text_ja, f.text_en, f.required)
+            CheckoutFieldOut(
+                f.name, f.kind, f.label_ja, f.label_en, f.text_ja, f.text_en, f.required
+            )
             for f in tenant.plugins.checkout_fields("kiosk")
         ]
         methods = tenant.facility.settings.get("kiosk_payment_methods", list(KIOSK_PAYMENT_METHODS))
@@ -95,13 +110,28 @@ class KioskController(Controller):
         tenant: Tenant,
         db_session: AsyncSession,
         settings: Settings,
-        idempotency_key: str = HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100),
+        idempotency_key: str = HeaderParameter(
+            name="Idempotency-Key", min_length=8, max_length=100
+        ),
     ) -> Response[KioskOrderOut]:
         if data.payment.method not in KIOSK_PAYMENT_METHODS:
             raise InvalidInput(f"Unknown kiosk payment method {data.payment.method!r}.")
+        allowed = await _allowed_products(db_session, request.user.id)
+        if allowed:
+            categories = await price_categories_by_id(
+                db_session, tenant, [line.price_category_id for line in data.lines]
+            )
+            if any(c.product_id not in allowed for c in categories.values()):
+                raise Forbidden(
+                    "This kiosk may not sell that product.",
+                    "この券売機ではその商品を販売できません。",
+                )
         checkout = CheckoutRequest(
             channel="kiosk",
-            lines=[LineRequest(line.price_category_id, line.quantity, line.visit_date, line.slot) for line in data.lines],
+            lines=[
+                LineRequest(line.price_category_id, line.quantity, line.visit_date, line.slot)
+                for line in data.lines
+            ],
             locale=data.locale if data.locale in ("ja", "en") else "ja",
             answers=data.answers,
             idempotency_key=f"kiosk:{request.user.id}:{idempotency_key}",
@@ -122,16 +152,31 @@ class KioskController(Controller):
 
     @post("/heartbeat", status_code=HTTP_204_NO_CONTENT)
     async def heartbeat(
-        self, request: Request[Any, Any, Any], data: HeartbeatIn, db_session: AsyncSession
+        self, request: Request[Any, Any, Any], data: KioskHeartbeatIn, db_session: AsyncSession
     ) -> None:
         device = await db_session.get(Device, request.user.id)
         assert device is not None
         device.last_seen_at = utcnow()
-        device.status = {
-            "printer": data.printer,
-            "paper": data.paper,
-            "terminal": data.terminal,
-            "last_sale_at": data.last_sale_at,
-            "version": data.version,
-        }
+        # Merge, not replace: the open staff call lives in the same JSON and must survive.
+        device.status = {**device.status, **msgspec.to_builtins(data)}
         await db_session.commit()
+
+    @post("/call-staff", status_code=HTTP_200_OK)
+    async def call_staff(
+        self, request: Request[Any, Any, Any], data: StaffCallIn, db_session: AsyncSession
+    ) -> StaffCallOut:
+        """Record a call for staff; repeated calls while one is open keep the first time."""
+        device = await db_session.get(Device, request.user.id)
+        assert device is not None
+        current = device.status.get("staff_call") or {}
+        at = current["at"] if current.get("open") else utcnow().isoformat()
+        call = StaffCallOut(open=True, reason=data.reason, detail=data.detail[:500], at=at)
+        device.status = {**device.status, "staff_call": msgspec.to_builtins(call)}
+        await db_session.commit()
+        return call
+
+
+async def _allowed_products(session: AsyncSession, device_id: int) -> set[int]:
+    """The products this kiosk may sell; empty means every kiosk-channel product."""
+    device = await session.get(Device, device_id)
+    return {int(p) for p in (device.allowed_product_ids if device else []) or []}

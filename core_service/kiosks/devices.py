@@ -55,7 +55,9 @@ async def enrol(session: AsyncSession, code: str) -> tuple[Device, str]:
     if device is None or device.revoked_at is not None:
         raise NotFound("Unknown enrolment code.", "登録コードが正しくありません。")
     if device.enrolment_expires_at is None or device.enrolment_expires_at < utcnow():
-        raise InvalidInput("This enrolment code has expired.", "登録コードの有効期限が切れています。")
+        raise InvalidInput(
+            "This enrolment code has expired.", "登録コードの有効期限が切れています。"
+        )
     token = new_device_token()
     device.token_hash = token_digest(token)
     device.enrolment_code_hash = None

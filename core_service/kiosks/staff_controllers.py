@@ -1,4 +1,5 @@
-"""Staff API for devices: create (with a one-time enrolment code), list health, revoke."""
+"""Staff API for devices: create (with a one-time enrolment code), list health and open
+staff calls, close a call, set a kiosk's allowed products, revoke."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..accounts.guards import requires_role
+from ..errors import InvalidInput, NotFound
 from ..models import Device, utcnow
 from ..tenancy import Tenant
 from .devices import create_device, revoke
+from .schemas import StaffCallOut, open_call
 
 #: A kiosk that has not sent a heartbeat for this long is flagged as silent.
 SILENT_AFTER = dt.timedelta(minutes=2)
@@ -42,6 +45,12 @@ class DeviceOut(msgspec.Struct):
     last_seen_at: dt.datetime | None
     silent: bool
     status: dict[str, Any]
+    open_call: StaffCallOut | None = None
+    allowed_product_ids: list[int] = []
+
+
+class AllowedProductsIn(msgspec.Struct, forbid_unknown_fields=True):
+    product_ids: list[int]
 
 
 class DeviceController(Controller):
@@ -64,12 +73,16 @@ class DeviceController(Controller):
                 silent=d.revoked_at is None
                 and (d.last_seen_at is None or now - d.last_seen_at > SILENT_AFTER),
                 status=d.status,
+                open_call=open_call(d.status),
+                allowed_product_ids=[int(p) for p in d.allowed_product_ids or []],
             )
             for d in devices
         ]
 
     @post("/", guards=[requires_role("manager")], status_code=HTTP_201_CREATED)
-    async def create(self, data: DeviceIn, tenant: Tenant, db_session: AsyncSession) -> NewDeviceOut:
+    async def create(
+        self, data: DeviceIn, tenant: Tenant, db_session: AsyncSession
+    ) -> NewDeviceOut:
         new = await create_device(db_session, tenant.id, data.kind, data.name)
         await db_session.commit()
         assert new.device.enrolment_expires_at is not None
@@ -81,6 +94,48 @@ class DeviceController(Controller):
             enrolment_expires_at=new.device.enrolment_expires_at,
         )
 
-    @post("/{device_id:int}/revoke", guards=[requires_role("manager")], status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/{device_id:int}/revoke",
+        guards=[requires_role("manager")],
+        status_code=HTTP_204_NO_CONTENT,
+    )
     async def revoke_device(self, device_id: int, tenant: Tenant, db_session: AsyncSession) -> None:
         await revoke(db_session, tenant.id, device_id)
+
+    @post(
+        "/{device_id:int}/close-call",
+        guards=[requires_role("staff")],
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def close_call(self, device_id: int, tenant: Tenant, db_session: AsyncSession) -> None:
+        """Staff answered the kiosk's call; the call stays in the status as history."""
+        device = await _device(db_session, tenant.id, device_id)
+        call = dict(device.status.get("staff_call") or {})
+        if call.get("open"):
+            call.update(open=False, closed_at=utcnow().isoformat())
+            device.status = {**device.status, "staff_call": call}
+            await db_session.commit()
+
+    @post(
+        "/{device_id:int}/products",
+        guards=[requires_role("manager")],
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def set_products(
+        self, device_id: int, data: AllowedProductsIn, tenant: Tenant, db_session: AsyncSession
+    ) -> None:
+        """Limit a kiosk to these products (an empty list: every kiosk product)."""
+        device = await _device(db_session, tenant.id, device_id)
+        if device.kind != "kiosk":
+            raise InvalidInput("Only kiosks have allowed products.", "商品の制限は券売機のみです。")
+        device.allowed_product_ids = sorted(set(data.product_ids))
+        await db_session.commit()
+
+
+async def _device(session: AsyncSession, facility_id: int, device_id: int) -> Device:
+    device = await session.scalar(
+        sa.select(Device).where(Device.id == device_id, Device.facility_id == facility_id)
+    )
+    if device is None:
+        raise NotFound("No such device.", "端末が見つかりません。")
+    return device

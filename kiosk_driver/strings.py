@@ -1,0 +1,79 @@
+"""Every visitor-facing string of the touch UI, as (Japanese, English) pairs.
+
+Kept apart from the routes so translators (and the test that every key has both
+languages) read one small file.
+"""
+
+from __future__ import annotations
+
+# Visitor-facing strings: (Japanese, English).
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("券売機", "Ticket kiosk"),
+    "choose_product": ("チケットをお選びください", "Please choose a ticket"),
+    "choose_quantity": ("枚数をお選びください", "How many tickets?"),
+    "next": ("次へ", "Next"),
+    "back": ("戻る", "Back"),
+    "consent": ("ご確認ください", "Please confirm"),
+    "consent_missing": ("必須の項目にチェックしてください", "Please tick the required boxes"),
+    "choose_payment": ("お支払方法をお選びください", "Choose how to pay"),
+    "total": ("合計", "Total"),
+    "pay_hint": (
+        "端末にカード・スマートフォンをかざしてください",
+        "Present your card or phone to the terminal",
+    ),
+    "done": ("チケットをお取りください", "Please take your tickets"),
+    "receipt": ("領収書", "Receipt"),
+    "receipt_printed": ("領収書を発行しました", "Your receipt has been printed"),
+    "finish": ("終了", "Finish"),
+    "call_staff": ("スタッフ呼出し", "Call staff"),
+    "staff_called": (
+        "スタッフを呼び出しました。少々お待ちください",
+        "A member of staff is on the way. Please wait",
+    ),
+    "out_of_service": ("ただいま休止中です", "Out of service"),
+    "out_of_service_hint": (
+        "恐れ入りますが、スタッフにお声がけください",
+        "Sorry, please ask a member of staff",
+    ),
+    "payment_failed": ("お支払いができませんでした", "The payment did not go through"),
+    "payment_cancelled": ("お支払いを取り消しました", "The payment was cancelled"),
+    "sold_out": (
+        "売り切れのため購入できませんでした。お支払いは取り消しました",
+        "Sold out. Your payment has been cancelled",
+    ),
+    "pending": (
+        "お支払いは完了しています。チケット発行のためスタッフをお呼びください",
+        "You have paid. Please call staff to issue your tickets",
+    ),
+    "print_error": (
+        "印刷できませんでした。スタッフをお呼びください",
+        "Printing failed. Please call staff",
+    ),
+    "try_again": ("もう一度", "Try again"),
+    "paying": ("お支払い待ち", "Waiting for payment"),
+    "cancel": ("取り消す", "Cancel"),
+    "processing": ("チケットを発行しています…", "Issuing your tickets…"),
+    "checking_payment": (
+        "お支払い状況を確認しています。しばらくお待ちください",
+        "Checking your payment. Please wait",
+    ),
+    "printer_wait": (
+        "プリンターの復旧を待っています。チケットは自動で発行されます",
+        "Waiting for the printer. Your tickets will print automatically",
+    ),
+    "void_failed": (
+        "売り切れのため購入できませんでした。返金のためスタッフをお呼びください",
+        "Sold out. Please call staff for your refund",
+    ),
+    "busy": ("ただいま別のお取引を処理中です", "Another sale is in progress"),
+    "reason_paper_out": ("用紙切れ", "Printer out of paper"),
+    "reason_cover_open": ("プリンターのカバーが開いています", "Printer cover open"),
+    "reason_offline": ("プリンターが応答しません", "Printer offline"),
+    "reason_unprinted": ("チケット印刷待ち", "Tickets waiting to print"),
+    "reason_unconfirmed": ("お支払いの確認待ち", "Payment waiting for confirmation"),
+    "reason_terminal": ("決済端末が応答しません", "Payment terminal offline"),
+    "reason_core": ("サーバーに接続できません", "Cannot reach the server"),
+    "sold_out_marker": ("売切", "Sold out"),
+    "required": ("必須", "required"),
+    "tickets": ("枚", "tickets"),
+}

@@ -1,0 +1,1 @@
+"""Payment terminal adapters beyond the simulator (see :mod:`kiosk_driver.terminal`)."""
