@@ -33,7 +33,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (the only way the schema is made)."""
     from .database import upgrade_database

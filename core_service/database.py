@@ -68,8 +68,8 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade_database(settings: Settings, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (default: the newest)."""
+def upgrade_database(settings: Settings, revision: str = "heads") -> None:
+    """Bring the schema to ``revision`` (default: every head, the newest)."""
     _ensure_sqlite_directory(settings)
     command.upgrade(alembic_config(settings), revision)
 
