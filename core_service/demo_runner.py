@@ -104,6 +104,9 @@ def run_demo(*, var_dir: Path, port: int, workbench_port: int, kiosk_port: int, 
         subprocess.Popen([*kippu, "kiosk"], env=kiosk_env),
     ]
     _print_welcome(settings, tokens, workbench_port, kiosk_port)
+    # A terminal closing or a supervisor stopping the demo must stop the children too.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(1)
@@ -111,6 +114,10 @@ def run_demo(*, var_dir: Path, port: int, workbench_port: int, kiosk_port: int, 
         pass
     finally:
         _stop(children)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
@@ -142,7 +149,8 @@ def _print_welcome(settings: Settings, tokens: dict[str, str], workbench_port: i
  Outgoing mail  {settings.mail_dir}/*.eml
  Kiosk printer  {settings.var_dir / 'kiosk-printer.bin'} (raw ESC/POS bytes)
  Exports        {settings.export_dir}
- Notebook       KIPPU_EXPORT_DIR={settings.export_dir} jupyter lab notebooks/attendance.ipynb
+ Notebook       .venv/bin/pip install -e '.[notebooks]' and then
+                  KIPPU_EXPORT_DIR={settings.export_dir} .venv/bin/jupyter lab notebooks/
  Stop with Ctrl-C.
 ==========================================================================
 """,
