@@ -29,11 +29,15 @@ from .dependencies import (
     provide_signer,
 )
 from .errors import EXCEPTION_HANDLERS
+from .facilities.controllers import FacilitySettingsController
 from .kiosks.controllers import KioskController, enrol_kiosk
 from .kiosks.staff_controllers import DeviceController
+from .mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
 from .mailing.outbox import deliver_due
 from .plugin_host import PluginHost, build_plugin_manager
+from .reports.controllers import ReportController
 from .sales.service import expire_holds
+from .sales.staff_controllers import OrderLookupController
 from .security import Signer
 from .settings import Settings
 from .web.controllers import WEB_ROUTE_HANDLERS
@@ -91,6 +95,11 @@ def create_app(
         enrol_kiosk,
         GateController,
         facility_public_key,
+        ReportController,
+        MailingController,
+        *UNSUBSCRIBE_HANDLERS,
+        OrderLookupController,
+        FacilitySettingsController,
         *WEB_ROUTE_HANDLERS,
         *host.route_handlers(),
     ]

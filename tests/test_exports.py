@@ -69,6 +69,8 @@ def test_first_export_writes_every_table_partitioned_by_facility_and_date(
         "order_lines": 1,
         "tickets": 2,
         "checkins": 0,
+        "payments": 0,
+        "devices": 0,
     }
     for table in ("orders", "tickets", "order_lines", "customers", "products"):
         assert list(

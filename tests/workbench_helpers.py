@@ -9,16 +9,21 @@ session with ``asyncio.run``, so plain (non-async) tests can interleave inserts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from core_service.app import create_app
 from core_service.database import upgrade_database
+from core_service.demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
 from core_service.models import (
     CheckIn,
     Customer,
@@ -26,11 +31,13 @@ from core_service.models import (
     Facility,
     Order,
     OrderLine,
+    Payment,
     PriceCategory,
     Product,
     Ticket,
 )
 from core_service.settings import Settings
+from workbench.core_client import CoreAPI
 
 JST = dt.timezone(dt.timedelta(hours=9))
 SECRET_EMAIL = "hanako.secret@example.jp"
@@ -145,6 +152,8 @@ class Builder:
         quantity: int = 1,
         customer: Customer | None = None,
         created_at: dt.datetime | None = None,
+        channel: str = "web",
+        unit_price: int = 1800,
     ) -> list[Ticket]:
         """A paid order of ``quantity`` tickets valid on ``day``; returns the tickets."""
         prod, cat = product
@@ -153,10 +162,10 @@ class Builder:
             Order(
                 facility_id=facility.id,
                 code=f"K{next(self._codes):06d}",
-                channel="web",
+                channel=channel,
                 status="paid",
                 customer_id=customer.id if customer else None,
-                total=2000 * quantity,
+                total=(unit_price + 200) * quantity,
                 access_key="k",
                 paid_at=created_at,
                 created_at=created_at,
@@ -174,10 +183,10 @@ class Builder:
                 category_name_en=cat.name_en,
                 visit_date=day,
                 quantity=quantity,
-                unit_price=1800,
+                unit_price=unit_price,
                 handling_fee=200,
                 tax_rate=10,
-                line_total=2000 * quantity,
+                line_total=(unit_price + 200) * quantity,
                 created_at=created_at,
             )
         )
@@ -218,5 +227,41 @@ class Builder:
             )
         )
 
+    def pay(self, ticket: Ticket, method: str, amount: int, state: str = "paid") -> Payment:
+        """A payment record of the ticket's order (sales by method read these)."""
+        return self.add(
+            Payment(
+                facility_id=ticket.facility_id,
+                order_id=ticket.order_id,
+                provider="demo",
+                method=method,
+                state=state,
+                amount=amount,
+            )
+        )
+
     def cancel(self, ticket: Ticket) -> None:
         self.update_ticket(ticket, status="cancelled")
+
+
+@contextlib.contextmanager
+def core_api(settings: Settings, role: str, slug: str = DEMO_SLUG) -> Iterator[CoreAPI]:
+    """The real core app in-process, and a :class:`CoreAPI` logged in as the demo ``role``."""
+    with TestClient(app=create_app(settings, background=False)) as client:
+        response = client.post(
+            "/api/v1/auth/login",
+            json={
+                "facility": slug,
+                "email": demo_staff_email(role, slug),
+                "password": DEMO_PASSWORD,
+            },
+        )
+        assert response.status_code == 200, response.text
+        yield CoreAPI(client, response.json()["token"])
+
+
+class FacilityRef:
+    """Just the id, which is all :class:`Builder` needs of a facility it did not create."""
+
+    def __init__(self, facility_id: int) -> None:
+        self.id = facility_id

@@ -1,4 +1,4 @@
-"""The Panel workbench for managers: staff login and the live attendance page (F23).
+"""The Panel workbench for managers: staff login and the pages (F20-F24).
 
 ``serve_workbench(settings, ...)`` is what ``kippu workbench`` calls. It serves:
 
@@ -8,36 +8,34 @@
   session crypto of our own. The core's answer (token, role, facility) is kept in a signed,
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
-- ``/attendance``: visitors admitted, visit rate and admissions per hour, refreshed every
-  ``refresh_seconds``. Each refresh first runs the exporter in-process (throttled to one
-  run per interval for the whole server, and skipped while another exporter such as
-  ``kippu export --follow`` holds the export lock), then re-reads the Parquet exports.
+- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``: each page only
+  for the roles ``workbench.roles`` lists (the core's guards decide for real). Exported
+  figures refresh every ``refresh_seconds``; each refresh first runs the exporter
+  in-process (throttled to one run per interval for the whole server, and skipped while
+  another exporter such as ``kippu export --follow`` holds the export lock).
 
-State lives in ``workbench.attendance``, data access in ``workbench.data_access``; this
-module only renders and serves.
+State lives in the ``param`` classes (``attendance``, ``sales``, ``mailing``,
+``operations``, ``facility_settings``), data access in ``data_access``, views in
+``views_*``; this module only logs in and serves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import logging
 import time
 from collections.abc import Callable
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import duckdb
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - registers the renderer that .opts() needs
 import httpx
 import jinja2
-import pandas as pd
 import panel as pn
-import param
 from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler
 from panel.config import config as pn_config
 from tornado.web import decode_signed_value
@@ -47,60 +45,28 @@ from core_service.settings import Settings
 
 from . import core_client
 from .attendance import AttendanceState
-from .core_client import StaffIdentity
+from .core_client import CoreAPI, StaffIdentity
 from .data_access import ExportSource
+from .facility_settings import SettingsState
+from .i18n import LANGS, TEXT, t
+from .mailing import MailingState
+from .operations import OperationsState
+from .roles import PAGES, can_open
+from .sales import SalesState
+from .views_admin import OperationsPage, SettingsPage
+from .views_attendance import AttendancePage, admissions_chart
+from .views_mailing import MailingPage
+from .views_sales import SalesPage
+
+__all__ = ["AttendancePage", "admissions_chart", "serve_workbench"]
 
 log = logging.getLogger(__name__)
 
 IDENTITY_COOKIE = "kippu_staff"
-LANGS = {"日本語": "ja", "English": "en"}
-
-TEXT: dict[str, dict[str, str]] = {
-    "ja": {
-        "app": "kippu ワークベンチ",
-        "attendance": "入場状況",
-        "admitted": "入場者数",
-        "valid": "有効チケット数",
-        "visit_rate": "来場率",
-        "per_hour": "時間帯別入場者数",
-        "hour": "時",
-        "admissions": "入場者",
-        "date": "日付",
-        "updated": "更新",
-        "logout": "ログアウト",
-        "login": "ログイン",
-        "facility": "施設 (スラッグ)",
-        "email": "メールアドレス",
-        "password": "パスワード",
-        "invalid": "ログインできませんでした。施設・メールアドレス・パスワードをご確認ください。",
-        "unavailable": "サーバーに接続できません。しばらくしてからもう一度お試しください。",
-        "not_logged_in": "ログインしてください。",
-    },
-    "en": {
-        "app": "kippu workbench",
-        "attendance": "Attendance",
-        "admitted": "Visitors admitted",
-        "valid": "Valid tickets",
-        "visit_rate": "Visit rate",
-        "per_hour": "Admissions per hour",
-        "hour": "Hour",
-        "admissions": "Admissions",
-        "date": "Date",
-        "updated": "Updated",
-        "logout": "Log out",
-        "login": "Log in",
-        "facility": "Facility (slug)",
-        "email": "E-mail",
-        "password": "Password",
-        "invalid": "Login failed. Please check the facility, e-mail and password.",
-        "unavailable": "The server cannot be reached. Please try again shortly.",
-        "not_logged_in": "Please log in.",
-    },
-}
 
 
 def _text(lang: str, key: str) -> str:
-    return TEXT.get(lang, TEXT["ja"])[key]
+    return t(lang, key)
 
 
 # -- login ------------------------------------------------------------------------------
@@ -260,87 +226,6 @@ def current_identity() -> StaffIdentity | None:
         return None
 
 
-# -- views ------------------------------------------------------------------------------
-
-
-def admissions_chart(per_hour: pd.DataFrame, lang: str) -> hv.Bars:
-    """Admissions per hour as a HoloViews bar chart, labelled in ``lang``."""
-    frame = per_hour.assign(hour=per_hour["hour"].map(lambda h: f"{h:02d}"))
-    return hv.Bars(
-        frame,
-        kdims=[("hour", _text(lang, "hour"))],
-        vdims=[("admissions", _text(lang, "admissions"))],
-    ).opts(
-        title=_text(lang, "per_hour"),
-        color="#107bba",
-        responsive=True,
-        height=320,
-        tools=["hover"],
-        default_tools=[],
-        toolbar=None,
-        hooks=[_whole_number_ticks],
-    )
-
-
-def _whole_number_ticks(plot: Any, element: Any) -> None:
-    # Visitors come in whole numbers; Bokeh would otherwise tick 0.2, 0.4, ... on quiet days.
-    plot.state.yaxis.ticker.min_interval = 1
-
-
-def _card(label: str, value: str) -> pn.pane.HTML:
-    return pn.pane.HTML(
-        f'<div style="font-size:.9em;color:#555">{label}</div>'
-        f'<div style="font-size:2.4em;font-weight:600">{value}</div>',
-        styles={"border": "1px solid #ddd", "padding": "0.5em 1em", "background": "#fff"},
-        min_width=180,
-    )
-
-
-class AttendancePage(pn.viewable.Viewer):
-    """The live attendance page of one facility, in Japanese or English."""
-
-    state = param.ClassSelector(class_=AttendanceState)
-    identity = param.ClassSelector(class_=StaffIdentity)
-    lang = param.Selector(default="ja", objects=["ja", "en"])
-
-    def _header(self, lang: str) -> pn.pane.Markdown:
-        # The name comes from the core's data; escaped so it can only ever be text.
-        name = html.escape(self.identity.facility_name(lang)) if self.identity else ""
-        return pn.pane.Markdown(f"## {_text(lang, 'attendance')} · {name}")
-
-    def _numbers(self, lang: str, admitted: int, valid: int, rate: float | None) -> pn.Row:
-        rate_text = "—" if rate is None else f"{rate:.1%}"
-        return pn.Row(
-            _card(_text(lang, "admitted"), f"{admitted:,}"),
-            _card(_text(lang, "valid"), f"{valid:,}"),
-            _card(_text(lang, "visit_rate"), rate_text),
-        )
-
-    def _footer(self, lang: str, refreshed_at: Any, tz: str) -> pn.pane.Markdown:
-        # The facility's clock, not the server's: managers compare it with the gates.
-        when = refreshed_at.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S") if refreshed_at else "—"
-        return pn.pane.Markdown(f"{_text(lang, 'updated')}: {when}", styles={"color": "#777"})
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        s = self.state.param
-        lang_switch = pn.widgets.RadioButtonGroup.from_param(
-            self.param.lang, options=LANGS, name=""
-        )
-        date_picker = pn.widgets.DatePicker.from_param(s.date, name="")
-        logout = pn.pane.HTML(
-            pn.bind(lambda lang: f'<a href="./logout">{_text(lang, "logout")}</a>', self.param.lang)
-        )
-        return pn.Column(
-            pn.Row(pn.bind(self._header, self.param.lang), pn.Spacer(), lang_switch, logout),
-            date_picker,
-            pn.bind(self._numbers, self.param.lang, s.admitted, s.valid, s.visit_rate),
-            pn.pane.HoloViews(pn.bind(admissions_chart, s.per_hour, self.param.lang)),
-            pn.bind(self._footer, self.param.lang, s.refreshed_at, s.timezone),
-            sizing_mode="stretch_width",
-            max_width=1100,
-        )
-
-
 # -- serving ----------------------------------------------------------------------------
 
 
@@ -366,36 +251,97 @@ class ExportTicker:
                 self._last = time.monotonic()
 
 
-def attendance_app(
-    settings: Settings, ticker: ExportTicker | None, refresh_seconds: float
+def _session_lang() -> str:
+    lang_arg = pn.state.session_args.get("lang", [b"ja"])[0].decode()
+    return lang_arg if lang_arg in TEXT else "ja"
+
+
+def _guarded(
+    page_name: str, build: Callable[[StaffIdentity, str], pn.viewable.Viewable]
 ) -> Callable[[], pn.viewable.Viewable]:
-    """The per-session page factory served at ``/attendance``."""
+    """A per-session page factory that shows the page only to roles that may open it.
+
+    Hiding is a courtesy: the core's guards refuse the page's API calls anyway.
+    """
 
     def page() -> pn.viewable.Viewable:
-        lang_arg = pn.state.session_args.get("lang", [b"ja"])[0].decode()
-        lang = lang_arg if lang_arg in TEXT else "ja"
+        lang = _session_lang()
         identity = current_identity()
         if identity is None:
+            return pn.pane.Markdown(f"{t(lang, 'not_logged_in')} [{t(lang, 'login')}](./login)")
+        if not can_open(identity.role, page_name):
             return pn.pane.Markdown(
-                f"{_text(lang, 'not_logged_in')} [{_text(lang, 'login')}](./login)"
+                f"{t(lang, 'forbidden')} [{t(lang, 'attendance')}](./attendance)"
             )
-        assert settings.export_dir is not None
-        state = AttendanceState(ExportSource(settings.export_dir), facility_id=identity.facility_id)
-
-        async def tick() -> None:
-            if ticker is not None:
-                await ticker.maybe_run()
-            try:
-                state.tick()
-            except duckdb.Error:
-                # A file merged away between listing and reading (see compaction); the
-                # page keeps its numbers and the next tick reads again.
-                log.warning("attendance refresh failed; retrying next tick", exc_info=True)
-
-        pn.state.add_periodic_callback(tick, period=int(refresh_seconds * 1000))
-        return AttendancePage(state=state, identity=identity, lang=lang)
+        return build(identity, lang)
 
     return page
+
+
+def _refreshing(
+    state: Any, ticker: ExportTicker | None, refresh_seconds: float, method: str
+) -> None:
+    """Run the exporter (throttled), then ``state.<method>()``, every ``refresh_seconds``."""
+
+    async def tick() -> None:
+        if ticker is not None:
+            await ticker.maybe_run()
+        try:
+            getattr(state, method)()
+        except duckdb.Error:
+            # A file merged away between listing and reading (see compaction); the
+            # page keeps its numbers and the next tick reads again.
+            log.warning("refresh failed; retrying next tick", exc_info=True)
+
+    pn.state.add_periodic_callback(tick, period=int(refresh_seconds * 1000))
+
+
+def workbench_pages(
+    settings: Settings, ticker: ExportTicker | None, refresh_seconds: float, core_url: str
+) -> dict[str, Callable[[], pn.viewable.Viewable]]:
+    """Every page's per-session factory, by URL path."""
+    assert settings.export_dir is not None
+    export_dir = settings.export_dir
+
+    def core(identity: StaffIdentity) -> CoreAPI:
+        return CoreAPI.connect(core_url, identity.token)
+
+    def attendance(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        state = AttendanceState(ExportSource(export_dir), facility_id=identity.facility_id)
+        _refreshing(state, ticker, refresh_seconds, "tick")
+        return AttendancePage(state=state, identity=identity, lang=lang)
+
+    def sales(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        state = SalesState(
+            ExportSource(export_dir), core(identity), facility_id=identity.facility_id, lang=lang
+        )
+        _refreshing(state, ticker, refresh_seconds * 6, "refresh")
+        return SalesPage(state=state, identity=identity, lang=lang)
+
+    def mailing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        state = MailingState(
+            ExportSource(export_dir), core(identity), facility_id=identity.facility_id
+        )
+        state.load_campaigns()
+        _refreshing(state, ticker, refresh_seconds * 2, "load_campaigns")
+        return MailingPage(state=state, identity=identity, lang=lang)
+
+    def operations(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        state = OperationsState(core(identity))
+        _refreshing(state, None, refresh_seconds * 2, "refresh_devices")
+        return OperationsPage(state=state, identity=identity, lang=lang)
+
+    def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
+
+    builders = {
+        "attendance": attendance,
+        "sales": sales,
+        "mailing": mailing,
+        "operations": operations,
+        "settings": facility_settings,
+    }
+    return {name: _guarded(name, builders[name]) for name in PAGES}
 
 
 def cookie_secret(settings: Settings) -> str:
@@ -431,12 +377,12 @@ def serve_workbench(
     hv.extension("bokeh", logo=False)
     ticker = ExportTicker(settings, refresh_seconds) if export_in_process else None
     return pn.serve(
-        {"attendance": attendance_app(settings, ticker, refresh_seconds)},
+        workbench_pages(settings, ticker, refresh_seconds, core_url),
         port=port,
         address=address,
         show=show,
         start=start,
-        title={"attendance": "kippu · 入場状況 / Attendance"},
+        title={p: f"kippu · {TEXT['ja'][p]} / {TEXT['en'][p]}" for p in PAGES},
         websocket_origin=websocket_origin or [f"{address}:{port}", f"localhost:{port}"],
         auth_provider=KippuAuthProvider(core_url, transport),
         cookie_secret=cookie_secret(settings),

@@ -15,7 +15,7 @@ from .data_access import ExportSource
 
 
 class AttendanceState(param.Parameterized):
-    """Admitted visitors, valid tickets, visit rate and admissions per hour."""
+    """Admitted, in the park, valid tickets, visit rate; by hour, gate and product; a week ago."""
 
     facility_id = param.Integer(default=1, bounds=(1, None), doc="Facility shown.")
     date = param.CalendarDate(default=None, allow_None=True, doc="Day shown (facility time).")
@@ -29,6 +29,15 @@ class AttendanceState(param.Parameterized):
         default=pd.DataFrame({"hour": range(24), "admissions": 0}),
         constant=True,
         doc="Columns hour (0-23, facility time) and admissions.",
+    )
+    in_park = param.Integer(default=0, constant=True, doc="Entries minus exits that day.")
+    by_gate = param.DataFrame(default=None, allow_None=True, constant=True, doc="By first gate.")
+    by_product = param.DataFrame(default=None, allow_None=True, constant=True, doc="By product.")
+    last_week_admitted = param.Integer(default=0, constant=True, doc="Same weekday a week ago.")
+    last_week_per_hour = param.DataFrame(
+        default=pd.DataFrame({"hour": range(24), "admissions": 0}),
+        constant=True,
+        doc="Admissions per hour on the same weekday a week before.",
     )
     timezone = param.String(default="Asia/Tokyo", constant=True, doc="The facility's zone.")
     refreshed_at = param.Date(default=None, allow_None=True, constant=True)
@@ -58,6 +67,8 @@ class AttendanceState(param.Parameterized):
         day: dt.date = self.date or self._source.today(self.facility_id)
         attendance = self._source.attendance(self.facility_id, day)
         per_hour = self._source.admissions_per_hour(self.facility_id, day)
+        week_ago = day - dt.timedelta(days=7)
+        last_week = self._source.attendance(self.facility_id, week_ago)
         # param.update sets all values before calling watchers: the views redraw once.
         with param.edit_constant(self):
             self.param.update(
@@ -65,6 +76,11 @@ class AttendanceState(param.Parameterized):
                 valid=attendance.valid,
                 visit_rate=attendance.visit_rate,
                 per_hour=per_hour,
+                in_park=self._source.in_park(self.facility_id, day),
+                by_gate=self._source.admissions_by(self.facility_id, day, "gate"),
+                by_product=self._source.admissions_by(self.facility_id, day, "product"),
+                last_week_admitted=last_week.admitted,
+                last_week_per_hour=self._source.admissions_per_hour(self.facility_id, week_ago),
                 timezone=self._source.timezone(self.facility_id),
                 refreshed_at=dt.datetime.now(dt.UTC),
             )

@@ -229,6 +229,8 @@ async def _export_table(
             if key in already:
                 continue
             values["date"] = sources.partition_date(table.name, values, zones)
+            if isinstance(values.get("status_json"), dict | list):
+                values["status_json"] = json.dumps(values["status_json"], ensure_ascii=False)
             batch.append(values)
         if batch:
             # DuckDB and the file moves block; keep the caller's event loop responsive.

@@ -163,6 +163,36 @@ TABLES: dict[str, ExportTable] = {
                 ("scanned_at", _TS),
             ),
         ),
+        ExportTable(
+            "payments",
+            "updated_at",
+            "payment created (facility time zone)",
+            _schema(
+                ("id", pa.int64()),
+                ("order_id", pa.int64()),
+                ("provider", pa.string()),
+                ("method", pa.string()),
+                ("state", pa.string()),
+                ("amount", pa.int64()),
+                ("created_at", _TS),
+                ("updated_at", _TS),
+            ),
+        ),
+        ExportTable(
+            "devices",
+            "updated_at",
+            "last change of the device, e.g. its last heartbeat (facility time zone)",
+            _schema(
+                ("id", pa.int64()),
+                ("kind", pa.string()),
+                ("name", pa.string()),
+                ("revoked", pa.bool_()),
+                ("last_seen_at", _TS),
+                # The heartbeat as the device reported it (printer, paper, terminal), JSON.
+                ("status_json", pa.string()),
+                ("updated_at", _TS),
+            ),
+        ),
     )
 }
 

@@ -22,6 +22,7 @@ from core_service.models import (
     Facility,
     Order,
     OrderLine,
+    Payment,
     PriceCategory,
     Product,
     Ticket,
@@ -141,6 +142,35 @@ def _checkins() -> sa.Select[Any]:
     ).outerjoin(Device, Device.id == CheckIn.device_id)
 
 
+def _payments() -> sa.Select[Any]:
+    return sa.select(
+        Payment.facility_id,
+        Payment.id,
+        Payment.order_id,
+        Payment.provider,
+        Payment.method,
+        Payment.state,
+        Payment.amount,
+        Payment.created_at,
+        Payment.updated_at,
+    )
+
+
+def _devices() -> sa.Select[Any]:
+    # The token hashes are secrets and never selected; the status is the device's own
+    # heartbeat (no personal data), serialised as JSON text by the exporter.
+    return sa.select(
+        Device.facility_id,
+        Device.id,
+        Device.kind,
+        Device.name,
+        Device.revoked_at.is_not(None).label("revoked"),
+        Device.last_seen_at,
+        Device.status.label("status_json"),
+        Device.updated_at,
+    )
+
+
 # (query builder, model, watermark column name, column giving the partition date)
 _SOURCES: dict[str, tuple[Callable[[], sa.Select[Any]], type[Any], str, str]] = {
     "facilities": (_facilities, Facility, "updated_at", "created_at"),
@@ -150,6 +180,9 @@ _SOURCES: dict[str, tuple[Callable[[], sa.Select[Any]], type[Any], str, str]] = 
     "order_lines": (_order_lines, OrderLine, "updated_at", "created_at"),
     "tickets": (_tickets, Ticket, "updated_at", "valid_from"),
     "checkins": (_checkins, CheckIn, "scanned_at", "scanned_at"),
+    "payments": (_payments, Payment, "updated_at", "created_at"),
+    # Dated by the last change, so each heartbeat version lands on the day it was seen.
+    "devices": (_devices, Device, "updated_at", "updated_at"),
 }
 
 

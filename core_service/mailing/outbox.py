@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 BATCH = 50
+#: Messages per second one delivery round sends at most, so a large campaign does not
+#: trip the relay's (or the recipients' providers') throttling. None: unpaced.
+RATE_LIMIT_PER_SECOND: float | None = 20.0
 
 
 def enqueue(
@@ -75,9 +78,19 @@ def _send(settings: Settings, email: EmailMessage, message_id: int) -> None:
         smtp.send_message(email)
 
 
-async def deliver_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Send every message that is due; returns how many were sent."""
+async def deliver_due(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    rate_per_second: float | None = RATE_LIMIT_PER_SECOND,
+) -> int:
+    """Send every message that is due; returns how many were sent.
+
+    Sends are spaced ``1 / rate_per_second`` apart (the rate limit).
+    """
     sent = 0
+    interval = 1.0 / rate_per_second if rate_per_second else 0.0
+    next_send = 0.0
     async with sessionmaker() as session:
         due = (
             await session.scalars(
@@ -98,6 +111,10 @@ async def deliver_due(sessionmaker: async_sessionmaker[AsyncSession], settings: 
             await session.commit()
             if claimed.rowcount != 1:
                 continue
+            loop = asyncio.get_running_loop()
+            if interval and loop.time() < next_send:
+                await asyncio.sleep(next_send - loop.time())
+            next_send = loop.time() + interval
             try:
                 await asyncio.to_thread(_send, settings, build_email(settings, message), message.id)
             except (OSError, smtplib.SMTPException) as exc:

@@ -6,6 +6,7 @@ Importing this package registers every table on ``Base.metadata`` (Alembic's tar
 from .base import Base, utcnow
 from .catalog import ADMISSION_KINDS, PRODUCT_KINDS, Capacity, PriceCategory, Product
 from .facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
+from .mailing import MailCampaign, MailRecipient
 from .operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from .sales import ConsentRecord, Customer, Order, OrderLine, Ticket
 
@@ -21,6 +22,8 @@ __all__ = [
     "Device",
     "Facility",
     "FacilityPlugin",
+    "MailCampaign",
+    "MailRecipient",
     "Order",
     "OrderLine",
     "OutboxMessage",

@@ -1,0 +1,320 @@
+"""Workbench benchmark: page refresh queries, export throughput, scan-to-dashboard latency.
+
+Run with ``python -m bench`` (not part of the test suite). Sizes come from the environment,
+so a quick run is ``KIPPU_BENCH_CHECKINS=1000000 KIPPU_BENCH_ORDERS=100000 python -m bench``:
+
+- ``KIPPU_BENCH_CHECKINS`` (10,000,000) and ``KIPPU_BENCH_ORDERS`` (1,000,000): the
+  synthetic exports of one facility (``bench.generate``);
+- ``KIPPU_BENCH_REPEATS`` (20): refreshes measured per page (after one warm-up);
+- ``KIPPU_BENCH_EXPORT_ROWS`` (200,000): check-ins in the database the exporter copies;
+- ``KIPPU_BENCH_DIR``: where to write (default: a temporary directory, removed after).
+
+Prints one line per measurement and a Markdown table for ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from core_service.exports import run_export
+from core_service.exports.schema import PARTITION_BY, TABLES
+from workbench.attendance import AttendanceState
+from workbench.data_access import ExportSource
+from workbench.mailing import MailingState
+from workbench.sales import SalesState
+
+from .generate import FACILITY_ID, generate
+
+P95_BUDGET_MS = 300.0
+EXPORT_RATIO_TARGET = 0.5
+
+
+def _env(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+
+
+def time_refreshes(refresh: Callable[[], object], repeats: int) -> list[float]:
+    refresh()  # warm-up: the first refresh loads the cache
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        refresh()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def bench_pages(root: Path, today: dt.date, repeats: int) -> dict[str, list[float]]:
+    exports = root / "exports"
+    source = ExportSource(exports)
+    attendance = AttendanceState(source, facility_id=FACILITY_ID, date=today)
+    sales = SalesState(
+        source, facility_id=FACILITY_ID, date_from=today - dt.timedelta(days=29), date_to=today
+    )
+    mailing = MailingState(source, facility_id=FACILITY_ID, visit_date=today - dt.timedelta(days=3))
+    mailing_in = MailingState(
+        source, facility_id=FACILITY_ID, visit_date=today - dt.timedelta(days=3), checked_in="yes"
+    )
+
+    def sales_page() -> None:
+        sales.refresh()
+        for by in ("day", "channel", "method", "product"):
+            sales.breakdown(by)
+
+    return {
+        "attendance (today, 7 queries)": time_refreshes(attendance.refresh, repeats),
+        "sales (30 days + 4 breakdowns)": time_refreshes(sales_page, repeats),
+        "mailing count+sample (visit date)": time_refreshes(mailing.recount, repeats),
+        "mailing count+sample (+ checked in)": time_refreshes(mailing_in.recount, repeats),
+    }
+
+
+# -- export throughput -------------------------------------------------------------------
+
+
+def _seed_sqlite(root: Path, rows: int) -> Path:
+    """A migrated SQLite database with one facility, one gate, one ticket and ``rows`` scans."""
+    from core_service.database import upgrade_database
+    from core_service.settings import Settings
+
+    db = root / "export-bench.sqlite3"
+    upgrade_database(Settings(database_url=f"sqlite:///{db}", var_dir=root))
+    con = sqlite3.connect(db)
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    con.execute(
+        "INSERT INTO facility (id, slug, name_ja, name_en, timezone, tax_registration_number, "
+        "contact_email, signing_key_encrypted, signing_public_key, settings, created_at, "
+        "updated_at) "
+        "VALUES (1, 'bench', 'ベンチ', 'Bench', 'Asia/Tokyo', '', '', 'x', 'x', '{}', ?, ?)",
+        (stamp, stamp),
+    )
+    con.execute(
+        "INSERT INTO device (id, facility_id, kind, name, status, allowed_product_ids, created_at, "
+        "updated_at) VALUES (1, 1, 'gate', 'Gate 1', '{}', '[]', ?, ?)",
+        (stamp, stamp),
+    )
+    start = now - dt.timedelta(hours=8)
+    con.executemany(
+        "INSERT INTO checkin (id, facility_id, ticket_id, device_id, direction, result, reason, "
+        "scanned_at) VALUES (?, 1, NULL, 1, 'entry', 'admitted', '', ?)",
+        (
+            (i + 1, (start + dt.timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f"))
+            for i in range(rows)
+        ),
+    )
+    con.commit()
+    con.close()
+    return db
+
+
+def bench_export(root: Path, rows: int) -> dict[str, float]:
+    from core_service.settings import Settings
+
+    db = _seed_sqlite(root, rows)
+    settings = Settings(
+        database_url=f"sqlite:///{db}", var_dir=root, export_dir=root / "export-kippu"
+    )
+    t0 = time.perf_counter()
+    report = run_export(settings)
+    kippu_s = time.perf_counter() - t0
+    assert report.rows["checkins"] == rows, report
+
+    # DuckDB writing the same rows directly: read them from the same database, hand them
+    # to DuckDB as Arrow, and COPY with the same partitioning.
+    t0 = time.perf_counter()
+    con = sqlite3.connect(db)
+    records = con.execute(
+        "SELECT c.facility_id, c.id, c.ticket_id, c.device_id, d.name, c.direction, c.result, "
+        "c.reason, c.scanned_at FROM checkin AS c LEFT JOIN device AS d ON d.id = c.device_id"
+    ).fetchall()
+    con.close()
+    columns = list(zip(*records, strict=True))
+    table = pa.table(
+        {
+            "facility_id": pa.array(columns[0], pa.int64()),
+            "id": pa.array(columns[1], pa.int64()),
+            "ticket_id": pa.array(columns[2], pa.int64()),
+            "device_id": pa.array(columns[3], pa.int64()),
+            "gate_name": pa.array(columns[4], pa.string()),
+            "direction": pa.array(columns[5], pa.string()),
+            "result": pa.array(columns[6], pa.string()),
+            "reason": pa.array(columns[7], pa.string()),
+            "scanned_at": pa.array(columns[8], pa.string()),
+        }
+    )
+    duck = duckdb.connect()
+    duck.register("batch", table)
+    out = root / "export-duckdb" / "checkins"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    duck.execute(
+        "COPY (SELECT * EXCLUDE (scanned_at), CAST(scanned_at AS TIMESTAMP) AT TIME ZONE 'UTC' "
+        "AS scanned_at, CAST(timezone('Asia/Tokyo', CAST(scanned_at AS TIMESTAMP) AT TIME ZONE "
+        "'UTC') "
+        f"AS DATE) AS date FROM batch) TO '{out}' (FORMAT parquet, PARTITION_BY "
+        f"({', '.join(PARTITION_BY)}))"
+    )
+    duck.close()
+    duckdb_s = time.perf_counter() - t0
+    assert TABLES["checkins"]
+    return {
+        "rows": rows,
+        "kippu_rows_per_s": rows / kippu_s,
+        "duckdb_rows_per_s": rows / duckdb_s,
+        "ratio": (rows / kippu_s) / (rows / duckdb_s),
+    }
+
+
+# -- scan to dashboard ---------------------------------------------------------------------
+
+
+def bench_scan_latency(root: Path, samples: int = 5) -> list[float]:
+    """Gate scan through the core API → visible in AttendanceState, exporter run at once."""
+    from litestar.testing import TestClient
+
+    from core_service.app import create_app
+    from core_service.database import make_engine, make_sessionmaker, upgrade_database
+    from core_service.demo_data import seed_demo_facility
+    from core_service.models import Facility, Order, OrderLine, Ticket
+    from core_service.sales.presenters import ticket_token
+    from core_service.settings import Settings
+
+    settings = Settings(
+        database_url=f"sqlite:///{root / 'scan.sqlite3'}",
+        var_dir=root / "scan",
+        secret_key="bench-secret",
+    )
+    upgrade_database(settings)
+
+    async def prepare() -> tuple[str, list[str]]:
+        engine = make_engine(settings)
+        async with make_sessionmaker(engine)() as session:
+            demo = await seed_demo_facility(session, settings.secret_key)
+            facility = await session.get(Facility, demo.facility_id)
+            assert facility is not None
+            today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
+            order = Order(
+                facility_id=facility.id,
+                code="BENCH1",
+                channel="web",
+                status="paid",
+                total=2000 * samples,
+                access_key="k",
+                paid_at=dt.datetime.now(dt.UTC),
+            )
+            session.add(order)
+            await session.flush()
+            line = OrderLine(
+                facility_id=facility.id,
+                order_id=order.id,
+                product_id=demo.day_ticket_id,
+                price_category_id=demo.adult_category_id,
+                product_name_ja="1日",
+                product_name_en="Day",
+                category_name_ja="大人",
+                category_name_en="Adult",
+                visit_date=today,
+                quantity=samples,
+                unit_price=2000,
+                tax_rate=10,
+                line_total=2000 * samples,
+            )
+            session.add(line)
+            await session.flush()
+            tickets = [
+                Ticket(
+                    facility_id=facility.id,
+                    order_id=order.id,
+                    order_line_id=line.id,
+                    product_id=demo.day_ticket_id,
+                    price_category_id=demo.adult_category_id,
+                    valid_from=today,
+                    valid_until=today,
+                )
+                for _ in range(samples)
+            ]
+            session.add_all(tickets)
+            await session.commit()
+            tokens = [ticket_token(facility, t, settings.secret_key) for t in tickets]
+        await engine.dispose()
+        return demo.gate_token, tokens
+
+    gate_token, tokens = asyncio.run(prepare())
+    run_export(settings)
+    assert settings.export_dir is not None
+    state = AttendanceState(ExportSource(settings.export_dir), facility_id=1)
+    latencies = []
+    with TestClient(app=create_app(settings, background=False)) as client:
+        for n, token in enumerate(tokens, start=1):
+            response = client.post(
+                "/api/v1/gate/scan",
+                json={"token": token},
+                headers={"Authorization": f"Bearer {gate_token}"},
+            )
+            assert response.json()["admitted"], response.text
+            t0 = time.perf_counter()
+            while state.admitted < n:
+                run_export(settings)
+                state.tick()
+            latencies.append((time.perf_counter() - t0) * 1000)
+    return latencies
+
+
+def main() -> bool:
+    checkins = _env("KIPPU_BENCH_CHECKINS", 10_000_000)
+    orders = _env("KIPPU_BENCH_ORDERS", 1_000_000)
+    repeats = _env("KIPPU_BENCH_REPEATS", 20)
+    export_rows = _env("KIPPU_BENCH_EXPORT_ROWS", 200_000)
+    given = os.environ.get("KIPPU_BENCH_DIR")
+    root = Path(given) if given else Path(tempfile.mkdtemp(prefix="kippu-bench-"))
+    today = dt.date.today()
+    ok = True
+    try:
+        t0 = time.perf_counter()
+        counts = generate(root / "exports", orders=orders, checkins=checkins, today=today)
+        print(f"generated {counts} in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        pages = bench_pages(root, today, repeats)
+        print(f"(page benchmark incl. first load: {time.perf_counter() - t0:.1f} s)")
+        print("\n| page refresh | p50 ms | p95 ms | budget |\n|---|---|---|---|")
+        for name, samples in pages.items():
+            within = p95(samples) <= P95_BUDGET_MS
+            ok &= within
+            print(
+                f"| {name} | {statistics.median(samples):.0f} | {p95(samples):.0f} | "
+                f"{'ok' if within else 'OVER'} |"
+            )
+        export = bench_export(root, export_rows)
+        ok &= export["ratio"] >= EXPORT_RATIO_TARGET
+        print(
+            f"\nexport of {export['rows']:,} check-ins: kippu {export['kippu_rows_per_s']:,.0f} "
+            "rows/s, "
+            f"DuckDB direct {export['duckdb_rows_per_s']:,.0f} rows/s, ratio {export['ratio']:.2f} "
+            f"(target ≥ {EXPORT_RATIO_TARGET})"
+        )
+        scans = bench_scan_latency(root)
+        print(
+            f"scan → attendance state (export run at once): median {statistics.median(scans):.0f} "
+            "ms, "
+            f"max {max(scans):.0f} ms over {len(scans)} scans"
+        )
+    finally:
+        if not given:
+            shutil.rmtree(root, ignore_errors=True)
+    return ok

@@ -1,0 +1,1 @@
+"""Facility settings API: plugins and their options, payment methods, self-cancellation."""

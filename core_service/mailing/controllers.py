@@ -1,0 +1,204 @@
+"""Mailing API (managers and owners) and the visitor's unsubscribe page.
+
+- ``POST /api/v1/mailings``: pseudonymous keys + composition → a queued campaign;
+- ``POST /api/v1/mailings/test``: the composition to the caller's own address;
+- ``GET /api/v1/mailings`` and ``GET /api/v1/mailings/{id}``: campaigns and their status;
+- ``GET /unsubscribe/{token}`` shows a confirmation button (a GET never changes anything,
+  because mail scanners follow links) and ``POST /unsubscribe/{token}`` unsubscribes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..accounts.guards import requires_role
+from ..security import Signer
+from ..settings import Settings
+from ..tenancy import Tenant
+from .campaigns import (
+    CampaignStatus,
+    Composition,
+    campaign_statuses,
+    create_campaign,
+    customer_for_token,
+    send_test,
+    unsubscribe,
+)
+
+
+class CompositionIn(msgspec.Struct, forbid_unknown_fields=True):
+    subject_ja: str
+    subject_en: str
+    body_ja: str
+    body_en: str
+    kind: str = "marketing"
+
+    def composition(self) -> Composition:
+        return Composition(self.kind, self.subject_ja, self.subject_en, self.body_ja, self.body_en)
+
+
+class MailingIn(msgspec.Struct, forbid_unknown_fields=True):
+    composition: CompositionIn
+    customer_keys: list[str]
+    segment: dict[str, Any] = {}
+
+
+class TestMailIn(msgspec.Struct, forbid_unknown_fields=True):
+    composition: CompositionIn
+    locale: str = "ja"
+
+
+class TestMailOut(msgspec.Struct):
+    to: str
+
+
+class MailingOut(msgspec.Struct):
+    id: int
+    kind: str
+    status: str
+    subject_ja: str
+    subject_en: str
+    created_by: str
+    created_at: dt.datetime
+    recipients: int
+    skipped: int
+    queued: int
+    sent: int
+    failed: int
+
+
+def _out(s: CampaignStatus) -> MailingOut:
+    c = s.campaign
+    return MailingOut(
+        id=c.id,
+        kind=c.kind,
+        status=s.status,
+        subject_ja=c.subject_ja,
+        subject_en=c.subject_en,
+        created_by=c.created_by,
+        created_at=c.created_at,
+        recipients=s.queued + s.sent + s.failed,
+        skipped=c.skipped,
+        queued=s.queued,
+        sent=s.sent,
+        failed=s.failed,
+    )
+
+
+class MailingController(Controller):
+    path = "/api/v1/mailings"
+    guards = [requires_role("manager")]
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: MailingIn,
+        tenant: Tenant,
+        db_session: AsyncSession,
+        signer: Signer,
+        settings: Settings,
+    ) -> MailingOut:
+        campaign = await create_campaign(
+            db_session,
+            signer,
+            tenant.facility,
+            settings.base_url,
+            created_by=request.user.email,
+            composition=data.composition.composition(),
+            customer_keys=data.customer_keys,
+            segment=data.segment,
+        )
+        (status,) = await campaign_statuses(db_session, tenant.id, campaign.id)
+        return _out(status)
+
+    @post("/test", status_code=HTTP_202_ACCEPTED)
+    async def test(
+        self,
+        request: Request[Any, Any, Any],
+        data: TestMailIn,
+        tenant: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+    ) -> TestMailOut:
+        send_test(
+            db_session,
+            tenant.facility,
+            settings.base_url,
+            to=request.user.email,
+            locale=data.locale,
+            composition=data.composition.composition(),
+        )
+        await db_session.commit()
+        return TestMailOut(to=request.user.email)
+
+    @get("/")
+    async def list_mailings(self, tenant: Tenant, db_session: AsyncSession) -> list[MailingOut]:
+        return [_out(s) for s in await campaign_statuses(db_session, tenant.id)]
+
+    @get("/{mailing_id:int}")
+    async def get_mailing(
+        self, mailing_id: int, tenant: Tenant, db_session: AsyncSession
+    ) -> MailingOut:
+        (status,) = await campaign_statuses(db_session, tenant.id, mailing_id)
+        return _out(status)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="ja"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>配信停止 / Unsubscribe</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em}}
+button{{padding:.7em 1.4em}}</style></head>
+<body><h1>{facility}</h1>{content}</body></html>"""
+
+
+def _page(facility: str, content: str) -> Response[str]:
+    return Response(
+        _PAGE.format(facility=html.escape(facility), content=content),
+        media_type=MediaType.HTML,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@get("/unsubscribe/{token:str}", exclude_from_auth=True)
+async def unsubscribe_form(token: str, db_session: AsyncSession, signer: Signer) -> Response[str]:
+    customer = await customer_for_token(db_session, signer, token)
+    facility_name = await _facility_name(db_session, customer.facility_id)
+    return _page(
+        facility_name,
+        '<p id="question">お知らせメールの配信を停止しますか？<br>'
+        "Stop receiving news by e-mail?</p>"
+        f'<form method="post" action="/unsubscribe/{html.escape(token)}">'
+        '<button type="submit" id="unsubscribe">配信を停止する / Unsubscribe</button></form>',
+    )
+
+
+@post("/unsubscribe/{token:str}", exclude_from_auth=True, status_code=HTTP_200_OK)
+async def unsubscribe_confirm(
+    token: str, db_session: AsyncSession, signer: Signer
+) -> Response[str]:
+    """Also the RFC 8058 one-click target: the signed token alone authorises it."""
+    customer = await unsubscribe(db_session, signer, token)
+    facility_name = await _facility_name(db_session, customer.facility_id)
+    return _page(
+        facility_name,
+        '<p id="done">配信を停止しました。<br>You have been unsubscribed.</p>',
+    )
+
+
+async def _facility_name(session: AsyncSession, facility_id: int) -> str:
+    from ..models import Facility
+
+    facility = await session.get(Facility, facility_id)
+    return f"{facility.name_ja} / {facility.name_en}" if facility else ""
+
+
+UNSUBSCRIBE_HANDLERS = [unsubscribe_form, unsubscribe_confirm]

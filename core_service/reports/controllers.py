@@ -1,0 +1,74 @@
+"""``GET /api/v1/reports/sales``: the core's own sales figures (managers and owners)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..accounts.guards import requires_role
+from ..errors import InvalidInput
+from ..tenancy import Tenant
+from .service import MAX_DAYS, sales_rows
+
+
+class SalesRowOut(msgspec.Struct):
+    day: dt.date
+    channel: str
+    method: str
+    product_id: int
+    quantity: int
+    amount: int
+
+
+class SalesReportOut(msgspec.Struct):
+    date_from: dt.date
+    date_to: dt.date
+    timezone: str
+    total_amount: int
+    total_quantity: int
+    rows: list[SalesRowOut]
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    guards = [requires_role("manager")]
+
+    @get("/sales")
+    async def sales(
+        self,
+        tenant: Tenant,
+        db_session: AsyncSession,
+        date_from: Annotated[dt.date, Parameter(query="from")],
+        date_to: Annotated[dt.date, Parameter(query="to")],
+    ) -> SalesReportOut:
+        """Sales per day, channel, payment method and product, for ``from``..``to``."""
+        if date_to < date_from or (date_to - date_from).days >= MAX_DAYS:
+            raise InvalidInput(
+                f"'to' must be on or after 'from', at most {MAX_DAYS} days apart.",
+                f"期間は開始日以降、{MAX_DAYS}日以内で指定してください。",
+            )
+        figures = await sales_rows(db_session, tenant.facility, date_from, date_to)
+        rows = [
+            SalesRowOut(
+                day=k.day,
+                channel=k.channel,
+                method=k.method,
+                product_id=k.product_id,
+                quantity=v.quantity,
+                amount=v.amount,
+            )
+            for k, v in figures.items()
+        ]
+        return SalesReportOut(
+            date_from=date_from,
+            date_to=date_to,
+            timezone=tenant.facility.timezone,
+            total_amount=sum(r.amount for r in rows),
+            total_quantity=sum(r.quantity for r in rows),
+            rows=rows,
+        )

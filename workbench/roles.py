@@ -1,0 +1,53 @@
+"""What each staff role may open and do in the workbench (F21, F22).
+
+The core decides: every action goes through a core route whose guard refuses a role that
+may not act. This table only *hides* what would be refused, so nobody clicks a button that
+can only fail; it mirrors the guards and ``tests/test_roles_matrix.py`` checks that it does.
+"""
+
+from __future__ import annotations
+
+from core_service.accounts.roles import ROLES, role_at_least
+
+PAGES = ("attendance", "sales", "mailing", "operations", "settings")
+
+#: Lowest role that sees each page. Viewers see aggregates (attendance, sales) and the
+#: order lookup with personal data masked by the core; staff add kiosk health.
+PAGE_MIN_ROLE: dict[str, str] = {
+    "attendance": "viewer",
+    "sales": "viewer",
+    "operations": "viewer",
+    "mailing": "manager",
+    "settings": "manager",
+}
+
+#: Lowest role per page action, and the core route it calls (None: exports only).
+ACTIONS: dict[str, tuple[str, str | None]] = {
+    "attendance.view": ("viewer", None),
+    "sales.view": ("viewer", None),
+    "sales.download": ("viewer", None),
+    "sales.core_check": ("manager", "GET /api/v1/reports/sales"),
+    "mailing.segment": ("manager", None),
+    "mailing.test": ("manager", "POST /api/v1/mailings/test"),
+    "mailing.send": ("manager", "POST /api/v1/mailings"),
+    "mailing.history": ("manager", "GET /api/v1/mailings"),
+    "operations.devices": ("staff", "GET /api/v1/devices"),
+    "operations.lookup": ("viewer", "GET /api/v1/orders/lookup"),
+    "settings.view": ("manager", "GET /api/v1/facility/settings"),
+    "settings.save": ("manager", "PUT /api/v1/facility/settings"),
+}
+
+
+def can_open(role: str, page: str) -> bool:
+    return page in PAGE_MIN_ROLE and role_at_least(role, PAGE_MIN_ROLE[page])
+
+
+def can(role: str, action: str) -> bool:
+    return action in ACTIONS and role_at_least(role, ACTIONS[action][0])
+
+
+def pages_for(role: str) -> list[str]:
+    return [p for p in PAGES if can_open(role, p)]
+
+
+__all__ = ["ACTIONS", "PAGES", "PAGE_MIN_ROLE", "ROLES", "can", "can_open", "pages_for"]

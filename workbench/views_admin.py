@@ -1,0 +1,118 @@
+"""The operations page (device health, order lookup) and the settings page."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pandas as pd
+import panel as pn
+import param
+
+from .facility_settings import SettingsState
+from .i18n import t
+from .operations import OperationsState
+from .views_common import PageBase, table, yen
+
+
+class OperationsPage(PageBase):
+    state = param.ClassSelector(class_=OperationsState)
+    page = "operations"
+
+    def _devices(
+        self, lang: str, frame: pd.DataFrame | None, allowed: bool
+    ) -> pn.viewable.Viewable:
+        if not allowed:
+            return pn.Column()  # the core refuses device health to this role: hide it
+        return pn.Column(f"### {t(lang, 'devices')}", table(frame, css_classes=["devices"]))
+
+    def _orders(self, lang: str, orders: list[dict[str, object]], message: str) -> pn.pane.HTML:
+        parts = [f'<p id="ops-message">{html.escape(message)}</p>']
+        if any(o.get("masked") for o in orders):
+            parts.append(f"<p>{t(lang, 'masked')}</p>")
+        for o in orders:
+            lines = "".join(
+                f"<li>{html.escape(str(ln['product_name_' + lang]))} / "
+                f"{html.escape(str(ln['category_name_' + lang]))} × {ln['quantity']} "
+                f"({yen(int(ln['line_total']))}) {ln['visit_date'] or ''}</li>"
+                for ln in o["lines"]  # type: ignore[attr-defined]
+            )
+            pays = ", ".join(f"{p['method']} {p['state']}" for p in o["payments"])  # type: ignore[attr-defined]
+            parts.append(
+                f'<div class="order"><b class="order-code">{html.escape(str(o["code"]))}</b> '
+                f"{html.escape(str(o['status']))} · {html.escape(str(o['channel']))} · "
+                f'{yen(int(o["total"]))} · <span class="customer-email">'
+                f"{html.escape(str(o['customer_email']))}</span> "
+                f"{html.escape(str(o['customer_name']))} · {html.escape(pays)}<ul>{lines}</ul>"
+                f"<small>{t(lang, 'cancel_soon')}</small></div>"
+            )
+        return pn.pane.HTML("".join(parts), sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        s = self.state.param
+        lang = self.param.lang
+        query = pn.widgets.TextInput.from_param(
+            s.query, name=t(self.lang, "lookup"), css_classes=["lookup-query"]
+        )
+        search = pn.widgets.Button(name=t(self.lang, "search"), css_classes=["lookup-search"])
+        search.on_click(lambda _: self.state.lookup())
+        return pn.Column(
+            self.header(),
+            pn.bind(self._devices, lang, s.devices, s.devices_allowed),
+            pn.Row(query, search),
+            pn.bind(self._orders, lang, s.orders, s.message),
+            sizing_mode="stretch_width",
+            max_width=1100,
+        )
+
+
+class SettingsPage(PageBase):
+    state = param.ClassSelector(class_=SettingsState)
+    page = "settings"
+
+    def _plugin_editor(self, name: str, plugin: dict[str, object]) -> pn.Row:
+        lang = self.lang
+        enabled = pn.widgets.Checkbox(
+            name=f"{name} · {t(lang, 'enabled')}", value=bool(plugin.get("enabled"))
+        )
+        options = pn.widgets.TextAreaInput(
+            name=t(lang, "options"),
+            value=json.dumps(plugin.get("options") or {}, ensure_ascii=False),
+            height=70,
+        )
+
+        def on_enabled(event: param.parameterized.Event) -> None:
+            self.state.plugins = {
+                **self.state.plugins,
+                name: {**self.state.plugins[name], "enabled": event.new},
+            }
+
+        enabled.param.watch(on_enabled, "value")
+        options.param.watch(lambda e: self.state.set_plugin_options(name, e.new), "value")
+        return pn.Row(enabled, options)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        s = self.state.param
+        lang = self.lang
+        save = pn.widgets.Button(
+            name=t(lang, "save"), button_type="primary", css_classes=["settings-save"]
+        )
+        save.on_click(lambda _: self.state.save())
+        return pn.Column(
+            self.header(),
+            f"### {t(lang, 'payment_methods')}",
+            # CheckBoxGroup shows no label of its own.
+            pn.pane.Markdown(t(lang, "web_methods")),
+            pn.widgets.CheckBoxGroup.from_param(s.web_methods, name=t(lang, "web_methods")),
+            pn.pane.Markdown(t(lang, "kiosk_methods")),
+            pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, name=t(lang, "kiosk_methods")),
+            pn.widgets.Checkbox.from_param(s.self_cancel, name=t(lang, "self_cancel")),
+            f"### {t(lang, 'plugins')}",
+            *[self._plugin_editor(n, p) for n, p in self.state.plugins.items()],
+            save,
+            pn.bind(
+                lambda m: pn.pane.HTML(f'<p id="settings-message">{html.escape(m)}</p>'), s.message
+            ),
+            sizing_mode="stretch_width",
+            max_width=1000,
+        )
