@@ -19,6 +19,7 @@ from litestar.middleware import DefineMiddleware
 
 from .accounts.auth import BearerAuthMiddleware
 from .accounts.controllers import AuthController
+from .catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
 from .checkin.controllers import GateController, facility_public_key
 from .database import make_engine, make_sessionmaker
 from .dependencies import (
@@ -30,12 +31,15 @@ from .dependencies import (
 )
 from .errors import EXCEPTION_HANDLERS
 from .facilities.controllers import FacilitySettingsController
+from .facilities.credentials_controllers import PaymentCredentialsController
 from .kiosks.controllers import KioskController, enrol_kiosk
 from .kiosks.staff_controllers import DeviceController
 from .mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
 from .mailing.outbox import deliver_due
+from .payments.reconciliation import reconcile_due
 from .plugin_host import PluginHost, build_plugin_manager
 from .reports.controllers import ReportController
+from .sales.cancel_controllers import CancellationController
 from .sales.service import expire_holds
 from .sales.staff_controllers import OrderLookupController
 from .security import Signer
@@ -48,11 +52,20 @@ log = logging.getLogger(__name__)
 BACKGROUND_INTERVAL_SECONDS = 2.0
 
 
+#: Payment reconciliation asks providers over the network: every few minutes is enough.
+RECONCILE_INTERVAL_SECONDS = 300.0
+
+
 async def run_background_once(state: State) -> None:
-    """One round of background work: expire holds, deliver due mail."""
+    """One round of background work: expire holds, deliver due mail, and (at a slower
+    cadence) reconcile payments with their providers."""
     async with state.sessionmaker() as session:
         await expire_holds(session)
     await deliver_due(state.sessionmaker, state.settings)
+    try:
+        await reconcile_due(state, RECONCILE_INTERVAL_SECONDS)
+    except Exception:  # a provider outage must not stop holds and mail
+        log.exception("payment reconciliation failed")
 
 
 async def _background_loop(state: State) -> None:
@@ -95,11 +108,14 @@ def create_app(
         enrol_kiosk,
         GateController,
         facility_public_key,
+        *PUBLIC_AVAILABILITY_HANDLERS,
         ReportController,
         MailingController,
         *UNSUBSCRIBE_HANDLERS,
         OrderLookupController,
+        CancellationController,
         FacilitySettingsController,
+        PaymentCredentialsController,
         *WEB_ROUTE_HANDLERS,
         *host.route_handlers(),
     ]

@@ -1,4 +1,5 @@
-"""The ``kippu`` command: serve, workbench, kiosk, export, demo, db upgrade, gate scan.
+"""The ``kippu`` command: serve, workbench, kiosk, export, demo, db upgrade, gate scan,
+payments reconcile.
 
 Every command reads its settings from ``KIPPU_*`` environment variables (see
 ``docs/configuration.md``); options given here override them.
@@ -138,6 +139,47 @@ def demo(port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> No
         seed_only=seed_only,
     )
 
+
+
+@main.group()
+def payments() -> None:
+    """Online payment commands."""
+
+
+@payments.command("reconcile")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def payments_reconcile(as_json: bool) -> None:
+    """Ask providers about pending payments, expire unpaid konbini slips, report differences.
+
+    Exits with status 1 when the report lists differences or errors to look at.
+    """
+    from .database import make_engine, make_sessionmaker
+    from .payments.reconciliation import reconcile
+    from .plugin_host import PluginHost, build_plugin_manager
+    from .security import Signer
+
+    settings = _settings()
+
+    async def run() -> dict[str, object]:
+        engine = make_engine(settings)
+        try:
+            report = await reconcile(
+                make_sessionmaker(engine),
+                PluginHost(build_plugin_manager()),
+                settings,
+                Signer(settings.secret_key),
+            )
+        finally:
+            await engine.dispose()
+        click.echo(
+            json.dumps(report.as_dict(), ensure_ascii=False, indent=2)
+            if as_json
+            else report.summary()
+        )
+        return report.as_dict()
+
+    result = asyncio.run(run())
+    raise SystemExit(1 if result["differences"] or result["errors"] else 0)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

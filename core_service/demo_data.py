@@ -1,13 +1,16 @@
 """The demo facility "Kippu Adventure Park": seeded by ``kippu demo`` and used by tests.
 
-It has a day ticket (adult/child, daily capacity), a 10-ride coupon book, the consent,
-availability and demo payment plugins enabled, a kiosk, a gate and one staff user per
-role. Tokens are returned once, as the real enrolment would.
+It has every product kind: a day ticket (adult/child, daily capacity) and a 10-ride coupon
+book (web and kiosk), and web-only a timed admission with four time slots, an annual
+passport (holder data, valid from first use), and a parking add-on with a separate
+handling fee; the consent, availability and demo payment plugins enabled, a kiosk, a gate
+and one staff user per role. Tokens are returned once, as the real enrolment would.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +23,7 @@ from .models import Facility, PriceCategory, Product
 DEMO_SLUG = "kippu-adventure-park"
 DEMO_PASSWORD = "kippu-demo-pass"
 DEMO_TAX_NUMBER = "T1234567890123"
+DEMO_SLOTS = ("10:00", "11:30", "13:00", "14:30")
 
 
 def demo_staff_email(role: str, slug: str = DEMO_SLUG) -> str:
@@ -37,6 +41,17 @@ class DemoFacility:
     adult_category_id: int
     child_category_id: int
     coupon_category_id: int
+    # Added with the full catalog; defaults keep hand-built instances in tests working.
+    timed_ticket_id: int = 0
+    timed_adult_category_id: int = 0
+    timed_child_category_id: int = 0
+    annual_pass_id: int = 0
+    pass_adult_category_id: int = 0
+    pass_child_category_id: int = 0
+    parking_id: int = 0
+    parking_category_id: int = 0
+    #: Time slot labels of the timed admission.
+    timed_slots: tuple[str, ...] = ()
 
 
 async def seed_demo_facility(
@@ -47,6 +62,8 @@ async def seed_demo_facility(
     name_ja: str = "キップ・アドベンチャーパーク",
     name_en: str = "Kippu Adventure Park",
     daily_capacity: int = 500,
+    slot_capacity: int = 40,
+    parking_capacity: int = 100,
 ) -> DemoFacility:
     facility = await create_facility(
         session,
@@ -82,8 +99,53 @@ async def seed_demo_facility(
         validity_days=1,
         categories=[("standard", "一般", "Standard", 3000)],
     )
-    _, kiosk_token = await create_enrolled_device(session, facility.id, "kiosk", "Kiosk 1 / 券売機1")
-    _, gate_token = await create_enrolled_device(session, facility.id, "gate", "Main gate / 正面ゲート")
+    timed = await _product(
+        session,
+        facility,
+        code="zipline",
+        kind="timed_admission",
+        name_ja="ジップライン（時間指定）",
+        name_en="Zip line (timed entry)",
+        categories=[("adult", "大人", "Adult", 1500), ("child", "小人", "Child", 1000)],
+        channels=["web"],
+        slots=[{"label": label, "capacity": slot_capacity} for label in DEMO_SLOTS],
+        max_per_order=8,
+    )
+    annual = await _product(
+        session,
+        facility,
+        code="annual",
+        kind="annual_pass",
+        name_ja="年間パスポート",
+        name_en="Annual passport",
+        categories=[("adult", "大人", "Adult", 12000), ("child", "小人", "Child", 6000)],
+        channels=["web"],
+        requires_date=False,
+        validity_days=365,
+        validity_start="first_use",
+        holder_required=True,
+        max_per_order=6,
+    )
+    parking = await _product(
+        session,
+        facility,
+        code="parking",
+        kind="addon",
+        name_ja="駐車場（1日）",
+        name_en="Parking (1 day)",
+        categories=[("car", "普通車", "Car", 1000)],
+        handling_fee=100,
+        channels=["web"],
+        daily_capacity=parking_capacity,
+        addon_for=["day", "zipline"],
+        max_per_order=2,
+    )
+    _, kiosk_token = await create_enrolled_device(
+        session, facility.id, "kiosk", "Kiosk 1 / 券売機1"
+    )
+    _, gate_token = await create_enrolled_device(
+        session, facility.id, "gate", "Main gate / 正面ゲート"
+    )
     # One Argon2 hash serves every demo login: they share the password anyway, and
     # hashing is deliberately slow.
     password_hash = hash_new_password(DEMO_PASSWORD)
@@ -102,6 +164,15 @@ async def seed_demo_facility(
         adult_category_id=day.price_categories[0].id,
         child_category_id=day.price_categories[1].id,
         coupon_category_id=coupon.price_categories[0].id,
+        timed_ticket_id=timed.id,
+        timed_adult_category_id=timed.price_categories[0].id,
+        timed_child_category_id=timed.price_categories[1].id,
+        annual_pass_id=annual.id,
+        pass_adult_category_id=annual.price_categories[0].id,
+        pass_child_category_id=annual.price_categories[1].id,
+        parking_id=parking.id,
+        parking_category_id=parking.price_categories[0].id,
+        timed_slots=DEMO_SLOTS,
     )
 
 
@@ -118,6 +189,9 @@ async def _product(
     daily_capacity: int | None = None,
     requires_date: bool = True,
     validity_days: int = 1,
+    channels: list[str] | None = None,
+    handling_fee: int = 0,
+    **rules: Any,
 ) -> Product:
     product = Product(
         facility_id=facility.id,
@@ -129,7 +203,8 @@ async def _product(
         daily_capacity=daily_capacity,
         requires_date=requires_date,
         validity_days=validity_days,
-        channels=["web", "kiosk"],
+        channels=channels or ["web", "kiosk"],
+        **rules,
     )
     session.add(product)
     await session.flush()
@@ -142,6 +217,7 @@ async def _product(
                 name_ja=cat_ja,
                 name_en=cat_en,
                 price=price,
+                handling_fee=handling_fee,
                 sort_order=order,
             )
         )

@@ -128,6 +128,12 @@ class TicketOut(msgspec.Struct):
     uses_total: int
     uses_left: int
     qr_token: str
+    #: Tear-off coupon books: the id of the book's first ticket (the same on all N coupons
+    #: of one book, so a printer can keep them on one strip), this coupon's 1-based number
+    #: and the book's size. None / 0 for every other ticket.
+    book_id: int | None = None
+    coupon_no: int = 0
+    coupon_count: int = 0
 
 
 class KioskOrderOut(msgspec.Struct):

@@ -160,6 +160,10 @@ class Ticket(msgspec.Struct):
     valid_from: str | None = None
     valid_until: str | None = None
     uses_total: int | None = None
+    # Tear-off coupon books (core TicketOut): coupons sharing ``book_id`` print as one strip.
+    book_id: int | None = None
+    coupon_no: int = 0
+    coupon_count: int = 0
 
 
 class Confirmation(msgspec.Struct):

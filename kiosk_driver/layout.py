@@ -61,7 +61,12 @@ class Cut:
     """Feed and cut: one ticket per piece of paper."""
 
 
-Block = Text | Row | Rule | QR | Feed | Cut
+@dataclass(frozen=True)
+class Tear:
+    """A dashed tear-off line between the coupons of one book (printed on one strip)."""
+
+
+Block = Text | Row | Rule | QR | Feed | Cut | Tear
 
 PAYMENT_METHODS: dict[str, tuple[str, str]] = {
     "card": ("クレジットカード", "Credit card"),
@@ -102,6 +107,9 @@ def ticket_blocks(
     A ``reprint`` carries 再発行 / REPRINT at the top and beside the QR, so a second copy
     of a ticket can always be told from the first (staff, and gates, know to look).
     """
+    if ticket.coupon_no:
+        last = _last_of_book(ticket, confirmation.tickets)
+        return coupon_blocks(ticket, confirmation, reprint=reprint, last=last)
     facility = confirmation.facility
     blocks: list[Block] = [
         *([REPRINT, Feed()] if reprint else []),
@@ -159,8 +167,81 @@ def ticket_blocks(
     return blocks
 
 
+def coupon_blocks(
+    ticket: Ticket, confirmation: Confirmation, *, reprint: bool = False, last: bool = True
+) -> list[Block]:
+    """One tear-off coupon of a coupon book: 1回券 i/N with its own single-use QR.
+
+    The coupons of a book share one strip: each but the ``last`` ends in a dashed tear
+    line instead of a cut, so the visitor takes the book as one piece and tears coupons
+    off as they ride. The book's price is printed once, on its first coupon.
+    """
+    facility = confirmation.facility
+    number, count = ticket.coupon_no, ticket.coupon_count
+    blocks: list[Block] = [
+        *([REPRINT, Feed()] if reprint else []),
+        Text(facility.name_ja, facility.name_en, align="center", bold=True),
+        Text(ticket.product_name_ja, ticket.product_name_en, align="center"),
+        Text(ticket.category_name_ja, ticket.category_name_en, align="center"),
+        Text(
+            f"1回券 {number}/{count}",
+            f"Ride coupon {number}/{count}",
+            align="center",
+            size="tall",
+            bold=True,
+        ),
+        Rule(),
+    ]
+    start, end = _date(ticket.valid_from), _date(ticket.valid_until)
+    if start and (not end or end == start):
+        blocks.append(Row("ご利用日", "Valid on", start))
+    elif start or end:
+        blocks.append(Row("有効期間", "Valid", f"{start} - {end}"))
+    if number == 1:
+        blocks += [
+            Row(f"料金({count}回分)", f"Price ({count} rides)", yen(ticket.price), bold=True),
+            Text(
+                f"(税込 {ticket.tax_rate}%対象)",
+                f"(incl. {ticket.tax_rate}% consumption tax)",
+                align="right",
+            ),
+        ]
+    blocks += [
+        QR(ticket.qr_token),
+        *([REPRINT] if reprint else []),
+        Text(
+            "ご利用時にこのQRコードを読み取ります(1回限り)",
+            "Scan this QR code for one ride (single use)",
+            align="center",
+        ),
+        Row("注文番号", "Order", confirmation.order.code),
+        Row("券番号", "Ticket", str(ticket.id)),
+    ]
+    if last:
+        blocks += [*_registration(facility), Cut()]
+    else:
+        blocks.append(Tear())
+    return blocks
+
+
+def _last_of_book(ticket: Ticket, tickets: Sequence[Ticket]) -> bool:
+    """Whether the paper is cut after this tear-off coupon (its book ends here)."""
+    # The sale flow prints ticket by ticket (journalling each), so the strip decision is
+    # made per coupon from the whole confirmation rather than by a caller that groups.
+    ids = [t.id for t in tickets]
+    if ticket.id not in ids:
+        return True
+    position = ids.index(ticket.id)
+    following = tickets[position + 1] if position + 1 < len(tickets) else None
+    return following is None or not following.coupon_no or following.book_id != ticket.book_id
+
+
 def tickets_blocks(confirmation: Confirmation) -> list[Block]:
-    """Every ticket of a sale, each on its own cut piece of paper."""
+    """Every ticket of a sale, each on its own cut piece of paper.
+
+    Tear-off coupons of one book (same ``book_id``) stay on one strip, separated by
+    tear lines; the strip is cut after the book's last coupon.
+    """
     blocks: list[Block] = []
     for ticket in confirmation.tickets:
         blocks += ticket_blocks(ticket, confirmation)
@@ -234,4 +315,6 @@ def plain_text(blocks: Sequence[Block], language: str = "ja") -> str:
             out.extend([""] * block.lines)
         elif isinstance(block, Cut):
             out.append("--- cut ---")
+        elif isinstance(block, Tear):
+            out.append("- " * 16)
     return "\n".join(out)

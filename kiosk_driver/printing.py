@@ -36,6 +36,7 @@ from .layout import (
     Feed,
     Row,
     Rule,
+    Tear,
     Text,
     receipt_blocks,
     ticket_blocks,
@@ -196,6 +197,11 @@ class Renderer:
                     self.printer.ln(block.lines)
                 elif isinstance(block, Cut):
                     self.printer.cut()
+                elif isinstance(block, Tear):
+                    # Not a cut: the coupons of one book leave the printer as one strip.
+                    self.printer.ln()
+                    self._emit("- " * (self.profile.columns // 2))
+                    self.printer.ln()
             if self.profile.kanji:
                 self.printer._raw(FS_KANJI_OFF)
             flush = getattr(self.printer, "flush", None)

@@ -1,15 +1,22 @@
-"""Helpers for the payment provider tests: a facility context, fakes on loopback, and
-pending web orders with a payment attempt in the test database."""
+"""Helpers for the payment tests: a facility context, fakes on loopback, pending web
+orders with a payment attempt, and a shop with every payment plugin and an app client
+for paying through the web checkout."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html import unescape
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from core_service.app import create_app
 from core_service.database import make_engine, make_sessionmaker
 from core_service.demo_data import DemoFacility
 from core_service.facility_setup import set_plugin
@@ -23,6 +30,10 @@ from core_service.settings import Settings
 from core_service.tenancy import load_tenant
 
 from .fakes import LoopbackServer
+from .fakes import paidy as fake_paidy
+from .fakes import paypay as fake_paypay
+from .fakes import stripe as fake_stripe
+from .web_helpers import BROWSER_HEADERS, Shop, build_shop, checkout_form, product_url
 
 HOST = PluginHost(build_plugin_manager())
 FACILITY = FacilityContext(
@@ -113,3 +124,101 @@ async def pending_payments(
     finally:
         await engine.dispose()
     return made
+
+
+async def store_provider_credentials(
+    settings: Settings, facility_id: int, provider: str, credentials: dict[str, str]
+) -> None:
+    """Store a provider's credentials for a facility, encrypted, as a manager would."""
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await store_credentials(
+                session, facility_id, provider, credentials, settings.secret_key
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+PLUGINS = (
+    "consent",
+    "availability",
+    "demo_payments",
+    "stripe_payments",
+    "paypay_payments",
+    "paidy_payments",
+)
+
+
+class Fakes:
+    def __init__(self) -> None:
+        self.stripe = fake_stripe.FakeStripe()
+        self.paypay = fake_paypay.FakePayPay()
+        self.paidy = fake_paidy.FakePaidy()
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[Fakes, dict[str, str]]]:
+    f = Fakes()
+    with LoopbackServer(f.stripe) as s, LoopbackServer(f.paypay) as p, LoopbackServer(f.paidy) as d:
+        yield f, {"stripe": s.url, "paypay": p.url, "paidy": d.url}
+    assert f.stripe.violations == f.paypay.violations == f.paidy.violations == []
+
+
+async def open_shop(settings: Settings, urls: dict[str, str], **shop_options: Any) -> Shop:
+    """A shop with every payment plugin enabled and the fakes' credentials stored."""
+    shop = await build_shop(settings, plugins=PLUGINS, **shop_options)
+    credentials = {
+        "stripe": {
+            "secret_key": fake_stripe.SECRET_KEY,
+            "publishable_key": fake_stripe.PUBLISHABLE_KEY,
+            "webhook_secret": fake_stripe.WEBHOOK_SECRET,
+            "api_base": urls["stripe"],
+        },
+        "paypay": {
+            "api_key": fake_paypay.API_KEY,
+            "api_secret": fake_paypay.API_SECRET,
+            "merchant_id": fake_paypay.MERCHANT_ID,
+            "api_base": urls["paypay"],
+        },
+        "paidy": {
+            "secret_key": fake_paidy.SECRET_KEY,
+            "public_key": fake_paidy.PUBLIC_KEY,
+            "api_base": urls["paidy"],
+        },
+    }
+    for provider, values in credentials.items():
+        await store_provider_credentials(settings, shop.facility_id, provider, values)
+    return shop
+
+
+@pytest.fixture
+async def shop_client(
+    db_settings: Settings, fakes: tuple[Fakes, dict[str, str]]
+) -> AsyncIterator[tuple[AsyncTestClient[Any], Shop, Fakes, Settings]]:
+    f, urls = fakes
+    shop = await open_shop(db_settings, urls)
+    app = create_app(db_settings, background=False)
+    async with AsyncTestClient(app, base_url="http://shop.test") as client:
+        client.headers.update(BROWSER_HEADERS)
+        client.follow_redirects = False
+        yield client, shop, f, db_settings
+
+
+def local(url: str) -> str:
+    """The path and query of an absolute URL of the app."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def first(pattern: str, html: str) -> str:
+    found = re.findall(pattern, html)
+    assert found, f"{pattern!r} not in page: {html[-2500:]}"
+    return unescape(found[0])
+
+
+async def checkout(client: AsyncTestClient[Any], shop: Shop, choice: str) -> str:
+    response = await client.post(product_url(shop), data=checkout_form(shop, payment=choice))
+    assert response.status_code == 303, response.text[-2000:]
+    return local(response.headers["location"])

@@ -70,6 +70,7 @@ def test_first_export_writes_every_table_partitioned_by_facility_and_date(
         "tickets": 2,
         "checkins": 0,
         "payments": 0,
+        "refunds": 0,
         "devices": 0,
     }
     for table in ("orders", "tickets", "order_lines", "customers", "products"):

@@ -31,7 +31,9 @@ async def ensure_capacity_row(
     existing = await session.scalar(sa.select(Capacity.id).where(*where))
     if existing is not None:
         return existing
-    if product.daily_capacity is None:
+    # A slot has its own capacity; the whole day falls back to the daily one.
+    default = product.slot_capacity(slot)
+    if default is None:
         return None
     # A concurrent buyer may create the row first; either way one row results.
     await insert_or_ignore(
@@ -41,7 +43,7 @@ async def ensure_capacity_row(
         product_id=product.id,
         date=date,
         slot=slot,
-        capacity=product.daily_capacity,
+        capacity=default,
     )
     return await session.scalar(sa.select(Capacity.id).where(*where))
 
@@ -103,7 +105,26 @@ async def remaining(
     )
     found = row.first()
     if found is None:
-        cap = product.daily_capacity
+        cap = product.slot_capacity(slot)
         return (cap, cap) if cap is not None else (None, None)
     capacity, sold, held = found
     return max(capacity - sold - held, 0), capacity
+
+
+async def rows_between(
+    session: AsyncSession, product: Product, first: dt.date, last: dt.date
+) -> dict[tuple[dt.date, str], tuple[int, int]]:
+    """(places left, capacity) of every existing row of ``product`` from ``first`` to
+    ``last`` (both included), by (date, slot): one query for a whole calendar."""
+    rows = await session.execute(
+        sa.select(Capacity.date, Capacity.slot, Capacity.capacity, Capacity.sold, Capacity.held)
+        .where(
+            Capacity.facility_id == product.facility_id,
+            Capacity.product_id == product.id,
+            Capacity.date >= first,
+            Capacity.date <= last,
+        )
+    )
+    return {
+        (date, slot): (max(cap - sold - held, 0), cap) for date, slot, cap, sold, held in rows
+    }

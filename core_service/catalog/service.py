@@ -12,10 +12,13 @@ from sqlalchemy.orm import selectinload
 from ..models import PriceCategory, Product
 from ..plugin_api import AvailabilityMarker
 from ..tenancy import Tenant
-from .capacity import remaining
+from .capacity import rows_between
+from .rules import is_closed
 
 
-async def products_for_channel(session: AsyncSession, tenant: Tenant, channel: str) -> list[Product]:
+async def products_for_channel(
+    session: AsyncSession, tenant: Tenant, channel: str
+) -> list[Product]:
     products = await session.scalars(
         sa.select(Product)
         .where(Product.facility_id == tenant.id, Product.active.is_(True))
@@ -36,19 +39,78 @@ async def price_categories_by_id(
 
 
 @dataclass(frozen=True, slots=True)
+class SlotAvailability:
+    slot: str
+    remaining: int | None
+    capacity: int | None
+    marker: AvailabilityMarker | None
+
+    @property
+    def sold_out(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+
+@dataclass(frozen=True, slots=True)
 class DateAvailability:
+    """One calendar day; for timed products the day sums its slots."""
+
     date: dt.date
     remaining: int | None
     capacity: int | None
     marker: AvailabilityMarker | None
+    closed: bool = False
+    slots: tuple[SlotAvailability, ...] = ()
+
+    @property
+    def bookable(self) -> bool:
+        return not self.closed and (self.remaining is None or self.remaining > 0)
+
+
+def _left(
+    rows: dict[tuple[dt.date, str], tuple[int, int]], product: Product, date: dt.date, slot: str
+) -> tuple[int | None, int | None]:
+    found = rows.get((date, slot))
+    if found is not None:
+        return found
+    cap = product.slot_capacity(slot)
+    return (cap, cap) if cap is not None else (None, None)
 
 
 async def availability(
     session: AsyncSession, tenant: Tenant, product: Product, dates: list[dt.date], slot: str = ""
 ) -> list[DateAvailability]:
+    """Availability of each date (and of each slot of timed products).
+
+    The capacity rows of the whole range are read in one query, so a month's calendar
+    costs one round trip whatever its number of days and slots.
+    """
+    if not dates:
+        return []
+    rows = await rows_between(session, product, min(dates), max(dates))
+    marker = tenant.plugins.availability_marker
+    settings = tenant.facility.settings or {}
+    labels = [slot] if slot else product.slot_labels()
     result = []
     for date in dates:
-        left, capacity = await remaining(session, product, date, slot)
-        marker = tenant.plugins.availability_marker(left, capacity)
-        result.append(DateAvailability(date, left, capacity, marker))
+        closed = product.requires_date and is_closed(settings, product, date)
+        if labels:
+            slots = []
+            for label in labels:
+                left, cap = (0, _left(rows, product, date, label)[1]) if closed else _left(
+                    rows, product, date, label
+                )
+                slots.append(SlotAvailability(label, left, cap, marker(left, cap)))
+            limited = [s for s in slots if s.capacity is not None]
+            if len(limited) == len(slots):
+                left = sum(s.remaining or 0 for s in slots)
+                cap = sum(s.capacity or 0 for s in slots)
+            else:
+                left, cap = None, None
+            day = DateAvailability(date, left, cap, marker(left, cap), closed, tuple(slots))
+        else:
+            left, cap = _left(rows, product, date, "")
+            if closed:
+                left = 0
+            day = DateAvailability(date, left, cap, marker(left, cap), closed)
+        result.append(day)
     return result

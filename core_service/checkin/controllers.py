@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,17 +17,36 @@ from ..tenancy import Tenant, load_tenant
 from .service import DIRECTIONS, scan
 
 
+class GateScanOut(ScanOut):
+    """The scan answer; the fields below extend ``ScanOut`` without changing it.
+
+    ``admitted_count`` is how many people may pass (0 or 1 for a ticket code; the number of
+    tickets admitted for a group code), so a turnstile can count them through.
+    """
+
+    admitted_count: int = 0
+    group: bool = False
+    order_code: str | None = None
+    admitted_ticket_ids: list[int] = msgspec.field(default_factory=list)
+
+
 class GateController(Controller):
     path = "/api/v1/gate"
     guards = [requires_device("gate")]
 
     @post("/scan", status_code=HTTP_200_OK)
     async def scan_ticket(
-        self, request: Request[Any, Any, Any], data: ScanIn, tenant: Tenant, db_session: AsyncSession
-    ) -> ScanOut:
+        self,
+        request: Request[Any, Any, Any],
+        data: ScanIn,
+        tenant: Tenant,
+        db_session: AsyncSession,
+    ) -> GateScanOut:
         if data.direction not in DIRECTIONS:
             raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}.")
-        outcome = await scan(db_session, tenant, data.token.strip(), data.direction, request.user.id)
+        outcome = await scan(
+            db_session, tenant, data.token.strip(), data.direction, request.user.id
+        )
         ticket = None
         if outcome.ticket is not None and outcome.product is not None:
             ticket = ScanTicketOut(
@@ -37,12 +57,16 @@ class GateController(Controller):
                 valid_from=outcome.ticket.valid_from,
                 valid_until=outcome.ticket.valid_until,
             )
-        return ScanOut(
+        return GateScanOut(
             result=outcome.result,
             admitted=outcome.admitted,
             message_ja=outcome.message("ja"),
             message_en=outcome.message("en"),
             ticket=ticket,
+            admitted_count=outcome.admitted_count,
+            group=outcome.group,
+            order_code=outcome.order_code or None,
+            admitted_ticket_ids=[t.id for t in outcome.admitted_tickets],
         )
 
 

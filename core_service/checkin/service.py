@@ -3,6 +3,12 @@
 The signature check needs only the facility's public key; whether the ticket is still
 unused is decided by one conditional UPDATE, so two gates scanning the same QR at the
 same moment admit it once. Every scan, admitted or refused, is logged.
+
+A group code (F3, ``KIND_ORDER_GROUP``) admits every unused admission ticket of a paid
+order in one scan: each ticket is used by its own conditional UPDATE and gets its own
+check-in row, so a group scan racing a single-ticket scan still admits each ticket once.
+Tickets the buyer handed on to a companion are not part of the group: they belong to
+the companion, who enters with their own code.
 """
 
 from __future__ import annotations
@@ -13,10 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clock import facility_today
-from ..models import CheckIn, Product, Ticket, utcnow
+from ..models import ADMISSION_KINDS, CheckIn, Order, Product, Ticket, TicketTransfer, utcnow
 from ..plugin_api import Redemption
 from ..tenancy import Tenant
-from ..tickets.qr_token import KIND_TICKET, InvalidToken, read_claim, verify_token
+from ..tickets.qr_token import (
+    KIND_ORDER_GROUP,
+    KIND_TICKET,
+    InvalidToken,
+    TokenClaim,
+    read_claim,
+    verify_token,
+)
 
 DIRECTIONS = ("entry", "exit", "ride")
 
@@ -35,19 +48,37 @@ class ScanResult:
     result: str
     ticket: Ticket | None = None
     product: Product | None = None
+    #: Group scans only: the tickets this scan admitted, and the order's code.
+    group: bool = False
+    admitted_tickets: tuple[Ticket, ...] = ()
+    order_code: str = ""
 
     @property
     def admitted(self) -> bool:
         return self.result == "admitted"
 
+    @property
+    def admitted_count(self) -> int:
+        """How many people may pass: 1 or 0 for a ticket, the group's size for a group."""
+        if self.group:
+            return len(self.admitted_tickets)
+        return 1 if self.admitted else 0
+
     def message(self, locale: str) -> str:
         ja, en = MESSAGES[self.result]
+        if self.group and self.admitted:
+            # Gate staff count the party through, so the number leads.
+            n = self.admitted_count
+            ja, en = f"{n}名 {ja}", f"{n} admitted (group)"
         return ja if locale == "ja" else en
 
 
 async def scan(
     session: AsyncSession, tenant: Tenant, token: str, direction: str, device_id: int | None
 ) -> ScanResult:
+    group_claim = _group_claim(token)
+    if group_claim is not None:
+        return await scan_group(session, tenant, token, group_claim, direction, device_id)
     outcome, reason = await _decide(session, tenant, token, direction)
     session.add(
         CheckIn(
@@ -127,3 +158,117 @@ async def _use_once(session: AsyncSession, tenant: Tenant, ticket: Ticket) -> bo
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def _group_claim(token: str) -> TokenClaim | None:
+    """The claim of a group code (unverified), or None for anything else."""
+    try:
+        claim = read_claim(token)
+    except InvalidToken:
+        return None
+    return claim if claim.kind == KIND_ORDER_GROUP else None
+
+
+async def scan_group(
+    session: AsyncSession,
+    tenant: Tenant,
+    token: str,
+    claim: TokenClaim,
+    direction: str,
+    device_id: int | None,
+) -> ScanResult:
+    """Admit every unused admission ticket of the order named by a group code."""
+    outcome, reason = await _decide_group(session, tenant, token, claim, direction)
+    now = utcnow()
+    for ticket in outcome.admitted_tickets:
+        session.add(
+            CheckIn(
+                facility_id=tenant.id,
+                ticket_id=ticket.id,
+                device_id=device_id,
+                direction=direction,
+                result="admitted",
+                reason=f"group {outcome.order_code}",
+                scanned_at=now,
+            )
+        )
+    if not outcome.admitted_tickets:
+        session.add(
+            CheckIn(
+                facility_id=tenant.id,
+                ticket_id=None,
+                device_id=device_id,
+                direction=direction,
+                result=outcome.result,
+                reason=reason,
+                scanned_at=now,
+            )
+        )
+    await session.commit()
+    for ticket in outcome.admitted_tickets:
+        await tenant.plugins.ticket_redeemed(
+            Redemption(
+                ticket_id=ticket.id,
+                order_id=ticket.order_id,
+                product_id=ticket.product_id,
+                direction=direction,
+                uses_left=ticket.uses_left,
+                device_id=device_id,
+            )
+        )
+    return outcome
+
+
+async def _decide_group(
+    session: AsyncSession, tenant: Tenant, token: str, claim: TokenClaim, direction: str
+) -> tuple[ScanResult, str]:
+    if claim.facility_id != tenant.id:
+        return ScanResult("wrong_facility", group=True), f"facility {claim.facility_id}"
+    try:
+        verify_token(token, tenant.facility.signing_public_key)
+    except InvalidToken as exc:
+        return ScanResult("invalid", group=True), str(exc)
+    order = await session.scalar(
+        sa.select(Order).where(Order.id == claim.subject_id, Order.facility_id == tenant.id)
+    )
+    if order is None or claim.secret_version != 1:
+        return ScanResult("invalid", group=True), "unknown order"
+    if order.status == "cancelled":
+        return ScanResult("cancelled", group=True, order_code=order.code), ""
+    if order.status != "paid":
+        return ScanResult("invalid", group=True, order_code=order.code), f"order {order.status}"
+    handed_on = sa.select(TicketTransfer.ticket_id).where(
+        TicketTransfer.order_id == order.id, TicketTransfer.state == "claimed"
+    )
+    members = list(
+        await session.scalars(
+            sa.select(Ticket)
+            .join(Product, Product.id == Ticket.product_id)
+            .where(
+                Ticket.facility_id == tenant.id,
+                Ticket.order_id == order.id,
+                Product.kind.in_(ADMISSION_KINDS),
+                Ticket.id.not_in(handed_on),
+            )
+            .order_by(Ticket.id)
+        )
+    )
+    today = facility_today(tenant.facility.timezone)
+    live = [t for t in members if t.status != "cancelled"]
+    today_members = [t for t in live if t.valid_from <= today <= t.valid_until]
+    if not live:
+        return ScanResult("cancelled", group=True, order_code=order.code), "no live tickets"
+    if not today_members:
+        return ScanResult("not_valid_today", group=True, order_code=order.code), "group"
+    if direction == "exit":
+        admitted = tuple(today_members)
+    else:
+        admitted = tuple([t for t in today_members if await _use_once(session, tenant, t)])
+        for ticket in admitted:
+            await session.refresh(ticket)
+    if not admitted:
+        return ScanResult("already_used", group=True, order_code=order.code), "group"
+    return (
+        ScanResult("admitted", group=True, admitted_tickets=admitted, order_code=order.code),
+        "group",
+    )

@@ -25,6 +25,7 @@ from core_service.models import (
     Payment,
     PriceCategory,
     Product,
+    Refund,
     Ticket,
 )
 
@@ -156,6 +157,27 @@ def _payments() -> sa.Select[Any]:
     )
 
 
+def _refunds() -> sa.Select[Any]:
+    # Not selected: idempotency_key (sent to the provider, a replay handle), provider_ref
+    # (the provider's own id, as for payments) and last_error (free text from a provider
+    # that may quote the customer). The order and cancellation ids join to the rest.
+    return sa.select(
+        Refund.facility_id,
+        Refund.id,
+        Refund.order_id,
+        Refund.cancellation_id,
+        Refund.payment_id,
+        Refund.provider,
+        Refund.method,
+        Refund.state,
+        Refund.amount,
+        Refund.attempts,
+        Refund.created_at,
+        Refund.refunded_at,
+        Refund.updated_at,
+    )
+
+
 def _devices() -> sa.Select[Any]:
     # The token hashes are secrets and never selected; the status is the device's own
     # heartbeat (no personal data), serialised as JSON text by the exporter.
@@ -181,6 +203,7 @@ _SOURCES: dict[str, tuple[Callable[[], sa.Select[Any]], type[Any], str, str]] = 
     "tickets": (_tickets, Ticket, "updated_at", "valid_from"),
     "checkins": (_checkins, CheckIn, "scanned_at", "scanned_at"),
     "payments": (_payments, Payment, "updated_at", "created_at"),
+    "refunds": (_refunds, Refund, "updated_at", "created_at"),
     # Dated by the last change, so each heartbeat version lands on the day it was seen.
     "devices": (_devices, Device, "updated_at", "updated_at"),
 }

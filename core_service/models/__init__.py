@@ -3,6 +3,7 @@
 Importing this package registers every table on ``Base.metadata`` (Alembic's target).
 """
 
+from .aftersales import Cancellation, Receipt, Refund, TicketTransfer
 from .base import Base, utcnow
 from .catalog import ADMISSION_KINDS, PRODUCT_KINDS, Capacity, PriceCategory, Product
 from .facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
@@ -15,6 +16,7 @@ __all__ = [
     "PRODUCT_KINDS",
     "AuditLog",
     "Base",
+    "Cancellation",
     "Capacity",
     "CheckIn",
     "ConsentRecord",
@@ -30,8 +32,11 @@ __all__ = [
     "Payment",
     "PaymentEvent",
     "PriceCategory",
+    "Receipt",
+    "Refund",
     "Product",
     "StaffUser",
     "Ticket",
+    "TicketTransfer",
     "utcnow",
 ]

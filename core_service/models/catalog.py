@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, BigId, TenantMixin, Timestamped
+from .base import Base, BigId, TenantMixin, Timestamped, utcnow
 
 PRODUCT_KINDS = (
     "day_admission",
@@ -46,6 +47,31 @@ class Product(TenantMixin, Timestamped, Base):
     validity_days: Mapped[int] = mapped_column(default=1)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # --- catalog rules (migration 0003_catalog) ---
+    #: Time slots of a timed admission: ``[{"label": "10:00", "capacity": 50}, ...]``;
+    #: empty for whole-day products. Each slot has its own capacity row per date.
+    slots: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: Sales window: not sold before / after these instants (None: no limit).
+    sale_starts_at: Mapped[datetime | None]
+    sale_ends_at: Mapped[datetime | None]
+    #: Visit dates the product is not sold for (ISO dates), besides the facility's.
+    closed_dates: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: Weekdays the product is not sold for (0 = Monday ... 6 = Sunday).
+    closed_weekdays: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: Most tickets of this product in one order (None: only the global cap).
+    max_per_order: Mapped[int | None]
+    #: For add-ons: codes of the main products it may be sold with (empty: any main product).
+    addon_for: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: Annual passes: "purchase" (valid from the purchase day) or "first_use".
+    validity_start: Mapped[str] = mapped_column(
+        sa.String(16), default="purchase", server_default="purchase"
+    )
+    #: Whether each ticket needs a holder (name and birth date, optional photo).
+    holder_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # --- coupon books (migration 0005_coupon_tear_off) ---
+    #: Coupon books only: issue ``uses`` single-use tickets (tear-off coupons, one QR each)
+    #: instead of one ticket with ``uses`` uses; a torn-off coupon can be handed to a child.
+    coupon_tear_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     price_categories: Mapped[list[PriceCategory]] = relationship(
         back_populates="product", order_by="PriceCategory.sort_order", lazy="selectin"
@@ -53,6 +79,25 @@ class Product(TenantMixin, Timestamped, Base):
 
     def name(self, locale: str) -> str:
         return self.name_ja if locale == "ja" else self.name_en
+
+    @property
+    def is_addon(self) -> bool:
+        return self.kind == "addon"
+
+    def sale_pending(self, now: datetime | None = None) -> bool:
+        """Whether the sales window has not opened yet."""
+        return self.sale_starts_at is not None and (now or utcnow()) < self.sale_starts_at
+
+    def slot_labels(self) -> list[str]:
+        return [str(s["label"]) for s in self.slots or []]
+
+    def slot_capacity(self, label: str) -> int | None:
+        """Capacity of one slot (or of the day when ``label`` is ""); None: unlimited."""
+        for slot in self.slots or []:
+            if slot["label"] == label:
+                capacity = slot.get("capacity")
+                return None if capacity is None else int(capacity)
+        return self.daily_capacity
 
 
 class PriceCategory(TenantMixin, Timestamped, Base):
@@ -91,3 +136,31 @@ class Capacity(TenantMixin, Timestamped, Base):
     capacity: Mapped[int]
     sold: Mapped[int] = mapped_column(default=0)
     held: Mapped[int] = mapped_column(default=0)
+
+
+class PassHolder(TenantMixin, Timestamped, Base):
+    """The holder of one ticket that needs one (annual passes), captured at checkout.
+
+    Written with the order; ``ticket_id`` is filled when the tickets are issued on payment.
+    The photo is kept in the database (not on a worker's disk) so every core worker and the
+    card-printer export see the same data.
+    """
+
+    __tablename__ = "pass_holder"
+    __table_args__ = (sa.UniqueConstraint("order_line_id", "position"),)
+
+    order_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("order_line.id", ondelete="CASCADE")
+    )
+    #: 0-based place of the holder among the line's tickets.
+    position: Mapped[int]
+    ticket_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("ticket.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    birth_date: Mapped[dt.date]
+    photo: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    photo_type: Mapped[str] = mapped_column(sa.String(32), default="")

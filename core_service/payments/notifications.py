@@ -30,14 +30,14 @@ from ..sales.service import fail_payment
 from ..security import Signer
 from ..settings import Settings
 from ..tenancy import Tenant, load_tenant
-from .registry import instantiate_provider
 from .provider import (
     NotificationRejected,
     PaymentProvider,
     ProviderEvent,
     ProviderUnavailable,
 )
-from .service import complete_payment
+from .registry import instantiate_provider
+from .service import complete_payment, shorten_konbini_hold
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,8 @@ async def apply_event(
             payment.id,
             str(event.detail.get("reason") or f"{provider.name}: failed"),
         )
+        if payment.method == "konbini":
+            await shorten_konbini_hold(session, payment.order_id, settings)
         return FAILED
     return IGNORED
 

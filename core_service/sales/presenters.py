@@ -78,8 +78,21 @@ async def tickets_out(
         for p in await session.scalars(sa.select(Product).where(Product.id.in_(product_ids)))
     }
     result = []
-    for ticket in order.tickets:
+    position: dict[int, int] = {}  # tickets seen so far per order line
+    book_id: int | None = None
+    for ticket in order.tickets:  # in id order, i.e. the order they were issued in
         line = lines[ticket.order_line_id]
+        product = products[ticket.product_id]
+        index = position[line.id] = position.get(line.id, -1) + 1
+        # Tear-off coupons were issued book by book: N consecutive tickets of the line
+        # per book bought. The book is named by its first ticket's id.
+        coupon_no = coupon_count = 0
+        # uses_total == 1 keeps books sold before the product was switched to tear-off whole.
+        tear_off = product.kind == "coupon_book" and product.coupon_tear_off
+        if tear_off and product.uses > 1 and ticket.uses_total == 1:
+            coupon_no, coupon_count = index % product.uses + 1, product.uses
+            if coupon_no == 1:
+                book_id = ticket.id
         result.append(
             TicketOut(
                 id=ticket.id,
@@ -96,6 +109,9 @@ async def tickets_out(
                 uses_total=ticket.uses_total,
                 uses_left=ticket.uses_left,
                 qr_token=ticket_token(facility, ticket, secret_key),
+                book_id=book_id if coupon_no else None,
+                coupon_no=coupon_no,
+                coupon_count=coupon_count,
             )
         )
     return result

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..catalog.rules import Holder
+
 
 @dataclass(frozen=True, slots=True)
 class LineRequest:
@@ -13,6 +15,8 @@ class LineRequest:
     quantity: int
     visit_date: dt.date | None = None
     slot: str = ""
+    #: One holder per ticket, for products that need holders (annual passes).
+    holders: tuple[Holder, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

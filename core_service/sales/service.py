@@ -19,12 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..catalog import capacity
+from ..catalog import capacity, rules
+from ..catalog.rules import MAX_TICKETS_PER_ORDER
 from ..catalog.service import price_categories_by_id
 from ..clock import facility_today
 from ..database import insert_or_ignore
 from ..errors import Conflict, InvalidInput, NotFound, SoldOut
 from ..models import (
+    Capacity,
     ConsentRecord,
     Customer,
     Order,
@@ -36,12 +38,13 @@ from ..models import (
     Ticket,
     utcnow,
 )
+from ..models.catalog import PassHolder
 from ..plugin_api import PaidOrder
 from ..security import new_token
 from ..tenancy import Tenant
 from .requests import CheckoutRequest, ImmediatePayment, LineRequest
 
-MAX_TICKETS_PER_ORDER = 50
+__all__ = ["MAX_TICKETS_PER_ORDER", "place_order", "confirm_payment", "expire_holds"]
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud
 
 
@@ -68,6 +71,19 @@ class _PricedLine:
     category: PriceCategory
     product: Product
     visit_date: dt.date
+
+    # The attributes the catalog rules read (see catalog.rules._Line).
+    @property
+    def quantity(self) -> int:
+        return self.request.quantity
+
+    @property
+    def slot(self) -> str:
+        return self.request.slot
+
+    @property
+    def holders(self) -> tuple[rules.Holder, ...]:
+        return self.request.holders
 
 
 async def find_order_by_key(session: AsyncSession, tenant: Tenant, key: str) -> Order | None:
@@ -99,6 +115,7 @@ async def place_order(
     try:
         order = await _write_order(session, tenant, request, priced, total, hold_minutes)
         await session.commit()
+        await session.refresh(order, ["lines", "tickets"])
     except IntegrityError:
         # Another request with the same idempotency key won the race: return its order.
         await session.rollback()
@@ -120,28 +137,19 @@ async def _price_lines(
 ) -> list[_PricedLine]:
     if not request.lines:
         raise InvalidInput("Choose at least one ticket.", "チケットを1枚以上選んでください。")
-    quantity = sum(line.quantity for line in request.lines)
     if any(line.quantity < 1 for line in request.lines):
         raise InvalidInput("Quantities must be at least 1.", "枚数は1以上にしてください。")
-    if quantity > MAX_TICKETS_PER_ORDER:
-        raise InvalidInput(
-            f"At most {MAX_TICKETS_PER_ORDER} tickets per order.",
-            f"1回のご注文は{MAX_TICKETS_PER_ORDER}枚までです。",
-        )
     categories = await price_categories_by_id(
         session, tenant, [line.price_category_id for line in request.lines]
     )
-    today = facility_today(tenant.facility.timezone)
+    now = utcnow()
+    today = facility_today(tenant.facility.timezone, now)
     priced = []
     for line in request.lines:
         category = categories.get(line.price_category_id)
         if category is None:
             raise InvalidInput("Unknown ticket type.", "存在しない券種です。")
         product = category.product
-        if not product.active or request.channel not in product.channels:
-            raise InvalidInput(
-                f"{product.name_en} is not sold here.", f"{product.name_ja}はこちらでは販売していません。"
-            )
         if not product.requires_date:
             visit_date = today  # open-dated: validity counts from the purchase day
         else:
@@ -149,9 +157,14 @@ async def _price_lines(
             visit_date = line.visit_date or (today if request.channel == "kiosk" else None)
         if visit_date is None:
             raise InvalidInput("Choose a visit date.", "来場日を選んでください。")
-        if visit_date < today:
-            raise InvalidInput("The visit date has passed.", "来場日が過ぎています。")
         priced.append(_PricedLine(line, category, product, visit_date))
+    rules.check_order(
+        priced,
+        channel=request.channel,
+        facility_settings=tenant.facility.settings or {},
+        now=now,
+        today=today,
+    )
     return priced
 
 
@@ -159,7 +172,9 @@ def _line_total(line: _PricedLine) -> int:
     return (line.category.price + line.category.handling_fee) * line.request.quantity
 
 
-async def _customer(session: AsyncSession, tenant: Tenant, request: CheckoutRequest) -> Customer | None:
+async def _customer(
+    session: AsyncSession, tenant: Tenant, request: CheckoutRequest
+) -> Customer | None:
     if not request.customer_email:
         return None
     email = request.customer_email.strip().lower()
@@ -187,30 +202,53 @@ async def _customer(session: AsyncSession, tenant: Tenant, request: CheckoutRequ
     return customer
 
 
-async def _reserve(session: AsyncSession, priced: list[_PricedLine], sell: bool) -> dict[int, int | None]:
-    """Reserve places for every line; the capacity row id per line index."""
+def _wanted(priced: list[_PricedLine]) -> dict[tuple[int, dt.date, str], int]:
+    """Places wanted per (product, date, slot): one row is updated once per order."""
     wanted: dict[tuple[int, dt.date, str], int] = defaultdict(int)
     for line in priced:
-        wanted[(line.product.id, line.visit_date, line.request.slot)] += line.request.quantity
-    rows: dict[tuple[int, dt.date, str], int | None] = {}
+        wanted[(line.product.id, line.visit_date, line.slot)] += line.quantity
+    return wanted
+
+
+async def _capacity_rows(
+    session: AsyncSession, priced: list[_PricedLine]
+) -> dict[tuple[int, dt.date, str], int | None]:
+    """The capacity row of each (product, date, slot), created if missing; no lock taken."""
     products = {line.product.id: line.product for line in priced}
-    # Sorted so that two orders touching the same rows lock them in the same order.
-    for key in sorted(wanted):
+    rows: dict[tuple[int, dt.date, str], int | None] = {}
+    for key in sorted(_wanted(priced)):
         product_id, date, slot = key
-        row_id = await capacity.ensure_capacity_row(session, products[product_id], date, slot)
-        rows[key] = row_id
+        rows[key] = await capacity.ensure_capacity_row(session, products[product_id], date, slot)
+    return rows
+
+
+async def _reserve(
+    session: AsyncSession,
+    priced: list[_PricedLine],
+    rows: dict[tuple[int, dt.date, str], int | None],
+    sell: bool,
+) -> None:
+    """Hold (or sell) the places of every line with one conditional UPDATE per row.
+
+    Called last before the commit: the row lock each UPDATE takes is then held for one
+    round trip (the COMMIT), not while the order, its lines and tickets are written, so
+    buyers of one hot slot queue on the row as briefly as possible.
+    """
+    products = {line.product.id: line.product for line in priced}
+    reserve = capacity.sell_now if sell else capacity.hold
+    # Sorted so that two orders touching the same rows lock them in the same order.
+    for key, quantity in sorted(_wanted(priced).items()):
+        row_id = rows[key]
         if row_id is None:
             continue
-        reserve = capacity.sell_now if sell else capacity.hold
-        if not await reserve(session, row_id, wanted[key]):
+        if not await reserve(session, row_id, quantity):
+            product_id, date, slot = key
             product = products[product_id]
+            when = f"{date.isoformat()} {slot}".strip()
             raise SoldOut(
-                f"{product.name_en} is sold out for {date.isoformat()}.",
-                f"{date.isoformat()}の{product.name_ja}は売り切れました。",
+                f"{product.name_en} is sold out for {when}.",
+                f"{when}の{product.name_ja}は売り切れました。",
             )
-    return {
-        i: rows[(line.product.id, line.visit_date, line.request.slot)] for i, line in enumerate(priced)
-    }
 
 
 async def _write_order(
@@ -223,7 +261,7 @@ async def _write_order(
 ) -> Order:
     now = utcnow()
     customer = await _customer(session, tenant, request)
-    capacity_rows = await _reserve(session, priced, sell=request.payment is not None)
+    capacity_rows = await _capacity_rows(session, priced)
     order = Order(
         facility_id=tenant.id,
         code=new_order_code(),
@@ -239,34 +277,60 @@ async def _write_order(
     )
     session.add(order)
     await session.flush()
-    for i, line in enumerate(priced):
-        session.add(
-            OrderLine(
-                facility_id=tenant.id,
-                order_id=order.id,
-                product_id=line.product.id,
-                price_category_id=line.category.id,
-                capacity_id=capacity_rows[i],
-                product_name_ja=line.product.name_ja,
-                product_name_en=line.product.name_en,
-                category_name_ja=line.category.name_ja,
-                category_name_en=line.category.name_en,
-                visit_date=line.visit_date,
-                slot=line.request.slot,
-                quantity=line.request.quantity,
-                unit_price=line.category.price,
-                handling_fee=line.category.handling_fee,
-                tax_rate=line.product.tax_rate,
-                line_total=_line_total(line),
-            )
+    order_lines = []
+    for line in priced:
+        order_line = OrderLine(
+            facility_id=tenant.id,
+            order_id=order.id,
+            product_id=line.product.id,
+            price_category_id=line.category.id,
+            capacity_id=capacity_rows[(line.product.id, line.visit_date, line.slot)],
+            product_name_ja=line.product.name_ja,
+            product_name_en=line.product.name_en,
+            category_name_ja=line.category.name_ja,
+            category_name_en=line.category.name_en,
+            visit_date=line.visit_date,
+            slot=line.slot,
+            quantity=line.quantity,
+            unit_price=line.category.price,
+            handling_fee=line.category.handling_fee,
+            tax_rate=line.product.tax_rate,
+            line_total=_line_total(line),
         )
+        session.add(order_line)
+        order_lines.append(order_line)
     _record_consents(session, tenant, request, order, now)
     await session.flush()
+    _record_holders(session, tenant, order, priced, order_lines)
     if request.payment is not None:
         await _record_immediate_payment(session, tenant, order, request.payment, now)
         await _mark_paid(session, tenant, order, now, converting_holds=False)
-    await session.refresh(order, ["lines", "tickets"])
+    # Nothing may follow the reservation but the COMMIT (see _reserve).
+    await _reserve(session, priced, capacity_rows, sell=request.payment is not None)
     return order
+
+
+def _record_holders(
+    session: AsyncSession,
+    tenant: Tenant,
+    order: Order,
+    priced: list[_PricedLine],
+    order_lines: list[OrderLine],
+) -> None:
+    for line, order_line in zip(priced, order_lines, strict=True):
+        for position, holder in enumerate(line.holders):
+            session.add(
+                PassHolder(
+                    facility_id=tenant.id,
+                    order_id=order.id,
+                    order_line_id=order_line.id,
+                    position=position,
+                    name=holder.name.strip()[:200],
+                    birth_date=holder.birth_date,
+                    photo=holder.photo,
+                    photo_type=holder.photo_type,
+                )
+            )
 
 
 def _record_consents(
@@ -348,23 +412,42 @@ async def _mark_paid(
 async def _issue_tickets(session: AsyncSession, tenant: Tenant, line: OrderLine) -> None:
     product = await session.get(Product, line.product_id)
     assert product is not None and line.visit_date is not None
-    valid_until = line.visit_date + dt.timedelta(days=max(product.validity_days, 1) - 1)
-    for _ in range(line.quantity):
-        session.add(
-            Ticket(
-                facility_id=tenant.id,
-                order_id=line.order_id,
-                order_line_id=line.id,
-                product_id=line.product_id,
-                price_category_id=line.price_category_id,
-                valid_from=line.visit_date,
-                valid_until=valid_until,
-                slot=line.slot,
-                uses_total=product.uses,
-                uses_left=product.uses,
+    valid_from, valid_until = rules.validity(product, line.visit_date)
+    holders = (
+        (
+            await session.scalars(
+                sa.select(PassHolder)
+                .where(PassHolder.order_line_id == line.id)
+                .order_by(PassHolder.position)
             )
+        ).all()
+        if product.holder_required
+        else []
+    )
+    # A tear-off coupon book is N single-use tickets (one QR each) per book bought; the
+    # line keeps quantity = books and the book price, so sales and refunds are unchanged.
+    tear_off = product.kind == "coupon_book" and product.coupon_tear_off
+    count, uses = (line.quantity * product.uses, 1) if tear_off else (line.quantity, product.uses)
+    tickets = []
+    for i in range(count):
+        ticket = Ticket(
+            facility_id=tenant.id,
+            order_id=line.order_id,
+            order_line_id=line.id,
+            product_id=line.product_id,
+            price_category_id=line.price_category_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            slot=line.slot,
+            uses_total=uses,
+            uses_left=uses,
+            holder_name=holders[i].name if i < len(holders) else "",
         )
+        session.add(ticket)
+        tickets.append(ticket)
     await session.flush()
+    for holder, ticket in zip(holders, tickets, strict=False):
+        holder.ticket_id = ticket.id
 
 
 async def _announce_paid(tenant: Tenant, order: Order) -> None:
@@ -447,10 +530,21 @@ async def confirm_payment(
     )
     newly_paid = await _mark_paid(session, tenant, order, now, converting_holds=True)
     if not newly_paid:
-        # Paid after the hold expired (or paid twice by two attempts): keep the record
-        # so that reconciliation refunds it, but issue nothing.
+        await session.refresh(order, ["status"])
+    if not newly_paid and order.status == "expired":
+        # Paid after the hold expired: the places may still be free.
+        newly_paid = await _revive_expired(session, tenant, order, now)
+        if newly_paid:
+            await session.execute(
+                sa.update(Payment).where(Payment.id == payment.id).values(data={"reacquired": True})
+            )
+    if not newly_paid:
+        # Paid after the hold expired and the places are gone (or paid twice by two
+        # attempts): keep the record so that reconciliation refunds it; issue nothing.
         await session.execute(
-            sa.update(Payment).where(Payment.id == payment.id).values(data={"needs_refund": True})
+            sa.update(Payment)
+            .where(Payment.id == payment.id)
+            .values(data={"needs_refund": True, "reason": f"order {order.status}"})
         )
     await session.commit()
     await session.refresh(order, ["lines", "tickets"])
@@ -459,10 +553,62 @@ async def confirm_payment(
     return order, newly_paid
 
 
+async def _revive_expired(
+    session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime
+) -> bool:
+    """expired → paid when every place of the order can be sold again; else nothing."""
+    lines = (
+        await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id))
+    ).all()
+    taken: list[OrderLine] = []
+    for line in sorted(lines, key=lambda item: item.capacity_id or 0):
+        if line.capacity_id is None:
+            continue
+        if not await capacity.sell_now(session, line.capacity_id, line.quantity):
+            for done in taken:  # give back what this attempt took
+                await session.execute(
+                    sa.update(Capacity)
+                    .where(Capacity.id == done.capacity_id)
+                    .values(sold=Capacity.sold - done.quantity)
+                )
+            return False
+        taken.append(line)
+    moved = await session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.facility_id == tenant.id, Order.status == "expired")
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return False
+    # The places are sold already; _mark_paid must not convert holds a second time.
+    return await _mark_paid(session, tenant, order, now, converting_holds=False)
+
+
+async def payment_outcome(session: AsyncSession, tenant: Tenant, order: Order) -> str:
+    """What the visitor's order page should say about a late payment:
+    "reacquired" (paid after the hold expired, places still free), "refund" (paid after
+    the hold expired and sold out: refunded), or "" (nothing special)."""
+    rows = await session.scalars(
+        sa.select(Payment.data).where(
+            Payment.order_id == order.id, Payment.facility_id == tenant.id, Payment.state == "paid"
+        )
+    )
+    outcome = ""
+    for data in rows:
+        if (data or {}).get("needs_refund") and order.status != "paid":
+            return "refund"
+        if (data or {}).get("reacquired"):
+            outcome = "reacquired"
+    return outcome
+
+
 async def fail_payment(session: AsyncSession, tenant: Tenant, payment_id: int, reason: str) -> None:
     moved = await session.execute(
         sa.update(Payment)
-        .where(Payment.id == payment_id, Payment.facility_id == tenant.id, Payment.state == "pending")
+        .where(
+            Payment.id == payment_id, Payment.facility_id == tenant.id, Payment.state == "pending"
+        )
         .values(state="failed")
     )
     if moved.rowcount == 1:

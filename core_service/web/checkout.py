@@ -17,14 +17,15 @@ import sqlalchemy as sa
 from litestar.datastructures import FormMultiDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..catalog.rules import sale_window_error
 from ..catalog.service import DateAvailability, availability, products_for_channel
 from ..clock import facility_today
 from ..errors import InvalidInput, NotFound, SoldOut
-from ..models import Order, Product
+from ..models import Order, Product, utcnow
 from ..payments.registry import MethodChoice, method_choices
 from ..payments.service import start_payment
 from ..plugin_api import CheckoutField
-from ..sales.service import CheckoutRefused, place_order
+from ..sales.service import CheckoutRefused, payment_outcome, place_order
 from ..security import Signer, new_token
 from ..settings import Settings
 from ..tenancy import Tenant
@@ -45,6 +46,10 @@ class ProductPage:
     payment_choices: list[MethodChoice]
     form: CheckoutForm
     errors: FormErrors = field(default_factory=FormErrors)
+    #: Add-ons offered with the product (parking, ...).
+    addons: list[Product] = field(default_factory=list)
+    #: Why the product cannot be bought now (sales window), in the visitor's language.
+    not_on_sale: str = ""
 
     def context(self) -> dict[str, Any]:
         return {
@@ -54,7 +59,15 @@ class ProductPage:
             "payment_choices": self.payment_choices,
             "form": self.form,
             "errors": self.errors,
+            "addons": self.addons,
+            "not_on_sale": self.not_on_sale,
+            "included_tax": included_tax,
         }
+
+
+def included_tax(amount: int, rate: int) -> int:
+    """Consumption tax contained in a tax-inclusive yen amount (rounded down)."""
+    return amount * rate // (100 + rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +80,28 @@ class SubmitResult:
 
 
 async def web_products(session: AsyncSession, tenant: Tenant) -> list[Product]:
-    return await products_for_channel(session, tenant, "web")
+    """Products the shop lists: add-ons are offered on their main product's page, and
+    products whose sales ended are gone (those not yet on sale stay, with their date)."""
+    now = utcnow()
+    return [
+        p
+        for p in await products_for_channel(session, tenant, "web")
+        if not p.is_addon and (p.sale_ends_at is None or now < p.sale_ends_at)
+    ]
+
+
+async def web_addons(session: AsyncSession, tenant: Tenant, product: Product) -> list[Product]:
+    """Add-ons sold with ``product`` on the web."""
+    if product.is_addon:
+        return []
+    return [
+        p
+        for p in await products_for_channel(session, tenant, "web")
+        if p.is_addon
+        and (not p.addon_for or product.code in p.addon_for)
+        # A dated add-on (parking for a day) needs a dated main product.
+        and (product.requires_date or not p.requires_date)
+    ]
 
 
 async def web_product(session: AsyncSession, tenant: Tenant, code: str) -> Product:
@@ -76,7 +110,7 @@ async def web_product(session: AsyncSession, tenant: Tenant, code: str) -> Produ
             Product.facility_id == tenant.id, Product.code == code, Product.active.is_(True)
         )
     )
-    if product is None or "web" not in product.channels:
+    if product is None or "web" not in product.channels or product.is_addon:
         raise NotFound("No such product.", "商品が見つかりません。")
     return product
 
@@ -104,7 +138,23 @@ async def product_page(
     if form is None:
         # A fresh id per form view makes a resubmitted form replay one checkout.
         form = CheckoutForm(checkout_id=new_token(16), payment=choices[0].value if choices else "")
-    return ProductPage(product, dates, tenant.plugins.checkout_fields("web"), choices, form)
+        if product.holder_required:
+            form = CheckoutForm.parse(_EMPTY_FORM, product, [])
+            form.checkout_id = new_token(16)
+            form.payment = choices[0].value if choices else ""
+    window = sale_window_error(product, utcnow())
+    return ProductPage(
+        product,
+        dates,
+        tenant.plugins.checkout_fields("web"),
+        choices,
+        form,
+        addons=await web_addons(session, tenant, product),
+        not_on_sale=window.message(locale) if window else "",
+    )
+
+
+_EMPTY_FORM = FormMultiDict({})
 
 
 async def submit(
@@ -119,21 +169,30 @@ async def submit(
 ) -> SubmitResult:
     """Validate the form, place the order and start its payment."""
     fields = tenant.plugins.checkout_fields("web")
-    form = CheckoutForm.parse(data, product, fields)
+    addons = await web_addons(session, tenant, product)
+    form = CheckoutForm.parse(data, product, fields, addons)
     page = await product_page(session, tenant, product, locale=locale, settings=settings, form=form)
-    bookable = [d.date for d in page.dates if d.remaining is None or d.remaining > 0]
+    if data.get("action") == "add_holder":
+        # "Add another pass" only shows one more holder block; nothing is bought yet.
+        return SubmitResult(page=page)
+    bookable = [d.date for d in page.dates if d.bookable]
+    chosen = next((d for d in page.dates if d.date.isoformat() == form.visit_date), None)
     errors, visit_date, quantities = validate(
         form,
         product,
         allowed_dates=bookable if product.requires_date else [],
         payment_values=[c.value for c in page.payment_choices],
         plugin_errors=tenant.plugins.validate_checkout("web", form.answers),
+        allowed_slots=[s.slot for s in chosen.slots if not s.sold_out] if chosen else [],
     )
+    if page.not_on_sale:
+        errors.add(FORM, page.not_on_sale, page.not_on_sale)
     # A date that is offered but not bookable any more sold out since the page was shown.
     if (
         product.requires_date
         and "visit_date" in errors.by_field
-        and any(d.date.isoformat() == form.visit_date for d in page.dates)
+        and chosen is not None
+        and not chosen.closed
     ):
         errors.by_field.pop("visit_date")
         errors.add(
@@ -150,7 +209,13 @@ async def submit(
     if errors:
         page.errors = errors
         return SubmitResult(page=page, status_code=409 if FORM in errors.by_field else 422)
-    request = to_checkout_request(form, visit_date, quantities, locale)
+    request = to_checkout_request(
+        form,
+        visit_date,
+        quantities,
+        locale,
+        main_category_ids={c.id for c in product.price_categories},
+    )
     try:
         order, _created = await place_order(
             session, tenant, request, hold_minutes=settings.hold_minutes
@@ -161,6 +226,8 @@ async def submit(
         # cannot lazy-load while the template renders).
         await session.refresh(tenant.facility)
         await session.refresh(product)  # price categories are selectin-loaded with it
+        for addon in page.addons:
+            await session.refresh(addon)
         _add_refusal(page.errors, exc)
         return SubmitResult(page=page, status_code=409 if isinstance(exc, SoldOut) else 422)
     return SubmitResult(
@@ -222,3 +289,9 @@ async def order_for_visitor(session: AsyncSession, tenant: Tenant, code: str, ke
     if order is None or not key or not secrets.compare_digest(order.access_key, key):
         raise NotFound("No such order.", "ご注文が見つかりません。")
     return order
+
+
+async def late_payment_notice(session: AsyncSession, tenant: Tenant, order: Order) -> str:
+    """"reacquired", "refund" or "": what the order page says about a payment that
+    arrived after the order's hold had expired."""
+    return await payment_outcome(session, tenant, order)

@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..payments.registry import method_choices
 from ..plugin_host import PluginHost
+from ..sales.distribution import claim_path, transfers_of
 from ..security import Signer
 from ..settings import Settings
 from ..tenancy import Tenant, load_tenant
 from . import checkout, mypage, urls
+from .aftersales_pages import AFTERSALES_HANDLERS
 from .i18n import gettext
+from .payment_pages import PAYMENT_PAGE_HANDLERS
 from .rendering import render_page, request_locale
-from .ticket_page import ticket_views
+from .ticket_page import group_view, ticket_views
 
 
 async def provide_shop(
@@ -123,10 +126,14 @@ class ShopController(Controller):
         settings: Settings,
         key: str = "",
         declined: str = "",
+        shared: int = 0,
     ) -> Template:
         locale = request_locale(request)
         order = await checkout.order_for_visitor(db_session, shop, code, key)
-        tickets = await ticket_views(db_session, shop.facility, order, settings.secret_key, locale)
+        transfers = await transfers_of(db_session, order)
+        tickets = await ticket_views(
+            db_session, shop.facility, order, settings.secret_key, locale, transfers
+        )
         return render_page(
             request,
             "order.html",
@@ -138,6 +145,19 @@ class ShopController(Controller):
                 "request_declined": declined == "1",
                 "pay_url": f"/shop/{shop.facility.slug}/orders/{order.code}/pay",
                 "payment_choices": method_choices(shop, "web", locale, settings),
+                # A payment that came back after the hold expired: re-sold or refunded.
+                "late_payment": await checkout.late_payment_notice(db_session, shop, order),
+                # After-sales (F2, F3, F5): hand-on links, the group code, the receipt.
+                "shared_ticket": shared,
+                "group": group_view(shop.facility, order, tickets, settings.secret_key),
+                "claim_url": lambda k: urls.absolute(
+                    settings.base_url, claim_path(shop.facility.slug, k)
+                ),
+                "share_url": lambda t: f"/shop/{shop.facility.slug}/orders/{order.code}"
+                f"/tickets/{t.id}/share",
+                "receipt_url": mypage.receipt_path(shop.facility.slug, order)
+                if order.paid_at is not None
+                else "",
             },
         )
 
@@ -172,6 +192,8 @@ class MyPageController(Controller):
         shop: Tenant,
         db_session: AsyncSession,
         signer: Signer,
+        settings: Settings,
+        cancelled: str = "",
     ) -> Template:
         locale = request_locale(request)
         me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
@@ -187,6 +209,10 @@ class MyPageController(Controller):
                 "customer": customer,
                 "orders": orders,
                 "order_url": lambda o: urls.order_path(shop.facility.slug, o.code, o.access_key),
+                "summaries": await mypage.order_summaries(
+                    db_session, shop, orders, secret_key=settings.secret_key, locale=locale
+                ),
+                "cancelled_code": cancelled,
             },
         )
 
@@ -272,4 +298,10 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-WEB_ROUTE_HANDLERS: list[Any] = [healthz, ShopController, MyPageController]
+WEB_ROUTE_HANDLERS: list[Any] = [
+    healthz,
+    ShopController,
+    MyPageController,
+    *PAYMENT_PAGE_HANDLERS,
+    *AFTERSALES_HANDLERS,
+]

@@ -9,18 +9,25 @@ facility never shows another facility's orders (and the service re-checks the fa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..clock import facility_today
+from ..errors import NotFound
 from ..mailing.messages import mypage_link
 from ..mailing.outbox import enqueue
-from ..models import Customer, Order
+from ..models import Customer, Order, Refund
+from ..sales.cancellation import cancellable, policy_of
+from ..sales.distribution import transfers_of
+from ..sales.receipts import receipts_of
 from ..security import Signer
 from ..settings import Settings
 from ..tenancy import Tenant
 from . import urls
 from .forms import EMAIL_PATTERN
+from .ticket_page import TicketView, ticket_views
 
 SESSION_COOKIE = "kippu_mypage"
 SESSION_PURPOSE = "mypage-session"
@@ -122,3 +129,78 @@ async def customer_orders(
         .order_by(Order.created_at.desc(), Order.id.desc())
     )
     return customer, list(orders)
+
+
+def receipt_path(slug: str, order: Order) -> str:
+    query = urlencode({"key": order.access_key})
+    return f"/shop/{quote(slug)}/orders/{quote(order.code)}/receipt?{query}"
+
+
+def cancel_path(slug: str, code: str) -> str:
+    return f"{urls.mypage_path(slug)}/orders/{quote(code)}/cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """One order on My Page: its tickets with QR codes and what the visitor may do."""
+
+    order: Order
+    tickets: list[TicketView]
+    order_url: str
+    receipt_url: str
+    cancel_url: str
+    receipts_issued: int
+    refunds: list[Refund]
+
+
+async def order_summaries(
+    session: AsyncSession, tenant: Tenant, orders: list[Order], *, secret_key: str, locale: str
+) -> list[OrderSummary]:
+    policy = policy_of(tenant)
+    today = facility_today(tenant.facility.timezone)
+    slug = tenant.facility.slug
+    summaries = []
+    for order in orders:
+        transfers = await transfers_of(session, order)
+        tickets = (
+            await ticket_views(session, tenant.facility, order, secret_key, locale, transfers)
+            if order.status in ("paid", "cancelled")
+            else []
+        )
+        # Offer cancellation only where the policy would accept it, so the button never
+        # leads to a refusal.
+        may_cancel = order.status == "paid" and any(
+            cancellable(t)
+            and policy.visitor_may_cancel((t.valid_from - today).days)
+            and (t.id not in transfers or transfers[t.id].state != "claimed")
+            for t in order.tickets
+        )
+        refunds = await session.scalars(
+            sa.select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)
+        )
+        summaries.append(
+            OrderSummary(
+                order=order,
+                tickets=tickets,
+                order_url=urls.order_path(slug, order.code, order.access_key),
+                receipt_url=receipt_path(slug, order) if order.paid_at is not None else "",
+                cancel_url=cancel_path(slug, order.code) if may_cancel else "",
+                receipts_issued=len(await receipts_of(session, order)),
+                refunds=list(refunds),
+            )
+        )
+    return summaries
+
+
+async def my_order(session: AsyncSession, tenant: Tenant, me: MyPageSession, code: str) -> Order:
+    """An order of the logged-in visitor; NotFound for anyone else's."""
+    order = await session.scalar(
+        sa.select(Order).where(
+            Order.facility_id == tenant.id,
+            Order.code == code,
+            Order.customer_id == me.customer_id,
+        )
+    )
+    if order is None:
+        raise NotFound("No such order.", "ご注文が見つかりません。")
+    return order

@@ -2,6 +2,7 @@
 
 The QR payload is the facility-signed token of :func:`core_service.sales.presenters.ticket_token`
 (via ``tickets_out``), the same one kiosks print, so gates treat web and kiosk tickets alike.
+It also carries each ticket's distribution state (F2) and the order's group code (F3).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import segno
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Facility, Order
-from ..sales.presenters import tickets_out
+from ..models import ADMISSION_KINDS, Facility, Order, TicketTransfer
+from ..sales.presenters import group_token, tickets_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,23 @@ class TicketView:
     status: str
     uses_left: int
     uses_total: int
+    id: int = 0
+    #: "" (not handed on), "offered" (a claim link exists) or "claimed".
+    transfer_state: str = ""
+    holder_name: str = ""
+    claim_key: str = ""
+    admission: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """The order's group code: one scan admits ``size`` tickets."""
+
+    token: str
+    #: An ``<img>``-ready data URI: the page's inline SVGs are one per ticket, which
+    #: scanners and tests count, and the group code is not a ticket.
+    qr_data_uri: str
+    size: int
 
 
 def qr_svg(token: str, title: str) -> Markup:
@@ -40,8 +58,14 @@ def qr_svg(token: str, title: str) -> Markup:
 
 
 async def ticket_views(
-    session: AsyncSession, facility: Facility, order: Order, secret_key: str, locale: str
+    session: AsyncSession,
+    facility: Facility,
+    order: Order,
+    secret_key: str,
+    locale: str,
+    transfers: dict[int, TicketTransfer] | None = None,
 ) -> list[TicketView]:
+    transfers = transfers or {}
     views = []
     for number, ticket in enumerate(await tickets_out(session, facility, order, secret_key), 1):
         product = ticket.product_name_ja if locale == "ja" else ticket.product_name_en
@@ -58,6 +82,28 @@ async def ticket_views(
                 status=ticket.status,
                 uses_left=ticket.uses_left,
                 uses_total=ticket.uses_total,
+                id=ticket.id,
+                transfer_state=transfers[ticket.id].state if ticket.id in transfers else "",
+                holder_name=transfers[ticket.id].holder_name if ticket.id in transfers else "",
+                claim_key=transfers[ticket.id].claim_key if ticket.id in transfers else "",
+                admission=ticket.product_kind in ADMISSION_KINDS,
             )
         )
     return views
+
+
+def group_view(
+    facility: Facility, order: Order, tickets: list[TicketView], secret_key: str
+) -> GroupView | None:
+    """The group code, shown when it would admit two or more people; else None.
+
+    Counts what a scan would admit now: valid admission tickets not handed on.
+    """
+    size = sum(
+        1 for t in tickets if t.admission and t.status == "valid" and t.transfer_state != "claimed"
+    )
+    if order.status != "paid" or size < 2:
+        return None
+    token = group_token(facility, order, secret_key)
+    uri = segno.make(token, error="m", micro=False).svg_data_uri(scale=5, border=4)
+    return GroupView(token=token, qr_data_uri=uri, size=size)

@@ -1,0 +1,394 @@
+"""Onsale benchmark: hundreds of concurrent buyers on the last places of ONE time slot.
+
+``python -m bench onsale`` (PostgreSQL required) does, for each buyer count N (64, 256):
+
+1. kippu end to end: the core runs under uvicorn in a subprocess on loopback, against a
+   fresh database ``kippu_bench_<pid>`` seeded with the demo facility; N buyers
+   (``httpx.AsyncClient``) each buy one ticket at a time of one slot with capacity C
+   through the kiosk API (``POST /api/v1/kiosk/orders`` with the demo kiosk's device
+   token) until the slot answers "sold out". Why the kiosk API: it is kippu's JSON buy
+   path that takes an order from request to issued, signed tickets in one request
+   (place_order with an immediate payment: capacity, order, lines, payment, tickets), so
+   every order measured is complete. The web checkout does the same place_order but
+   splits it over an HTML form, a redirect and a payment return.
+2. the raw SQL limit: the very conditional UPDATE kippu sells with
+   (``UPDATE capacity SET sold = sold + 1 WHERE id = $1 AND sold + held + 1 <= capacity``)
+   in a tight asyncpg loop, N concurrent workers over a pool as large as kippu's, on a
+   fresh row of the same database, in the same run.
+3. the invariant: sold == C (never more), held == 0, one ticket per sold place, and every
+   order has exactly as many tickets as it bought.
+
+Sizes: ``KIPPU_BENCH_CAPACITY`` (default 1000), ``KIPPU_BENCH_BUYERS`` ("64,256"),
+``KIPPU_BENCH_WORKERS`` (uvicorn workers, default 2), ``KIPPU_BENCH_RAW_CAPACITY`` (places
+the raw loop sells per round, default 20000: enough to time it), PostgreSQL admin URL
+``KIPPU_BENCH_POSTGRES_URL`` (default ``KIPPU_TEST_POSTGRES_URL`` or the local server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import sqlalchemy as sa
+
+from core_service.clock import facility_today
+from core_service.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.demo_data import seed_demo_facility
+from core_service.models import Product
+from core_service.settings import Settings
+
+ADMIN_URL = os.environ.get(
+    "KIPPU_BENCH_POSTGRES_URL",
+    os.environ.get("KIPPU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+)
+SECRET = "bench-secret-key-for-kippu-onsale"
+#: Connections of one core worker (make_engine's pool_size + max_overflow).
+CORE_POOL = 40
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    buyers: int
+    capacity: int
+    orders: int
+    refused: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    raw_updates: int
+    raw_seconds: float
+    invariant: str  # "ok" or what broke
+
+    @property
+    def orders_per_s(self) -> float:
+        return self.orders / self.seconds if self.seconds else 0.0
+
+    @property
+    def raw_per_s(self) -> float:
+        return self.raw_updates / self.raw_seconds if self.raw_seconds else 0.0
+
+    @property
+    def fraction(self) -> float:
+        return self.orders_per_s / self.raw_per_s if self.raw_per_s else 0.0
+
+
+def _db_url(name: str) -> str:
+    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _seed(settings: Settings, capacity: int) -> tuple[str, int, int, str]:
+    """Demo facility; the timed product sold at kiosks too, its slots of ``capacity``.
+    Returns (kiosk token, price category id, product id, slot)."""
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            demo = await seed_demo_facility(session, SECRET, slot_capacity=capacity)
+            await session.execute(
+                sa.update(Product)
+                .where(Product.id == demo.timed_ticket_id)
+                .values(channels=["web", "kiosk"], max_per_order=None)
+            )
+            await session.commit()
+            return (
+                demo.kiosk_token,
+                demo.timed_adult_category_id,
+                demo.timed_ticket_id,
+                demo.timed_slots[0],
+            )
+    finally:
+        await engine.dispose()
+
+
+def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KIPPU_DATABASE_URL": url,
+        "KIPPU_SECRET_KEY": SECRET,
+        "KIPPU_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    # KIPPU_BENCH_PROFILE=<file>: record the core with py-spy (collapsed stacks).
+    profile = os.environ.get("KIPPU_BENCH_PROFILE")
+    prefix = ["py-spy", "record", "--format", "raw", "-o", profile, "--"] if profile else []
+    return subprocess.Popen(
+        [
+            *prefix,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "core_service.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+
+
+async def _wait_ready(base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the core did not start")
+
+
+async def _buyers(
+    base: str, token: str, category: int, day: dt.date, slot: str, buyers: int, price: int
+) -> tuple[list[float], int, int, float]:
+    """Every buyer buys one ticket at a time until sold out: (latencies, refused, errors, s)."""
+    latencies: list[float] = []
+    refused = errors = 0
+    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {
+        "lines": [
+            {
+                "price_category_id": category,
+                "quantity": 1,
+                "visit_date": day.isoformat(),
+                "slot": slot,
+            }
+        ],
+        "payment": {"method": "card", "reference": "bench", "amount": price},
+        "answers": {"consent_waiver": True},
+    }
+
+    async def buyer(client: httpx.AsyncClient) -> None:
+        nonlocal refused, errors
+        while True:
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    "/api/v1/kiosk/orders",
+                    json=body,
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                )
+            except httpx.TransportError:
+                errors += 1
+                continue
+            if response.status_code == 201:
+                latencies.append(time.perf_counter() - started)
+            elif response.status_code == 409:
+                refused += 1
+                return  # sold out
+            else:
+                errors += 1
+                if errors > 50:
+                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(buyer(client) for _ in range(buyers)))
+        return latencies, refused, errors, time.perf_counter() - started
+
+
+async def _check(url: str, product_id: int, day: dt.date, slot: str, capacity: int) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT capacity, sold, held FROM capacity WHERE product_id=$1 AND date=$2 AND slot=$3",
+            product_id,
+            day,
+            slot,
+        )
+        tickets = await conn.fetchval(
+            "SELECT count(*) FROM ticket WHERE product_id=$1 AND valid_from=$2 AND slot=$3",
+            product_id,
+            day,
+            slot,
+        )
+        lines = await conn.fetchval(
+            "SELECT coalesce(sum(quantity), 0) FROM order_line ol"
+            " JOIN orders o ON o.id = ol.order_id"
+            " WHERE ol.product_id=$1 AND ol.visit_date=$2 AND ol.slot=$3 AND o.status='paid'",
+            product_id,
+            day,
+            slot,
+        )
+        mismatched = await conn.fetchval(
+            "SELECT count(*) FROM order_line ol WHERE ol.product_id=$1 AND ol.visit_date=$2"
+            " AND ol.quantity <> (SELECT count(*) FROM ticket t WHERE t.order_line_id = ol.id)",
+            product_id,
+            day,
+        )
+    finally:
+        await conn.close()
+    problems = []
+    if row is None or row["sold"] != capacity or row["capacity"] != capacity:
+        problems.append(f"sold {row and row['sold']} of {capacity}")
+    if row is not None and row["held"] != 0:
+        problems.append(f"held {row['held']}")
+    if tickets != capacity or lines != capacity:
+        problems.append(f"tickets {tickets}, paid places {lines}")
+    if mismatched:
+        problems.append(f"{mismatched} order lines without exactly one ticket per place")
+    return "ok" if not problems else "; ".join(problems)
+
+
+async def _raw(
+    url: str, product_id: int, facility_id: int, workers: int, capacity: int
+) -> tuple[int, float]:
+    """The conditional UPDATE alone, N concurrent workers, autocommit: (updates, seconds)."""
+    conn = await asyncpg.connect(url)
+    try:
+        row_id = await conn.fetchval(
+            "INSERT INTO capacity (facility_id, product_id, date, slot, capacity, sold, held,"
+            " created_at, updated_at) VALUES ($1, $2, '2100-01-01', $4, $3, 0, 0, now(), now())"
+            " RETURNING id",
+            facility_id,
+            product_id,
+            capacity,
+            f"raw{workers}",
+        )
+    finally:
+        await conn.close()
+    statement = (
+        "UPDATE capacity SET sold = sold + $2, updated_at = now()"
+        " WHERE id = $1 AND sold + held + $2 <= capacity"
+    )
+    pool = await asyncpg.create_pool(
+        url, min_size=min(workers, CORE_POOL), max_size=min(workers, CORE_POOL)
+    )
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        while True:
+            async with pool.acquire() as conn:
+                result = await conn.execute(statement, row_id, 1)
+            if result.endswith(" 0"):
+                return
+            done += 1
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        seconds = time.perf_counter() - started
+    finally:
+        await pool.close()
+    return done, seconds
+
+
+async def run(
+    capacity: int, buyer_counts: list[int], workers: int, raw_capacity: int
+) -> list[RoundResult]:
+    name = f"kippu_bench_{os.getpid()}"
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = _db_url(name)
+    settings = Settings(database_url=url, secret_key=SECRET)
+    await asyncio.to_thread(upgrade_database, settings)  # alembic runs its own loop
+    token, category, product_id, slot = await _seed(settings, capacity)
+    conn = await asyncpg.connect(url)
+    facility_id = await conn.fetchval("SELECT facility_id FROM product WHERE id=$1", product_id)
+    await conn.close()
+    port = _free_port()
+    core = _start_core(url, port, workers)
+    results = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(base)
+        today = facility_today("Asia/Tokyo")
+        for i, buyers in enumerate(buyer_counts):
+            day = today + dt.timedelta(days=1 + i)  # a fresh slot row per round
+            latencies, refused, errors, seconds = await _buyers(
+                base, token, category, day, slot, buyers, 1500
+            )
+            invariant = await _check(url, product_id, day, slot, capacity)
+            print(f"kippu: {len(latencies)} orders in {seconds:.2f}s", flush=True)
+            raw_updates, raw_seconds = await _raw(
+                url, product_id, facility_id, buyers, raw_capacity
+            )
+            latencies.sort()
+            results.append(
+                RoundResult(
+                    buyers=buyers,
+                    capacity=capacity,
+                    orders=len(latencies),
+                    refused=refused,
+                    errors=errors,
+                    seconds=seconds,
+                    p50_ms=1000 * statistics.median(latencies) if latencies else 0.0,
+                    p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+                    if latencies
+                    else 0.0,
+                    raw_updates=raw_updates,
+                    raw_seconds=raw_seconds,
+                    invariant=invariant,
+                )
+            )
+            _print(results[-1])
+    finally:
+        core.terminate()
+        try:
+            core.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            core.kill()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return results
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _print(r: RoundResult) -> None:
+    print(
+        f"onsale N={r.buyers:>3} C={r.capacity}: {r.orders} orders in {r.seconds:.2f}s = "
+        f"{r.orders_per_s:.0f} orders/s, p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms, "
+        f"refused {r.refused}, errors {r.errors}; raw UPDATE {r.raw_per_s:.0f}/s; "
+        f"kippu/raw {100 * r.fraction:.1f}%; invariant {r.invariant}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> bool:
+    """Run the benchmark; True when the invariant held in every round."""
+    capacity = int(os.environ.get("KIPPU_BENCH_CAPACITY", "1000"))
+    buyers = [int(n) for n in os.environ.get("KIPPU_BENCH_BUYERS", "64,256").split(",")]
+    workers = int(os.environ.get("KIPPU_BENCH_WORKERS", "2"))
+    raw_capacity = int(os.environ.get("KIPPU_BENCH_RAW_CAPACITY", "20000"))
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"onsale: skipped, PostgreSQL not reachable at {ADMIN_URL}: {exc}")
+        return os.environ.get("CI", "").lower() != "true"
+    results = asyncio.run(run(capacity, buyers, workers, raw_capacity))
+    return all(r.invariant == "ok" for r in results)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

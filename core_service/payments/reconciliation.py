@@ -1,0 +1,310 @@
+"""Reconciliation: asking providers about payments that notifications left undecided.
+
+Notifications get lost, arrive late or never come (a konbini slip that nobody pays).
+:func:`reconcile` walks every payment still ``pending`` (older than a short grace, so
+that fresh ones get their notification first) and asks its provider:
+
+- paid or failed at the provider → applied through ``apply_event``, exactly as the
+  notification would have been (a *missed notification*, counted in the report);
+- a konbini slip past its deadline, still unpaid → cancelled at the provider where it can
+  be, failed here, and the order's hold expired so that its seats are sold again;
+- any other attempt whose order is no longer pending (hold expired, paid another way)
+  → cancelled and failed the same way, so that a late payment cannot arrive unnoticed.
+
+It also reports differences that need a person: money received for an order that is not
+paid by that payment (``needs_refund``), amounts that do not match, providers that could
+not be asked. The background loop of the core runs it every few minutes; ``kippu payments
+reconcile`` runs it by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..errors import KippuError
+from ..models import Order, Payment, utcnow
+from ..plugin_host import PluginHost
+from ..sales.service import expire_holds, fail_payment
+from ..security import Signer
+from ..settings import Settings
+from ..tenancy import Tenant, load_tenant
+from .notifications import AMOUNT_MISMATCH, DUPLICATE, FAILED, PAID, apply_event
+from .provider import NotificationRejected, PaymentProvider
+from .registry import build_provider
+from .service import EXPIRES_AT
+
+log = logging.getLogger(__name__)
+
+#: Pending payments younger than this are left to their notification.
+MIN_AGE = dt.timedelta(minutes=2)
+#: Paid payments flagged ``needs_refund`` are reported while updated within this period.
+REPORT_NEEDS_REFUND_FOR = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One payment the job acted on or that needs attention."""
+
+    facility: str
+    payment_id: int
+    order_code: str
+    provider: str
+    method: str
+    what: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class ReconciliationReport:
+    """What one run did and found."""
+
+    checked: int = 0
+    #: Paid at the provider, pending here: a missed notification, now confirmed.
+    confirmed: list[Finding] = field(default_factory=list)
+    #: Failed at the provider, pending here: now failed.
+    failed: list[Finding] = field(default_factory=list)
+    #: Konbini past the deadline or abandoned attempts: failed and seats released.
+    expired: list[Finding] = field(default_factory=list)
+    #: Differences a person must look at (money to refund, amount mismatches).
+    differences: list[Finding] = field(default_factory=list)
+    #: Payments that could not be checked now (provider unreachable, no provider).
+    errors: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"checked {self.checked}: {len(self.confirmed)} confirmed, {len(self.failed)} "
+            f"failed, {len(self.expired)} expired, {len(self.differences)} differences, "
+            f"{len(self.errors)} errors"
+        )
+
+
+async def check_with_provider(
+    session: AsyncSession,
+    tenant: Tenant,
+    payment: Payment,
+    *,
+    settings: Settings,
+    signer: Signer,
+    provider: PaymentProvider | None = None,
+) -> str:
+    """Ask the provider about a pending payment and apply the answer; the outcome.
+
+    Used by the visitor's waiting page and by :func:`reconcile`. Raises ``KippuError``
+    (``ProviderUnavailable``, ``OperationNotSupported``, ...) when the provider cannot say.
+    """
+    if not payment.provider_ref:
+        return "no_reference"
+    provider = provider or build_provider(tenant, payment.provider, settings)
+    try:
+        event = await provider.query_status(payment.provider_ref)
+    except NotificationRejected as exc:  # some adapters reuse it for "not ours"
+        raise KippuError(exc.reason) from exc
+    return await apply_event(session, tenant, provider, event, settings=settings, signer=signer)
+
+
+async def reconcile(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    host: PluginHost,
+    settings: Settings,
+    signer: Signer,
+    *,
+    now: dt.datetime | None = None,
+    min_age: dt.timedelta = MIN_AGE,
+) -> ReconciliationReport:
+    """One reconciliation run over every facility."""
+    now = now or utcnow()
+    report = ReconciliationReport()
+    async with sessionmaker() as session:
+        due = (
+            await session.execute(
+                sa.select(Payment.facility_id, Payment.id)
+                .where(Payment.state == "pending", Payment.created_at < now - min_age)
+                .order_by(Payment.facility_id, Payment.id)
+            )
+        ).all()
+    slugs: dict[int, str] = {}
+    for facility_id, payment_id in due:
+        # One session per payment: each is applied and committed on its own, and one
+        # that fails does not hold up the others.
+        async with sessionmaker() as session:
+            tenant = await load_tenant(session, host, facility_id=facility_id)
+            slugs[facility_id] = tenant.facility.slug
+            payment = await session.get(Payment, payment_id)
+            if payment is None or payment.state != "pending":
+                continue  # decided meanwhile
+            report.checked += 1
+            try:
+                await _reconcile_payment(session, tenant, payment, settings, signer, now, report)
+            except Exception as exc:  # one broken payment must not stop the run
+                log.exception("reconciling payment %s failed", payment_id)
+                report.errors.append(
+                    Finding(
+                        tenant.facility.slug,
+                        payment_id,
+                        "",
+                        payment.provider,
+                        payment.method,
+                        "error",
+                        repr(exc),
+                    )
+                )
+    async with sessionmaker() as session:
+        # Recent ones only: the refund flow clears the flag, and a week of reminders is
+        # enough for a person to act on the report.
+        needing = await session.scalars(
+            sa.select(Payment)
+            .where(Payment.state == "paid", Payment.updated_at >= now - REPORT_NEEDS_REFUND_FOR)
+            .order_by(Payment.id)
+        )
+        for payment in needing:
+            if (payment.data or {}).get("needs_refund"):
+                order = await session.get(Order, payment.order_id)
+                report.differences.append(
+                    _finding(
+                        slugs.get(payment.facility_id, str(payment.facility_id)),
+                        payment,
+                        order,
+                        "needs_refund",
+                        "money received for an order this payment did not pay",
+                    )
+                )
+    log.info("payment reconciliation: %s", report.summary())
+    return report
+
+
+def _finding(
+    slug: str, payment: Payment, order: Order | None, what: str, detail: str = ""
+) -> Finding:
+    return Finding(
+        facility=slug,
+        payment_id=payment.id,
+        order_code=order.code if order else "",
+        provider=payment.provider,
+        method=payment.method,
+        what=what,
+        detail=detail,
+    )
+
+
+async def _reconcile_payment(
+    session: AsyncSession,
+    tenant: Tenant,
+    payment: Payment,
+    settings: Settings,
+    signer: Signer,
+    now: dt.datetime,
+    report: ReconciliationReport,
+) -> None:
+    order = await session.get(Order, payment.order_id)
+    assert order is not None
+    slug = tenant.facility.slug
+    provider = None
+    outcome = "unknown"
+    try:
+        provider = build_provider(tenant, payment.provider, settings)
+        outcome = await check_with_provider(
+            session, tenant, payment, settings=settings, signer=signer, provider=provider
+        )
+    except KippuError as exc:
+        if not _past_deadline(payment, now) and order.status == "pending":
+            report.errors.append(_finding(slug, payment, order, "not_checked", str(exc)))
+            return
+        # Unknown to the provider (or unreachable) and past its time: expired below.
+        outcome = "unknown"
+    if outcome in (PAID, DUPLICATE):
+        await session.refresh(payment)
+        await session.refresh(order)
+        if (payment.data or {}).get("needs_refund") or order.status != "paid":
+            return  # reported with the other needs_refund payments at the end
+        report.confirmed.append(_finding(slug, payment, order, "missed_notification"))
+        return
+    if outcome == FAILED:
+        report.failed.append(_finding(slug, payment, order, "failed_at_provider"))
+        return
+    if outcome == AMOUNT_MISMATCH:
+        report.differences.append(_finding(slug, payment, order, "amount_mismatch"))
+        return
+    await session.refresh(payment)
+    await session.refresh(order)
+    if payment.state != "pending":
+        return
+    if _past_deadline(payment, now):
+        await _expire(session, tenant, payment, order, provider, now, "konbini deadline passed")
+        report.expired.append(_finding(slug, payment, order, "deadline_passed"))
+    elif order.status != "pending":
+        await _expire(session, tenant, payment, order, provider, now, f"order {order.status}")
+        report.expired.append(_finding(slug, payment, order, f"order_{order.status}"))
+
+
+def _past_deadline(payment: Payment, now: dt.datetime) -> bool:
+    expires = (payment.data or {}).get(EXPIRES_AT)
+    # Only slips are expired by deadline here: a QR code's expiry just ends that code.
+    return payment.method == "konbini" and isinstance(expires, int) and expires < now.timestamp()
+
+
+async def _expire(
+    session: AsyncSession,
+    tenant: Tenant,
+    payment: Payment,
+    order: Order,
+    provider: PaymentProvider | None,
+    now: dt.datetime,
+    reason: str,
+) -> None:
+    """Cancel at the provider (best effort), fail the payment, release the order's seats."""
+    if provider is not None and payment.provider_ref:
+        try:
+            await provider.cancel(
+                payment.provider_ref, idempotency_key=f"{payment.idempotency_key}-cancel"
+            )
+        except KippuError as exc:
+            log.info("could not cancel payment %s at %s: %s", payment.id, payment.provider, exc)
+    await fail_payment(session, tenant, payment.id, reason)
+    if order.status == "pending" and not await _other_pending(session, payment):
+        # Bring the hold forward to now; expire_holds then releases it like any other.
+        await session.execute(
+            sa.update(Order)
+            .where(Order.id == order.id, Order.status == "pending")
+            .values(hold_expires_at=now - dt.timedelta(seconds=1))
+        )
+        await session.commit()
+        await expire_holds(session, now)
+
+
+async def _other_pending(session: AsyncSession, payment: Payment) -> bool:
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Payment)
+        .where(
+            Payment.order_id == payment.order_id,
+            Payment.id != payment.id,
+            Payment.state == "pending",
+        )
+    )
+    return bool(count)
+
+
+async def reconcile_due(state: Any, interval_seconds: float) -> ReconciliationReport | None:
+    """Run :func:`reconcile` from the background loop at most every ``interval_seconds``."""
+    last = getattr(state, "payments_reconciled_at", None)
+    if last is not None and time.monotonic() - last < interval_seconds:
+        return None
+    state.payments_reconciled_at = time.monotonic()
+    return await reconcile(
+        state.sessionmaker,
+        state.plugin_host,
+        state.settings,
+        Signer(state.settings.secret_key),
+        min_age=MIN_AGE,  # read now, so that tests (and operators) may change it
+    )
