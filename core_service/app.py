@@ -122,7 +122,9 @@ def create_app(
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        state=State({"settings": settings, "plugin_host": host, "signer": Signer(settings.secret_key)}),
+        state=State(
+            {"settings": settings, "plugin_host": host, "signer": Signer(settings.secret_key)}
+        ),
         dependencies={
             "db_session": Provide(provide_db_session),
             "settings": Provide(provide_settings, sync_to_thread=False),

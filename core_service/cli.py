@@ -25,7 +25,10 @@ def _settings() -> Settings:
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """kippu: ticketing and operations for leisure facilities."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @main.group()
@@ -140,7 +143,6 @@ def demo(port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> No
     )
 
 
-
 @main.group()
 def payments() -> None:
     """Online payment commands."""
@@ -180,6 +182,7 @@ def payments_reconcile(as_json: bool) -> None:
 
     result = asyncio.run(run())
     raise SystemExit(1 if result["differences"] or result["errors"] else 0)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -37,9 +37,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if settings.is_sqlite:
         _ensure_sqlite_directory(settings)
-        engine = create_async_engine(
-            settings.database_url, connect_args={"timeout": 30}, **kwargs
-        )
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, **kwargs)
 
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -42,7 +42,9 @@ async def _seed_once(settings: Settings) -> dict[str, str]:
             if exists is not None and tokens_path.exists():
                 return json.loads(tokens_path.read_text())
             if exists is not None:
-                raise SystemExit(f"{settings.var_dir} holds a demo without tokens; run `make clean-demo`.")
+                raise SystemExit(
+                    f"{settings.var_dir} holds a demo without tokens; run `make clean-demo`."
+                )
             demo = await seed_demo_facility(session, settings.secret_key)
     finally:
         await engine.dispose()
@@ -77,7 +79,9 @@ def _wait_until_up(url: str, seconds: float = 60) -> bool:
     return False
 
 
-def run_demo(*, var_dir: Path, port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> None:
+def run_demo(
+    *, var_dir: Path, port: int, workbench_port: int, kiosk_port: int, seed_only: bool
+) -> None:
     var_dir.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(var_dir, port)
     upgrade_database(settings)
@@ -131,7 +135,9 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
             child.kill()
 
 
-def _print_welcome(settings: Settings, tokens: dict[str, str], workbench_port: int, kiosk_port: int) -> None:
+def _print_welcome(
+    settings: Settings, tokens: dict[str, str], workbench_port: int, kiosk_port: int
+) -> None:
     logins = "\n".join(f"    {role:8} {demo_staff_email(role)}" for role in reversed(ROLES))
     print(
         f"""
@@ -144,10 +150,10 @@ def _print_welcome(settings: Settings, tokens: dict[str, str], workbench_port: i
  Workbench      http://127.0.0.1:{workbench_port}/   (facility: {DEMO_SLUG})
  Staff logins (password for all: {DEMO_PASSWORD}):
 {logins}
- Gate scan      KIPPU_GATE_TOKEN={tokens['gate']} \\
+ Gate scan      KIPPU_GATE_TOKEN={tokens["gate"]} \\
                   .venv/bin/kippu gate scan --core-url {settings.base_url} '<QR text>'
  Outgoing mail  {settings.mail_dir}/*.eml
- Kiosk printer  {settings.var_dir / 'kiosk-printer.bin'} (raw ESC/POS bytes)
+ Kiosk printer  {settings.var_dir / "kiosk-printer.bin"} (raw ESC/POS bytes)
  Exports        {settings.export_dir}
  Notebook       .venv/bin/pip install -e '.[notebooks]' and then
                   KIPPU_EXPORT_DIR={settings.export_dir} .venv/bin/jupyter lab notebooks/

@@ -46,7 +46,12 @@ async def create_facility(
 
 
 async def set_plugin(
-    session: AsyncSession, facility_id: int, name: str, *, enabled: bool = True, options: dict[str, Any] | None = None
+    session: AsyncSession,
+    facility_id: int,
+    name: str,
+    *,
+    enabled: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> FacilityPlugin:
     row = await session.scalar(
         sa.select(FacilityPlugin).where(

@@ -88,9 +88,7 @@ class FacilityPlugins:
         self._pm = pm
         self.facility = facility
         self.enabled = enabled
-        disabled = [
-            plugin for name, plugin in pm.list_name_plugin() if name not in enabled
-        ]
+        disabled = [plugin for name, plugin in pm.list_name_plugin() if name not in enabled]
         self._disabled = disabled
 
     def _caller(self, hook_name: str) -> Any:

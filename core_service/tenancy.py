@@ -32,7 +32,11 @@ class Tenant:
 
 
 async def load_tenant(
-    session: AsyncSession, host: PluginHost, *, slug: str | None = None, facility_id: int | None = None
+    session: AsyncSession,
+    host: PluginHost,
+    *,
+    slug: str | None = None,
+    facility_id: int | None = None,
 ) -> Tenant:
     column = Facility.slug if slug is not None else Facility.id
     facility = await session.scalar(sa.select(Facility).where(column == (slug or facility_id)))

@@ -12,7 +12,9 @@ PLUGIN_NAME = "availability"
 
 PLENTY = AvailabilityMarker(symbol="〇", label_ja="空きあり", label_en="Available", level="plenty")
 FEW = AvailabilityMarker(symbol="△", label_ja="残りわずか", label_en="Few left", level="few")
-SOLD_OUT = AvailabilityMarker(symbol="×", label_ja="売り切れ", label_en="Sold out", level="sold_out")
+SOLD_OUT = AvailabilityMarker(
+    symbol="×", label_ja="売り切れ", label_en="Sold out", level="sold_out"
+)
 
 
 @hookimpl

@@ -47,7 +47,6 @@ from core_service.errors import Forbidden, InvalidInput, NotFound
 from core_service.models import Order, Payment
 from core_service.payments.http import ProviderHTTP, json_or_empty
 from core_service.payments.notifications import apply_event, webhook_route
-from core_service.payments.registry import instantiate_provider
 from core_service.payments.provider import (
     NextAction,
     NotificationRejected,
@@ -58,6 +57,7 @@ from core_service.payments.provider import (
     ProviderRejected,
     RefundResult,
 )
+from core_service.payments.registry import instantiate_provider
 from core_service.plugin_api import hookimpl
 from core_service.plugin_host import PluginHost
 from core_service.security import Signer

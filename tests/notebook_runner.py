@@ -20,7 +20,9 @@ def run_notebook(path: Path, env: dict[str, str]) -> str:
     try:
         notebook = nbformat.read(path, as_version=4)
         NotebookClient(
-            notebook, timeout=120, kernel_name="python3",
+            notebook,
+            timeout=120,
+            kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
     finally:

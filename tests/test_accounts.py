@@ -11,7 +11,9 @@ from core_service.settings import Settings
 from .conftest import seed_demo
 
 
-async def _login(client: AsyncTestClient, role: str, slug: str = "kippu-adventure-park") -> dict[str, str]:
+async def _login(
+    client: AsyncTestClient, role: str, slug: str = "kippu-adventure-park"
+) -> dict[str, str]:
     response = await client.post(
         "/api/v1/auth/login",
         json={"facility": slug, "email": demo_staff_email(role, slug), "password": DEMO_PASSWORD},
@@ -20,7 +22,9 @@ async def _login(client: AsyncTestClient, role: str, slug: str = "kippu-adventur
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-async def test_login_returns_a_token_that_identifies_the_staff_member(client: AsyncTestClient) -> None:
+async def test_login_returns_a_token_that_identifies_the_staff_member(
+    client: AsyncTestClient,
+) -> None:
     headers = await _login(client, "manager")
     me = (await client.get("/api/v1/auth/me", headers=headers)).json()
     assert me["role"] == "manager" and me["facility"]["slug"] == "kippu-adventure-park"
@@ -32,7 +36,11 @@ async def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
 ) -> None:
     response = await client.post(
         "/api/v1/auth/login",
-        json={"facility": "kippu-adventure-park", "email": demo_staff_email("owner"), "password": password},
+        json={
+            "facility": "kippu-adventure-park",
+            "email": demo_staff_email("owner"),
+            "password": password,
+        },
         headers={"Accept-Language": "en"},
     )
     assert response.status_code == 401
@@ -40,7 +48,9 @@ async def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
 
 
 async def test_forged_staff_token_is_refused(client: AsyncTestClient) -> None:
-    response = await client.get("/api/v1/auth/me", headers={"Authorization": "Bearer eyJzaWQiOjF9.forged.x"})
+    response = await client.get(
+        "/api/v1/auth/me", headers={"Authorization": "Bearer eyJzaWQiOjF9.forged.x"}
+    )
     assert response.status_code == 401
 
 
@@ -53,13 +63,19 @@ async def test_device_routes_follow_the_role_ladder(
 ) -> None:
     headers = await _login(client, role)
     listed = await client.get("/api/v1/devices/", headers=headers)
-    created = await client.post("/api/v1/devices/", json={"kind": "kiosk", "name": "K2"}, headers=headers)
+    created = await client.post(
+        "/api/v1/devices/", json={"kind": "kiosk", "name": "K2"}, headers=headers
+    )
     assert (listed.status_code, created.status_code) == (list_status, create_status)
 
 
-async def test_enrolment_code_gives_a_token_once_and_revocation_stops_it(client: AsyncTestClient) -> None:
+async def test_enrolment_code_gives_a_token_once_and_revocation_stops_it(
+    client: AsyncTestClient,
+) -> None:
     headers = await _login(client, "manager")
-    new = (await client.post("/api/v1/devices/", json={"kind": "kiosk", "name": "K2"}, headers=headers)).json()
+    new = (
+        await client.post("/api/v1/devices/", json={"kind": "kiosk", "name": "K2"}, headers=headers)
+    ).json()
     enrolled = await client.post("/api/v1/kiosk/enrol", json={"code": new["enrolment_code"]})
     again = await client.post("/api/v1/kiosk/enrol", json={"code": new["enrolment_code"]})
     assert (enrolled.status_code, again.status_code) == (200, 404)
@@ -86,7 +102,9 @@ async def test_staff_of_one_facility_never_see_another_facilitys_devices(
 async def test_kiosk_of_one_facility_cannot_sell_another_facilitys_tickets(
     client: AsyncTestClient, db_settings: Settings, demo: DemoFacility
 ) -> None:
-    other = await seed_demo(db_settings, slug="other-park", name_ja="別の公園", name_en="Other Park")
+    other = await seed_demo(
+        db_settings, slug="other-park", name_ja="別の公園", name_en="Other Park"
+    )
     response = await client.post(
         "/api/v1/kiosk/orders",
         json={
@@ -94,6 +112,9 @@ async def test_kiosk_of_one_facility_cannot_sell_another_facilitys_tickets(
             "answers": {"consent_waiver": True},
             "payment": {"method": "card", "reference": "r", "amount": 2000},
         },
-        headers={"Authorization": f"Bearer {demo.kiosk_token}", "Idempotency-Key": "cross-tenant-1"},
+        headers={
+            "Authorization": f"Bearer {demo.kiosk_token}",
+            "Idempotency-Key": "cross-tenant-1",
+        },
     )
     assert response.status_code == 422

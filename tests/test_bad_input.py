@@ -17,10 +17,22 @@ from core_service.settings import Settings
         ("not json at all", 400),
         ('{"lines": "many"}', 400),
         ('{"lines": [], "payment": {"method": "card", "reference": "r", "amount": 0}}', 422),
-        ('{"lines": [{"price_category_id": 999999, "quantity": 1}], "payment": {"method": "card", "reference": "r", "amount": 1}}', 422),
-        ('{"lines": [{"price_category_id": 1, "quantity": -3}], "payment": {"method": "card", "reference": "r", "amount": 1}}', 422),
-        ('{"lines": [{"price_category_id": 1, "quantity": 1}], "payment": {"method": "gold", "reference": "r", "amount": 1}}', 422),
-        ('{"lines": [{"price_category_id": 1, "quantity": 1}], "payment": {"method": "card", "reference": "r", "amount": 1}, "hack": 1}', 400),
+        (
+            '{"lines": [{"price_category_id": 999999, "quantity": 1}], "payment": {"method": "card", "reference": "r", "amount": 1}}',
+            422,
+        ),
+        (
+            '{"lines": [{"price_category_id": 1, "quantity": -3}], "payment": {"method": "card", "reference": "r", "amount": 1}}',
+            422,
+        ),
+        (
+            '{"lines": [{"price_category_id": 1, "quantity": 1}], "payment": {"method": "gold", "reference": "r", "amount": 1}}',
+            422,
+        ),
+        (
+            '{"lines": [{"price_category_id": 1, "quantity": 1}], "payment": {"method": "card", "reference": "r", "amount": 1}, "hack": 1}',
+            400,
+        ),
     ],
 )
 async def test_bad_kiosk_orders_get_a_clear_error_and_write_nothing(
@@ -29,7 +41,11 @@ async def test_bad_kiosk_orders_get_a_clear_error_and_write_nothing(
     response = await client.post(
         "/api/v1/kiosk/orders",
         content=body,
-        headers={**kiosk_headers, "Idempotency-Key": "bad-input-key", "Content-Type": "application/json"},
+        headers={
+            **kiosk_headers,
+            "Idempotency-Key": "bad-input-key",
+            "Content-Type": "application/json",
+        },
     )
     assert response.status_code == status, response.text
     payload = response.json()
@@ -40,7 +56,9 @@ async def test_bad_kiosk_orders_get_a_clear_error_and_write_nothing(
     await engine.dispose()
 
 
-async def test_missing_idempotency_key_is_refused(client: AsyncTestClient, kiosk_headers: dict) -> None:
+async def test_missing_idempotency_key_is_refused(
+    client: AsyncTestClient, kiosk_headers: dict
+) -> None:
     response = await client.post("/api/v1/kiosk/orders", json={}, headers=kiosk_headers)
     assert response.status_code == 400
     assert "Idempotency-Key" in response.text

@@ -218,7 +218,11 @@ async def test_cancelling_a_tear_off_book_is_refused_rather_than_over_refunded(
     code = (await _buy(client, kiosk_headers, category, 1, BOOK_PRICE))["order"]["code"]
     login = await client.post(
         "/api/v1/auth/login",
-        json={"facility": demo.slug, "email": demo_staff_email("manager"), "password": DEMO_PASSWORD},
+        json={
+            "facility": demo.slug,
+            "email": demo_staff_email("manager"),
+            "password": DEMO_PASSWORD,
+        },
     )
     staff = {"Authorization": f"Bearer {login.json()['token']}", "Accept-Language": "en"}
     quote = await client.get(f"/api/v1/orders/{code}/cancellation-quote", headers=staff)

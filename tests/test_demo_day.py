@@ -35,7 +35,9 @@ QR_COMMAND = b"\x1d(k"  # GS ( k: the printer's native QR code command
 
 def _buy_online(base_url: str, demo) -> list[str]:
     """Checkout in the browser's way: form post, demo 3-D Secure, ticket page."""
-    with httpx.Client(base_url=base_url, headers={"Accept": "text/html", "Accept-Language": "ja"}) as web:
+    with httpx.Client(
+        base_url=base_url, headers={"Accept": "text/html", "Accept-Language": "ja"}
+    ) as web:
         product_page = web.get(f"/shop/{demo.slug}/products/day")
         assert product_page.status_code == 200
         assert "〇" in product_page.text  # the availability marker plugin
@@ -91,7 +93,10 @@ def test_demo_day_every_surface_sees_two_visitors(db_settings: Settings, tmp_pat
             printer="memory",
         )
         sold = simulate_sale(
-            kiosk, [(demo.adult_category_id, 1), (demo.coupon_category_id, 1)], method="emoney", receipt=True
+            kiosk,
+            [(demo.adult_category_id, 1), (demo.coupon_category_id, 1)],
+            method="emoney",
+            receipt=True,
         )
         kiosk_tickets = sold.sale.confirmation.tickets
         assert sold.sale.printed and len(kiosk_tickets) == 2
@@ -115,6 +120,9 @@ def test_demo_day_every_surface_sees_two_visitors(db_settings: Settings, tmp_pat
 
     text = run_notebook(
         ROOT / "notebooks" / "attendance.ipynb",
-        {"KIPPU_EXPORT_DIR": str(db_settings.export_dir), "KIPPU_FACILITY_ID": str(demo.facility_id)},
+        {
+            "KIPPU_EXPORT_DIR": str(db_settings.export_dir),
+            "KIPPU_FACILITY_ID": str(demo.facility_id),
+        },
     )
     assert "admitted: 2" in text

@@ -10,7 +10,9 @@ from core_service.demo_data import DemoFacility
 from core_service.tickets.qr_token import TokenClaim, generate_signing_key, sign_token, verify_token
 
 
-async def _buy(client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict, category: int, price: int) -> dict:
+async def _buy(
+    client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict, category: int, price: int
+) -> dict:
     response = await client.post(
         "/api/v1/kiosk/orders",
         json={
@@ -24,7 +26,9 @@ async def _buy(client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict,
     return response.json()["tickets"][0]
 
 
-async def _scan(client: AsyncTestClient, gate_headers: dict, token: str, direction: str = "entry") -> dict:
+async def _scan(
+    client: AsyncTestClient, gate_headers: dict, token: str, direction: str = "entry"
+) -> dict:
     response = await client.post(
         "/api/v1/gate/scan", json={"token": token, "direction": direction}, headers=gate_headers
     )
@@ -72,7 +76,9 @@ async def test_coupon_book_admits_once_per_use_until_empty(
     client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict, gate_headers: dict
 ) -> None:
     ticket = await _buy(client, demo, kiosk_headers, demo.coupon_category_id, 3000)
-    results = [(await _scan(client, gate_headers, ticket["qr_token"], "ride"))["result"] for _ in range(11)]
+    results = [
+        (await _scan(client, gate_headers, ticket["qr_token"], "ride"))["result"] for _ in range(11)
+    ]
     assert results == ["admitted"] * 10 + ["already_used"]
 
 

@@ -22,8 +22,8 @@ from core_service.app import create_app
 from core_service.database import make_engine, make_sessionmaker
 from core_service.demo_data import DemoFacility
 from core_service.models import Order, Payment, PaymentEvent, Ticket
-from core_service.payments.registry import instantiate_provider
 from core_service.payments.provider import PaymentStart
+from core_service.payments.registry import instantiate_provider
 from core_service.plugin_host import PluginHost, build_plugin_manager
 from core_service.settings import Settings
 from core_service.tenancy import load_tenant

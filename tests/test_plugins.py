@@ -23,7 +23,9 @@ from core_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_NAMES = sorted(
-    name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "kippu_spec")
+    name
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    if hasattr(fn, "kippu_spec")
 )
 FACILITY = FacilityContext(1, "park", "公園", "Park", "Asia/Tokyo")
 
@@ -95,7 +97,9 @@ def recorder() -> Iterator[tuple[PluginHost, Recorder]]:
 
 def test_hook_checkout_fields() -> None:
     plugins = PluginHost(build_plugin_manager()).for_facility(
-        FacilityContext(1, "p", "公園", "Park", "Asia/Tokyo", {"consent": {"text_en": "Ride at own risk."}}),
+        FacilityContext(
+            1, "p", "公園", "Park", "Asia/Tokyo", {"consent": {"text_en": "Ride at own risk."}}
+        ),
         enabled=["consent"],
     )
     (field,) = plugins.checkout_fields("kiosk")
@@ -142,22 +146,34 @@ def test_hook_register_routes(sqlite_settings: Settings) -> None:
 
 
 async def test_hook_order_paid(
-    recorder: tuple[PluginHost, Recorder], db_settings: Settings, demo: DemoFacility, kiosk_headers: dict
+    recorder: tuple[PluginHost, Recorder],
+    db_settings: Settings,
+    demo: DemoFacility,
+    kiosk_headers: dict,
 ) -> None:
     host, plugin = recorder
-    async with AsyncTestClient(create_app(db_settings, plugin_host=host, background=False)) as client:
+    async with AsyncTestClient(
+        create_app(db_settings, plugin_host=host, background=False)
+    ) as client:
         await _kiosk_sale(client, demo, kiosk_headers, enable_recorder=True, settings=db_settings)
     (call,) = [c for c in plugin.calls if c[0] == "order_paid"]
     assert call[1].channel == "kiosk" and len(call[1].ticket_ids) == 1
 
 
 async def test_hook_ticket_redeemed(
-    recorder: tuple[PluginHost, Recorder], db_settings: Settings, demo: DemoFacility,
-    kiosk_headers: dict, gate_headers: dict,
+    recorder: tuple[PluginHost, Recorder],
+    db_settings: Settings,
+    demo: DemoFacility,
+    kiosk_headers: dict,
+    gate_headers: dict,
 ) -> None:
     host, plugin = recorder
-    async with AsyncTestClient(create_app(db_settings, plugin_host=host, background=False)) as client:
-        token = await _kiosk_sale(client, demo, kiosk_headers, enable_recorder=True, settings=db_settings)
+    async with AsyncTestClient(
+        create_app(db_settings, plugin_host=host, background=False)
+    ) as client:
+        token = await _kiosk_sale(
+            client, demo, kiosk_headers, enable_recorder=True, settings=db_settings
+        )
         for _ in range(2):  # the second scan is refused and must not notify
             await client.post("/api/v1/gate/scan", json={"token": token}, headers=gate_headers)
     redeemed = [c[1] for c in plugin.calls if c[0] == "ticket_redeemed"]
@@ -165,16 +181,26 @@ async def test_hook_ticket_redeemed(
 
 
 async def test_disabled_plugin_is_not_called(
-    recorder: tuple[PluginHost, Recorder], db_settings: Settings, demo: DemoFacility, kiosk_headers: dict
+    recorder: tuple[PluginHost, Recorder],
+    db_settings: Settings,
+    demo: DemoFacility,
+    kiosk_headers: dict,
 ) -> None:
     host, plugin = recorder
-    async with AsyncTestClient(create_app(db_settings, plugin_host=host, background=False)) as client:
+    async with AsyncTestClient(
+        create_app(db_settings, plugin_host=host, background=False)
+    ) as client:
         await _kiosk_sale(client, demo, kiosk_headers, enable_recorder=False, settings=db_settings)
     assert plugin.calls == []
 
 
 async def _kiosk_sale(
-    client: AsyncTestClient, demo: DemoFacility, headers: dict, *, enable_recorder: bool, settings: Settings
+    client: AsyncTestClient,
+    demo: DemoFacility,
+    headers: dict,
+    *,
+    enable_recorder: bool,
+    settings: Settings,
 ) -> str:
     from core_service.database import make_engine, make_sessionmaker
     from core_service.facility_setup import set_plugin

@@ -23,7 +23,9 @@ from .conftest import seed_demo
 HOST = PluginHost(build_plugin_manager())
 
 
-def _web_request(demo: DemoFacility, quantity: int, date: dt.date, key: str | None = None) -> CheckoutRequest:
+def _web_request(
+    demo: DemoFacility, quantity: int, date: dt.date, key: str | None = None
+) -> CheckoutRequest:
     return CheckoutRequest(
         channel="web",
         lines=[LineRequest(demo.adult_category_id, quantity, date)],
@@ -51,7 +53,9 @@ async def test_web_order_holds_then_payment_sells_and_issues_tickets_once(
     date = dt.date.today() + dt.timedelta(days=3)
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
-        order, created = await place_order(session, tenant, _web_request(demo, 2, date), hold_minutes=15)
+        order, created = await place_order(
+            session, tenant, _web_request(demo, 2, date), hold_minutes=15
+        )
         assert created and order.status == "pending" and order.tickets == []
         assert await _capacity(session, demo, date) == (500, 0, 2)
         payment = await create_payment(session, tenant, order, "demo", "card")

@@ -30,7 +30,9 @@ def issue_staff_token(signer: Signer, staff_id: int) -> str:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             return AuthenticationResult(user=None, auth=None)
@@ -43,7 +45,9 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                 )
                 if device is None or device.revoked_at is not None:
                     raise NotAuthorizedException("Unknown or revoked device token.")
-                principal: Any = DevicePrincipal(device.id, device.facility_id, device.kind, device.name)
+                principal: Any = DevicePrincipal(
+                    device.id, device.facility_id, device.kind, device.name
+                )
             else:
                 data = state.signer.loads(STAFF_TOKEN_PURPOSE, token, STAFF_TOKEN_MAX_AGE)
                 staff = await session.get(StaffUser, data["sid"]) if data else None

@@ -18,7 +18,9 @@ from .service import authenticate
 
 
 def _staff_out(staff: StaffUser) -> StaffOut:
-    return StaffOut(id=staff.id, email=staff.email, display_name=staff.display_name, role=staff.role)
+    return StaffOut(
+        id=staff.id, email=staff.email, display_name=staff.display_name, role=staff.role
+    )
 
 
 class AuthController(Controller):
@@ -39,4 +41,6 @@ class AuthController(Controller):
         staff = await db_session.get(StaffUser, request.user.id)
         facility = await db_session.get(Facility, request.user.facility_id)
         assert staff is not None and facility is not None
-        return LoginOut(token="", role=staff.role, staff=_staff_out(staff), facility=facility_out(facility))
+        return LoginOut(
+            token="", role=staff.role, staff=_staff_out(staff), facility=facility_out(facility)
+        )

@@ -62,8 +62,14 @@ async def authenticate(
     ).first()
     if row is None:
         verify_password(_DUMMY_HASH, password)
-        raise Unauthorized("Wrong facility, e-mail or password.", "施設・メールアドレス・パスワードが正しくありません。")
+        raise Unauthorized(
+            "Wrong facility, e-mail or password.",
+            "施設・メールアドレス・パスワードが正しくありません。",
+        )
     staff, facility = row
     if not staff.active or not verify_password(staff.password_hash, password):
-        raise Unauthorized("Wrong facility, e-mail or password.", "施設・メールアドレス・パスワードが正しくありません。")
+        raise Unauthorized(
+            "Wrong facility, e-mail or password.",
+            "施設・メールアドレス・パスワードが正しくありません。",
+        )
     return staff, facility

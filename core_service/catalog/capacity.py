@@ -85,9 +85,7 @@ async def convert_hold(session: AsyncSession, capacity_id: int, quantity: int) -
 
 async def release_hold(session: AsyncSession, capacity_id: int, quantity: int) -> None:
     await session.execute(
-        sa.update(Capacity)
-        .where(Capacity.id == capacity_id)
-        .values(held=Capacity.held - quantity)
+        sa.update(Capacity).where(Capacity.id == capacity_id).values(held=Capacity.held - quantity)
     )
 
 
@@ -117,14 +115,13 @@ async def rows_between(
     """(places left, capacity) of every existing row of ``product`` from ``first`` to
     ``last`` (both included), by (date, slot): one query for a whole calendar."""
     rows = await session.execute(
-        sa.select(Capacity.date, Capacity.slot, Capacity.capacity, Capacity.sold, Capacity.held)
-        .where(
+        sa.select(
+            Capacity.date, Capacity.slot, Capacity.capacity, Capacity.sold, Capacity.held
+        ).where(
             Capacity.facility_id == product.facility_id,
             Capacity.product_id == product.id,
             Capacity.date >= first,
             Capacity.date <= last,
         )
     )
-    return {
-        (date, slot): (max(cap - sold - held, 0), cap) for date, slot, cap, sold, held in rows
-    }
+    return {(date, slot): (max(cap - sold - held, 0), cap) for date, slot, cap, sold, held in rows}

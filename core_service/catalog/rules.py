@@ -89,8 +89,10 @@ def is_closed(facility_settings: dict[str, Any], product: Product, date: dt.date
     """Whether ``date`` is a closed day of the facility or of the product."""
     iso = date.isoformat()
     weekday = date.weekday()
-    for source in (facility_settings, {"closed_dates": product.closed_dates,
-                                       "closed_weekdays": product.closed_weekdays}):
+    for source in (
+        facility_settings,
+        {"closed_dates": product.closed_dates, "closed_weekdays": product.closed_weekdays},
+    ):
         if iso in (source.get("closed_dates") or []):
             return True
         if weekday in [int(d) for d in source.get("closed_weekdays") or []]:

@@ -96,8 +96,10 @@ async def availability(
         if labels:
             slots = []
             for label in labels:
-                left, cap = (0, _left(rows, product, date, label)[1]) if closed else _left(
-                    rows, product, date, label
+                left, cap = (
+                    (0, _left(rows, product, date, label)[1])
+                    if closed
+                    else _left(rows, product, date, label)
                 )
                 slots.append(SlotAvailability(label, left, cap, marker(left, cap)))
             limited = [s for s in slots if s.capacity is not None]

@@ -129,7 +129,13 @@ async def deliver_due(
                         next_attempt_at=utcnow() + dt.timedelta(seconds=min(2**attempts * 5, 3600)),
                     )
                 )
-                log.warning("mail %s to %s failed (attempt %s): %s", message.id, message.to_address, attempts, exc)
+                log.warning(
+                    "mail %s to %s failed (attempt %s): %s",
+                    message.id,
+                    message.to_address,
+                    attempts,
+                    exc,
+                )
             else:
                 await session.execute(
                     sa.update(OutboxMessage)

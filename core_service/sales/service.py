@@ -490,8 +490,12 @@ async def create_payment(
     await session.flush()
     session.add(
         PaymentEvent(
-            facility_id=tenant.id, payment_id=payment.id, at=utcnow(),
-            from_state="created", to_state="pending", detail={},
+            facility_id=tenant.id,
+            payment_id=payment.id,
+            at=utcnow(),
+            from_state="created",
+            to_state="pending",
+            detail={},
         )
     )
     await session.commit()
@@ -524,8 +528,12 @@ async def confirm_payment(
         return order, False
     session.add(
         PaymentEvent(
-            facility_id=tenant.id, payment_id=payment.id, at=now,
-            from_state="pending", to_state="paid", detail={"provider_ref": provider_ref},
+            facility_id=tenant.id,
+            payment_id=payment.id,
+            at=now,
+            from_state="pending",
+            to_state="paid",
+            detail={"provider_ref": provider_ref},
         )
     )
     newly_paid = await _mark_paid(session, tenant, order, now, converting_holds=True)
@@ -614,8 +622,12 @@ async def fail_payment(session: AsyncSession, tenant: Tenant, payment_id: int, r
     if moved.rowcount == 1:
         session.add(
             PaymentEvent(
-                facility_id=tenant.id, payment_id=payment_id, at=utcnow(),
-                from_state="pending", to_state="failed", detail={"reason": reason},
+                facility_id=tenant.id,
+                payment_id=payment_id,
+                at=utcnow(),
+                from_state="pending",
+                to_state="failed",
+                detail={"reason": reason},
             )
         )
     await session.commit()

@@ -27,4 +27,7 @@ def tax_summary(amounts: Iterable[tuple[int, int]]) -> list[TaxLine]:
     totals: dict[int, int] = defaultdict(int)
     for rate, amount in amounts:
         totals[rate] += amount
-    return [TaxLine(rate, total, included_tax(total, rate)) for rate, total in sorted(totals.items(), reverse=True)]
+    return [
+        TaxLine(rate, total, included_tax(total, rate))
+        for rate, total in sorted(totals.items(), reverse=True)
+    ]

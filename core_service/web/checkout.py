@@ -292,6 +292,6 @@ async def order_for_visitor(session: AsyncSession, tenant: Tenant, code: str, ke
 
 
 async def late_payment_notice(session: AsyncSession, tenant: Tenant, order: Order) -> str:
-    """"reacquired", "refund" or "": what the order page says about a payment that
+    """ "reacquired", "refund" or "": what the order page says about a payment that
     arrived after the order's hold had expired."""
     return await payment_outcome(session, tenant, order)

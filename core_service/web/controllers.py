@@ -153,8 +153,9 @@ class ShopController(Controller):
                 "claim_url": lambda k: urls.absolute(
                     settings.base_url, claim_path(shop.facility.slug, k)
                 ),
-                "share_url": lambda t: f"/shop/{shop.facility.slug}/orders/{order.code}"
-                f"/tickets/{t.id}/share",
+                "share_url": lambda t: (
+                    f"/shop/{shop.facility.slug}/orders/{order.code}/tickets/{t.id}/share"
+                ),
                 "receipt_url": mypage.receipt_path(shop.facility.slug, order)
                 if order.paid_at is not None
                 else "",

@@ -83,17 +83,21 @@ class CheckoutForm:
                 answers[f.name] = form.get(f.name) in ("on", "true", "1", "yes")
             else:
                 answers[f.name] = (form.get(f.name) or "").strip()
-        return cls(
-            visit_date=(form.get("visit_date") or "").strip(),
-            quantities=quantities,
-            email=(form.get("email") or "").strip(),
-            name=(form.get("name") or "").strip()[:200],
-            marketing_opt_in=form.get("marketing_opt_in") in ("on", "true", "1", "yes"),
-            answers=answers,
-            payment=(form.get("payment") or "").strip(),
-            checkout_id=(form.get("checkout_id") or "").strip()[:64],
-            slot=(form.get("slot") or "").strip()[:16],
-        )._with_visit_slot(form)._with_holders(form, product)
+        return (
+            cls(
+                visit_date=(form.get("visit_date") or "").strip(),
+                quantities=quantities,
+                email=(form.get("email") or "").strip(),
+                name=(form.get("name") or "").strip()[:200],
+                marketing_opt_in=form.get("marketing_opt_in") in ("on", "true", "1", "yes"),
+                answers=answers,
+                payment=(form.get("payment") or "").strip(),
+                checkout_id=(form.get("checkout_id") or "").strip()[:64],
+                slot=(form.get("slot") or "").strip()[:16],
+            )
+            ._with_visit_slot(form)
+            ._with_holders(form, product)
+        )
 
     def _with_visit_slot(self, form: FormMultiDict) -> CheckoutForm:
         # Timed admissions pick date and slot with one radio: "2026-12-01|10:00".
