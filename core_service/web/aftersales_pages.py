@@ -22,33 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..models import Customer
-from ..plugin_host import PluginHost
 from ..sales import distribution
 from ..sales.cancellation import cancel_tickets, cancellable, claimed_ticket_ids, policy_of, quote
 from ..sales.receipts import DEFAULT_PURPOSE, issue_receipt, receipts_of
 from ..security import Signer, new_token
 from ..settings import Settings
-from ..tenancy import Tenant, load_tenant
+from ..tenancy import Tenant
 from . import checkout, mypage, urls
 from .rendering import render_page, request_locale
+from .shop import provide_shop, shop_context
 from .ticket_page import ticket_views
-
-
-async def provide_shop(
-    facility_slug: str, db_session: AsyncSession, plugin_host: PluginHost
-) -> Tenant:
-    return await load_tenant(db_session, plugin_host, slug=facility_slug)
-
-
-def _context(shop: Tenant, locale: str, **extra: Any) -> dict[str, Any]:
-    slug = shop.facility.slug
-    return {
-        "facility": shop.facility,
-        "facility_name": shop.facility.name(locale),
-        "shop_url": urls.shop_path(slug),
-        "mypage_url": urls.mypage_path(slug),
-        **extra,
-    }
 
 
 class AfterSalesPages(Controller):
@@ -132,7 +115,7 @@ class AfterSalesPages(Controller):
         return render_page(
             request,
             "claim.html",
-            _context(
+            shop_context(
                 shop,
                 locale,
                 transfer=view.transfer,
@@ -162,7 +145,7 @@ class AfterSalesPages(Controller):
         return render_page(
             request,
             "holder_ticket.html",
-            _context(shop, locale, ticket=mine, holder_name=view.transfer.holder_name),
+            shop_context(shop, locale, ticket=mine, holder_name=view.transfer.holder_name),
         )
 
     @get("/orders/{code:str}/receipt")
@@ -204,7 +187,7 @@ class AfterSalesPages(Controller):
         return render_page(
             request,
             "receipt.html",
-            _context(
+            shop_context(
                 shop,
                 locale,
                 order=order,
@@ -295,7 +278,7 @@ class AfterSalesPages(Controller):
         return render_page(
             request,
             "mypage_cancel.html",
-            _context(
+            shop_context(
                 shop,
                 locale,
                 order=order,

@@ -16,34 +16,17 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..payments.registry import method_choices
-from ..plugin_host import PluginHost
 from ..sales.distribution import claim_path, transfers_of
 from ..security import Signer
 from ..settings import Settings
-from ..tenancy import Tenant, load_tenant
+from ..tenancy import Tenant
 from . import checkout, mypage, urls
 from .aftersales_pages import AFTERSALES_HANDLERS
 from .i18n import gettext
 from .payment_pages import PAYMENT_PAGE_HANDLERS
 from .rendering import render_page, request_locale
+from .shop import provide_shop, shop_context
 from .ticket_page import group_view, ticket_views
-
-
-async def provide_shop(
-    facility_slug: str, db_session: AsyncSession, plugin_host: PluginHost
-) -> Tenant:
-    """The facility named in the URL; visitor pages need no login to find it."""
-    return await load_tenant(db_session, plugin_host, slug=facility_slug)
-
-
-def _shop_context(shop: Tenant, locale: str) -> dict[str, Any]:
-    slug = shop.facility.slug
-    return {
-        "facility": shop.facility,
-        "facility_name": shop.facility.name(locale),
-        "shop_url": urls.shop_path(slug),
-        "mypage_url": urls.mypage_path(slug),
-    }
 
 
 class ShopController(Controller):
@@ -62,7 +45,7 @@ class ShopController(Controller):
             request,
             "shop_index.html",
             {
-                **_shop_context(shop, locale),
+                **shop_context(shop, locale),
                 "products": products,
                 "product_url": lambda p: urls.product_path(shop.facility.slug, p.code),
             },
@@ -83,7 +66,7 @@ class ShopController(Controller):
             db_session, shop, product, locale=locale, settings=settings
         )
         return render_page(
-            request, "product.html", {**_shop_context(shop, locale), **page.context()}
+            request, "product.html", {**shop_context(shop, locale), **page.context()}
         )
 
     @post("/products/{code:str}", status_code=200)
@@ -112,7 +95,7 @@ class ShopController(Controller):
         return render_page(
             request,
             "product.html",
-            {**_shop_context(shop, locale), **result.page.context()},
+            {**shop_context(shop, locale), **result.page.context()},
             status_code=result.status_code,
         )
 
@@ -138,7 +121,7 @@ class ShopController(Controller):
             request,
             "order.html",
             {
-                **_shop_context(shop, locale),
+                **shop_context(shop, locale),
                 "order": order,
                 "tickets": tickets,
                 "access_key": key,
@@ -198,7 +181,7 @@ class MyPageController(Controller):
     ) -> Template:
         locale = request_locale(request)
         me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
-        context = _shop_context(shop, locale)
+        context = shop_context(shop, locale)
         if me is None:
             return render_page(request, "mypage_login.html", {**context, "email": "", "error": ""})
         customer, orders = await mypage.customer_orders(db_session, shop, me)
@@ -228,7 +211,7 @@ class MyPageController(Controller):
     ) -> Template:
         locale = request_locale(request)
         email = ((await request.form()).get("email") or "").strip()
-        context = _shop_context(shop, locale)
+        context = shop_context(shop, locale)
         if not mypage.valid_email(email):
             return render_page(
                 request,
@@ -262,7 +245,7 @@ class MyPageController(Controller):
                 request,
                 "mypage_login.html",
                 {
-                    **_shop_context(shop, locale),
+                    **shop_context(shop, locale),
                     "email": "",
                     "error": gettext(
                         locale, "This link is invalid or has expired. Please ask for a new one."

@@ -39,12 +39,12 @@ from ..models import Order, Payment
 from ..payments.reconciliation import check_with_provider
 from ..payments.registry import build_provider
 from ..payments.service import START_ERROR, deadline, resume_payment, stored_action
-from ..plugin_host import PluginHost
 from ..security import Signer
 from ..settings import Settings
-from ..tenancy import Tenant, load_tenant
+from ..tenancy import Tenant
 from . import checkout, urls
 from .rendering import render_page, request_locale
+from .shop import provide_shop
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,6 @@ def _deadline(value: Any, timezone: str) -> dt.datetime | None:
     if seconds is None:
         return None
     return dt.datetime.fromtimestamp(seconds, ZoneInfo(timezone))
-
-
-async def provide_shop(
-    facility_slug: str, db_session: AsyncSession, plugin_host: PluginHost
-) -> Tenant:
-    return await load_tenant(db_session, plugin_host, slug=facility_slug)
 
 
 class PaymentPageController(Controller):
