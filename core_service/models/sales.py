@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -27,6 +28,11 @@ class Customer(TenantMixin, Timestamped, Base):
     marketing_opt_in: Mapped[bool] = mapped_column(default=False)
     locale: Mapped[str] = mapped_column(sa.String(8), default="ja")
     first_purchase_at: Mapped[datetime | None]
+    #: Argon2id hash of the optional My Page password; None means magic link only.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Unix times of the latest failed password logins (at most five), for throttling.
+    #: Kept on the row rather than in memory so every worker process sees the same count.
+    password_failures: Mapped[list[Any] | None]
 
 
 class Order(TenantMixin, Timestamped, Base):

@@ -178,6 +178,7 @@ class MyPageController(Controller):
         signer: Signer,
         settings: Settings,
         cancelled: str = "",
+        password: str = "",
     ) -> Template:
         locale = request_locale(request)
         me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
@@ -197,6 +198,8 @@ class MyPageController(Controller):
                     db_session, shop, orders, secret_key=settings.secret_key, locale=locale
                 ),
                 "cancelled_code": cancelled,
+                # Only the two known values; anything else in the URL shows nothing.
+                "password_notice": password if password in ("set", "removed") else "",
             },
         )
 
@@ -264,6 +267,104 @@ class MyPageController(Controller):
         )
         return Redirect(urls.mypage_path(shop.facility.slug), status_code=303, cookies=[cookie])
 
+    @post("/password-login", status_code=200)
+    async def password_login(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        settings: Settings,
+        signer: Signer,
+    ) -> Template | Redirect:
+        locale = request_locale(request)
+        form = await request.form()
+        email = (form.get("email") or "").strip()
+        me = (
+            await mypage.password_login(db_session, shop, email, form.get("password") or "")
+            if mypage.valid_email(email)
+            else None
+        )
+        if me is None:
+            # One message for every failure, so the form does not tell who is a customer.
+            return render_page(
+                request,
+                "mypage_login.html",
+                {
+                    **shop_context(shop, locale),
+                    "email": "",
+                    "error": "",
+                    "login_email": email,
+                    "login_error": gettext(
+                        locale,
+                        "We could not log you in with this e-mail address and password. "
+                        "If you have not set a password, or after 5 failed attempts (password "
+                        "login then pauses for 15 minutes), ask for a login link above.",
+                    ),
+                },
+                status_code=401,
+            )
+        return Redirect(
+            urls.mypage_path(shop.facility.slug),
+            status_code=303,
+            cookies=[_session_cookie(shop, settings, signer, me)],
+        )
+
+    @get("/password")
+    async def password_form(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        signer: Signer,
+    ) -> Template | Redirect:
+        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        if me is None:
+            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
+        customer, _orders = await mypage.customer_orders(db_session, shop, me)
+        if customer is None:
+            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
+        return _password_page(request, shop, has_password=customer.password_hash is not None)
+
+    @post("/password", status_code=200)
+    async def set_password(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        signer: Signer,
+    ) -> Template | Redirect:
+        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        if me is None:
+            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
+        form = await request.form()
+        password = form.get("password") or ""
+        problem = mypage.password_problem(password, form.get("password_confirm") or "")
+        if problem:
+            customer, _orders = await mypage.customer_orders(db_session, shop, me)
+            return _password_page(
+                request,
+                shop,
+                has_password=customer is not None and customer.password_hash is not None,
+                error=gettext(request_locale(request), problem),
+                status_code=422,
+            )
+        await mypage.set_password(db_session, shop, me, password)
+        return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=set", status_code=303)
+
+    @post("/password/remove", status_code=200)
+    async def remove_password(
+        self,
+        request: Request[Any, Any, Any],
+        shop: Tenant,
+        db_session: AsyncSession,
+        signer: Signer,
+    ) -> Redirect:
+        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        if me is None:
+            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
+        await mypage.set_password(db_session, shop, me, None)
+        return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=removed", status_code=303)
+
     @post("/logout", status_code=200)
     async def logout(self, shop: Tenant) -> Redirect:
         gone = Cookie(
@@ -275,6 +376,42 @@ class MyPageController(Controller):
             samesite="lax",
         )
         return Redirect(urls.mypage_path(shop.facility.slug), status_code=303, cookies=[gone])
+
+
+def _session_cookie(
+    shop: Tenant, settings: Settings, signer: Signer, me: mypage.MyPageSession
+) -> Cookie:
+    """The My Page session cookie, as the magic link sets it."""
+    return Cookie(
+        key=mypage.SESSION_COOKIE,
+        value=mypage.session_cookie_value(signer, me),
+        max_age=mypage.SESSION_MAX_AGE,
+        path=urls.shop_path(shop.facility.slug),
+        httponly=True,
+        samesite="lax",
+        secure=settings.base_url.startswith("https://"),
+    )
+
+
+def _password_page(
+    request: Request[Any, Any, Any],
+    shop: Tenant,
+    *,
+    has_password: bool,
+    error: str = "",
+    status_code: int = 200,
+) -> Template:
+    return render_page(
+        request,
+        "mypage_password.html",
+        {
+            **shop_context(shop, request_locale(request)),
+            "has_password": has_password,
+            "error": error,
+            "min_length": mypage.MIN_PASSWORD_LENGTH,
+        },
+        status_code=status_code,
+    )
 
 
 @get("/healthz", sync_to_thread=False)

@@ -1,13 +1,19 @@
 """My Page: a visitor's order history in one facility, opened with an e-mailed magic link.
 
-There are no visitor passwords. The visitor asks for a link on the My Page form; the
-link carries the facility and address signed with itsdangerous; opening it sets a signed
-session cookie scoped to that facility's ``/shop/<slug>/`` path, so a session for one
-facility never shows another facility's orders (and the service re-checks the facility).
+The visitor asks for a link on the My Page form; the link carries the facility and
+address signed with itsdangerous; opening it sets a signed session cookie scoped to that
+facility's ``/shop/<slug>/`` path, so a session for one facility never shows another
+facility's orders (and the service re-checks the facility).
+
+Once logged in, a visitor may also set an optional password (Argon2id) and later log in
+with e-mail and password. The link keeps working either way. Password login answers every
+failure with the same message (unknown address, no password set, wrong password,
+throttled) so it cannot be used to learn who bought tickets here.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -22,7 +28,7 @@ from ..models import Customer, Order, Refund
 from ..sales.cancellation import cancellable, policy_of
 from ..sales.distribution import transfers_of
 from ..sales.receipts import receipts_of
-from ..security import Signer
+from ..security import Signer, hash_password, verify_password
 from ..settings import Settings
 from ..tenancy import Tenant
 from . import urls
@@ -54,6 +60,21 @@ def read_session(signer: Signer, tenant: Tenant, cookie: str | None) -> MyPageSe
     if not isinstance(data, dict) or data.get("f") != tenant.id:
         return None
     return MyPageSession(tenant.id, int(data["c"]))
+
+
+#: Shortest accepted password; the same rule as staff passwords.
+MIN_PASSWORD_LENGTH = 8
+#: Longest accepted password: Argon2 would take anything, but a cap keeps a megabyte
+#: "password" from being hashed on every request.
+MAX_PASSWORD_LENGTH = 1024
+#: After this many failed password logins within THROTTLE_WINDOW seconds, password login
+#: for the address pauses for THROTTLE_WINDOW seconds after the last failure.
+MAX_FAILURES = 5
+THROTTLE_WINDOW = 15 * 60
+
+# Verifying against a real hash when there is nothing to verify (unknown address, no
+# password set, throttled) keeps the response time close to a wrong-password answer.
+_DUMMY_HASH = hash_password("kippu-mypage-timing-equaliser")
 
 
 def valid_email(email: str) -> bool:
@@ -204,3 +225,77 @@ async def my_order(session: AsyncSession, tenant: Tenant, me: MyPageSession, cod
     if order is None:
         raise NotFound("No such order.", "ご注文が見つかりません。")
     return order
+
+
+def password_problem(password: str, confirmation: str) -> str:
+    """Why a new password cannot be used (an English msgid), or "" if it can."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return "Passwords need at least 8 characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return "This password is too long."
+    if password != confirmation:
+        return "The two passwords are not the same."
+    return ""
+
+
+async def set_password(
+    session: AsyncSession, tenant: Tenant, me: MyPageSession, password: str | None
+) -> bool:
+    """Set (or with None remove) the logged-in visitor's password; False if the customer
+    is gone. Callers check :func:`password_problem` first."""
+    customer = await session.scalar(
+        sa.select(Customer).where(Customer.id == me.customer_id, Customer.facility_id == tenant.id)
+    )
+    if customer is None:
+        return False
+    customer.password_hash = hash_password(password) if password is not None else None
+    # A fresh password (or none) starts with a clean slate.
+    customer.password_failures = None
+    await session.commit()
+    return True
+
+
+def _recent_failures(customer: Customer, now: float) -> list[float]:
+    return [float(t) for t in customer.password_failures or [] if now - float(t) < THROTTLE_WINDOW]
+
+
+def throttled(customer: Customer, now: float) -> bool:
+    """Whether MAX_FAILURES failures fell within the last THROTTLE_WINDOW seconds.
+
+    Only failures younger than the window count, so the pause ends THROTTLE_WINDOW
+    seconds after the fifth failure (refused attempts are not recorded and do not
+    prolong it)."""
+    return len(_recent_failures(customer, now)) >= MAX_FAILURES
+
+
+async def password_login(
+    session: AsyncSession, tenant: Tenant, email: str, password: str
+) -> MyPageSession | None:
+    """The session for a correct e-mail and password of this facility, or None.
+
+    None covers every failure alike; callers show one message for all of them. Every
+    path runs exactly one Argon2 verification so the timing tells nothing either.
+    """
+    email = email.strip().lower()
+    now = time.time()
+    # FOR UPDATE (a no-op on SQLite) serialises concurrent attempts for one address on
+    # PostgreSQL, so parallel guesses cannot slip past the failure count.
+    customer = await session.scalar(
+        sa.select(Customer)
+        .where(Customer.facility_id == tenant.id, Customer.email == email)
+        .with_for_update()
+    )
+    if customer is None or customer.password_hash is None or throttled(customer, now):
+        verify_password(_DUMMY_HASH, password)
+        # Commit (nothing to write) ends the transaction like the other paths do; a
+        # rollback would expire the tenant's objects the error page still reads.
+        await session.commit()
+        return None
+    if verify_password(customer.password_hash, password):
+        customer.password_failures = None
+        await session.commit()
+        return MyPageSession(tenant.id, customer.id)
+    recent = _recent_failures(customer, now)
+    customer.password_failures = [*recent, now][-MAX_FAILURES:]
+    await session.commit()
+    return None
