@@ -40,6 +40,7 @@ from .payments.reconciliation import reconcile_due
 from .plugin_host import PluginHost, build_plugin_manager
 from .reports.controllers import ReportController
 from .sales.cancel_controllers import CancellationController
+from .sales.pass_export import PassExportController
 from .sales.service import expire_holds
 from .sales.staff_controllers import OrderLookupController
 from .security import Signer
@@ -114,6 +115,7 @@ def create_app(
         *UNSUBSCRIBE_HANDLERS,
         OrderLookupController,
         CancellationController,
+        PassExportController,
         FacilitySettingsController,
         PaymentCredentialsController,
         *WEB_ROUTE_HANDLERS,

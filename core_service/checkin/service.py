@@ -9,15 +9,25 @@ order in one scan: each ticket is used by its own conditional UPDATE and gets it
 check-in row, so a group scan racing a single-ticket scan still admits each ticket once.
 Tickets the buyer handed on to a companion are not part of the group: they belong to
 the companion, who enters with their own code.
+
+Annual passes (F16) are not used up: they admit once per facility-local day, every day
+of their validity. "Already entered today" is read from the check-in log after the
+ticket's row has been locked by a conditional UPDATE in the same transaction, so two
+gates scanning one pass at once admit it once (the second waits for the first's commit
+and then sees its check-in row). A pass valid from first use gets its end date at its
+first admitted entry.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..catalog.rules import first_use_valid_until
 from ..clock import facility_today
 from ..models import ADMISSION_KINDS, CheckIn, Order, Product, Ticket, TicketTransfer, utcnow
 from ..plugin_api import Redemption
@@ -134,13 +144,18 @@ async def _decide(
         return ScanResult("not_valid_today", ticket, product), f"valid {ticket.valid_from}"
     if direction == "exit":
         return ScanResult("admitted", ticket, product), "exit"
-    if not await _use_once(session, tenant, ticket):
+    if not await _use_once(session, tenant, ticket, direction):
         return ScanResult("already_used", ticket, product), ""
     await session.refresh(ticket)
     return ScanResult("admitted", ticket, product), ""
 
 
-async def _use_once(session: AsyncSession, tenant: Tenant, ticket: Ticket) -> bool:
+async def _use_once(
+    session: AsyncSession, tenant: Tenant, ticket: Ticket, direction: str = "entry"
+) -> bool:
+    product = await session.get(Product, ticket.product_id)  # usually from the identity map
+    if product is not None and product.kind == "annual_pass":
+        return await _enter_pass_today(session, tenant, ticket, product, direction)
     now = utcnow()
     result = await session.execute(
         sa.update(Ticket)
@@ -158,6 +173,53 @@ async def _use_once(session: AsyncSession, tenant: Tenant, ticket: Ticket) -> bo
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+async def _enter_pass_today(
+    session: AsyncSession, tenant: Tenant, ticket: Ticket, product: Product, direction: str
+) -> bool:
+    """Admit a pass if it has no admitted ``direction`` scan on the facility's local today."""
+    now = utcnow()
+    timezone = tenant.facility.timezone
+    today = facility_today(timezone)
+    values: dict[str, object] = {"first_used_at": sa.func.coalesce(Ticket.first_used_at, now)}
+    if product.validity_start == "first_use":
+        # Only the first admitted entry fixes the end date; later ones keep it.
+        values["valid_until"] = sa.case(
+            (Ticket.first_used_at.is_(None), first_use_valid_until(product, today)),
+            else_=Ticket.valid_until,
+        )
+    # Takes the row lock even when nothing changes: a concurrent scan of the same pass
+    # blocks here until this transaction commits its check-in row.
+    locked = await session.execute(
+        sa.update(Ticket)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.facility_id == tenant.id,
+            Ticket.status == "valid",
+            Ticket.valid_from <= today,
+            Ticket.valid_until >= today,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount != 1:
+        return False
+    # A new statement, so (READ COMMITTED) it sees check-ins committed while we waited.
+    zone = ZoneInfo(timezone)
+    start = dt.datetime.combine(today, dt.time(), tzinfo=zone)
+    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    entered = await session.scalar(
+        sa.select(sa.func.count(CheckIn.id)).where(
+            CheckIn.facility_id == tenant.id,
+            CheckIn.ticket_id == ticket.id,
+            CheckIn.direction == direction,
+            CheckIn.result == "admitted",
+            CheckIn.scanned_at >= start.astimezone(dt.UTC),
+            CheckIn.scanned_at < end.astimezone(dt.UTC),
+        )
+    )
+    return not entered
 
 
 def _group_claim(token: str) -> TokenClaim | None:
@@ -263,7 +325,9 @@ async def _decide_group(
     if direction == "exit":
         admitted = tuple(today_members)
     else:
-        admitted = tuple([t for t in today_members if await _use_once(session, tenant, t)])
+        admitted = tuple(
+            [t for t in today_members if await _use_once(session, tenant, t, direction)]
+        )
         for ticket in admitted:
             await session.refresh(ticket)
     if not admitted:
