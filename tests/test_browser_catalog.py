@@ -8,7 +8,6 @@ a photo), through the demo card page, with JavaScript switched off: the slot pic
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +19,12 @@ from core_service.demo_data import DemoFacility
 from core_service.models import Ticket
 from core_service.settings import Settings
 
+from .browser import launch_chromium
+from .browser import require_chromium as _require_chromium
 from .conftest import seed_demo
 from .live_server import serve
 from .web_helpers import make_settings, query, visit_day
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 TEXT = {
     "ja": {"approve": "承認する", "tickets": "お客様のチケット", "add": "パスを追加する"},
@@ -33,14 +32,6 @@ TEXT = {
 }
 
 pytestmark = pytest.mark.browser
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if IN_CI:
-        pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (apt install chromium)")
-    pytest.skip(f"{CHROMIUM} is missing (apt install chromium); set CI=true to make this fail")
 
 
 @pytest.fixture
@@ -68,10 +59,7 @@ def test_buy_timed_ticket_with_parking_and_an_annual_pass(
     photo = tmp_path / "holder.png"
     photo.write_bytes(PNG)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(
                 java_script_enabled=False,

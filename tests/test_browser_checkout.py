@@ -7,8 +7,6 @@ off in the browser, because the checkout must work without it.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,26 +18,12 @@ import uvicorn
 from core_service.app import create_app
 from core_service.settings import Settings
 
+from .browser import launch_chromium
+from .browser import require_chromium as _require_chromium
+from .live_server import free_port as _free_port
 from .web_helpers import Shop, build_shop, make_settings, visit_day
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
 pytestmark = pytest.mark.browser
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if IN_CI:
-        pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (apt install chromium)")
-    pytest.skip(f"{CHROMIUM} is missing (apt install chromium); set CI=true to make this fail")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -78,10 +62,7 @@ def test_buy_a_ticket_in_the_browser(live_shop: tuple[str, Shop, Settings]) -> N
 
     base_url, shop, _settings = live_shop
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(
                 java_script_enabled=False, locale="ja-JP", viewport={"width": 390, "height": 844}
@@ -115,10 +96,7 @@ def test_missing_consent_is_shown_in_the_browser(live_shop: tuple[str, Shop, Set
 
     base_url, shop, _settings = live_shop
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_context(java_script_enabled=False).new_page()
             page.goto(f"{base_url}/shop/{shop.slug}/products/day?lang=en")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,28 +22,14 @@ from core_service.security import Signer
 from core_service.settings import Settings
 from core_service.web import urls
 
+from .browser import launch_chromium
+from .browser import require_chromium as _require_chromium
+from .live_server import free_port as _free_port
 from .web_helpers import Shop, build_shop, make_settings, run_in_session, visit_day
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 TAX_NUMBER = "T9876543210987"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if IN_CI:
-        pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (apt install chromium)")
-    pytest.skip(f"{CHROMIUM} is missing (apt install chromium); set CI=true to make this fail")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _prepare(settings: Settings) -> Shop:
@@ -99,7 +83,7 @@ def test_share_claim_cancel_and_download_the_receipt(
 
     base_url, shop, settings = live_shop
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        browser = launch_chromium(playwright)
         try:
             options: dict[str, Any] = {
                 "java_script_enabled": False,

@@ -9,7 +9,6 @@ visitor's phone or the store's register would be a second device.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,22 +19,14 @@ import pytest
 from core_service.app import create_app
 from core_service.settings import Settings
 
+from .browser import launch_chromium
+from .browser import require_chromium as _require_chromium
 from .live_server import free_port, serve
 from .web_helpers import Shop, build_shop, make_settings, visit_day
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 ORDER_PAGE = re.compile(r"/orders/[^/?]+\?key=")
 
 pytestmark = pytest.mark.browser
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if IN_CI:
-        pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (apt install chromium)")
-    pytest.skip(f"{CHROMIUM} is missing (apt install chromium); set CI=true to make this fail")
 
 
 @pytest.fixture
@@ -59,10 +50,7 @@ def _buy(page: Any, base_url: str, shop: Shop, method_label: str) -> None:
 
 
 def _browser(playwright: Any) -> Any:
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )
+    return launch_chromium(playwright)
 
 
 def test_pay_by_konbini_in_the_browser(live_shop: tuple[str, Shop, Settings]) -> None:

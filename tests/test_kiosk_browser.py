@@ -9,17 +9,10 @@ waiting page (which refreshes itself) and the done page, then asks for a receipt
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from escpos.printer import Dummy
 
 from core_service.app import create_app as create_core
@@ -34,44 +27,17 @@ from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.terminal import SimulatedTerminal
 
+from .browser import CHROMIUM, launch_chromium, require_chromium
 from .conftest import seed_demo
+from .live_server import serve as _serve
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not main thread
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
-def chromium_path(in_ci: bool) -> str:
-    if not os.path.exists(CHROMIUM):
-        if in_ci:
-            pytest.fail(f"{CHROMIUM} is missing and CI=true: browser tests must run")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium) to run browser tests")
-    return CHROMIUM
+def chromium_path() -> str:
+    require_chromium()
+    return str(CHROMIUM)
 
 
 @pytest.fixture
@@ -100,10 +66,7 @@ def test_browser_buys_a_day_ticket_through_the_kiosk_ui(
 
     url, kiosk, demo = kiosk_url
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.goto(url + "/")

@@ -84,8 +84,16 @@ def test_killed_driver_resumes_without_loss_or_double_charge(
     demo = asyncio.run(seed_demo(sqlite_settings))
     with serve(create_app(sqlite_settings, background=False)) as url:
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, point, url, demo.kiosk_token, str(tmp_path),
-             str(demo.adult_category_id)],
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                point,
+                url,
+                demo.kiosk_token,
+                str(tmp_path),
+                str(demo.adult_category_id),
+            ],
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
             capture_output=True,
             timeout=120,
@@ -93,8 +101,11 @@ def test_killed_driver_resumes_without_loss_or_double_charge(
         assert child.returncode == 137, child.stderr.decode()[-2000:]
 
         config = KioskConfig(
-            core_url=url, token=demo.kiosk_token, token_file=tmp_path / "token",
-            journal_path=tmp_path / "journal.sqlite3", printer=f"file:{tmp_path / 'paper-2.bin'}",
+            core_url=url,
+            token=demo.kiosk_token,
+            token_file=tmp_path / "token",
+            journal_path=tmp_path / "journal.sqlite3",
+            printer=f"file:{tmp_path / 'paper-2.bin'}",
         )
         restarted = build_kiosk(
             config,

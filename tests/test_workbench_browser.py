@@ -13,7 +13,6 @@ import dataclasses
 import email
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -33,21 +32,15 @@ from core_service.demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
 from core_service.exports import run_export
 from core_service.settings import Settings
 
+from .browser import launch_chromium, require_chromium
 from .conftest import seed_demo
+from .live_server import free_port as _free_port
 from .workbench_helpers import Builder, FacilityRef
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 ROOT = Path(__file__).resolve().parent.parent
 CUSTOMER = "visitor.browser@example.jp"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Inbox(MessageHandler):
@@ -62,12 +55,7 @@ class Inbox(MessageHandler):
 @pytest.fixture
 def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
     """SMTP server, core (uvicorn thread) and workbench (subprocess); yields the workbench URL."""
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(
-                f"{CHROMIUM} is missing; CI must run the browser tests (apt install chromium)"
-            )
-        pytest.skip(f"{CHROMIUM} is missing (apt install chromium); set CI=true to make this fail")
+    require_chromium()
     inbox, smtp_port, core_port, wb_port = Inbox(), _free_port(), _free_port(), _free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
@@ -146,10 +134,7 @@ def test_manager_opens_every_page_and_sends_a_mailing_that_arrives(
 
     url, settings, inbox = stack
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.set_default_timeout(30_000)
