@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import login_throttle
 from ..errors import InvalidInput, Unauthorized
 from ..models import Facility, StaffUser
 from ..security import hash_password, verify_password
@@ -53,23 +56,39 @@ async def create_staff(
 async def authenticate(
     session: AsyncSession, facility_slug: str, email: str, password: str
 ) -> tuple[StaffUser, Facility]:
+    """The staff user and facility for correct credentials; Unauthorized otherwise.
+
+    Every refusal has the same message and runs one Argon2 verification, and after
+    repeated failures an account's password login pauses (login_throttle), so guessing
+    is slow and says nothing about which part was wrong.
+    """
+    now = time.time()
     row = (
         await session.execute(
             sa.select(StaffUser, Facility)
             .join(Facility, Facility.id == StaffUser.facility_id)
             .where(Facility.slug == facility_slug, StaffUser.email == email.strip().lower())
+            # Serialises concurrent guesses for one account on PostgreSQL (no-op on SQLite).
+            .with_for_update(of=StaffUser)
         )
     ).first()
-    if row is None:
+    if row is None or login_throttle.throttled(row[0].login_failures, now):
         verify_password(_DUMMY_HASH, password)
-        raise Unauthorized(
-            "Wrong facility, e-mail or password.",
-            "施設・メールアドレス・パスワードが正しくありません。",
-        )
+        await session.commit()
+        raise _wrong_credentials()
     staff, facility = row
     if not staff.active or not verify_password(staff.password_hash, password):
-        raise Unauthorized(
-            "Wrong facility, e-mail or password.",
-            "施設・メールアドレス・パスワードが正しくありません。",
-        )
+        staff.login_failures = login_throttle.with_failure(staff.login_failures, now)
+        await session.commit()
+        raise _wrong_credentials()
+    if staff.login_failures:
+        staff.login_failures = None
+        await session.commit()
     return staff, facility
+
+
+def _wrong_credentials() -> Unauthorized:
+    return Unauthorized(
+        "Wrong facility, e-mail or password.",
+        "施設・メールアドレス・パスワードが正しくありません。",
+    )

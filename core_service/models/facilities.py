@@ -57,6 +57,8 @@ class StaffUser(TenantMixin, Timestamped, Base):
     #: owner > manager > staff > viewer (see core_service.accounts.roles).
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    #: Times (epoch seconds) of recent failed logins; see core_service.login_throttle.
+    login_failures: Mapped[list[Any] | None]
 
 
 class Device(TenantMixin, Timestamped, Base):

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import login_throttle
 from ..clock import facility_today
 from ..errors import NotFound
 from ..mailing.messages import mypage_link
@@ -67,10 +68,6 @@ MIN_PASSWORD_LENGTH = 8
 #: Longest accepted password: Argon2 would take anything, but a cap keeps a megabyte
 #: "password" from being hashed on every request.
 MAX_PASSWORD_LENGTH = 1024
-#: After this many failed password logins within THROTTLE_WINDOW seconds, password login
-#: for the address pauses for THROTTLE_WINDOW seconds after the last failure.
-MAX_FAILURES = 5
-THROTTLE_WINDOW = 15 * 60
 
 # Verifying against a real hash when there is nothing to verify (unknown address, no
 # password set, throttled) keeps the response time close to a wrong-password answer.
@@ -255,17 +252,9 @@ async def set_password(
     return True
 
 
-def _recent_failures(customer: Customer, now: float) -> list[float]:
-    return [float(t) for t in customer.password_failures or [] if now - float(t) < THROTTLE_WINDOW]
-
-
 def throttled(customer: Customer, now: float) -> bool:
-    """Whether MAX_FAILURES failures fell within the last THROTTLE_WINDOW seconds.
-
-    Only failures younger than the window count, so the pause ends THROTTLE_WINDOW
-    seconds after the fifth failure (refused attempts are not recorded and do not
-    prolong it)."""
-    return len(_recent_failures(customer, now)) >= MAX_FAILURES
+    """Whether the customer's password login is paused (see login_throttle)."""
+    return login_throttle.throttled(customer.password_failures, now)
 
 
 async def password_login(
@@ -295,7 +284,6 @@ async def password_login(
         customer.password_failures = None
         await session.commit()
         return MyPageSession(tenant.id, customer.id)
-    recent = _recent_failures(customer, now)
-    customer.password_failures = [*recent, now][-MAX_FAILURES:]
+    customer.password_failures = login_throttle.with_failure(customer.password_failures, now)
     await session.commit()
     return None
