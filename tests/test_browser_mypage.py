@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pypdf
 import pytest
-import uvicorn
 
 from core_service.app import create_app
 from core_service.models import Facility
@@ -25,6 +22,7 @@ from core_service.web import urls
 from .browser import launch_chromium
 from .browser import require_chromium as _require_chromium
 from .live_server import free_port as _free_port
+from .live_server import serve
 from .web_helpers import Shop, build_shop, make_settings, run_in_session, visit_day
 
 TAX_NUMBER = "T9876543210987"
@@ -53,27 +51,8 @@ def live_shop(tmp_path: Path) -> Iterator[tuple[str, Shop, Settings]]:
     base_url = f"http://127.0.0.1:{port}"
     settings = make_settings(tmp_path, base_url=base_url)
     shop = asyncio.run(_prepare(settings))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, background=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
+    with serve(create_app(settings, background=False), port):
         yield base_url, shop, settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_share_claim_cancel_and_download_the_receipt(

@@ -248,7 +248,7 @@ class AfterSalesPages(Controller):
         db_session: AsyncSession,
         signer: Signer,
     ) -> Template | Redirect:
-        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        me = mypage.request_session(request, shop, signer)
         if me is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         order = await mypage.my_order(db_session, shop, me, code)
@@ -303,7 +303,7 @@ class AfterSalesPages(Controller):
         signer: Signer,
         settings: Settings,
     ) -> Template | Redirect:
-        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        me = mypage.request_session(request, shop, signer)
         if me is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         order = await mypage.my_order(db_session, shop, me, code)

@@ -181,7 +181,7 @@ class MyPageController(Controller):
         password: str = "",
     ) -> Template:
         locale = request_locale(request)
-        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        me = mypage.request_session(request, shop, signer)
         context = shop_context(shop, locale)
         if me is None:
             return render_page(request, "mypage_login.html", {**context, "email": "", "error": ""})
@@ -317,10 +317,10 @@ class MyPageController(Controller):
         db_session: AsyncSession,
         signer: Signer,
     ) -> Template | Redirect:
-        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        me = mypage.request_session(request, shop, signer)
         if me is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
-        customer, _orders = await mypage.customer_orders(db_session, shop, me)
+        customer = await mypage.signed_in_customer(db_session, shop, me)
         if customer is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         return _password_page(request, shop, has_password=customer.password_hash is not None)
@@ -333,14 +333,14 @@ class MyPageController(Controller):
         db_session: AsyncSession,
         signer: Signer,
     ) -> Template | Redirect:
-        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        me = mypage.request_session(request, shop, signer)
         if me is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         form = await request.form()
         password = form.get("password") or ""
         problem = mypage.password_problem(password, form.get("password_confirm") or "")
         if problem:
-            customer, _orders = await mypage.customer_orders(db_session, shop, me)
+            customer = await mypage.signed_in_customer(db_session, shop, me)
             return _password_page(
                 request,
                 shop,
@@ -359,7 +359,7 @@ class MyPageController(Controller):
         db_session: AsyncSession,
         signer: Signer,
     ) -> Redirect:
-        me = mypage.read_session(signer, shop, request.cookies.get(mypage.SESSION_COOKIE))
+        me = mypage.request_session(request, shop, signer)
         if me is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         await mypage.set_password(db_session, shop, me, None)

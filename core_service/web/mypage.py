@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
+from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import login_throttle
@@ -129,12 +131,25 @@ async def open_link(
     return MyPageSession(tenant.id, customer_id) if customer_id is not None else None
 
 
+def request_session(
+    request: Request[Any, Any, Any], tenant: Tenant, signer: Signer
+) -> MyPageSession | None:
+    """The visitor's My Page session from its signed cookie, if valid for this facility."""
+    return read_session(signer, tenant, request.cookies.get(SESSION_COOKIE))
+
+
+async def signed_in_customer(
+    session: AsyncSession, tenant: Tenant, me: MyPageSession
+) -> Customer | None:
+    return await session.scalar(
+        sa.select(Customer).where(Customer.id == me.customer_id, Customer.facility_id == tenant.id)
+    )
+
+
 async def customer_orders(
     session: AsyncSession, tenant: Tenant, me: MyPageSession
 ) -> tuple[Customer | None, list[Order]]:
-    customer = await session.scalar(
-        sa.select(Customer).where(Customer.id == me.customer_id, Customer.facility_id == tenant.id)
-    )
+    customer = await signed_in_customer(session, tenant, me)
     if customer is None:
         return None, []
     orders = await session.scalars(
