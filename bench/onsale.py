@@ -29,12 +29,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -68,6 +70,9 @@ class RoundResult:
     raw_updates: int
     raw_seconds: float
     invariant: str  # "ok" or what broke
+    core_cpu_ms_per_order: float = 0.0
+    postgres_cpu_ms_per_order: float = 0.0
+    client_cpu_ms_per_order: float = 0.0
 
     @property
     def orders_per_s(self) -> float:
@@ -320,9 +325,14 @@ async def run(
         today = facility_today("Asia/Tokyo")
         for i, buyers in enumerate(buyer_counts):
             day = today + dt.timedelta(days=1 + i)  # a fresh slot row per round
+            cpu_before = cpu_seconds(core.pid)
+            pg_before, own_before = postgres_cpu_seconds(), time.process_time()
             latencies, refused, errors, seconds = await _buyers(
                 base, token, category, day, slot, buyers, 1500
             )
+            core_cpu = cpu_seconds(core.pid) - cpu_before
+            pg_cpu = postgres_cpu_seconds() - pg_before
+            client_cpu = time.process_time() - own_before
             invariant = await _check(url, product_id, day, slot, capacity)
             print(f"kippu: {len(latencies)} orders in {seconds:.2f}s", flush=True)
             raw_updates, raw_seconds = await _raw(
@@ -344,17 +354,64 @@ async def run(
                     raw_updates=raw_updates,
                     raw_seconds=raw_seconds,
                     invariant=invariant,
+                    core_cpu_ms_per_order=1000 * core_cpu / max(len(latencies), 1),
+                    postgres_cpu_ms_per_order=1000 * pg_cpu / max(len(latencies), 1),
+                    client_cpu_ms_per_order=1000 * client_cpu / max(len(latencies), 1),
                 )
             )
             _print(results[-1])
     finally:
-        core.terminate()
+        # py-spy writes its profile on SIGINT; SIGTERM would kill it and orphan uvicorn.
+        core.send_signal(signal.SIGINT if os.environ.get("KIPPU_BENCH_PROFILE") else signal.SIGTERM)
         try:
             core.wait(timeout=15)
         except subprocess.TimeoutExpired:
             core.kill()
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return results
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                queue.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its descendants: a measure of
+    cost per order that, unlike wall time, other load on the machine hardly changes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for child in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server process on this machine (same caveat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def _free_port() -> int:
@@ -370,7 +427,9 @@ def _print(r: RoundResult) -> None:
         f"onsale N={r.buyers:>3} C={r.capacity}: {r.orders} orders in {r.seconds:.2f}s = "
         f"{r.orders_per_s:.0f} orders/s, p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms, "
         f"refused {r.refused}, errors {r.errors}; raw UPDATE {r.raw_per_s:.0f}/s; "
-        f"kippu/raw {100 * r.fraction:.1f}%; invariant {r.invariant}",
+        f"kippu/raw {100 * r.fraction:.1f}%; CPU per order: core {r.core_cpu_ms_per_order:.1f} ms, "
+        f"PostgreSQL {r.postgres_cpu_ms_per_order:.1f} ms, buyers {r.client_cpu_ms_per_order:.1f} ms; "
+        f"invariant {r.invariant}",
         flush=True,
     )
 

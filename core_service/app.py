@@ -20,6 +20,7 @@ from litestar.middleware import DefineMiddleware
 from .accounts.auth import BearerAuthMiddleware
 from .accounts.controllers import AuthController
 from .catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
+from .catalog.reservations import sweep as sweep_reservations
 from .checkin.controllers import GateController, facility_public_key
 from .database import make_engine, make_sessionmaker
 from .dependencies import (
@@ -62,6 +63,7 @@ async def run_background_once(state: State) -> None:
     cadence) reconcile payments with their providers."""
     async with state.sessionmaker() as session:
         await expire_holds(session)
+    await sweep_reservations(state.engine)
     await deliver_due(state.sessionmaker, state.settings)
     try:
         await reconcile_due(state, RECONCILE_INTERVAL_SECONDS)

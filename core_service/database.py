@@ -15,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -50,7 +51,9 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs two round trips per checkout on every request. A connection
+    # the server dropped fails its request once; SQLAlchemy then invalidates the pool.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(settings.database_url, **kwargs)
 
 
@@ -72,11 +75,14 @@ def upgrade_database(settings: Settings, revision: str = "heads") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
-async def insert_or_ignore(session: AsyncSession, model: type[Any], **values: Any) -> None:
+async def insert_or_ignore(
+    session: AsyncSession | AsyncConnection, model: type[Any], **values: Any
+) -> None:
     """INSERT that silently does nothing when a unique key exists already.
 
     Get-or-create without a race: concurrent requests may both try, one row survives,
     and neither transaction fails.
     """
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    dialect = session.dialect if isinstance(session, AsyncConnection) else session.bind.dialect
+    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(model).values(**values).on_conflict_do_nothing())

@@ -6,6 +6,7 @@ is looked up once per request and turned into the :class:`FacilityContext` plugi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -39,15 +40,23 @@ async def load_tenant(
     facility_id: int | None = None,
 ) -> Tenant:
     column = Facility.slug if slug is not None else Facility.id
-    facility = await session.scalar(sa.select(Facility).where(column == (slug or facility_id)))
-    if facility is None:
-        raise NotFound("No such facility.", "施設が見つかりません。")
-    rows = await session.scalars(
-        sa.select(FacilityPlugin).where(
-            FacilityPlugin.facility_id == facility.id, FacilityPlugin.enabled.is_(True)
+    # The facility and its enabled plugins in one round trip: every request pays it.
+    rows = (
+        await session.execute(
+            sa.select(Facility, FacilityPlugin)
+            .outerjoin(
+                FacilityPlugin,
+                sa.and_(
+                    FacilityPlugin.facility_id == Facility.id, FacilityPlugin.enabled.is_(True)
+                ),
+            )
+            .where(column == (slug or facility_id))
         )
-    )
-    options = {row.name: dict(row.options) for row in rows}
+    ).all()
+    if not rows:
+        raise NotFound("No such facility.", "施設が見つかりません。")
+    facility = rows[0][0]
+    options = {plugin.name: dict(plugin.options) for _, plugin in rows if plugin is not None}
     context = FacilityContext(
         id=facility.id,
         slug=facility.slug,
@@ -61,4 +70,11 @@ async def load_tenant(
 
 def signing_key(facility: Facility, secret_key: str) -> bytes:
     """The facility's raw Ed25519 private key, decrypted."""
-    return key_cipher(secret_key).decrypt(facility.signing_key_encrypted.encode())
+    return _decrypt_signing_key(facility.signing_key_encrypted, secret_key)
+
+
+@functools.lru_cache(maxsize=256)
+def _decrypt_signing_key(encrypted: str, secret_key: str) -> bytes:
+    # Every issued ticket is signed: decrypt (and derive the cipher) once per key, not
+    # once per ticket. Keyed by the ciphertext, so a rotated key is read anew.
+    return key_cipher(secret_key).decrypt(encrypted.encode())

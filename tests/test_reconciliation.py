@@ -199,6 +199,7 @@ async def test_the_background_loop_reconciles_at_its_own_cadence(
     try:
         state = State(
             {
+                "engine": engine,
                 "sessionmaker": make_sessionmaker(engine),
                 "plugin_host": PluginHost(build_plugin_manager()),
                 "settings": settings,

@@ -20,3 +20,5 @@ class DevicePrincipal:
     facility_id: int
     kind: str  # "kiosk" | "gate"
     name: str
+    #: Products a kiosk may sell; empty means every kiosk-channel product.
+    allowed_product_ids: frozenset[int] = frozenset()

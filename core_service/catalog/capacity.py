@@ -1,9 +1,10 @@
 """Capacity rows and the atomic statements that sell places without overselling.
 
 Each change is one conditional UPDATE (``... WHERE sold + held + n <= capacity``) whose
-row count says whether it happened: there is no read-then-write, and no lock is held
-across a network round trip, so concurrent buyers on the last places cannot oversell on
-PostgreSQL or SQLite.
+row count says whether it happened: there is no read-then-write, so concurrent buyers on
+the last places cannot oversell on PostgreSQL or SQLite. New orders take their places
+through ``catalog.reservations`` (one autocommitted statement, no lock held across a
+round trip); the statements here serve payment confirmation, expiry and cancellation.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..database import insert_or_ignore
 from ..models import Capacity, Product
 
 
 async def ensure_capacity_row(
-    session: AsyncSession, product: Product, date: dt.date, slot: str
+    session: AsyncSession | AsyncConnection, product: Product, date: dt.date, slot: str
 ) -> int | None:
     """Id of the capacity row for (product, date, slot), created from the product's
     default capacity if missing; None for products without a capacity limit."""
@@ -46,19 +47,6 @@ async def ensure_capacity_row(
         capacity=default,
     )
     return await session.scalar(sa.select(Capacity.id).where(*where))
-
-
-async def hold(session: AsyncSession, capacity_id: int, quantity: int) -> bool:
-    """Hold ``quantity`` places for a checkout; False if they are not all free."""
-    result = await session.execute(
-        sa.update(Capacity)
-        .where(
-            Capacity.id == capacity_id,
-            Capacity.sold + Capacity.held + quantity <= Capacity.capacity,
-        )
-        .values(held=Capacity.held + quantity)
-    )
-    return result.rowcount == 1
 
 
 async def sell_now(session: AsyncSession, capacity_id: int, quantity: int) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..models import PriceCategory, Product
 from ..plugin_api import AvailabilityMarker
@@ -33,7 +33,9 @@ async def price_categories_by_id(
     rows = await session.scalars(
         sa.select(PriceCategory)
         .where(PriceCategory.facility_id == tenant.id, PriceCategory.id.in_(ids))
-        .options(selectinload(PriceCategory.product))
+        # One round trip: the product joined in, its category list left unloaded (a sale
+        # reads the product, never its other categories).
+        .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
     )
     return {row.id: row for row in rows}
 

@@ -66,7 +66,7 @@ class KioskController(Controller):
     ) -> CatalogOut:
         today = facility_today(tenant.facility.timezone)
         products = []
-        allowed = await _allowed_products(db_session, request.user.id)
+        allowed = request.user.allowed_product_ids  # read with the token, this request
         for product in await products_for_channel(db_session, tenant, "kiosk"):
             if allowed and product.id not in allowed:
                 continue
@@ -116,7 +116,7 @@ class KioskController(Controller):
     ) -> Response[KioskOrderOut]:
         if data.payment.method not in KIOSK_PAYMENT_METHODS:
             raise InvalidInput(f"Unknown kiosk payment method {data.payment.method!r}.")
-        allowed = await _allowed_products(db_session, request.user.id)
+        allowed = request.user.allowed_product_ids  # read with the token, this request
         if allowed:
             categories = await price_categories_by_id(
                 db_session, tenant, [line.price_category_id for line in data.lines]
@@ -144,7 +144,9 @@ class KioskController(Controller):
             db_session, tenant, checkout, hold_minutes=settings.hold_minutes
         )
         body = KioskOrderOut(
-            order=await order_out(db_session, order),
+            order=await order_out(
+                db_session, order, payment_method=data.payment.method if created else None
+            ),
             tickets=await tickets_out(db_session, tenant.facility, order, settings.secret_key),
             facility=facility_out(tenant.facility),
         )
@@ -174,9 +176,3 @@ class KioskController(Controller):
         device.status = {**device.status, "staff_call": msgspec.to_builtins(call)}
         await db_session.commit()
         return call
-
-
-async def _allowed_products(session: AsyncSession, device_id: int) -> set[int]:
-    """The products this kiosk may sell; empty means every kiosk-channel product."""
-    device = await session.get(Device, device_id)
-    return {int(p) for p in (device.allowed_product_ids if device else []) or []}

@@ -5,7 +5,14 @@ Importing this package registers every table on ``Base.metadata`` (Alembic's tar
 
 from .aftersales import Cancellation, Receipt, Refund, TicketTransfer
 from .base import Base, utcnow
-from .catalog import ADMISSION_KINDS, PRODUCT_KINDS, Capacity, PriceCategory, Product
+from .catalog import (
+    ADMISSION_KINDS,
+    PRODUCT_KINDS,
+    Capacity,
+    CapacityReservation,
+    PriceCategory,
+    Product,
+)
 from .facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
 from .mailing import MailCampaign, MailRecipient
 from .operations import CheckIn, OutboxMessage, Payment, PaymentEvent
@@ -18,6 +25,7 @@ __all__ = [
     "Base",
     "Cancellation",
     "Capacity",
+    "CapacityReservation",
     "CheckIn",
     "ConsentRecord",
     "Customer",

@@ -138,6 +138,25 @@ class Capacity(TenantMixin, Timestamped, Base):
     held: Mapped[int] = mapped_column(default=0)
 
 
+class CapacityReservation(TenantMixin, Base):
+    """Places taken from a capacity row for an order that is still being written.
+
+    Written in the same statement that takes the places (``catalog.reservations``) and
+    deleted in the transaction that writes the order, so a row that outlives its
+    ``created_at`` by minutes belongs to a request that crashed in between: the sweeper
+    gives its places back. ``counter`` says which column the places were added to.
+    """
+
+    __tablename__ = "capacity_reservation"
+
+    capacity_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("capacity.id", ondelete="CASCADE"), index=True
+    )
+    quantity: Mapped[int]
+    counter: Mapped[str] = mapped_column(sa.String(8))  # "sold" | "held"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class PassHolder(TenantMixin, Timestamped, Base):
     """The holder of one ticket that needs one (annual passes), captured at checkout.
 

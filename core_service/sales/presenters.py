@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.util import identity_key
 
 from ..models import Facility, Order, Payment, Product, Ticket
 from ..schemas import FacilityOut, OrderLineOut, OrderOut, TaxLineOut, TicketOut
@@ -38,7 +40,11 @@ async def paid_payment_method(session: AsyncSession, order: Order) -> str | None
     )
 
 
-async def order_out(session: AsyncSession, order: Order) -> OrderOut:
+async def order_out(
+    session: AsyncSession, order: Order, *, payment_method: str | None = None
+) -> OrderOut:
+    """The order as the API shows it; ``payment_method`` saves a query when the caller
+    has just recorded the payment."""
     lines = [
         OrderLineOut(
             product_name_ja=line.product_name_ja,
@@ -62,21 +68,36 @@ async def order_out(session: AsyncSession, order: Order) -> OrderOut:
         total=order.total,
         created_at=order.created_at,
         paid_at=order.paid_at,
-        payment_method=await paid_payment_method(session, order),
+        payment_method=payment_method or await paid_payment_method(session, order),
         lines=lines,
         tax_summary=[TaxLineOut(t.rate, t.total, t.tax) for t in taxes],
     )
+
+
+async def _products(session: AsyncSession, ids: set[int]) -> dict[int, Product]:
+    """Products by id; those the session holds already (a sale just priced them) cost
+    no query."""
+    products: dict[int, Product] = {}
+    for product_id in ids:
+        held = session.identity_map.get(identity_key(Product, product_id))
+        if held is not None:
+            products[product_id] = held
+    missing = ids - products.keys()
+    if missing:
+        rows = await session.scalars(
+            sa.select(Product)
+            .where(Product.id.in_(missing))
+            .options(lazyload(Product.price_categories))  # not needed here: no second query
+        )
+        products.update((p.id, p) for p in rows)
+    return products
 
 
 async def tickets_out(
     session: AsyncSession, facility: Facility, order: Order, secret_key: str
 ) -> list[TicketOut]:
     lines = {line.id: line for line in order.lines}
-    product_ids = {t.product_id for t in order.tickets}
-    products = {
-        p.id: p
-        for p in await session.scalars(sa.select(Product).where(Product.id.in_(product_ids)))
-    }
+    products = await _products(session, {t.product_id for t in order.tickets})
     result = []
     position: dict[int, int] = {}  # tickets seen so far per order line
     book_id: int | None = None

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..catalog import capacity, rules
+from ..catalog import capacity, reservations, rules
 from ..catalog.rules import MAX_TICKETS_PER_ORDER
 from ..catalog.service import price_categories_by_id
 from ..clock import facility_today
@@ -112,13 +112,25 @@ async def place_order(
             f"Payment amount {request.payment.amount} does not match the order total {total}.",
             f"決済金額 {request.payment.amount} 円が注文金額 {total} 円と一致しません。",
         )
+    # Take the places first, on a connection of their own (catalog.reservations): the
+    # hot capacity row is then locked only inside one server statement. Ending this
+    # read-only transaction first means a request never holds two pooled connections.
+    await session.commit()
+    engine = session.bind
     try:
-        order = await _write_order(session, tenant, request, priced, total, hold_minutes)
+        receipts = await reservations.reserve(
+            engine, tenant.id, _wants(priced), sell=request.payment is not None
+        )
+    except reservations.NotEnoughPlaces as exc:
+        raise _sold_out(exc.want) from None
+    taken = [r for r in receipts.values() if r is not None]
+    try:
+        order = await _write_order(session, tenant, request, priced, total, hold_minutes, receipts)
         await session.commit()
-        await session.refresh(order, ["lines", "tickets"])
     except IntegrityError:
         # Another request with the same idempotency key won the race: return its order.
         await session.rollback()
+        await reservations.release(engine, taken)
         if request.idempotency_key:
             existing = await find_order_by_key(session, tenant, request.idempotency_key)
             if existing is not None:
@@ -126,6 +138,7 @@ async def place_order(
         raise
     except BaseException:
         await session.rollback()
+        await reservations.release(engine, taken)
         raise
     if order.status == "paid":
         await _announce_paid(tenant, order)
@@ -202,53 +215,24 @@ async def _customer(
     return customer
 
 
-def _wanted(priced: list[_PricedLine]) -> dict[tuple[int, dt.date, str], int]:
-    """Places wanted per (product, date, slot): one row is updated once per order."""
+def _wants(priced: list[_PricedLine]) -> list[reservations.Want]:
+    """Places wanted per (product, date, slot): one capacity row is taken from once."""
     wanted: dict[tuple[int, dt.date, str], int] = defaultdict(int)
+    products = {line.product.id: line.product for line in priced}
     for line in priced:
         wanted[(line.product.id, line.visit_date, line.slot)] += line.quantity
-    return wanted
+    return [
+        reservations.Want(products[product_id], date, slot, quantity)
+        for (product_id, date, slot), quantity in wanted.items()
+    ]
 
 
-async def _capacity_rows(
-    session: AsyncSession, priced: list[_PricedLine]
-) -> dict[tuple[int, dt.date, str], int | None]:
-    """The capacity row of each (product, date, slot), created if missing; no lock taken."""
-    products = {line.product.id: line.product for line in priced}
-    rows: dict[tuple[int, dt.date, str], int | None] = {}
-    for key in sorted(_wanted(priced)):
-        product_id, date, slot = key
-        rows[key] = await capacity.ensure_capacity_row(session, products[product_id], date, slot)
-    return rows
-
-
-async def _reserve(
-    session: AsyncSession,
-    priced: list[_PricedLine],
-    rows: dict[tuple[int, dt.date, str], int | None],
-    sell: bool,
-) -> None:
-    """Hold (or sell) the places of every line with one conditional UPDATE per row.
-
-    Called last before the commit: the row lock each UPDATE takes is then held for one
-    round trip (the COMMIT), not while the order, its lines and tickets are written, so
-    buyers of one hot slot queue on the row as briefly as possible.
-    """
-    products = {line.product.id: line.product for line in priced}
-    reserve = capacity.sell_now if sell else capacity.hold
-    # Sorted so that two orders touching the same rows lock them in the same order.
-    for key, quantity in sorted(_wanted(priced).items()):
-        row_id = rows[key]
-        if row_id is None:
-            continue
-        if not await reserve(session, row_id, quantity):
-            product_id, date, slot = key
-            product = products[product_id]
-            when = f"{date.isoformat()} {slot}".strip()
-            raise SoldOut(
-                f"{product.name_en} is sold out for {when}.",
-                f"{when}の{product.name_ja}は売り切れました。",
-            )
+def _sold_out(want: reservations.Want) -> SoldOut:
+    when = f"{want.date.isoformat()} {want.slot}".strip()
+    return SoldOut(
+        f"{want.product.name_en} is sold out for {when}.",
+        f"{when}の{want.product.name_ja}は売り切れました。",
+    )
 
 
 async def _write_order(
@@ -258,55 +242,70 @@ async def _write_order(
     priced: list[_PricedLine],
     total: int,
     hold_minutes: int,
+    receipts: dict[tuple[int, dt.date, str], reservations.Reservation | None],
 ) -> Order:
+    """Write the order whose places ``receipts`` took, with as few round trips as the
+    rows allow: one INSERT per table, nothing read back."""
     now = utcnow()
+    paid = request.payment is not None
     customer = await _customer(session, tenant, request)
-    capacity_rows = await _capacity_rows(session, priced)
     order = Order(
         facility_id=tenant.id,
         code=new_order_code(),
         channel=request.channel,
-        status="pending",
+        status="paid" if paid else "pending",
+        paid_at=now if paid else None,
         customer_id=customer.id if customer else None,
         device_id=request.device_id,
         locale=request.locale,
         total=total,
         idempotency_key=request.idempotency_key,
         access_key=new_token(24),
-        hold_expires_at=now + dt.timedelta(minutes=hold_minutes),
+        hold_expires_at=None if paid else now + dt.timedelta(minutes=hold_minutes),
+        lines=[],
+        tickets=[],
     )
+    for line in priced:
+        receipt = receipts.get((line.product.id, line.visit_date, line.slot))
+        order.lines.append(
+            OrderLine(
+                facility_id=tenant.id,
+                product_id=line.product.id,
+                price_category_id=line.category.id,
+                capacity_id=receipt.capacity_id if receipt else None,
+                product_name_ja=line.product.name_ja,
+                product_name_en=line.product.name_en,
+                category_name_ja=line.category.name_ja,
+                category_name_en=line.category.name_en,
+                visit_date=line.visit_date,
+                slot=line.slot,
+                quantity=line.quantity,
+                unit_price=line.category.price,
+                handling_fee=line.category.handling_fee,
+                tax_rate=line.product.tax_rate,
+                line_total=_line_total(line),
+            )
+        )
     session.add(order)
     await session.flush()
-    order_lines = []
-    for line in priced:
-        order_line = OrderLine(
-            facility_id=tenant.id,
-            order_id=order.id,
-            product_id=line.product.id,
-            price_category_id=line.category.id,
-            capacity_id=capacity_rows[(line.product.id, line.visit_date, line.slot)],
-            product_name_ja=line.product.name_ja,
-            product_name_en=line.product.name_en,
-            category_name_ja=line.category.name_ja,
-            category_name_en=line.category.name_en,
-            visit_date=line.visit_date,
-            slot=line.slot,
-            quantity=line.quantity,
-            unit_price=line.category.price,
-            handling_fee=line.category.handling_fee,
-            tax_rate=line.product.tax_rate,
-            line_total=_line_total(line),
-        )
-        session.add(order_line)
-        order_lines.append(order_line)
     _record_consents(session, tenant, request, order, now)
-    await session.flush()
-    _record_holders(session, tenant, order, priced, order_lines)
-    if request.payment is not None:
+    holders = _record_holders(session, tenant, order, priced, order.lines)
+    if paid:
+        assert request.payment is not None
         await _record_immediate_payment(session, tenant, order, request.payment, now)
-        await _mark_paid(session, tenant, order, now, converting_holds=False)
-    # Nothing may follow the reservation but the COMMIT (see _reserve).
-    await _reserve(session, priced, capacity_rows, sell=request.payment is not None)
+        for line, order_line, line_holders in zip(priced, order.lines, holders, strict=True):
+            order.tickets.extend(_new_tickets(tenant, order_line, line.product, line_holders))
+        if customer is not None:
+            await _note_first_purchase(session, customer.id, now)
+    await session.flush()
+    if paid:
+        _link_holders(holders, order.tickets)
+    if not await reservations.consume(session, [r for r in receipts.values() if r]):
+        # The sweeper gave these places back (this request took minutes): start over.
+        raise Conflict(
+            "The reservation expired while the order was written; please try again.",
+            "予約の保持時間が過ぎました。もう一度お試しください。",
+        )
     return order
 
 
@@ -316,21 +315,26 @@ def _record_holders(
     order: Order,
     priced: list[_PricedLine],
     order_lines: list[OrderLine],
-) -> None:
+) -> list[list[PassHolder]]:
+    """The pass holders of each line, in line order (empty lists where none)."""
+    per_line = []
     for line, order_line in zip(priced, order_lines, strict=True):
-        for position, holder in enumerate(line.holders):
-            session.add(
-                PassHolder(
-                    facility_id=tenant.id,
-                    order_id=order.id,
-                    order_line_id=order_line.id,
-                    position=position,
-                    name=holder.name.strip()[:200],
-                    birth_date=holder.birth_date,
-                    photo=holder.photo,
-                    photo_type=holder.photo_type,
-                )
+        holders = [
+            PassHolder(
+                facility_id=tenant.id,
+                order_id=order.id,
+                order_line_id=order_line.id,
+                position=position,
+                name=holder.name.strip()[:200],
+                birth_date=holder.birth_date,
+                photo=holder.photo,
+                photo_type=holder.photo_type,
             )
+            for position, holder in enumerate(line.holders)
+        ]
+        session.add_all(holders)
+        per_line.append(holders)
+    return per_line
 
 
 def _record_consents(
@@ -381,9 +385,10 @@ async def _record_immediate_payment(
 
 
 async def _mark_paid(
-    session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime, *, converting_holds: bool
-) -> bool:
-    """pending → paid exactly once; issues tickets. False if it was not pending."""
+    session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime
+) -> list[OrderLine] | None:
+    """pending → paid exactly once and issue the tickets; the order's lines, or None if
+    it was not pending. Held places are NOT converted here: see :func:`_convert_holds`."""
     result = await session.execute(
         sa.update(Order)
         .where(Order.id == order.id, Order.facility_id == tenant.id, Order.status == "pending")
@@ -391,46 +396,62 @@ async def _mark_paid(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return False
+        return None
     lines = (
         await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id))
     ).all()
     for line in lines:
-        if converting_holds and line.capacity_id is not None:
-            await capacity.convert_hold(session, line.capacity_id, line.quantity)
-        await _issue_tickets(session, tenant, line)
-    if order.customer_id is not None:
-        await session.execute(
-            sa.update(Customer)
-            .where(Customer.id == order.customer_id, Customer.first_purchase_at.is_(None))
-            .values(first_purchase_at=now)
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        holders = (
+            (
+                await session.scalars(
+                    sa.select(PassHolder)
+                    .where(PassHolder.order_line_id == line.id)
+                    .order_by(PassHolder.position)
+                )
+            ).all()
+            if product.holder_required
+            else []
         )
+        tickets = _new_tickets(tenant, line, product, list(holders))
+        session.add_all(tickets)
+        await session.flush()
+        _link_holders([list(holders)], tickets)
+    if order.customer_id is not None:
+        await _note_first_purchase(session, order.customer_id, now)
     await session.refresh(order)
-    return True
+    return list(lines)
 
 
-async def _issue_tickets(session: AsyncSession, tenant: Tenant, line: OrderLine) -> None:
-    product = await session.get(Product, line.product_id)
-    assert product is not None and line.visit_date is not None
-    valid_from, valid_until = rules.validity(product, line.visit_date)
-    holders = (
-        (
-            await session.scalars(
-                sa.select(PassHolder)
-                .where(PassHolder.order_line_id == line.id)
-                .order_by(PassHolder.position)
-            )
-        ).all()
-        if product.holder_required
-        else []
+async def _convert_holds(session: AsyncSession, lines: list[OrderLine]) -> None:
+    """Turn the held places of paid lines into sold ones. The caller runs this last
+    before its COMMIT, so the hot capacity row stays locked as briefly as possible."""
+    for line in sorted(lines, key=lambda item: item.capacity_id or 0):
+        if line.capacity_id is not None:
+            await capacity.convert_hold(session, line.capacity_id, line.quantity)
+
+
+async def _note_first_purchase(session: AsyncSession, customer_id: int, now: dt.datetime) -> None:
+    await session.execute(
+        sa.update(Customer)
+        .where(Customer.id == customer_id, Customer.first_purchase_at.is_(None))
+        .values(first_purchase_at=now)
     )
+
+
+def _new_tickets(
+    tenant: Tenant, line: OrderLine, product: Product, holders: list[PassHolder]
+) -> list[Ticket]:
+    """The tickets of one paid line (not yet added to the session)."""
+    assert line.visit_date is not None
+    valid_from, valid_until = rules.validity(product, line.visit_date)
     # A tear-off coupon book is N single-use tickets (one QR each) per book bought; the
     # line keeps quantity = books and the book price, so sales and refunds are unchanged.
     tear_off = product.kind == "coupon_book" and product.coupon_tear_off
     count, uses = (line.quantity * product.uses, 1) if tear_off else (line.quantity, product.uses)
-    tickets = []
-    for i in range(count):
-        ticket = Ticket(
+    return [
+        Ticket(
             facility_id=tenant.id,
             order_id=line.order_id,
             order_line_id=line.id,
@@ -443,11 +464,18 @@ async def _issue_tickets(session: AsyncSession, tenant: Tenant, line: OrderLine)
             uses_left=uses,
             holder_name=holders[i].name if i < len(holders) else "",
         )
-        session.add(ticket)
-        tickets.append(ticket)
-    await session.flush()
-    for holder, ticket in zip(holders, tickets, strict=False):
-        holder.ticket_id = ticket.id
+        for i in range(count)
+    ]
+
+
+def _link_holders(holders_per_line: list[list[PassHolder]], tickets: list[Ticket]) -> None:
+    """Point each pass holder at the ticket issued for them (tickets carry ids by now)."""
+    by_line: dict[int, list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        by_line[ticket.order_line_id].append(ticket)
+    for holders in holders_per_line:
+        for holder in holders:
+            holder.ticket_id = by_line[holder.order_line_id][holder.position].id
 
 
 async def _announce_paid(tenant: Tenant, order: Order) -> None:
@@ -536,7 +564,8 @@ async def confirm_payment(
             detail={"provider_ref": provider_ref},
         )
     )
-    newly_paid = await _mark_paid(session, tenant, order, now, converting_holds=True)
+    paid_lines = await _mark_paid(session, tenant, order, now)
+    newly_paid = paid_lines is not None
     if not newly_paid:
         await session.refresh(order, ["status"])
     if not newly_paid and order.status == "expired":
@@ -554,6 +583,8 @@ async def confirm_payment(
             .where(Payment.id == payment.id)
             .values(data={"needs_refund": True, "reason": f"order {order.status}"})
         )
+    if paid_lines:
+        await _convert_holds(session, paid_lines)  # last before the COMMIT (see there)
     await session.commit()
     await session.refresh(order, ["lines", "tickets"])
     if newly_paid:
@@ -589,8 +620,8 @@ async def _revive_expired(
     )
     if moved.rowcount != 1:
         return False
-    # The places are sold already; _mark_paid must not convert holds a second time.
-    return await _mark_paid(session, tenant, order, now, converting_holds=False)
+    # The places are sold already: no holds to convert.
+    return await _mark_paid(session, tenant, order, now) is not None
 
 
 async def payment_outcome(session: AsyncSession, tenant: Tenant, order: Order) -> str:

@@ -1,0 +1,261 @@
+"""Taking places before the order is written, so no lock waits on a network round trip.
+
+A sale takes its places first, on a connection of its own, and writes the order after:
+
+1. :func:`reserve` runs, per capacity row, ONE autocommitted statement that adds the
+   places with the conditional UPDATE (``... WHERE sold + held + n <= capacity``) and,
+   in the same statement, writes a :class:`CapacityReservation` row as the receipt. The
+   hot row's lock lives only inside the server for that statement and its commit — the
+   same as the bare UPDATE in a tight loop — instead of across the order transaction's
+   round trips, where hundreds of buyers of one slot would queue behind it.
+2. The order transaction deletes the receipts (:func:`consume`) and fails if one is gone.
+3. If the order cannot be written, :func:`release` gives the places back, again in one
+   statement per receipt; deleting the receipt and returning the places happen together,
+   so a release racing the sweeper or a late commit gives back at most once.
+4. A crash between 1 and 2 leaves a receipt behind; :func:`sweep` (the background loop)
+   releases receipts older than :data:`RESERVATION_TTL`. An order transaction still
+   running then finds its receipt gone and rolls back: never an order without places.
+
+PostgreSQL runs each step as one data-modifying CTE. SQLite cannot put an UPDATE in a
+CTE; it runs the two statements in one short transaction, which is the same there
+because SQLite has one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from ..models import Capacity, CapacityReservation, Product, utcnow
+from .capacity import ensure_capacity_row
+
+#: A receipt this old belongs to a request that died; an order takes milliseconds.
+RESERVATION_TTL = dt.timedelta(minutes=5)
+
+SOLD, HELD = "sold", "held"
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """Places wanted of one product on one date and slot."""
+
+    product: Product
+    date: dt.date
+    slot: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A receipt: ``quantity`` places of ``capacity_id`` added to ``counter``."""
+
+    id: int
+    capacity_id: int
+    quantity: int
+    counter: str
+
+
+class NotEnoughPlaces(Exception):
+    """The places of ``want`` are not all free; everything taken before was given back."""
+
+    def __init__(self, want: Want) -> None:
+        super().__init__(f"not enough places for product {want.product.id} {want.date}")
+        self.want = want
+
+
+def _take(row: sa.ColumnElement[bool], quantity: int, counter: str) -> sa.Update:
+    """The conditional UPDATE taking ``quantity`` places of the capacity row ``row`` names."""
+    column = Capacity.sold if counter == SOLD else Capacity.held
+    return (
+        sa.update(Capacity)
+        .where(row, Capacity.sold + Capacity.held + quantity <= Capacity.capacity)
+        # updated_at spelled out: onupdate defaults are not applied inside a CTE.
+        .values({column: column + quantity, Capacity.updated_at: utcnow()})
+    )
+
+
+async def _reserve_row(
+    connection: AsyncConnection,
+    facility_id: int,
+    row: sa.ColumnElement[bool],
+    quantity: int,
+    counter: str,
+) -> tuple[int, int] | None:
+    """Take the places of one row and write the receipt: (receipt id, capacity id), or
+    None when the row is full or does not exist."""
+    taken = _take(row, quantity, counter)
+    receipt = {
+        "facility_id": facility_id,
+        "quantity": quantity,
+        "counter": counter,
+        "created_at": utcnow(),
+    }
+    if connection.dialect.name == "postgresql":
+        cte = taken.returning(Capacity.id).cte("taken")
+        statement = (
+            sa.insert(CapacityReservation)
+            .from_select(
+                ["capacity_id", *receipt],
+                sa.select(cte.c.id, *(sa.literal(v) for v in receipt.values())),
+            )
+            .returning(CapacityReservation.id, CapacityReservation.capacity_id)
+        )
+        found = (await connection.execute(statement)).one_or_none()
+        return (found.id, found.capacity_id) if found else None
+    async with connection.begin():
+        capacity_id = await connection.scalar(taken.returning(Capacity.id))
+        if capacity_id is None:
+            return None
+        receipt_id = await connection.scalar(
+            sa.insert(CapacityReservation)
+            .values(capacity_id=capacity_id, **receipt)
+            .returning(CapacityReservation.id)
+        )
+        return receipt_id, capacity_id
+
+
+async def _reserve_want(
+    connection: AsyncConnection, facility_id: int, want: Want, counter: str
+) -> Reservation | None:
+    """Take one want's places; None for a product without a capacity limit."""
+    # The common case in one round trip: the row exists, named by its natural key.
+    by_key = sa.and_(
+        Capacity.facility_id == facility_id,
+        Capacity.product_id == want.product.id,
+        Capacity.date == want.date,
+        Capacity.slot == want.slot,
+    )
+    found = await _reserve_row(connection, facility_id, by_key, want.quantity, counter)
+    if found is None:
+        # Full, or the row does not exist yet: create it (if the product has a limit)
+        # and try once more by id.
+        capacity_id = await _capacity_id(connection, want)
+        if capacity_id is None:
+            return None
+        found = await _reserve_row(
+            connection, facility_id, Capacity.id == capacity_id, want.quantity, counter
+        )
+        if found is None:
+            raise NotEnoughPlaces(want)
+    receipt_id, capacity_id = found
+    return Reservation(receipt_id, capacity_id, want.quantity, counter)
+
+
+async def reserve(
+    engine: AsyncEngine, facility_id: int, wants: list[Want], *, sell: bool
+) -> dict[tuple[int, dt.date, str], Reservation | None]:
+    """Take every wanted place (sold at once, or held for a checkout) or none.
+
+    Returns the receipt per (product id, date, slot); None where the product has no
+    capacity limit. Raises :class:`NotEnoughPlaces` after giving back what it took.
+    """
+    counter = SOLD if sell else HELD
+    taken: dict[tuple[int, dt.date, str], Reservation | None] = {}
+    async with engine.connect() as raw:
+        connection = await _autocommit(raw)
+        try:
+            # Sorted so that two orders wanting the same rows take them in the same order.
+            for want in sorted(wants, key=lambda w: (w.product.id, w.date, w.slot)):
+                key = (want.product.id, want.date, want.slot)
+                taken[key] = await _reserve_want(connection, facility_id, want, counter)
+        except BaseException:
+            await _release_on(connection, [r for r in taken.values() if r is not None])
+            raise
+    return taken
+
+
+async def _autocommit(connection: AsyncConnection) -> AsyncConnection:
+    if connection.dialect.name == "postgresql":
+        return await connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection  # SQLite: _reserve_row and _release_row open their own short transaction
+
+
+async def _capacity_id(connection: AsyncConnection, want: Want) -> int | None:
+    if connection.dialect.name == "postgresql":
+        return await ensure_capacity_row(connection, want.product, want.date, want.slot)
+    async with connection.begin():
+        return await ensure_capacity_row(connection, want.product, want.date, want.slot)
+
+
+async def consume(session: AsyncSession, receipts: list[Reservation]) -> bool:
+    """Delete the receipts inside the order transaction; False if any was swept meanwhile."""
+    if not receipts:
+        return True
+    result = await session.execute(
+        sa.delete(CapacityReservation).where(CapacityReservation.id.in_([r.id for r in receipts]))
+    )
+    return result.rowcount == len(receipts)
+
+
+async def _release_row(connection: AsyncConnection, receipt_id: int) -> bool:
+    """Delete one receipt and give its places back, in one step; False if it was gone."""
+    gone = sa.delete(CapacityReservation).where(CapacityReservation.id == receipt_id)
+    if connection.dialect.name == "postgresql":
+        cte = gone.returning(
+            CapacityReservation.capacity_id,
+            CapacityReservation.quantity,
+            CapacityReservation.counter,
+        ).cte("gone")
+        statement = (
+            sa.update(Capacity)
+            .where(Capacity.id == cte.c.capacity_id)
+            .values(
+                sold=Capacity.sold - sa.case((cte.c.counter == SOLD, cte.c.quantity), else_=0),
+                held=Capacity.held - sa.case((cte.c.counter == HELD, cte.c.quantity), else_=0),
+                updated_at=utcnow(),  # see _take
+            )
+        )
+        return (await connection.execute(statement)).rowcount == 1
+    async with connection.begin():
+        row = (
+            await connection.execute(
+                gone.returning(
+                    CapacityReservation.capacity_id,
+                    CapacityReservation.quantity,
+                    CapacityReservation.counter,
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return False
+        column = Capacity.sold if row.counter == SOLD else Capacity.held
+        await connection.execute(
+            sa.update(Capacity)
+            .where(Capacity.id == row.capacity_id)
+            .values({column: column - row.quantity})
+        )
+        return True
+
+
+async def _release_on(connection: AsyncConnection, receipts: list[Reservation]) -> None:
+    for receipt in receipts:
+        await _release_row(connection, receipt.id)
+
+
+async def release(engine: AsyncEngine, receipts: list[Reservation]) -> None:
+    """Give back the places of receipts whose order was not written."""
+    if not receipts:
+        return
+    async with engine.connect() as raw:
+        await _release_on(await _autocommit(raw), receipts)
+
+
+async def sweep(engine: AsyncEngine, now: dt.datetime | None = None) -> int:
+    """Give back the places of receipts left by crashed requests; returns how many."""
+    cutoff = (now or utcnow()) - RESERVATION_TTL
+    async with engine.connect() as raw:
+        connection = await _autocommit(raw)
+        stale = (
+            await connection.scalars(
+                sa.select(CapacityReservation.id).where(CapacityReservation.created_at < cutoff)
+            )
+        ).all()
+        if connection.dialect.name != "postgresql":
+            await connection.commit()  # end the read so each release is its own transaction
+        released = 0
+        for receipt_id in stale:
+            released += await _release_row(connection, receipt_id)
+    return released
