@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,6 +21,8 @@ from core_service.exports import (
     run_export,
 )
 from core_service.exports.exporter import STATE_FILE, _exclusive
+from core_service.exports.schema import ExportTable
+from core_service.exports.writer import PartitionedWriter
 from core_service.settings import Settings
 from workbench.data_access import ExportSource
 
@@ -256,3 +259,29 @@ def test_follow_exports_runs_until_stopped(settings: Settings, builder: Builder)
 
     assert [r.rows["facilities"] for r in reports] == [1, 0]
     assert "exported 1 rows" in str(reports[0])
+
+
+def test_a_run_that_fails_half_way_loses_no_rows(
+    settings: Settings, builder: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables written before the failure are not written again; the failed one is, whole."""
+    park = builder.facility("park")
+    for ticket in builder.order(park, builder.product(park), DAY, quantity=3):
+        builder.scan(ticket, at(DAY, 10))
+    write = PartitionedWriter.write
+
+    def disk_full_at_checkins(self: PartitionedWriter, table: ExportTable, batch: Any) -> int:
+        if table.name == "checkins":
+            raise OSError("disk full")
+        return write(self, table, batch)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PartitionedWriter, "write", disk_full_at_checkins)
+        with pytest.raises(OSError, match="disk full"):
+            run_export(settings)
+    report = run_export(settings)
+
+    assert (report.rows["tickets"], report.rows["checkins"]) == (0, 3)
+    source = ExportSource(_export_dir(settings))
+    assert len(source.sql("SELECT id FROM checkins_log")) == 3
+    assert len(source.sql("SELECT id FROM tickets_log")) == 3

@@ -11,21 +11,25 @@ commit out of order, so a row stamped 10:00:01 can become visible after a row st
 that window are remembered as ``(id, watermark)`` pairs in the state file, so a re-read
 row that did not change is not written again; a row that changed is written again, and
 readers keep the newest version per id (``workbench.data_access`` does this).
+:mod:`~core_service.exports.increments` keeps that bookkeeping.
 
-Files are first written by DuckDB's ``COPY ... PARTITION_BY`` into a private staging
-directory and then renamed into place, so a reader never sees a half-written file. The
-state file is saved only after the data files are in place: a crash in between re-exports
-some rows, which the readers' de-duplication absorbs.
+The path of a row: the table's query (:mod:`~core_service.exports.sources`) is streamed
+as plain driver rows in chunks of :data:`FETCH_ROWS` (:mod:`~core_service.exports.fetch`);
+each chunk becomes an Arrow table of the export schema, column by column, partition date
+included (:mod:`~core_service.exports.batches`); chunks are gathered up to ``batch_size``
+rows and written by :mod:`~core_service.exports.writer` (DuckDB's ``COPY ...
+PARTITION_BY`` into a staging directory, then renamed into place, so a reader never sees
+a half-written file). The state file is saved only after the data files are in place:
+a crash in between re-exports some rows, which the readers' de-duplication absorbs.
 
 The database is read with SQLAlchemy (the core's async engine, run with ``asyncio.run``
-by :func:`run_export`), not with DuckDB's database scanners, which would need extensions
-downloaded at run time.
+by :func:`run_export`) on SQLite and PostgreSQL alike, not with DuckDB's database
+scanners, which would need extensions downloaded at run time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import datetime as dt
 import json
@@ -34,34 +38,38 @@ import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core_service.database import make_engine
 from core_service.settings import Settings
 
-from . import sources
+from . import batches, sources
 from .compaction import DEFAULT_MIN_FILES, compact_exports
-from .schema import PARTITION_BY, SCHEMA_VERSION, TABLES, ExportTable, manifest
+from .fetch import driver_rows
+from .increments import Increment
+from .schema import SCHEMA_VERSION, TABLES, ExportTable, manifest
+from .writer import STAGING_DIR, PartitionedWriter
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.json"
 LOCK_FILE = ".export.lock"
-STAGING_DIR = "_staging"
 #: How far before the high-water mark each run re-reads (see the module docstring).
 DEFAULT_OVERLAP = dt.timedelta(seconds=30)
-#: Rows fetched and written per Parquet batch, to bound memory on a first full export.
-DEFAULT_BATCH_SIZE = 50_000
+#: Rows gathered per written batch (one file per partition it touches), to bound memory
+#: on a first full export. Arrow holds a row in ~100 bytes, so 200,000 rows are ~20 MB;
+#: fewer, larger batches mean fewer DuckDB ``COPY`` calls and files to move and merge.
+DEFAULT_BATCH_SIZE = 200_000
+#: Rows fetched from the database at a time: the Python tuples of a chunk are short-lived.
+FETCH_ROWS = 10_000
 
 
 @dataclass(slots=True)
@@ -157,10 +165,11 @@ async def export_async(
         staging = export_dir / STAGING_DIR
         # Left over by a run that crashed; nobody else writes while we hold the lock.
         shutil.rmtree(staging, ignore_errors=True)
+        writer = PartitionedWriter(export_dir)
         try:
-            writer = _ParquetWriter(export_dir)
             state = _load_state(export_dir)
             _write_json(export_dir / MANIFEST_FILE, manifest())
+            unsaved = False
             async with engine.connect() as conn:
                 zones = await _facility_zones(conn)
                 for table in TABLES.values():
@@ -174,14 +183,22 @@ async def export_async(
                         batch_size,
                     )
                     report.rows[table.name] = rows
-                    state["tables"][table.name] = table_state
-                    # Saved per table, after its files are in place: see module docstring.
-                    _write_json(export_dir / STATE_FILE, state)
+                    if table_state != state["tables"].get(table.name):
+                        state["tables"][table.name] = table_state
+                        unsaved = True
+                    if rows and unsaved:
+                        # Saved once a table's files are in place (see the module docstring);
+                        # a table that wrote nothing can wait for the end of the run.
+                        _write_json(export_dir / STATE_FILE, state, indent=None)
+                        unsaved = False
+            if unsaved:
+                _write_json(export_dir / STATE_FILE, state, indent=None)
             report.files = writer.files
             report.compacted = await asyncio.to_thread(
                 compact_exports, export_dir, staging, compact_min_files
             )
         finally:
+            writer.close()
             shutil.rmtree(staging, ignore_errors=True)
             if own_engine:
                 await engine.dispose()
@@ -205,89 +222,43 @@ async def _export_table(
     table_state: dict[str, Any],
     overlap: dt.timedelta,
     zones: dict[int, ZoneInfo],
-    writer: _ParquetWriter,
+    writer: PartitionedWriter,
     batch_size: int,
 ) -> tuple[int, dict[str, Any]]:
-    watermark = _parse_ts(table_state.get("watermark"))
-    lower = watermark - overlap if watermark is not None else None
-    already = {(int(i), str(ts)) for i, ts in table_state.get("recent", [])}
-    # (key, timestamp) of rows inside the overlap window behind the newest row seen; rows
-    # arrive ordered by the watermark column, so older ones fall off the left.
-    window: collections.deque[tuple[tuple[int, str], dt.datetime]] = collections.deque()
+    increment = Increment(table_state, overlap)
+    query = sources.changed_since(table.name, increment.lower)
+    date_source = sources.partition_source(table.name)
+    gathered: list[pa.Table] = []
     written = 0
-    result = await conn.stream(sources.changed_since(table.name, lower))
-    async for part in result.partitions(batch_size):
-        batch: list[dict[str, Any]] = []
-        for row in part:
-            values = dict(row._mapping)
-            ts: dt.datetime = values[table.watermark_column]
-            key = (int(values["id"]), ts.isoformat())
-            watermark = ts if watermark is None or ts > watermark else watermark
-            window.append((key, ts))
-            while window and window[0][1] < watermark - overlap:
-                window.popleft()
-            if key in already:
-                continue
-            values["date"] = sources.partition_date(table.name, values, zones)
-            if isinstance(values.get("status_json"), dict | list):
-                values["status_json"] = json.dumps(values["status_json"], ensure_ascii=False)
-            batch.append(values)
-        if batch:
-            # DuckDB and the file moves block; keep the caller's event loop responsive.
-            written += await asyncio.to_thread(writer.write, table, batch)
-    new_state = {
-        "watermark": watermark.isoformat() if watermark is not None else None,
-        "recent": [list(key) for key, _ in window],
-    }
-    return written, new_state
 
+    async def flush() -> None:
+        nonlocal written
+        batch = pa.concat_tables(gathered)
+        gathered.clear()
+        # DuckDB and the file moves block; keep the caller's event loop responsive.
+        written += await asyncio.to_thread(writer.write, table, batch)
 
-class _ParquetWriter:
-    """Writes row batches as hive-partitioned Parquet via a staging directory."""
-
-    def __init__(self, export_dir: Path) -> None:
-        self.export_dir = export_dir
-        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        self.batches = 0
-        self.files = 0
-
-    def write(self, table: ExportTable, rows: list[dict[str, Any]]) -> int:
-        arrow = pa.Table.from_pylist(
-            [{name: r.get(name) for name in table.schema.names} for r in rows],
-            schema=table.schema,
-        )
-        self.batches += 1
-        staging = self.export_dir / STAGING_DIR / f"{self.run_id}-{self.batches}"
-        target = staging / table.name
-        staging.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect()
-            try:
-                con.register("batch", arrow)
-                pattern = f"{self.run_id}-{self.batches}-{{i}}"
-                partition = ", ".join(PARTITION_BY)
-                con.execute(
-                    f"COPY batch TO '{_sql_path(target)}' (FORMAT parquet, "
-                    f"PARTITION_BY ({partition}), FILENAME_PATTERN '{pattern}')"
-                )
-            finally:
-                con.close()
-            for path in sorted(target.rglob("*.parquet")):
-                final = self.export_dir / table.name / path.relative_to(target)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, final)  # atomic: readers see whole files only
-                self.files += 1
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return arrow.num_rows
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _parse_ts(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+    # aclosing: the cursor is closed here even when a write fails half-way.
+    async with contextlib.aclosing(driver_rows(conn, query, min(FETCH_ROWS, batch_size))) as chunks:
+        async for names, rows in chunks:
+            chunk = batches.to_arrow(
+                table,
+                names,
+                rows,
+                partition_source=date_source,
+                zones=zones,
+                json_columns=sources.JSON_COLUMNS.get(table.name, ()),
+            )
+            keep = increment.admit(chunk["id"], chunk[table.watermark_column])
+            if keep is not None:
+                chunk = chunk.filter(keep)
+            if chunk.num_rows:
+                gathered.append(chunk)
+            if sum(c.num_rows for c in gathered) >= batch_size:
+                await flush()
+    if gathered:
+        await flush()
+    return written, increment.state()
 
 
 def _load_state(export_dir: Path) -> dict[str, Any]:
@@ -304,9 +275,10 @@ def _load_state(export_dir: Path) -> dict[str, Any]:
     return state
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: dict[str, Any], indent: int | None = 2) -> None:
+    """Replace ``path`` atomically; ``indent=None`` for large files (json's C encoder)."""
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=indent, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
 
