@@ -4,9 +4,18 @@ One class, :class:`ExportSource`, opens an export directory (see ``docs/exports.
 injectable DuckDB connection, in the manner of Lumen's ``DuckDBSource``. For every exported
 table it defines two views:
 
-- ``<table>_log``: every exported row version, as appended by the exporter;
+- ``<table>_log``: every exported row version, as appended by the exporter (read from the
+  files on each query: for history and ad-hoc analysis, not for the pages);
 - ``<table>``: the newest version of each row (highest ``updated_at``, or ``scanned_at``
   for check-ins), because the exports are append-only and a row changed twice appears twice.
+
+The pages never re-read or re-de-duplicate the log. :meth:`ExportSource.refresh` brings
+memory tables up to date from the files that changed since the last refresh: the newest
+version of every row of every table but check-ins (``export_cache``), check-ins summarised
+per day and ticket for the days asked for (``checkin_cache``), the orders with an admitted
+ticket (``admitted_orders``) and the lines of paid orders (``sales_cache``). Only what a
+page's queries read is loaded. Queries read those tables, so a refresh costs the new files
+plus small queries, whatever the size of the history.
 
 The attendance queries live here so that the workbench and the notebooks share one
 definition of "admitted visitor" and "valid ticket" and neither carries SQL of its own.
@@ -15,8 +24,9 @@ definition of "admitted visitor" and "valid ticket" and neither carries SQL of i
 from __future__ import annotations
 
 import datetime as dt
-import glob
+import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,18 +34,26 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from core_service.exports.schema import PARTITION_BY, TABLES, ExportTable
+from core_service.exports.schema import TABLES, ExportTable
 from core_service.models.catalog import ADMISSION_KINDS
 
+from .admitted_orders import AdmittedOrders
+from .checkin_cache import CheckinCache
 from .data_live import LiveQueries
 from .data_sales import SalesQueries
 from .data_segments import SegmentQueries
-from .export_cache import FileCache
+from .export_cache import HIVE, Delta, FileCache, columns_of, sql_list
+from .export_files import Partition, TableListing
+from .sales_cache import SalesLines
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"
-#: Check-ins stay on disk: queries read one day's partition at a time, which prunes well,
-#: while every other table is de-duplicated across all its partitions (see export_cache).
-UNCACHED = frozenset({"checkins"})
+#: Check-ins are not copied to memory row by row (ten million of them): ``checkin_cache``
+#: keeps a per-day summary instead.
+SUMMARISED = "checkins"
+#: Days whose admitted entries are kept materialised between queries (see _day_entries).
+DAY_TABLES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +84,33 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self,
         export_dir: str | os.PathLike[str],
         connection: duckdb.DuckDBPyConnection | None = None,
-        *,
-        cache: bool = True,
     ) -> None:
         self.export_dir = Path(export_dir)
-        self.connection = connection if connection is not None else duckdb.connect()
-        # Tables whose view currently reads Parquet files (the rest read an empty table).
-        self._with_files: set[str] = set()
-        #: None: every view reads the files on every query (no memory, slower).
-        self._cache = FileCache(self.connection) if cache else None
-        self._define_views(force=True)
+        if connection is None:
+            connection = duckdb.connect()
+            # Hand memory freed after a load back to the system (a first load needs twice
+            # what the tables keep); DuckDB's allocator otherwise holds on to it.
+            connection.execute("SET allocator_background_threads = true")
+        self.connection = connection
+        self._listings = {name: TableListing(str(self.export_dir / name)) for name in TABLES}
+        self._cache = FileCache(self.connection)
+        self._checkins = CheckinCache(self.connection)
+        self._admitted = AdmittedOrders(self.connection)
+        self._sales = SalesLines(self.connection)
+        #: The last listing of every table's partitions (see refresh).
+        self._partitions: dict[str, dict[str, Partition]] = {}
+        #: The copied tables kept in memory (see _want_tables).
+        self._wanted = {"facilities"}
+        # Whether each table's log view reads files (else an empty placeholder).
+        self._log_reads_files: dict[str, bool] = {}
+        #: Bumped whenever a memory table changes; results derived from them remember it.
+        self._generation = 0
+        self._day_tables: dict[tuple[int, dt.date], tuple[int, str]] = {}
+        for table in TABLES.values():
+            self._create_placeholder(table)
+            self._define_log_view(table, has_files=False)
+            self._define_table_view(table)
+        self.refresh()
 
     @classmethod
     def from_env(cls, connection: duckdb.DuckDBPyConnection | None = None) -> ExportSource:
@@ -89,95 +124,146 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             path = Path("..") / path
         return cls(path, connection)
 
-    # -- views -------------------------------------------------------------------------
+    # -- keeping current -------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Pick up new export files: call before queries that must see the latest data.
 
-        Cached tables load their new files (and drop merged ones); views over a glob see
-        new files by themselves, and only a table that had no file at all needs its view
-        switched from the empty placeholder.
+        New files are loaded and merged-away files forgotten, table by table, in one
+        transaction. Should a file vanish while it is read (compaction), everything stays
+        as it was and the next refresh tries again.
         """
-        self._define_views(force=False)
-
-    def _define_views(self, *, force: bool) -> None:
+        self._partitions = {name: listing.partitions() for name, listing in self._listings.items()}
         for table in TABLES.values():
-            if self._cache is not None and table.name not in UNCACHED:
-                # glob.glob on strings: pathlib's glob costs ~0.1 s per refresh at 365 days.
-                pattern = os.path.join(
-                    glob.escape(str(self._table_dir(table))), "*", "*", "*.parquet"
-                )
-                self._cache.sync(table, glob.glob(pattern))
-                if force:
-                    self._define_log(table, self._cache.relation(table))
-                continue
-            has_files = any(self._table_dir(table).glob("*/*/*.parquet"))
-            if not force and has_files == (table.name in self._with_files):
-                continue
-            self._define_view(table, has_files)
-            if has_files:
-                self._with_files.add(table.name)
-            else:
-                self._with_files.discard(table.name)
+            self._define_log_view(table, bool(self._partitions[table.name]))
+        try:
+            self._sync(self._wanted)
+        except duckdb.Error:
+            log.warning("exports changed while loading; retrying next refresh", exc_info=True)
 
-    def _table_dir(self, table: ExportTable) -> Path:
-        return self.export_dir / table.name
+    def _sync(
+        self, tables: Iterable[str], *, admitted_for: Iterable[int] = (), sales: bool = False
+    ) -> None:
+        """Bring memory tables up to date with the last listing, in one transaction.
 
-    def _define_view(self, table: ExportTable, has_files: bool) -> None:
+        ``tables``: the copied tables to sync (the check-in summaries always are);
+        ``admitted_for``: facilities whose admitted orders are to be computed from scratch;
+        ``sales``: compute the paid order lines from scratch. Derived tables already built
+        are corrected with what the sync changed. Raises ``duckdb.Error`` when a file
+        cannot be read, having changed nothing.
+        """
         con = self.connection
-        if has_files:
-            files = str(self._table_dir(table) / "*" / "*" / "*.parquet").replace("'", "''")
-            by_name = "true" if self._files_lack_columns(table, files) else "false"
-            # Explicit hive types: inference would read an all-digit date wrongly.
+        files_done: list[tuple[ExportTable, dict[str, int]]] = []
+        deltas: dict[str, Delta] = {}
+        built = list(admitted_for)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name in sorted(tables):
+                table = TABLES[name]
+                files = [f for p in self._partitions[name].values() for f in p.files]
+                deltas[name], numbers = self._cache.sync(table, files)
+                files_done.append((table, numbers))
+            checkins, days = self._checkins.sync(self._partitions[SUMMARISED].values())
+            self._admitted.update(deltas.get("tickets", Delta()), checkins)
+            self._sales.update(deltas)
+            for facility_id in built:
+                self._admitted.build(facility_id)
+            if sales:
+                self._sales.build()
+            for table, _ in files_done:
+                self._cache.drop_deltas(table)
+            self._checkins.drop_deltas()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        for table, numbers in files_done:
+            self._cache.commit(table, numbers)
+        self._checkins.commit(days)
+        for facility_id in built:
+            self._admitted.commit(facility_id)
+        if sales:
+            self._sales.commit()
+        if checkins is not None or built or sales or any(d.changed for d in deltas.values()):
+            self._generation += 1
+
+    # A page asks for what its queries read, and only that is kept in memory and current:
+    # every session has its own source, and an attendance page has no use for orders.
+
+    def _want_tables(self, *names: str) -> None:
+        """Keep these tables in memory from now on (loading them now if new)."""
+        new = set(names) - self._wanted
+        if new:
+            self._wanted |= new
+            self._sync(new)
+
+    def _want_days(self, facility_id: int, *days: dt.date) -> None:
+        """Summarise these days' check-ins from now on (loading them now if new)."""
+        self._want_tables("tickets", "products")
+        if any([self._checkins.want_day(facility_id, day) for day in days]):
+            self._sync(())
+
+    def _want_admitted_orders(self, facility_id: int) -> None:
+        """Keep the facility's admitted orders (loading all its check-ins the first time)."""
+        self._want_tables("tickets")
+        if self._admitted.has_facility(facility_id):
+            return
+        self._checkins.want_facility(facility_id)
+        self._sync((), admitted_for=[facility_id])
+
+    def _want_sales_lines(self) -> None:
+        """Keep the paid order lines (see sales_cache), joining every order the first time."""
+        self._want_tables("orders", "order_lines", "payments")
+        if not self._sales.built:
+            self._sync((), sales=True)
+
+    # -- views -------------------------------------------------------------------------
+
+    def _define_table_view(self, table: ExportTable) -> None:
+        columns = ", ".join(f'"{c}"' for c in columns_of(table))
+        if table.name == SUMMARISED:
+            # Ad-hoc only: the pages read the summaries in checkin_cache.
             source = (
-                f"read_parquet('{files}', hive_partitioning = true, union_by_name = {by_name}, "
-                "hive_types = {'facility_id': BIGINT, 'date': DATE})"
+                f"SELECT * FROM {table.name}_log QUALIFY row_number() OVER "
+                f"(PARTITION BY id ORDER BY {table.watermark_column} DESC) = 1"
             )
         else:
-            con.register(f"_empty_{table.name}", table.schema.empty_table())
-            source = f"_empty_{table.name}"
-        self._define_log(table, source)
+            source = f"SELECT {columns} FROM {self._cache.relation(table)}"
+        self.connection.execute(f"CREATE OR REPLACE VIEW {table.name} AS {source}")
 
-    def _define_log(self, table: ExportTable, source: str) -> None:
+    def _create_placeholder(self, table: ExportTable) -> None:
+        """An empty table with the table's columns, read while it has no file yet."""
         con = self.connection
-        columns = ", ".join(f'"{c}"' for c in (*table.file_columns, *PARTITION_BY))
+        con.register("_arrow_empty", table.schema.empty_table())
+        con.execute(f"CREATE OR REPLACE TABLE _empty_{table.name} AS FROM _arrow_empty")
+        con.unregister("_arrow_empty")
+
+    def _define_log_view(self, table: ExportTable, has_files: bool) -> None:
+        if self._log_reads_files.get(table.name) == has_files:
+            return
+        con = self.connection
+        if has_files:
+            files = sql_list([str(self.export_dir / table.name / "*" / "*" / "*.parquet")])
+            # union_by_name: files written before a column was added lack it.
+            source = f"read_parquet({files}, {HIVE}, union_by_name = true)"
+        else:
+            source = f"_empty_{table.name}"
+        columns = ", ".join(f'"{c}"' for c in columns_of(table))
         con.execute(f"CREATE OR REPLACE VIEW {table.name}_log AS SELECT {columns} FROM {source}")
-        con.execute(
-            f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM {table.name}_log "
-            f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY {table.watermark_column} DESC)"
-            " = 1"
-        )
-
-    def _files_lack_columns(self, table: ExportTable, files: str) -> bool:
-        """Whether some file predates a column (then columns must be matched by name).
-
-        ``union_by_name`` reads every file's footer on every query, which costs more than
-        the query itself once a table has hundreds of daily partitions; files written by
-        this version always have every column, so checking once when the view is defined
-        is enough (a process of an older version is restarted on upgrade anyway).
-        """
-        row = self.connection.execute(
-            f"""
-            SELECT count(*) FROM (
-                SELECT file_name, count(*) FILTER (WHERE list_contains($cols, name)) AS n
-                FROM parquet_schema('{files}') GROUP BY file_name
-            ) WHERE n < len($cols)
-            """,
-            {"cols": list(table.file_columns)},
-        ).fetchone()
-        return bool(row and row[0])
+        self._log_reads_files[table.name] = has_files
 
     def sql(self, query: str, params: list[object] | None = None) -> pd.DataFrame:
         """Run a query over the views and return a DataFrame (for ad-hoc analysis)."""
+        self._want_tables(*(name for name in TABLES if name != SUMMARISED))
         return self.connection.execute(query, params or []).df()
 
     # -- facilities ----------------------------------------------------------------------
 
     def timezone(self, facility_id: int) -> str:
-        row = self.connection.execute(
+        rows = self.connection.execute(
             "SELECT timezone FROM facilities WHERE id = ?", [facility_id]
-        ).fetchone()
-        return row[0] if row and row[0] else DEFAULT_TIMEZONE
+        ).fetchall()
+        return rows[0][0] if rows and rows[0][0] else DEFAULT_TIMEZONE
 
     def today(self, facility_id: int, now: dt.datetime | None = None) -> dt.date:
         """The facility's current calendar date in its own time zone."""
@@ -186,65 +272,53 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
 
     # -- attendance (F23) ----------------------------------------------------------------
 
-    # Filters on the partition keys go *before* de-duplication, so DuckDB reads only the
-    # facility's directories. That is safe for facility_id (a row never changes facility)
-    # but not for a ticket's date (valid_from may change), hence no date filter on tickets.
-    # Check-ins never change: duplicates of a scan cannot change a min() or a distinct count,
-    # so they are read from the log, pruned to one facility and day.
-    # The day's scans are read from the log pruned to one facility and day (check-ins never
-    # change; duplicates cannot change a min() or a distinct count). Only the tickets those
-    # scans name are de-duplicated, not every ticket the facility ever sold; that keeps a
-    # refresh fast with millions of tickets.
-    _FIRST_ENTRIES = """
-        WITH day_entries AS (
-            SELECT ticket_id, scanned_at FROM checkins_log
-            WHERE facility_id = $facility AND date = $day
-              AND direction = 'entry' AND result = 'admitted'
-        ),
-        facility_tickets AS (
-            SELECT id, product_kind FROM tickets_log
-            WHERE facility_id = $facility AND id IN (SELECT ticket_id FROM day_entries)
-            QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1
+    def _day_entries(self, facility_id: int, day: dt.date) -> str:
+        """A table of the day's admission tickets with an admitted entry or exit.
+
+        Columns: ``ticket_id``, ``first_entry_at`` (null: exits only), ``first_gate``,
+        ``entries``, ``exits``, ``product_id``, ``product_code`` (the ticket's newest
+        version). Every attendance figure of the day is a small query over it, so it is
+        built once per day and data generation, not once per figure.
+        """
+        self._want_days(facility_id, day)
+        key = (facility_id, day)
+        memo = self._day_tables.get(key)
+        if memo is not None and memo[0] == self._generation:
+            return memo[1]
+        name = memo[1] if memo else f"_day_{facility_id}_{day:%Y%m%d}"
+        self.connection.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT a.ticket_id, a.first_entry_at, a.first_gate, a.entries, a.exits,
+                   t.product_id, t.product_code
+            FROM _checkin_tickets AS a JOIN _mem_tickets AS t ON t.id = a.ticket_id
+            WHERE a.facility_id = $facility AND a.date = $day AND t.facility_id = $facility
+              AND list_contains($kinds, t.product_kind)
+            """,
+            {"facility": facility_id, "day": day, "kinds": list(ADMISSION_KINDS)},
         )
-        SELECT e.ticket_id, min(e.scanned_at) AS first_at
-        FROM day_entries AS e
-        JOIN facility_tickets AS t ON t.id = e.ticket_id
-        WHERE list_contains($kinds, t.product_kind)
-        GROUP BY e.ticket_id
-    """
+        self._day_tables.pop(key, None)
+        self._day_tables[key] = (self._generation, name)
+        while len(self._day_tables) > DAY_TABLES:
+            evicted = next(iter(self._day_tables))
+            self.connection.execute(f"DROP TABLE IF EXISTS {self._day_tables.pop(evicted)[1]}")
+        return name
 
     def attendance(self, facility_id: int, day: dt.date) -> Attendance:
         """Admitted visitors and valid admission tickets of ``facility_id`` on ``day``."""
-        params = {"facility": facility_id, "day": day, "kinds": list(ADMISSION_KINDS)}
-        admitted_row = self.connection.execute(
-            f"SELECT count(*) FROM ({self._FIRST_ENTRIES})", params
-        ).fetchone()
-        valid_row = self.connection.execute(
+        entries = self._day_entries(facility_id, day)  # also keeps tickets in memory
+        (admitted,) = self.connection.execute(
+            f"SELECT count(*) FROM {entries} WHERE first_entry_at IS NOT NULL"
+        ).fetchall()[0]
+        (valid,) = self.connection.execute(
             """
-            WITH candidates AS (
-                -- Any version valid that day (its partition date is its valid_from, hence
-                -- the pruning); the newest version of each decides below.
-                SELECT DISTINCT id FROM tickets_log
-                WHERE facility_id = $facility AND date <= $day
-                  AND valid_from <= $day AND valid_until >= $day
-            ),
-            facility_tickets AS (
-                SELECT * FROM tickets_log
-                WHERE facility_id = $facility AND id IN (SELECT id FROM candidates)
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1
-            )
-            SELECT count(*) FROM facility_tickets
-            WHERE list_contains($kinds, product_kind)
+            SELECT count(*) FROM _mem_tickets
+            WHERE facility_id = $facility AND list_contains($kinds, product_kind)
               AND status <> 'cancelled' AND valid_from <= $day AND valid_until >= $day
             """,
-            params,
-        ).fetchone()
-        return Attendance(
-            facility_id=facility_id,
-            date=day,
-            admitted=int(admitted_row[0]) if admitted_row else 0,
-            valid=int(valid_row[0]) if valid_row else 0,
-        )
+            {"facility": facility_id, "day": day, "kinds": list(ADMISSION_KINDS)},
+        ).fetchall()[0]
+        return Attendance(facility_id=facility_id, date=day, admitted=admitted, valid=valid)
 
     def admissions_per_hour(self, facility_id: int, day: dt.date) -> pd.DataFrame:
         """Visitors admitted per local hour (0-23) of ``day``, by each ticket's first entry.
@@ -252,23 +326,16 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         Counting first entries makes the hours add up to :meth:`attendance`'s ``admitted``;
         a re-entry is not a new visitor.
         """
-        params = {
-            "facility": facility_id,
-            "day": day,
-            "kinds": list(ADMISSION_KINDS),
-            "tz": self.timezone(facility_id),
-        }
-        frame = self.connection.execute(
+        entries = self._day_entries(facility_id, day)
+        return self.connection.execute(
             f"""
-            WITH firsts AS ({self._FIRST_ENTRIES}),
-            counts AS (
-                SELECT hour(timezone($tz, first_at)) AS hour, count(*) AS admissions
-                FROM firsts GROUP BY 1
+            WITH counts AS (
+                SELECT hour(timezone($tz, first_entry_at)) AS hour, count(*) AS admissions
+                FROM {entries} WHERE first_entry_at IS NOT NULL GROUP BY 1
             )
             SELECT h.hour::INTEGER AS hour, coalesce(c.admissions, 0)::BIGINT AS admissions
             FROM range(24) AS h(hour) LEFT JOIN counts AS c ON c.hour = h.hour
             ORDER BY h.hour
             """,
-            params,
+            {"tz": self.timezone(facility_id)},
         ).df()
-        return frame

@@ -46,8 +46,19 @@ class Segment:
 
 class SegmentQueries:
     connection: duckdb.DuckDBPyConnection
+    #: See ExportSource: bumped whenever the memory tables change.
+    _generation: int
+    #: What _segment_keys holds: (query, parameters, generation), or None.
+    _segment_memo: tuple[Any, ...] | None = None
+
+    def _want_tables(self, *names: str) -> None:  # pragma: no cover - defined by ExportSource
+        raise NotImplementedError
+
+    def _want_admitted_orders(self, facility_id: int) -> None:  # pragma: no cover - ExportSource
+        raise NotImplementedError
 
     def _segment_sql(self, facility_id: int, s: Segment) -> tuple[str, dict[str, Any]]:
+        self._want_tables("customers", "orders", "order_lines")
         params: dict[str, Any] = {"facility": facility_id}
         where = ["c.customer_key IS NOT NULL"]
         if s.marketing_only:
@@ -79,11 +90,13 @@ class SegmentQueries:
                     + ")"
                 )
             if s.checked_in is not None:
+                self._want_admitted_orders(facility_id)
                 conds.append(
                     ("" if s.checked_in else "NOT ")
                     + "o.id IN (SELECT order_id FROM admitted_orders)"
                 )
             if s.annual_pass:
+                self._want_tables("tickets")
                 params["passday"] = s.pass_valid_on or dt.date.today()
                 conds.append(
                     "EXISTS (SELECT 1 FROM tix AS t WHERE t.order_id = o.id AND "
@@ -95,47 +108,49 @@ class SegmentQueries:
                 + " AND ".join(conds)
                 + ")"
             )
+        # The views are the newest versions, kept in memory (see export_cache); only the
+        # facility's rows are read.
         sql = f"""
-            WITH c AS (
-                SELECT * FROM customers_log WHERE facility_id = $facility
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1
-            ),
-            ords AS (
-                SELECT * FROM orders_log WHERE facility_id = $facility
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1
-            ),
-            lines AS (
-                SELECT * FROM order_lines_log WHERE facility_id = $facility
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1
-            ),
-            tix AS (
-                SELECT * FROM tickets_log WHERE facility_id = $facility
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1
-            ),
+            WITH c AS (SELECT * FROM customers WHERE facility_id = $facility),
+            ords AS (SELECT * FROM orders WHERE facility_id = $facility),
+            lines AS (SELECT * FROM order_lines WHERE facility_id = $facility),
+            tix AS (SELECT * FROM tickets WHERE facility_id = $facility),
             admitted_orders AS (
-                SELECT DISTINCT t.order_id
-                FROM checkins_log AS k JOIN tix AS t ON t.id = k.ticket_id
-                WHERE k.facility_id = $facility AND k.result = 'admitted' AND k.direction = 'entry'
+                SELECT order_id FROM _admitted_orders WHERE facility_id = $facility
             )
             SELECT DISTINCT c.customer_key FROM c WHERE {" AND ".join(where)}
         """
         return sql, params
 
+    def _matching(self, facility_id: int, segment: Segment) -> str:
+        """A temporary table of the segment's keys (column ``customer_key``).
+
+        The page asks for the count and then a sample of the same segment; the keys are
+        computed once and kept until the segment or the data (generation) changes.
+        """
+        sql, params = self._segment_sql(facility_id, segment)
+        key = (sql, tuple(sorted(params.items())), self._generation)
+        if self._segment_memo != key:
+            self._segment_memo = None
+            self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _segment_keys AS {sql}", params)
+            self._segment_memo = key
+        return "_segment_keys"
+
     def segment_keys(self, facility_id: int, segment: Segment) -> list[str]:
         """Every matching customer's pseudonymous key, sorted."""
-        sql, params = self._segment_sql(facility_id, segment)
-        rows = self.connection.execute(f"SELECT * FROM ({sql}) ORDER BY 1", params).fetchall()
+        keys = self._matching(facility_id, segment)
+        rows = self.connection.execute(f"SELECT customer_key FROM {keys} ORDER BY 1").fetchall()
         return [r[0] for r in rows]
 
     def segment_count(self, facility_id: int, segment: Segment) -> int:
-        sql, params = self._segment_sql(facility_id, segment)
-        row = self.connection.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
-        return int(row[0]) if row else 0
+        keys = self._matching(facility_id, segment)
+        (count,) = self.connection.execute(f"SELECT count(*) FROM {keys}").fetchall()[0]
+        return int(count)
 
     def segment_sample(self, facility_id: int, segment: Segment, n: int = 10) -> list[str]:
         """A few matching keys (pseudonyms only), for the manager to sanity-check."""
-        sql, params = self._segment_sql(facility_id, segment)
+        keys = self._matching(facility_id, segment)
         rows = self.connection.execute(
-            f"SELECT * FROM ({sql}) ORDER BY hash(customer_key) LIMIT {int(n)}", params
+            f"SELECT customer_key FROM {keys} ORDER BY hash(customer_key) LIMIT {int(n)}"
         ).fetchall()
         return [r[0] for r in rows]
