@@ -11,9 +11,9 @@
    (place_order with an immediate payment: capacity, order, lines, payment, tickets), so
    every order measured is complete. The web checkout does the same place_order but
    splits it over an HTML form, a redirect and a payment return.
-2. the raw SQL limit: the very conditional UPDATE kippu sells with
-   (``UPDATE capacity SET sold = sold + 1 WHERE id = $1 AND sold + held + 1 <= capacity``)
-   in a tight asyncpg loop, N concurrent workers over a pool as large as kippu's, on a
+2. the raw SQL limit: the very statement kippu takes places with (the conditional
+   ``UPDATE capacity SET sold = sold + 1 WHERE id = $1 AND sold + held + 1 <= capacity``
+   and the receipt row, in one CTE) in a tight asyncpg loop, N concurrent workers over a pool as large as kippu's, on a
    fresh row of the same database, in the same run.
 3. the invariant: sold == C (never more), held == 0, one ticket per sold place, and every
    order has exactly as many tickets as it bought.
@@ -276,9 +276,13 @@ async def _raw(
         )
     finally:
         await conn.close()
+    # kippu's reservation statement (catalog.reservations): the conditional UPDATE and
+    # the receipt row in one data-modifying CTE.
     statement = (
-        "UPDATE capacity SET sold = sold + $2, updated_at = now()"
-        " WHERE id = $1 AND sold + held + $2 <= capacity"
+        "WITH taken AS (UPDATE capacity SET sold = sold + $2, updated_at = now()"
+        " WHERE id = $1 AND sold + held + $2 <= capacity RETURNING id)"
+        " INSERT INTO capacity_reservation (capacity_id, facility_id, quantity, counter,"
+        " created_at) SELECT id, $3, $2, 'sold', now() FROM taken"
     )
     pool = await asyncpg.create_pool(
         url, min_size=min(workers, CORE_POOL), max_size=min(workers, CORE_POOL)
@@ -289,7 +293,7 @@ async def _raw(
         nonlocal done
         while True:
             async with pool.acquire() as conn:
-                result = await conn.execute(statement, row_id, 1)
+                result = await conn.execute(statement, row_id, 1, facility_id)
             if result.endswith(" 0"):
                 return
             done += 1
