@@ -12,10 +12,10 @@ PYTEST_WORKERS ?= 2
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(INSTALLED)
 
-install: $(INSTALLED)  ## create .venv and install kippu with its test tools
+install: $(INSTALLED)  ## create .venv and install kippu with its test and bench tools
 
 demo: $(INSTALLED)  ## seed the demo facility on SQLite and run core, workbench and kiosk
 	$(BIN)/kippu demo

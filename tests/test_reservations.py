@@ -67,7 +67,9 @@ async def test_a_failed_order_write_gives_the_places_back(
     async def broken_write(*args: object, **kwargs: object) -> Order:
         raise RuntimeError("the database went away mid-order")
 
-    monkeypatch.setattr(service, "_write_order", broken_write)
+    # Both writers: the ORM one (SQLite) and the one-statement one (PostgreSQL).
+    monkeypatch.setattr(service, "_write_sale", broken_write)
+    monkeypatch.setattr(service.sale_statement, "write_order", broken_write)
     engine = make_engine(db_settings)
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
@@ -111,15 +113,23 @@ async def test_an_order_whose_receipt_was_swept_is_refused_whole(
     db_settings: Settings, demo: DemoFacility, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(db_settings)
-    real_write = service._write_order
 
-    async def write_after_a_sweep(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        # The request stalled for longer than a receipt lives; the sweeper ran meanwhile.
-        later = utcnow() + reservations.RESERVATION_TTL + dt.timedelta(seconds=1)
-        assert await reservations.sweep(engine, later) == 1
-        return await real_write(*args, **kwargs)
+    def after_a_sweep(real_write):  # noqa: ANN001, ANN202
+        async def write(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            # The request stalled for longer than a receipt lives; the sweeper ran meanwhile.
+            later = utcnow() + reservations.RESERVATION_TTL + dt.timedelta(seconds=1)
+            assert await reservations.sweep(engine, later) == 1
+            return await real_write(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_write_order", write_after_a_sweep)
+        return write
+
+    # Both writers: the ORM one (SQLite) and the one-statement one (PostgreSQL).
+    monkeypatch.setattr(service, "_write_sale", after_a_sweep(service._write_sale))
+    monkeypatch.setattr(
+        service.sale_statement,
+        "write_order",
+        after_a_sweep(service.sale_statement.write_order),
+    )
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
         with pytest.raises(Conflict):

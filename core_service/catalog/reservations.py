@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -72,49 +73,86 @@ def _take(row: sa.ColumnElement[bool], quantity: int, counter: str) -> sa.Update
     return (
         sa.update(Capacity)
         .where(row, Capacity.sold + Capacity.held + quantity <= Capacity.capacity)
-        # updated_at spelled out: onupdate defaults are not applied inside a CTE.
         .values({column: column + quantity, Capacity.updated_at: utcnow()})
     )
+
+
+def reserve_sql(counter: str, *, by_id: bool) -> str:
+    """PostgreSQL: the ONE statement that takes places and writes the receipt.
+
+    Parameters: $1 quantity, $2 facility id, $3 now, then the row: $4 capacity id
+    (``by_id``) or $4 product id, $5 date, $6 slot. Returns (receipt id, capacity id), no
+    row when the row is full or missing. Plain SQL sent straight to the driver: this is
+    the hottest statement of an onsale, and building it with SQLAlchemy per call cost
+    more than running it. ``updated_at`` is spelled out: onupdate defaults do not apply
+    inside a CTE, and the exports' watermark reads it.
+    """
+    column = "sold" if counter == SOLD else "held"
+    row = "id = $4" if by_id else "product_id = $4 AND date = $5 AND slot = $6"
+    return (
+        f"WITH taken AS (UPDATE capacity SET {column} = {column} + $1, updated_at = $3"
+        f" WHERE facility_id = $2 AND {row} AND sold + held + $1 <= capacity RETURNING id)"
+        " INSERT INTO capacity_reservation (capacity_id, facility_id, quantity, counter,"
+        f" created_at) SELECT id, $2, $1, '{counter}', $3 FROM taken"
+        " RETURNING id, capacity_id"
+    )
+
+
+_RESERVE_SQL = {
+    (counter, by_id): reserve_sql(counter, by_id=by_id)
+    for counter in (SOLD, HELD)
+    for by_id in (False, True)
+}
+
+
+async def driver_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy connection, for prebuilt hot statements."""
+    return (await connection.get_raw_connection()).driver_connection
 
 
 async def _reserve_row(
     connection: AsyncConnection,
     facility_id: int,
-    row: sa.ColumnElement[bool],
-    quantity: int,
+    want: Want,
+    capacity_id: int | None,
     counter: str,
 ) -> tuple[int, int] | None:
-    """Take the places of one row and write the receipt: (receipt id, capacity id), or
-    None when the row is full or does not exist."""
-    taken = _take(row, quantity, counter)
-    receipt = {
-        "facility_id": facility_id,
-        "quantity": quantity,
-        "counter": counter,
-        "created_at": utcnow(),
-    }
+    """Take the places of one row (named by id, or by the want's natural key) and write
+    the receipt: (receipt id, capacity id), or None when the row is full or missing."""
+    now = utcnow()
     if connection.dialect.name == "postgresql":
-        cte = taken.returning(Capacity.id).cte("taken")
-        statement = (
-            sa.insert(CapacityReservation)
-            .from_select(
-                ["capacity_id", *receipt],
-                sa.select(cte.c.id, *(sa.literal(v) for v in receipt.values())),
-            )
-            .returning(CapacityReservation.id, CapacityReservation.capacity_id)
+        row = (capacity_id,) if capacity_id is not None else (want.product.id, want.date, want.slot)
+        driver = await driver_connection(connection)
+        found = await driver.fetchrow(
+            _RESERVE_SQL[(counter, capacity_id is not None)], want.quantity, facility_id, now, *row
         )
-        found = (await connection.execute(statement)).one_or_none()
-        return (found.id, found.capacity_id) if found else None
+        return (found[0], found[1]) if found else None
+    by = (
+        Capacity.id == capacity_id
+        if capacity_id is not None
+        else sa.and_(
+            Capacity.product_id == want.product.id,
+            Capacity.date == want.date,
+            Capacity.slot == want.slot,
+        )
+    )
+    taken = _take(sa.and_(Capacity.facility_id == facility_id, by), want.quantity, counter)
     async with connection.begin():
-        capacity_id = await connection.scalar(taken.returning(Capacity.id))
-        if capacity_id is None:
+        found_id = await connection.scalar(taken.returning(Capacity.id))
+        if found_id is None:
             return None
         receipt_id = await connection.scalar(
             sa.insert(CapacityReservation)
-            .values(capacity_id=capacity_id, **receipt)
+            .values(
+                capacity_id=found_id,
+                facility_id=facility_id,
+                quantity=want.quantity,
+                counter=counter,
+                created_at=now,
+            )
             .returning(CapacityReservation.id)
         )
-        return receipt_id, capacity_id
+        return receipt_id, found_id
 
 
 async def _reserve_want(
@@ -122,22 +160,14 @@ async def _reserve_want(
 ) -> Reservation | None:
     """Take one want's places; None for a product without a capacity limit."""
     # The common case in one round trip: the row exists, named by its natural key.
-    by_key = sa.and_(
-        Capacity.facility_id == facility_id,
-        Capacity.product_id == want.product.id,
-        Capacity.date == want.date,
-        Capacity.slot == want.slot,
-    )
-    found = await _reserve_row(connection, facility_id, by_key, want.quantity, counter)
+    found = await _reserve_row(connection, facility_id, want, None, counter)
     if found is None:
         # Full, or the row does not exist yet: create it (if the product has a limit)
         # and try once more by id.
         capacity_id = await _capacity_id(connection, want)
         if capacity_id is None:
             return None
-        found = await _reserve_row(
-            connection, facility_id, Capacity.id == capacity_id, want.quantity, counter
-        )
+        found = await _reserve_row(connection, facility_id, want, capacity_id, counter)
         if found is None:
             raise NotEnoughPlaces(want)
     receipt_id, capacity_id = found
@@ -152,22 +182,30 @@ async def reserve(
     Returns the receipt per (product id, date, slot); None where the product has no
     capacity limit. Raises :class:`NotEnoughPlaces` after giving back what it took.
     """
+    async with engine.connect() as raw:
+        return await reserve_on(await autocommit(raw), facility_id, wants, sell=sell)
+
+
+async def reserve_on(
+    connection: AsyncConnection, facility_id: int, wants: list[Want], *, sell: bool
+) -> dict[tuple[int, dt.date, str], Reservation | None]:
+    """:func:`reserve` on a connection :func:`autocommit` prepared."""
     counter = SOLD if sell else HELD
     taken: dict[tuple[int, dt.date, str], Reservation | None] = {}
-    async with engine.connect() as raw:
-        connection = await _autocommit(raw)
-        try:
-            # Sorted so that two orders wanting the same rows take them in the same order.
-            for want in sorted(wants, key=lambda w: (w.product.id, w.date, w.slot)):
-                key = (want.product.id, want.date, want.slot)
-                taken[key] = await _reserve_want(connection, facility_id, want, counter)
-        except BaseException:
-            await _release_on(connection, [r for r in taken.values() if r is not None])
-            raise
+    try:
+        # Sorted so that two orders wanting the same rows take them in the same order.
+        for want in sorted(wants, key=lambda w: (w.product.id, w.date, w.slot)):
+            key = (want.product.id, want.date, want.slot)
+            taken[key] = await _reserve_want(connection, facility_id, want, counter)
+    except BaseException:
+        await release_on(connection, [r for r in taken.values() if r is not None])
+        raise
     return taken
 
 
-async def _autocommit(connection: AsyncConnection) -> AsyncConnection:
+async def autocommit(connection: AsyncConnection) -> AsyncConnection:
+    """Each statement its own transaction on PostgreSQL; on SQLite the callers here open
+    their own short transactions."""
     if connection.dialect.name == "postgresql":
         return await connection.execution_options(isolation_level="AUTOCOMMIT")
     return connection  # SQLite: _reserve_row and _release_row open their own short transaction
@@ -230,7 +268,7 @@ async def _release_row(connection: AsyncConnection, receipt_id: int) -> bool:
         return True
 
 
-async def _release_on(connection: AsyncConnection, receipts: list[Reservation]) -> None:
+async def release_on(connection: AsyncConnection, receipts: list[Reservation]) -> None:
     for receipt in receipts:
         await _release_row(connection, receipt.id)
 
@@ -240,14 +278,14 @@ async def release(engine: AsyncEngine, receipts: list[Reservation]) -> None:
     if not receipts:
         return
     async with engine.connect() as raw:
-        await _release_on(await _autocommit(raw), receipts)
+        await release_on(await autocommit(raw), receipts)
 
 
 async def sweep(engine: AsyncEngine, now: dt.datetime | None = None) -> int:
     """Give back the places of receipts left by crashed requests; returns how many."""
     cutoff = (now or utcnow()) - RESERVATION_TTL
     async with engine.connect() as raw:
-        connection = await _autocommit(raw)
+        connection = await autocommit(raw)
         stale = (
             await connection.scalars(
                 sa.select(CapacityReservation.id).where(CapacityReservation.created_at < cutoff)

@@ -80,7 +80,8 @@ async def _products(session: AsyncSession, ids: set[int]) -> dict[int, Product]:
     products: dict[int, Product] = {}
     for product_id in ids:
         held = session.identity_map.get(identity_key(Product, product_id))
-        if held is not None:
+        # An expired one (after a rollback) would load itself lazily: not in async code.
+        if held is not None and not sa.inspect(held).expired_attributes:
             products[product_id] = held
     missing = ids - products.keys()
     if missing:

@@ -24,7 +24,7 @@ from ..catalog.rules import MAX_TICKETS_PER_ORDER
 from ..catalog.service import price_categories_by_id
 from ..clock import facility_today
 from ..database import insert_or_ignore
-from ..errors import Conflict, InvalidInput, NotFound, SoldOut
+from ..errors import Conflict, InvalidInput, KippuError, NotFound, SoldOut
 from ..models import (
     Capacity,
     ConsentRecord,
@@ -42,6 +42,7 @@ from ..models.catalog import PassHolder
 from ..plugin_api import PaidOrder
 from ..security import new_token
 from ..tenancy import Tenant
+from . import sale_statement
 from .requests import CheckoutRequest, ImmediatePayment, LineRequest
 
 __all__ = ["MAX_TICKETS_PER_ORDER", "place_order", "confirm_payment", "expire_holds"]
@@ -98,10 +99,31 @@ async def place_order(
     """Create the order (pending with held places, or paid at once when the request
     carries an immediate payment). Returns (order, created); a replay of the same
     idempotency key returns the first order and ``created=False``."""
-    if request.idempotency_key:
-        existing = await find_order_by_key(session, tenant, request.idempotency_key)
-        if existing is not None:
-            return existing, False
+    try:
+        return await _place_new_order(session, tenant, request, hold_minutes), True
+    except (KippuError, IntegrityError):
+        # Replays are rare, so the first order is looked for only when this one could
+        # not be placed: its key is taken (IntegrityError), or by now its places are
+        # sold out or its sales window closed. Nothing of this attempt was kept.
+        if request.idempotency_key:
+            await _roll_back(session, tenant)
+            existing = await find_order_by_key(session, tenant, request.idempotency_key)
+            if existing is not None:
+                return existing, False
+        raise
+
+
+async def _roll_back(session: AsyncSession, tenant: Tenant) -> None:
+    """Undo a failed write. A rollback expires every object of the session, and the
+    caller goes on reading the tenant's facility (an error page, a replay lookup)."""
+    if session.in_transaction():
+        await session.rollback()
+        await session.refresh(tenant.facility)
+
+
+async def _place_new_order(
+    session: AsyncSession, tenant: Tenant, request: CheckoutRequest, hold_minutes: int
+) -> Order:
     priced = await _price_lines(session, tenant, request)
     errors = tenant.plugins.validate_checkout(request.channel, request.answers)
     if errors:
@@ -112,37 +134,47 @@ async def place_order(
             f"Payment amount {request.payment.amount} does not match the order total {total}.",
             f"決済金額 {request.payment.amount} 円が注文金額 {total} 円と一致しません。",
         )
+    customer = await _customer(session, tenant, request)
+    # The products stay referenced for the response (the session's identity map holds
+    # objects only weakly): presenters then find them there instead of querying again.
+    session.info["priced_products"] = [line.product for line in priced]
     # Take the places first, on a connection of their own (catalog.reservations): the
     # hot capacity row is then locked only inside one server statement. Ending this
     # read-only transaction first means a request never holds two pooled connections.
     await session.commit()
-    engine = session.bind
-    try:
-        receipts = await reservations.reserve(
-            engine, tenant.id, _wants(priced), sell=request.payment is not None
-        )
-    except reservations.NotEnoughPlaces as exc:
-        raise _sold_out(exc.want) from None
-    taken = [r for r in receipts.values() if r is not None]
-    try:
-        order = await _write_order(session, tenant, request, priced, total, hold_minutes, receipts)
-        await session.commit()
-    except IntegrityError:
-        # Another request with the same idempotency key won the race: return its order.
-        await session.rollback()
-        await reservations.release(engine, taken)
-        if request.idempotency_key:
-            existing = await find_order_by_key(session, tenant, request.idempotency_key)
-            if existing is not None:
-                return existing, False
-        raise
-    except BaseException:
-        await session.rollback()
-        await reservations.release(engine, taken)
-        raise
-    if order.status == "paid":
-        await _announce_paid(tenant, order)
-    return order, True
+    sale = _build_sale(tenant, request, priced, total, hold_minutes, customer)
+    async with session.bind.connect() as raw:
+        connection = await reservations.autocommit(raw)
+        try:
+            receipts = await reservations.reserve_on(
+                connection, tenant.id, _wants(priced), sell=request.payment is not None
+            )
+        except reservations.NotEnoughPlaces as exc:
+            raise _sold_out(exc.want) from None
+        for line in sale.lines:
+            receipt = receipts.get((line.product_id, line.visit_date, line.slot))
+            line.capacity_id = receipt.capacity_id if receipt else None
+        taken = [r for r in receipts.values() if r is not None]
+        try:
+            if connection.dialect.name == "postgresql":
+                written = await sale_statement.write_order(
+                    connection, session, sale, [r.id for r in taken]
+                )
+            else:
+                written = await _write_sale(session, sale, taken)
+            if not written:
+                # The sweeper gave these places back (this request took minutes).
+                raise Conflict(
+                    "The reservation expired while the order was written; please try again.",
+                    "予約の保持時間が過ぎました。もう一度お試しください。",
+                )
+        except BaseException:
+            await _roll_back(session, tenant)
+            await reservations.release_on(connection, taken)
+            raise
+    if sale.order.status == "paid":
+        await _announce_paid(tenant, sale.order)
+    return sale.order
 
 
 async def _price_lines(
@@ -235,20 +267,17 @@ def _sold_out(want: reservations.Want) -> SoldOut:
     )
 
 
-async def _write_order(
-    session: AsyncSession,
+def _build_sale(
     tenant: Tenant,
     request: CheckoutRequest,
     priced: list[_PricedLine],
     total: int,
     hold_minutes: int,
-    receipts: dict[tuple[int, dt.date, str], reservations.Reservation | None],
-) -> Order:
-    """Write the order whose places ``receipts`` took, with as few round trips as the
-    rows allow: one INSERT per table, nothing read back."""
+    customer: Customer | None,
+) -> sale_statement.Sale:
+    """Every object of the order, not yet written: both writers write exactly these."""
     now = utcnow()
     paid = request.payment is not None
-    customer = await _customer(session, tenant, request)
     order = Order(
         facility_id=tenant.id,
         code=new_order_code(),
@@ -262,91 +291,122 @@ async def _write_order(
         idempotency_key=request.idempotency_key,
         access_key=new_token(24),
         hold_expires_at=None if paid else now + dt.timedelta(minutes=hold_minutes),
-        lines=[],
-        tickets=[],
     )
-    for line in priced:
-        receipt = receipts.get((line.product.id, line.visit_date, line.slot))
-        order.lines.append(
-            OrderLine(
-                facility_id=tenant.id,
-                product_id=line.product.id,
-                price_category_id=line.category.id,
-                capacity_id=receipt.capacity_id if receipt else None,
-                product_name_ja=line.product.name_ja,
-                product_name_en=line.product.name_en,
-                category_name_ja=line.category.name_ja,
-                category_name_en=line.category.name_en,
-                visit_date=line.visit_date,
-                slot=line.slot,
-                quantity=line.quantity,
-                unit_price=line.category.price,
-                handling_fee=line.category.handling_fee,
-                tax_rate=line.product.tax_rate,
-                line_total=_line_total(line),
-            )
+    lines = [
+        OrderLine(
+            facility_id=tenant.id,
+            product_id=line.product.id,
+            price_category_id=line.category.id,
+            product_name_ja=line.product.name_ja,
+            product_name_en=line.product.name_en,
+            category_name_ja=line.category.name_ja,
+            category_name_en=line.category.name_en,
+            visit_date=line.visit_date,
+            slot=line.slot,
+            quantity=line.quantity,
+            unit_price=line.category.price,
+            handling_fee=line.category.handling_fee,
+            tax_rate=line.product.tax_rate,
+            line_total=_line_total(line),
         )
-    session.add(order)
-    await session.flush()
-    _record_consents(session, tenant, request, order, now)
-    holders = _record_holders(session, tenant, order, priced, order.lines)
+        for line in priced
+    ]
+    holders = _holders(tenant, priced)
+    tickets: list[tuple[int, Ticket]] = []
+    holder_tickets: list[int | None] = [None] * len(holders)
+    payment = event = None
     if paid:
         assert request.payment is not None
-        await _record_immediate_payment(session, tenant, order, request.payment, now)
-        for line, order_line, line_holders in zip(priced, order.lines, holders, strict=True):
-            order.tickets.extend(_new_tickets(tenant, order_line, line.product, line_holders))
-        if customer is not None:
-            await _note_first_purchase(session, customer.id, now)
+        payment, event = _immediate_payment(tenant, order, request.payment, now)
+        for index, (line, order_line) in enumerate(zip(priced, lines, strict=True)):
+            line_holders = [h for i, _, h in holders if i == index]
+            first = len(tickets)
+            tickets.extend(
+                (index, t) for t in _new_tickets(tenant, order_line, line.product, line_holders)
+            )
+            # The holder at position p holds the line's p-th ticket.
+            for number, (i, _, holder) in enumerate(holders):
+                if i == index:
+                    holder_tickets[number] = first + holder.position
+    return sale_statement.Sale(
+        order=order,
+        lines=lines,
+        tickets=tickets,
+        holders=[(i, t, h) for (i, _, h), t in zip(holders, holder_tickets, strict=True)],
+        payment=payment,
+        payment_event=event,
+        consents=_consents(tenant, request, now),
+        first_purchase_customer_id=customer.id if customer is not None and paid else None,
+        now=now,
+    )
+
+
+async def _write_sale(
+    session: AsyncSession, sale: sale_statement.Sale, receipts: list[reservations.Reservation]
+) -> bool:
+    """The ORM writer (SQLite): the sale's objects in the session's transaction, which
+    also consumes the receipts; False, nothing committed, if one was swept meanwhile."""
+    order = sale.order
+    order.lines, order.tickets = list(sale.lines), []
+    session.add(order)
     await session.flush()
-    if paid:
-        _link_holders(holders, order.tickets)
-    if not await reservations.consume(session, [r for r in receipts.values() if r]):
-        # The sweeper gave these places back (this request took minutes): start over.
-        raise Conflict(
-            "The reservation expired while the order was written; please try again.",
-            "予約の保持時間が過ぎました。もう一度お試しください。",
-        )
-    return order
+    for consent in sale.consents:
+        consent.order_id = order.id
+    for _, _, holder in sale.holders:
+        holder.order_id = order.id
+    for line_index, _, holder in sale.holders:
+        holder.order_line_id = sale.lines[line_index].id
+    session.add_all([*sale.consents, *(h for _, _, h in sale.holders)])
+    if sale.payment is not None and sale.payment_event is not None:
+        sale.payment.order_id = order.id
+        session.add(sale.payment)
+        await session.flush()
+        sale.payment_event.payment_id = sale.payment.id
+        session.add(sale.payment_event)
+    for line_index, ticket in sale.tickets:
+        ticket.order_id = order.id
+        ticket.order_line_id = sale.lines[line_index].id
+    order.tickets.extend(ticket for _, ticket in sale.tickets)
+    await session.flush()
+    for _, ticket_index, holder in sale.holders:
+        if ticket_index is not None:
+            holder.ticket_id = sale.tickets[ticket_index][1].id
+    if sale.first_purchase_customer_id is not None:
+        await _note_first_purchase(session, sale.first_purchase_customer_id, sale.now)
+    if not await reservations.consume(session, receipts):
+        return False  # the caller rolls back
+    await session.commit()
+    return True
 
 
-def _record_holders(
-    session: AsyncSession,
-    tenant: Tenant,
-    order: Order,
-    priced: list[_PricedLine],
-    order_lines: list[OrderLine],
-) -> list[list[PassHolder]]:
-    """The pass holders of each line, in line order (empty lists where none)."""
-    per_line = []
-    for line, order_line in zip(priced, order_lines, strict=True):
-        holders = [
+def _holders(tenant: Tenant, priced: list[_PricedLine]) -> list[tuple[int, int, PassHolder]]:
+    """The pass holders of every line: (line index, position, holder)."""
+    return [
+        (
+            index,
+            position,
             PassHolder(
                 facility_id=tenant.id,
-                order_id=order.id,
-                order_line_id=order_line.id,
                 position=position,
                 name=holder.name.strip()[:200],
                 birth_date=holder.birth_date,
                 photo=holder.photo,
                 photo_type=holder.photo_type,
-            )
-            for position, holder in enumerate(line.holders)
-        ]
-        session.add_all(holders)
-        per_line.append(holders)
-    return per_line
+            ),
+        )
+        for index, line in enumerate(priced)
+        for position, holder in enumerate(line.holders)
+    ]
 
 
-def _record_consents(
-    session: AsyncSession, tenant: Tenant, request: CheckoutRequest, order: Order, now: dt.datetime
-) -> None:
+def _consents(tenant: Tenant, request: CheckoutRequest, now: dt.datetime) -> list[ConsentRecord]:
+    consents = []
     for field in tenant.plugins.checkout_fields(request.channel):
         if field.is_consent and request.answers.get(field.name) is True:
             text = f"{field.label(request.locale)}\n{field.text(request.locale)}".strip()
-            session.add(
+            consents.append(
                 ConsentRecord(
                     facility_id=tenant.id,
-                    order_id=order.id,
                     plugin=field.plugin,
                     field=field.name,
                     text=text,
@@ -355,14 +415,14 @@ def _record_consents(
                     accepted_at=now,
                 )
             )
+    return consents
 
 
-async def _record_immediate_payment(
-    session: AsyncSession, tenant: Tenant, order: Order, payment: ImmediatePayment, now: dt.datetime
-) -> None:
+def _immediate_payment(
+    tenant: Tenant, order: Order, payment: ImmediatePayment, now: dt.datetime
+) -> tuple[Payment, PaymentEvent]:
     record = Payment(
         facility_id=tenant.id,
-        order_id=order.id,
         provider=payment.provider,
         method=payment.method,
         state="paid",
@@ -370,18 +430,14 @@ async def _record_immediate_payment(
         provider_ref=payment.reference,
         idempotency_key=order.idempotency_key,
     )
-    session.add(record)
-    await session.flush()
-    session.add(
-        PaymentEvent(
-            facility_id=tenant.id,
-            payment_id=record.id,
-            at=now,
-            from_state="created",
-            to_state="paid",
-            detail={"reference": payment.reference},
-        )
+    event = PaymentEvent(
+        facility_id=tenant.id,
+        at=now,
+        from_state="created",
+        to_state="paid",
+        detail={"reference": payment.reference},
     )
+    return record, event
 
 
 async def _mark_paid(
