@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,22 @@ class Tenant:
         return self.facility.id
 
 
+def _facility_with_plugins(column: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    return (
+        sa.select(Facility, FacilityPlugin)
+        .outerjoin(
+            FacilityPlugin,
+            sa.and_(FacilityPlugin.facility_id == Facility.id, FacilityPlugin.enabled.is_(True)),
+        )
+        .where(column == sa.bindparam("key"))
+    )
+
+
+# Built once, not per request.
+_BY_SLUG = _facility_with_plugins(Facility.slug)
+_BY_ID = _facility_with_plugins(Facility.id)
+
+
 async def load_tenant(
     session: AsyncSession,
     host: PluginHost,
@@ -39,20 +56,9 @@ async def load_tenant(
     slug: str | None = None,
     facility_id: int | None = None,
 ) -> Tenant:
-    column = Facility.slug if slug is not None else Facility.id
     # The facility and its enabled plugins in one round trip: every request pays it.
-    rows = (
-        await session.execute(
-            sa.select(Facility, FacilityPlugin)
-            .outerjoin(
-                FacilityPlugin,
-                sa.and_(
-                    FacilityPlugin.facility_id == Facility.id, FacilityPlugin.enabled.is_(True)
-                ),
-            )
-            .where(column == (slug or facility_id))
-        )
-    ).all()
+    statement, key = (_BY_SLUG, slug) if slug is not None else (_BY_ID, facility_id)
+    rows = (await session.execute(statement, {"key": key})).all()
     if not rows:
         raise NotFound("No such facility.", "施設が見つかりません。")
     facility = rows[0][0]

@@ -29,6 +29,25 @@ def issue_staff_token(signer: Signer, staff_id: int) -> str:
     return signer.dumps(STAFF_TOKEN_PURPOSE, {"sid": staff_id})
 
 
+# Built once: both run on every authenticated request.
+_DEVICE_BY_DIGEST = sa.select(
+    Device.id,
+    Device.facility_id,
+    Device.kind,
+    Device.name,
+    Device.revoked_at,
+    Device.allowed_product_ids,
+).where(Device.token_hash == sa.bindparam("digest"))
+_STAFF_BY_ID = sa.select(
+    StaffUser.id,
+    StaffUser.facility_id,
+    StaffUser.email,
+    StaffUser.role,
+    StaffUser.display_name,
+    StaffUser.active,
+).where(StaffUser.id == sa.bindparam("staff_id"))
+
+
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -44,16 +63,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
             if token.startswith(DEVICE_TOKEN_PREFIX):
                 device = (
-                    await conn.execute(
-                        sa.select(
-                            Device.id,
-                            Device.facility_id,
-                            Device.kind,
-                            Device.name,
-                            Device.revoked_at,
-                            Device.allowed_product_ids,
-                        ).where(Device.token_hash == token_digest(token))
-                    )
+                    await conn.execute(_DEVICE_BY_DIGEST, {"digest": token_digest(token)})
                 ).one_or_none()
                 if device is None or device.revoked_at is not None:
                     raise NotAuthorizedException("Unknown or revoked device token.")
@@ -67,18 +77,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             else:
                 data = state.signer.loads(STAFF_TOKEN_PURPOSE, token, STAFF_TOKEN_MAX_AGE)
                 staff = (
-                    (
-                        await conn.execute(
-                            sa.select(
-                                StaffUser.id,
-                                StaffUser.facility_id,
-                                StaffUser.email,
-                                StaffUser.role,
-                                StaffUser.display_name,
-                                StaffUser.active,
-                            ).where(StaffUser.id == data["sid"])
-                        )
-                    ).one_or_none()
+                    (await conn.execute(_STAFF_BY_ID, {"staff_id": data["sid"]})).one_or_none()
                     if data
                     else None
                 )

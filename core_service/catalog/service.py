@@ -27,16 +27,22 @@ async def products_for_channel(
     return [p for p in products if channel in p.channels]
 
 
+# One round trip: the product joined in, its category list left unloaded (a sale reads
+# the product, never its other categories). Built once: every sale runs it.
+_CATEGORIES_WITH_PRODUCT = (
+    sa.select(PriceCategory)
+    .where(
+        PriceCategory.facility_id == sa.bindparam("facility_id"),
+        PriceCategory.id.in_(sa.bindparam("ids", expanding=True)),
+    )
+    .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
+)
+
+
 async def price_categories_by_id(
     session: AsyncSession, tenant: Tenant, ids: list[int]
 ) -> dict[int, PriceCategory]:
-    rows = await session.scalars(
-        sa.select(PriceCategory)
-        .where(PriceCategory.facility_id == tenant.id, PriceCategory.id.in_(ids))
-        # One round trip: the product joined in, its category list left unloaded (a sale
-        # reads the product, never its other categories).
-        .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
-    )
+    rows = await session.scalars(_CATEGORIES_WITH_PRODUCT, {"facility_id": tenant.id, "ids": ids})
     return {row.id: row for row in rows}
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..catalog import capacity, reservations, rules
 from ..catalog.rules import MAX_TICKETS_PER_ORDER
@@ -156,13 +156,7 @@ async def _place_new_order(
             line.capacity_id = receipt.capacity_id if receipt else None
         taken = [r for r in receipts.values() if r is not None]
         try:
-            if connection.dialect.name == "postgresql":
-                written = await sale_statement.write_order(
-                    connection, session, sale, [r.id for r in taken]
-                )
-            else:
-                written = await _write_sale(session, sale, taken)
-            if not written:
+            if not await _write(connection, session, sale, taken):
                 # The sweeper gave these places back (this request took minutes).
                 raise Conflict(
                     "The reservation expired while the order was written; please try again.",
@@ -339,6 +333,19 @@ def _build_sale(
         first_purchase_customer_id=customer.id if customer is not None and paid else None,
         now=now,
     )
+
+
+async def _write(
+    connection: AsyncConnection,
+    session: AsyncSession,
+    sale: sale_statement.Sale,
+    receipts: list[reservations.Reservation],
+) -> bool:
+    """Write the sale and consume its receipts: one statement on PostgreSQL, the ORM on
+    SQLite (which has no data-modifying CTEs). False when a receipt was swept."""
+    if connection.dialect.name == "postgresql":
+        return await sale_statement.write_order(connection, session, sale, [r.id for r in receipts])
+    return await _write_sale(session, sale, receipts)
 
 
 async def _write_sale(
