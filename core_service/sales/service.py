@@ -63,7 +63,9 @@ class CheckoutRefused(InvalidInput):
 
 
 def new_order_code() -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+    # One read of the system's randomness, not one per letter. 32 letters, so taking
+    # each byte modulo 32 is exactly uniform.
+    return "".join(_CODE_ALPHABET[byte % 32] for byte in secrets.token_bytes(10))
 
 
 @dataclass(frozen=True, slots=True)
