@@ -49,8 +49,11 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
+    # Connections beyond pool_size are closed when returned, and a new one costs a
+    # connect, a server process and asyncpg's type introspection: under an onsale a
+    # big overflow meant a connection made per request. Kept mostly in the pool instead.
     kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("max_overflow", 10)
     # No pre-ping: it costs two round trips per checkout on every request. A connection
     # the server dropped fails its request once; SQLAlchemy then invalidates the pool.
     kwargs.setdefault("pool_recycle", 1800)

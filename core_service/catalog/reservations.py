@@ -162,8 +162,14 @@ async def _reserve_want(
     # The common case in one round trip: the row exists, named by its natural key.
     found = await _reserve_row(connection, facility_id, want, None, counter)
     if found is None:
-        # Full, or the row does not exist yet: create it (if the product has a limit)
-        # and try once more by id.
+        if await _existing_capacity_id(connection, facility_id, want) is not None:
+            # The row exists, so the atomic attempt failed because it was full: sold
+            # out, without a second attempt (the last places of an onsale are asked
+            # for by every buyer at once).
+            raise NotEnoughPlaces(want)
+        if want.product.slot_capacity(want.slot) is None:
+            return None  # no row and no default: this product has no capacity limit
+        # No row yet: create it from the product's default and try once more by id.
         capacity_id = await _capacity_id(connection, want)
         if capacity_id is None:
             return None
@@ -209,6 +215,21 @@ async def autocommit(connection: AsyncConnection) -> AsyncConnection:
     if connection.dialect.name == "postgresql":
         return await connection.execution_options(isolation_level="AUTOCOMMIT")
     return connection  # SQLite: _reserve_row and _release_row open their own short transaction
+
+
+async def _existing_capacity_id(
+    connection: AsyncConnection, facility_id: int, want: Want
+) -> int | None:
+    statement = sa.select(Capacity.id).where(
+        Capacity.facility_id == facility_id,
+        Capacity.product_id == want.product.id,
+        Capacity.date == want.date,
+        Capacity.slot == want.slot,
+    )
+    if connection.dialect.name == "postgresql":
+        return await connection.scalar(statement)
+    async with connection.begin():
+        return await connection.scalar(statement)
 
 
 async def _capacity_id(connection: AsyncConnection, want: Want) -> int | None:
