@@ -18,18 +18,30 @@ from ..database import insert_or_ignore
 from ..models import Capacity, Product
 
 
+async def capacity_row_id(
+    session: AsyncSession | AsyncConnection,
+    facility_id: int,
+    product_id: int,
+    date: dt.date,
+    slot: str,
+) -> int | None:
+    """Id of the capacity row for (product, date, slot), or None if there is none yet."""
+    return await session.scalar(
+        sa.select(Capacity.id).where(
+            Capacity.facility_id == facility_id,
+            Capacity.product_id == product_id,
+            Capacity.date == date,
+            Capacity.slot == slot,
+        )
+    )
+
+
 async def ensure_capacity_row(
     session: AsyncSession | AsyncConnection, product: Product, date: dt.date, slot: str
 ) -> int | None:
     """Id of the capacity row for (product, date, slot), created from the product's
     default capacity if missing; None for products without a capacity limit."""
-    where = (
-        Capacity.facility_id == product.facility_id,
-        Capacity.product_id == product.id,
-        Capacity.date == date,
-        Capacity.slot == slot,
-    )
-    existing = await session.scalar(sa.select(Capacity.id).where(*where))
+    existing = await capacity_row_id(session, product.facility_id, product.id, date, slot)
     if existing is not None:
         return existing
     # A slot has its own capacity; the whole day falls back to the daily one.
@@ -46,7 +58,7 @@ async def ensure_capacity_row(
         slot=slot,
         capacity=default,
     )
-    return await session.scalar(sa.select(Capacity.id).where(*where))
+    return await capacity_row_id(session, product.facility_id, product.id, date, slot)
 
 
 async def sell_now(session: AsyncSession, capacity_id: int, quantity: int) -> bool:

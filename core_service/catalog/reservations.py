@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ..models import Capacity, CapacityReservation, Product, utcnow
-from .capacity import ensure_capacity_row
+from .capacity import capacity_row_id, ensure_capacity_row
 
 #: A receipt this old belongs to a request that died; an order takes milliseconds.
 RESERVATION_TTL = dt.timedelta(minutes=5)
@@ -220,16 +220,11 @@ async def autocommit(connection: AsyncConnection) -> AsyncConnection:
 async def _existing_capacity_id(
     connection: AsyncConnection, facility_id: int, want: Want
 ) -> int | None:
-    statement = sa.select(Capacity.id).where(
-        Capacity.facility_id == facility_id,
-        Capacity.product_id == want.product.id,
-        Capacity.date == want.date,
-        Capacity.slot == want.slot,
-    )
+    key = (facility_id, want.product.id, want.date, want.slot)
     if connection.dialect.name == "postgresql":
-        return await connection.scalar(statement)
+        return await capacity_row_id(connection, *key)
     async with connection.begin():
-        return await connection.scalar(statement)
+        return await capacity_row_id(connection, *key)
 
 
 async def _capacity_id(connection: AsyncConnection, want: Want) -> int | None:
