@@ -26,7 +26,7 @@ from core_service.exports.writer import PartitionedWriter
 from core_service.settings import Settings
 from workbench.data_access import ExportSource
 
-from .workbench_helpers import SECRET_EMAIL, SECRET_NAME, Builder, at
+from .workbench_helpers import JST, SECRET_EMAIL, SECRET_NAME, Builder, at
 
 DAY = dt.date(2026, 11, 25)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "exports.md"
@@ -60,7 +60,9 @@ def test_first_export_writes_every_table_partitioned_by_facility_and_date(
     settings: Settings, builder: Builder
 ) -> None:
     park = builder.facility("park")
-    builder.order(park, builder.product(park), DAY, quantity=2, customer=builder.customer(park))
+    product = builder.product(park)
+    customer = builder.customer(park)
+    builder.order(park, product, DAY, quantity=2, customer=customer)
 
     report = run_export(settings)
 
@@ -76,10 +78,16 @@ def test_first_export_writes_every_table_partitioned_by_facility_and_date(
         "refunds": 0,
         "devices": 0,
     }
+    # Customers and products are dated by their creation: now, when the builder made them.
+    made = {
+        "customers": customer.created_at.astimezone(JST).date(),
+        "products": product[0].created_at.astimezone(JST).date(),
+    }
     for table in ("orders", "tickets", "order_lines", "customers", "products"):
+        day = made.get(table, DAY)
         assert list(
             (_export_dir(settings) / table / f"facility_id={park.id}").glob(
-                f"date={DAY.isoformat()}/*.parquet"
+                f"date={day.isoformat()}/*.parquet"
             )
         ), table
     manifest = json.loads((_export_dir(settings) / "_manifest.json").read_text())
