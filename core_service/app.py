@@ -46,6 +46,7 @@ from .sales.service import expire_holds
 from .sales.staff_controllers import OrderLookupController
 from .security import Signer
 from .settings import Settings
+from .tenant_cache import TenantCache
 from .web.controllers import WEB_ROUTE_HANDLERS
 from .web.rendering import template_config
 
@@ -94,6 +95,7 @@ def create_app(
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.tenant_cache = TenantCache(app.state.sessionmaker, host)
         task = asyncio.create_task(_background_loop(app.state)) if background else None
         try:
             yield

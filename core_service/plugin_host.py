@@ -90,9 +90,17 @@ class FacilityPlugins:
         self.enabled = enabled
         disabled = [plugin for name, plugin in pm.list_name_plugin() if name not in enabled]
         self._disabled = disabled
+        self._callers: dict[str, Any] = {}
 
     def _caller(self, hook_name: str) -> Any:
-        return self._pm.subset_hook_caller(hook_name, remove_plugins=self._disabled)
+        # Built once per hook: a cached tenant (tenant_cache) lives for many requests, and
+        # plugins are registered at start, so the subset never changes afterwards.
+        caller = self._callers.get(hook_name)
+        if caller is None:
+            caller = self._callers[hook_name] = self._pm.subset_hook_caller(
+                hook_name, remove_plugins=self._disabled
+            )
+        return caller
 
     def checkout_fields(self, channel: str) -> list[CheckoutField]:
         results = self._caller("checkout_fields")(facility=self.facility, channel=channel)

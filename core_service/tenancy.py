@@ -7,6 +7,7 @@ is looked up once per request and turned into the :class:`FacilityContext` plugi
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import NotFound
-from .models import Facility, FacilityPlugin
+from .models import Facility, FacilityPlugin, PriceCategory
 from .plugin_api import FacilityContext
 from .plugin_host import FacilityPlugins, PluginHost
 from .security import key_cipher
@@ -27,6 +28,9 @@ class Tenant:
     facility: Facility
     context: FacilityContext
     plugins: FacilityPlugins
+    #: Every price category (with its product) by id, in a cached read-only snapshot
+    #: (``tenant_cache``); None when the tenant was loaded in the request's session.
+    catalog: Mapping[int, PriceCategory] | None = None
 
     @property
     def id(self) -> int:
@@ -72,6 +76,14 @@ async def load_tenant(
         plugin_options=options,
     )
     return Tenant(facility, context, host.for_facility(context, options.keys()))
+
+
+async def refresh_after_rollback(session: AsyncSession, tenant: Tenant) -> None:
+    """A rollback expires every object of the session, and callers go on reading the
+    tenant's facility (an error page, a replay lookup): read it again. A cached
+    snapshot's facility is not in the session, so a rollback leaves it alone."""
+    if tenant.facility in session:
+        await session.refresh(tenant.facility)
 
 
 def signing_key(facility: Facility, secret_key: str) -> bytes:

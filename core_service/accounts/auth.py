@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from ..models import Device, StaffUser
+from ..models import Device, Facility, StaffUser
 from ..security import Signer, token_digest
 from .principals import DevicePrincipal, StaffPrincipal
 
@@ -30,14 +30,19 @@ def issue_staff_token(signer: Signer, staff_id: int) -> str:
 
 
 # Built once: both run on every authenticated request.
-_DEVICE_BY_DIGEST = sa.select(
-    Device.id,
-    Device.facility_id,
-    Device.kind,
-    Device.name,
-    Device.revoked_at,
-    Device.allowed_product_ids,
-).where(Device.token_hash == sa.bindparam("digest"))
+_DEVICE_BY_DIGEST = (
+    sa.select(
+        Device.id,
+        Device.facility_id,
+        Device.kind,
+        Device.name,
+        Device.revoked_at,
+        Device.allowed_product_ids,
+        Facility.config_version,  # validates the worker's cached facility (tenant_cache)
+    )
+    .join(Facility, Facility.id == Device.facility_id)
+    .where(Device.token_hash == sa.bindparam("digest"))
+)
 _STAFF_BY_ID = sa.select(
     StaffUser.id,
     StaffUser.facility_id,
@@ -72,6 +77,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     device.facility_id,
                     device.kind,
                     device.name,
+                    device.config_version,
                     frozenset(int(p) for p in device.allowed_product_ids or []),
                 )
             else:

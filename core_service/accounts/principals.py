@@ -20,5 +20,9 @@ class DevicePrincipal:
     facility_id: int
     kind: str  # "kiosk" | "gate"
     name: str
+    #: The facility's ``config_version`` read with the token: which cached snapshot of
+    #: the facility this request may use (``tenant_cache``). No default: a guess would
+    #: let a request use a stale snapshot.
+    facility_version: int
     #: Products a kiosk may sell; empty means every kiosk-channel product.
     allowed_product_ids: frozenset[int] = frozenset()

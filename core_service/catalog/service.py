@@ -42,6 +42,8 @@ _CATEGORIES_WITH_PRODUCT = (
 async def price_categories_by_id(
     session: AsyncSession, tenant: Tenant, ids: list[int]
 ) -> dict[int, PriceCategory]:
+    if tenant.catalog is not None:  # a cached snapshot (tenant_cache): no query
+        return {i: tenant.catalog[i] for i in ids if i in tenant.catalog}
     rows = await session.scalars(_CATEGORIES_WITH_PRODUCT, {"facility_id": tenant.id, "ids": ids})
     return {row.id: row for row in rows}
 

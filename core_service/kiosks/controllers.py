@@ -109,11 +109,12 @@ class KioskController(Controller):
         data: KioskOrderIn,
         tenant: Tenant,
         db_session: AsyncSession,
-        settings: Settings,
         idempotency_key: str = HeaderParameter(
             name="Idempotency-Key", min_length=8, max_length=100
         ),
     ) -> Response[KioskOrderOut]:
+        # From the state, not as a dependency: see dependencies.provide_principal_tenant.
+        settings: Settings = request.app.state.settings
         if data.payment.method not in KIOSK_PAYMENT_METHODS:
             raise InvalidInput(f"Unknown kiosk payment method {data.payment.method!r}.")
         allowed = request.user.allowed_product_ids  # read with the token, this request

@@ -15,6 +15,9 @@ class Facility(Timestamped, Base):
     """A tenant: one park or museum. Not tenant-owned itself."""
 
     __tablename__ = "facility"
+    # config_version belongs to the database's triggers: never sent in an INSERT, never
+    # fetched back after one (only tenant_cache reads it, freshly).
+    __mapper_args__ = {"eager_defaults": False}
 
     slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name_ja: Mapped[str] = mapped_column(sa.String(200))
@@ -29,6 +32,9 @@ class Facility(Timestamped, Base):
     signing_public_key: Mapped[str] = mapped_column(sa.String(64))
     #: Facility settings that are not plugin options (payment methods per channel, ...).
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Bumped by database triggers (migration 0010) on every change of this row, its
+    #: plugins, products or price categories: the per-worker tenant cache's validator.
+    config_version: Mapped[int] = mapped_column(sa.BigInteger, server_default="1")
 
     def name(self, locale: str) -> str:
         return self.name_ja if locale == "ja" else self.name_en

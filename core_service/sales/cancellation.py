@@ -34,7 +34,7 @@ from ..models import (
     utcnow,
 )
 from ..settings import Settings
-from ..tenancy import Tenant
+from ..tenancy import Tenant, refresh_after_rollback
 from .cancellation_policy import CancellationPolicy, refund_for
 from .refunds import record_refund, send_refund
 
@@ -222,14 +222,14 @@ async def cancel_tickets(
     except IntegrityError:
         # The same key won a race in another request: answer with its result.
         await session.rollback()
-        await session.refresh(tenant.facility)  # a rollback expires it
+        await refresh_after_rollback(session, tenant)
         replay = await find_cancellation(session, tenant, idempotency_key)
         if replay is None:
             raise
         return replay
     except BaseException:
         await session.rollback()
-        await session.refresh(tenant.facility)  # a rollback expires it
+        await refresh_after_rollback(session, tenant)
         raise
     if outcome.refund is not None and outcome.refund.state == "pending":
         refund = await send_refund(session, tenant, outcome.refund.id, settings=settings)

@@ -19,7 +19,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..mailing.outbox import enqueue
 from ..models import AuditLog, Order, Ticket, TicketTransfer, utcnow
 from ..security import new_token
-from ..tenancy import Tenant
+from ..tenancy import Tenant, refresh_after_rollback
 from ..web.forms import EMAIL_PATTERN
 
 MAX_NAME_LENGTH = 100
@@ -100,7 +100,7 @@ async def offer_ticket(
         except IntegrityError:
             # A concurrent request for the same ticket won: use its link.
             await session.rollback()
-            await session.refresh(tenant.facility)  # a rollback expires it
+            await refresh_after_rollback(session, tenant)
             transfer = await session.scalar(
                 sa.select(TicketTransfer).where(TicketTransfer.ticket_id == ticket_id)
             )
@@ -206,7 +206,7 @@ async def claim_ticket(
     )
     if moved.rowcount != 1:
         await session.rollback()
-        await session.refresh(tenant.facility)  # a rollback expires it
+        await refresh_after_rollback(session, tenant)
         raise Conflict("This ticket has already been claimed.", "このチケットは受け取り済みです。")
     await session.execute(
         sa.update(Ticket)

@@ -75,14 +75,18 @@ async def order_out(
 
 
 async def _products(session: AsyncSession, ids: set[int]) -> dict[int, Product]:
-    """Products by id; those the session holds already (a sale just priced them) cost
-    no query."""
-    products: dict[int, Product] = {}
-    for product_id in ids:
-        held = session.identity_map.get(identity_key(Product, product_id))
-        # An expired one (after a rollback) would load itself lazily: not in async code.
-        if held is not None and not sa.inspect(held).expired_attributes:
-            products[product_id] = held
+    """Products by id; those a sale just priced (held in ``session.info``, from the
+    session or a cached snapshot) or the session holds already cost no query."""
+    held = [
+        *session.info.get("priced_products", ()),
+        *(session.identity_map.get(identity_key(Product, product_id)) for product_id in ids),
+    ]
+    # An expired one (after a rollback) would load itself lazily: not in async code.
+    products: dict[int, Product] = {
+        p.id: p
+        for p in held
+        if p is not None and not sa.inspect(p).expired_attributes and p.id in ids
+    }
     missing = ids - products.keys()
     if missing:
         rows = await session.scalars(

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import Conflict, InvalidInput
 from ..models import AuditLog, Cancellation, Order, Payment, Receipt, utcnow
-from ..tenancy import Tenant
+from ..tenancy import Tenant, refresh_after_rollback
 from .tax import TaxLine, tax_summary
 
 GOTHIC = "HeiseiKakuGo-W5"
@@ -149,7 +149,7 @@ async def issue_receipt(
         except IntegrityError:
             # Two downloads at once took the same number: the later one becomes the next.
             await session.rollback()
-            await session.refresh(tenant.facility)  # a rollback expires it
+            await refresh_after_rollback(session, tenant)
             await session.refresh(order)
     else:  # pragma: no cover - three collisions in a row
         raise Conflict("Please try again.", "もう一度お試しください。")

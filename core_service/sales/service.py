@@ -41,7 +41,7 @@ from ..models import (
 from ..models.catalog import PassHolder
 from ..plugin_api import PaidOrder
 from ..security import new_token
-from ..tenancy import Tenant
+from ..tenancy import Tenant, refresh_after_rollback
 from . import sale_statement
 from .requests import CheckoutRequest, ImmediatePayment, LineRequest
 
@@ -116,11 +116,10 @@ async def place_order(
 
 
 async def _roll_back(session: AsyncSession, tenant: Tenant) -> None:
-    """Undo a failed write. A rollback expires every object of the session, and the
-    caller goes on reading the tenant's facility (an error page, a replay lookup)."""
+    """Undo a failed write, keeping the tenant's facility readable."""
     if session.in_transaction():
         await session.rollback()
-        await session.refresh(tenant.facility)
+        await refresh_after_rollback(session, tenant)
 
 
 async def _place_new_order(
@@ -138,7 +137,8 @@ async def _place_new_order(
         )
     customer = await _customer(session, tenant, request)
     # The products stay referenced for the response (the session's identity map holds
-    # objects only weakly): presenters then find them there instead of querying again.
+    # objects only weakly, and a cached snapshot's are not in it): presenters then find
+    # them here instead of querying again.
     session.info["priced_products"] = [line.product for line in priced]
     # Take the places first, on a connection of their own (catalog.reservations): the
     # hot capacity row is then locked only inside one server statement. Ending this
