@@ -57,7 +57,8 @@ ADMIN_URL = os.environ.get(
     os.environ.get("KIPPU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
 )
 SECRET = "bench-secret-key-for-kippu-onsale"
-#: Connections of one core worker (make_engine's pool_size + max_overflow).
+#: Connections of the raw loop: as many as the two core workers hold together (2 x 15,
+#: make_engine's pool_size with no overflow).
 CORE_POOL = 30
 
 

@@ -50,10 +50,16 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
 
         return engine
     # Connections beyond pool_size are closed when returned, and a new one costs a
-    # connect, a server process and asyncpg's type introspection: under an onsale a
-    # big overflow meant a connection made per request. Kept mostly in the pool instead.
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 10)
+    # connect, a server process and asyncpg's type introspection: under an onsale an
+    # overflow meant connections made and dropped all the time (the onsale benchmark
+    # measured 10-15% more CPU per order with 20 + 10 than with 30 + 0). So every
+    # connection stays pooled, and a burst waits for one instead. 15 per worker: with
+    # two workers as many as the raw-limit loop uses, and no slower than 30, because
+    # more backends only queue on the same hot capacity row (docs/benchmarks.md). A
+    # request holds at most one at a time (a sale ends its session's transaction
+    # before it takes places), so waiting cannot deadlock.
+    kwargs.setdefault("pool_size", 15)
+    kwargs.setdefault("max_overflow", 0)
     # No pre-ping: it costs two round trips per checkout on every request. A connection
     # the server dropped fails its request once; SQLAlchemy then invalidates the pool.
     kwargs.setdefault("pool_recycle", 1800)
