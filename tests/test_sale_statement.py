@@ -13,6 +13,7 @@ idempotency key, and receipts swept before the write.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +27,7 @@ from core_service.catalog import reservations
 from core_service.catalog.rules import Holder
 from core_service.database import make_engine, make_sessionmaker
 from core_service.demo_data import DemoFacility
-from core_service.errors import Conflict
+from core_service.errors import Conflict, SoldOut
 from core_service.models import (
     Capacity,
     CapacityReservation,
@@ -43,7 +44,7 @@ from core_service.models import (
 )
 from core_service.models.catalog import PassHolder
 from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales import presenters, service
+from core_service.sales import presenters, sale_statement, service
 from core_service.sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
 from core_service.settings import Settings
 from core_service.tenancy import load_tenant
@@ -146,6 +147,11 @@ async def _request(engine: AsyncEngine, demo: DemoFacility, name: str, run: str)
 async def _orm_write(connection: Any, session: Any, sale: Any, receipts: Any) -> bool:
     """The SQLite writer, forced on PostgreSQL as the reference."""
     return await service._write_sale(session, sale, receipts)
+
+
+async def _not_in_one_statement(*_args: Any) -> bool:
+    """The reference run never takes the one-statement path."""
+    return False
 
 
 async def _rows(conn: Any, model: Any, *where: Any) -> list[dict[str, Any]]:
@@ -301,12 +307,24 @@ async def test_both_writers_write_the_same_rows(
     scenario: str,
 ) -> None:
     rows, taken, shown = {}, {}, {}
-    for run in ("statement", "orm"):
+    one_statement: list[sale_statement.Taken] = []
+    take_and_write = sale_statement.take_and_write_order
+
+    async def recorded(*args: Any) -> sale_statement.Taken:
+        one_statement.append(await take_and_write(*args))
+        return one_statement[-1]
+
+    # The ORM run first: it creates the capacity rows, so a kiosk sale of one slot then
+    # takes the one-statement path (take_and_write_order), which needs the row.
+    for run in ("orm", "statement"):
         request = await _request(engine, demo, scenario, run)
         before = await _capacity(engine)
         with monkeypatch.context() as patch:
             if run == "orm":
                 patch.setattr(service, "_write", _orm_write)
+                patch.setattr(service, "_sell_in_one_statement", _not_in_one_statement)
+            else:
+                patch.setattr(sale_statement, "take_and_write_order", recorded)
             shown[run] = await _place(
                 engine, demo, request, db_settings.secret_key, statement=run == "statement"
             )
@@ -316,6 +334,8 @@ async def test_both_writers_write_the_same_rows(
         if run == "statement":
             await _replay(engine, demo, request, shown[run]["order_id"], SCENARIOS[scenario][2])
 
+    # One product, date and slot, paid at once: the onsale case; the rest use receipts.
+    assert one_statement == ([sale_statement.Taken.WRITTEN] if scenario == "kiosk_timed" else [])
     statement, orm = _normalised(rows["statement"]), _normalised(rows["orm"])
     for table in orm:
         assert statement[table] == orm[table], table
@@ -373,3 +393,60 @@ async def test_a_swept_receipt_writes_nothing_and_gives_the_places_back(
             Customer.email == request.customer_email
         )
         assert await conn.scalar(first) is None
+
+
+async def _kiosk_sale(engine: AsyncEngine, demo: DemoFacility, quantity: int) -> Any:
+    """A paid kiosk sale of ``quantity`` places of one slot on VISIT."""
+    request = await _request(engine, demo, "kiosk_timed", f"one-{quantity}")
+    line = request.lines[0]
+    one_slot = [LineRequest(line.price_category_id, quantity, line.visit_date, line.slot)]
+    request = dataclasses.replace(
+        request,
+        lines=one_slot,
+        payment=dataclasses.replace(request.payment, amount=1500 * quantity),
+    )
+    async with make_sessionmaker(engine)() as session:
+        tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
+        order, _ = await service.place_order(session, tenant, request, hold_minutes=HOLD_MINUTES)
+        return order
+
+
+async def test_one_statement_sale_of_a_full_row_writes_nothing(
+    engine: AsyncEngine, demo: DemoFacility, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcomes: list[sale_statement.Taken] = []
+    take_and_write = sale_statement.take_and_write_order
+
+    async def recorded(*args: Any) -> sale_statement.Taken:
+        outcomes.append(await take_and_write(*args))
+        return outcomes[-1]
+
+    monkeypatch.setattr(sale_statement, "take_and_write_order", recorded)
+    first = await _kiosk_sale(engine, demo, 1)  # no row yet: made via a receipt
+    assert outcomes == [sale_statement.Taken.NO_ROW]
+    async with engine.begin() as conn:  # leave exactly 2 places
+        await conn.execute(
+            sa.update(Capacity)
+            .where(Capacity.id == first.lines[0].capacity_id)
+            .values(sold=Capacity.capacity - 2)
+        )
+    counts, capacity = await _counts(engine), await _capacity(engine)
+    with pytest.raises(SoldOut):
+        await _kiosk_sale(engine, demo, 3)
+    assert outcomes[-1] is sale_statement.Taken.FULL_FIRST_TRY  # no replay lookup
+    assert (await _counts(engine), await _capacity(engine)) == (counts, capacity)
+    second = await _kiosk_sale(engine, demo, 2)  # the last two places
+    assert outcomes[-1] is sale_statement.Taken.WRITTEN
+    # Its replay, now that the slot is full, is the same order, not "sold out".
+    replay = await _kiosk_sale(engine, demo, 2)
+    assert outcomes[-1] is sale_statement.Taken.FULL
+    assert replay.id == second.id
+    assert second.lines[0].capacity_id == first.lines[0].capacity_id
+    assert len(second.tickets) == 2
+    sold, held = (await _capacity(engine))[first.lines[0].capacity_id]
+    async with engine.connect() as conn:
+        full = await conn.scalar(
+            sa.select(Capacity.capacity).where(Capacity.id == first.lines[0].capacity_id)
+        )
+    assert (sold, held) == (full, 0)
+    assert (await _counts(engine))["capacity_reservation"] == 0

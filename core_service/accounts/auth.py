@@ -9,13 +9,16 @@ guards decide whether a route needs one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..database import driver_connection
 from ..models import Device, Facility, StaffUser
 from ..security import Signer, token_digest
 from .principals import DevicePrincipal, StaffPrincipal
@@ -43,6 +46,13 @@ _DEVICE_BY_DIGEST = (
     .join(Facility, Facility.id == Device.facility_id)
     .where(Device.token_hash == sa.bindparam("digest"))
 )
+#: The same on PostgreSQL as text for asyncpg: it runs before every kiosk sale and gate
+#: scan, and SQLAlchemy's execution of it cost more than the query (docs/benchmarks.md).
+_DEVICE_BY_DIGEST_PG = (
+    "SELECT d.id, d.facility_id, d.kind, d.name, d.revoked_at, d.allowed_product_ids,"
+    " f.config_version FROM device d JOIN facility f ON f.id = d.facility_id"
+    " WHERE d.token_hash = $1"
+)
 _STAFF_BY_ID = sa.select(
     StaffUser.id,
     StaffUser.facility_id,
@@ -67,18 +77,16 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         async with state.engine.connect() as raw:
             conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
             if token.startswith(DEVICE_TOKEN_PREFIX):
-                device = (
-                    await conn.execute(_DEVICE_BY_DIGEST, {"digest": token_digest(token)})
-                ).one_or_none()
-                if device is None or device.revoked_at is not None:
+                device = await _device(conn, token_digest(token))
+                if device is None or device["revoked_at"] is not None:
                     raise NotAuthorizedException("Unknown or revoked device token.")
                 principal: Any = DevicePrincipal(
-                    device.id,
-                    device.facility_id,
-                    device.kind,
-                    device.name,
-                    device.config_version,
-                    frozenset(int(p) for p in device.allowed_product_ids or []),
+                    device["id"],
+                    device["facility_id"],
+                    device["kind"],
+                    device["name"],
+                    device["config_version"],
+                    frozenset(int(p) for p in device["allowed_product_ids"] or []),
                 )
             else:
                 data = state.signer.loads(STAFF_TOKEN_PURPOSE, token, STAFF_TOKEN_MAX_AGE)
@@ -93,3 +101,12 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     staff.id, staff.facility_id, staff.email, staff.role, staff.display_name
                 )
         return AuthenticationResult(user=principal, auth=token)
+
+
+async def _device(conn: AsyncConnection, digest: str) -> Mapping[str, Any] | None:
+    """The device row (with its facility's config_version) for a token digest."""
+    if conn.dialect.name == "postgresql":
+        driver = await driver_connection(conn)
+        return await driver.fetchrow(_DEVICE_BY_DIGEST_PG, digest)  # type: ignore[no-any-return]
+    row = (await conn.execute(_DEVICE_BY_DIGEST, {"digest": digest})).one_or_none()
+    return None if row is None else row._mapping

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from ..database import driver_connection
 from ..models import Capacity, CapacityReservation, Product, utcnow
 from .capacity import capacity_row_id, ensure_capacity_row
 
@@ -103,11 +103,6 @@ _RESERVE_SQL = {
     for counter in (SOLD, HELD)
     for by_id in (False, True)
 }
-
-
-async def driver_connection(connection: AsyncConnection) -> Any:
-    """The asyncpg connection under a SQLAlchemy connection, for prebuilt hot statements."""
-    return (await connection.get_raw_connection()).driver_connection
 
 
 async def _reserve_row(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import struct
 from dataclasses import dataclass
 
@@ -64,8 +65,14 @@ def public_key_text(public: Ed25519PublicKey) -> str:
 
 def sign_token(private_key_raw: bytes, claim: TokenClaim) -> str:
     packed = _CLAIM.pack(claim.kind, claim.facility_id, claim.subject_id, claim.secret_version, 0)
-    signature = Ed25519PrivateKey.from_private_bytes(private_key_raw).sign(packed)
+    signature = _private_key(private_key_raw).sign(packed)
     return PREFIX + _b64encode(packed + signature)
+
+
+@functools.lru_cache(maxsize=256)
+def _private_key(private_key_raw: bytes) -> Ed25519PrivateKey:
+    # Every issued ticket is signed; loading the key took a third of the signing time.
+    return Ed25519PrivateKey.from_private_bytes(private_key_raw)
 
 
 def read_claim(token: str) -> TokenClaim:
