@@ -12,8 +12,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.app import create_app
-from core_service.database import make_engine
+from core_service.database import make_engine, make_sessionmaker
 from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from core_service.models import Product
 from core_service.settings import Settings
 
 
@@ -119,8 +120,8 @@ async def test_staff_settings_reach_the_kiosk_at_once(
 async def test_every_change_of_the_setup_moves_the_version(
     demo: DemoFacility, engine: AsyncEngine
 ) -> None:
-    """The triggers of migration 0010, on both databases: insert, update and delete of
-    every watched table, and the facility row itself; other tables leave it alone."""
+    """Every trigger of migration 0010, on both databases: insert, update and delete of
+    each watched table, and the facility row itself; other tables leave it alone."""
     facility = demo.facility_id
     product = demo.timed_ticket_id
     changes = [
@@ -134,12 +135,32 @@ async def test_every_change_of_the_setup_moves_the_version(
             " CURRENT_TIMESTAMP)",
             {"p": product},
         ),
+        ("UPDATE price_category SET price = 9500 WHERE code = 'vip' AND facility_id = :f", {}),
         ("DELETE FROM price_category WHERE code = 'vip' AND facility_id = :f", {}),
+        (
+            "INSERT INTO facility_plugin (facility_id, name, enabled, options, created_at,"
+            " updated_at) VALUES (:f, 'extra', true, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            {},
+        ),
+        ("DELETE FROM facility_plugin WHERE name = 'extra' AND facility_id = :f", {}),
     ]
     for sql, params in changes:
         before = await _version(engine, facility)
         await _run(engine, sql, f=facility, **params)
         assert await _version(engine, facility) > before, sql
+    # A product inserted and deleted (the ORM fills its many defaults).
+    async with make_sessionmaker(engine)() as session:
+        before = await _version(engine, facility)
+        product_row = Product(
+            facility_id=facility, code="new", kind="day_admission", name_ja="新", name_en="New"
+        )
+        session.add(product_row)
+        await session.commit()
+        assert await _version(engine, facility) > before, "product insert"
+        before = await _version(engine, facility)
+        await session.delete(product_row)
+        await session.commit()
+        assert await _version(engine, facility) > before, "product delete"
     before = await _version(engine, facility)
     await _run(engine, "UPDATE device SET last_seen_at = NULL WHERE facility_id = :f", f=facility)
     assert await _version(engine, facility) == before
