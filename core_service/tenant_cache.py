@@ -23,19 +23,11 @@ import asyncio
 from collections import OrderedDict
 from types import MappingProxyType
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import joinedload
 
-from .models import PriceCategory, Product
+from .catalog.service import FACILITY_CATEGORIES_WITH_PRODUCT
 from .plugin_host import PluginHost
 from .tenancy import Tenant, load_tenant
-
-_CATEGORIES = (
-    sa.select(PriceCategory)
-    .where(PriceCategory.facility_id == sa.bindparam("facility_id"))
-    .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
-)
 
 
 class TenantCache:
@@ -53,17 +45,16 @@ class TenantCache:
 
     async def get(self, facility_id: int, version: int) -> Tenant:
         """The facility's snapshot, as of ``version`` (read this request) or newer."""
-        entry = self._entries.get(facility_id)
-        if entry is not None and entry[0] >= version:
-            self._entries.move_to_end(facility_id)
-            return entry[1]
+        fresh = self._fresh(facility_id, version)
+        if fresh is not None:
+            return fresh
         # An onsale's first second sends every buyer here at once: one loads, the
         # others wait for its snapshot instead of loading it a hundred times.
         lock = self._locks.setdefault(facility_id, asyncio.Lock())
         async with lock:
-            entry = self._entries.get(facility_id)
-            if entry is not None and entry[0] >= version:
-                return entry[1]
+            fresh = self._fresh(facility_id, version)
+            if fresh is not None:
+                return fresh
             loaded_version, tenant = await self._load(facility_id)
             self._entries[facility_id] = (loaded_version, tenant)
             self._entries.move_to_end(facility_id)
@@ -72,13 +63,25 @@ class TenantCache:
                 self._locks.pop(evicted, None)
         return tenant
 
+    def _fresh(self, facility_id: int, version: int) -> Tenant | None:
+        """The cached snapshot if it is as new as ``version``."""
+        entry = self._entries.get(facility_id)
+        if entry is None or entry[0] < version:
+            return None
+        self._entries.move_to_end(facility_id)
+        return entry[1]
+
     async def _load(self, facility_id: int) -> tuple[int, Tenant]:
         async with self._sessions() as session:
             tenant = await load_tenant(session, self._host, facility_id=facility_id)
             # The version is read with the facility, before the categories: the snapshot
             # is at least as new as its tag, so a later change always moves the tag on.
             version = tenant.facility.config_version
-            categories = (await session.scalars(_CATEGORIES, {"facility_id": facility_id})).all()
+            categories = (
+                await session.scalars(
+                    FACILITY_CATEGORIES_WITH_PRODUCT, {"facility_id": facility_id}
+                )
+            ).all()
         # Closing the session detached every object with its attributes loaded.
         snapshot = Tenant(
             tenant.facility,

@@ -149,6 +149,17 @@ async def _orm_write(connection: Any, session: Any, sale: Any, receipts: Any) ->
     return await service._write_sale(session, sale, receipts)
 
 
+def _recording(outcomes: list[sale_statement.Taken]) -> Any:
+    """take_and_write_order, noting each outcome in ``outcomes``."""
+    take_and_write = sale_statement.take_and_write_order
+
+    async def recorded(*args: Any) -> sale_statement.Taken:
+        outcomes.append(await take_and_write(*args))
+        return outcomes[-1]
+
+    return recorded
+
+
 async def _not_in_one_statement(*_args: Any) -> bool:
     """The reference run never takes the one-statement path."""
     return False
@@ -308,12 +319,7 @@ async def test_both_writers_write_the_same_rows(
 ) -> None:
     rows, taken, shown = {}, {}, {}
     one_statement: list[sale_statement.Taken] = []
-    take_and_write = sale_statement.take_and_write_order
-
-    async def recorded(*args: Any) -> sale_statement.Taken:
-        one_statement.append(await take_and_write(*args))
-        return one_statement[-1]
-
+    recorded = _recording(one_statement)
     # The ORM run first: it creates the capacity rows, so a kiosk sale of one slot then
     # takes the one-statement path (take_and_write_order), which needs the row.
     for run in ("orm", "statement"):
@@ -415,13 +421,7 @@ async def test_one_statement_sale_of_a_full_row_writes_nothing(
     engine: AsyncEngine, demo: DemoFacility, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     outcomes: list[sale_statement.Taken] = []
-    take_and_write = sale_statement.take_and_write_order
-
-    async def recorded(*args: Any) -> sale_statement.Taken:
-        outcomes.append(await take_and_write(*args))
-        return outcomes[-1]
-
-    monkeypatch.setattr(sale_statement, "take_and_write_order", recorded)
+    monkeypatch.setattr(sale_statement, "take_and_write_order", _recording(outcomes))
     first = await _kiosk_sale(engine, demo, 1)  # no row yet: made via a receipt
     assert outcomes == [sale_statement.Taken.NO_ROW]
     async with engine.begin() as conn:  # leave exactly 2 places

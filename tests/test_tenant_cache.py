@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.app import create_app
 from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from core_service.demo_data import DemoFacility
 from core_service.models import Product
 from core_service.settings import Settings
+
+from .aftersales_helpers import staff_headers
 
 
 def _order(demo: DemoFacility, amount: int, answers: dict | None = None) -> dict:
@@ -92,15 +94,7 @@ async def test_staff_settings_reach_the_kiosk_at_once(
     catalog = (await client.get("/api/v1/kiosk/catalog", headers=kiosk_headers)).json()
     assert catalog["payment_methods"] == ["card", "emoney", "qr"]
     assert [f["name"] for f in catalog["checkout_fields"]] == ["consent_waiver"]
-    login = await client.post(
-        "/api/v1/auth/login",
-        json={
-            "facility": demo.slug,
-            "email": demo_staff_email("manager"),
-            "password": DEMO_PASSWORD,
-        },
-    )
-    staff = {"Authorization": f"Bearer {login.json()['token']}"}
+    staff = await staff_headers(client, demo, "manager")
     response = await client.put(
         "/api/v1/facility/settings/",
         json={

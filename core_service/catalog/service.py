@@ -29,13 +29,13 @@ async def products_for_channel(
 
 # One round trip: the product joined in, its category list left unloaded (a sale reads
 # the product, never its other categories). Built once: every sale runs it.
-_CATEGORIES_WITH_PRODUCT = (
+FACILITY_CATEGORIES_WITH_PRODUCT = (
     sa.select(PriceCategory)
-    .where(
-        PriceCategory.facility_id == sa.bindparam("facility_id"),
-        PriceCategory.id.in_(sa.bindparam("ids", expanding=True)),
-    )
+    .where(PriceCategory.facility_id == sa.bindparam("facility_id"))
     .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
+)
+_CATEGORIES_WITH_PRODUCT = FACILITY_CATEGORIES_WITH_PRODUCT.where(
+    PriceCategory.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 

@@ -96,11 +96,21 @@ _EVENT = _columns(PaymentEvent, "payment_id")
 _CONSENT = _columns(ConsentRecord, "order_id")
 
 
+def _line_columns(line_links: dict[str, str]) -> list[str]:
+    """The order line columns the JSON rows carry when ``line_links`` fills the others."""
+    return [c for c in _LINE if c not in line_links]
+
+
+#: Taking places, the lines' capacity row is the one the statement updated.
+_TAKING_LINE_LINKS = {"capacity_id": "(SELECT id FROM taken)"}
+_TAKING_LINE = _line_columns(_TAKING_LINE_LINKS)
+
+
 #: The order's rows. $2 order, $3 lines, $4 tickets, $5 holders, $6 payments (0 or 1),
 #: $7 payment events, $8 consents (JSON), $9 customer id for the first purchase, $10 now.
 #: ``guard`` says whether to write; ``line_links`` fills columns of the lines.
 def _order_rows(guard: str, line_links: dict[str, str]) -> str:
-    line_columns = [c for c in _LINE if c not in line_links]
+    line_columns = _line_columns(line_links)
     return f"""
 new_order AS (
   {_insert("orders", _ORDER, {}, "jsonb_populate_record(NULL::orders, $2::jsonb) r")}
@@ -160,7 +170,7 @@ WITH taken AS (
   WHERE facility_id = $11 AND product_id = $12 AND date = $13 AND slot = $14
     AND sold + held + $1 <= capacity
   RETURNING id
-), {_order_rows("EXISTS (SELECT FROM taken)", {"capacity_id": "(SELECT id FROM taken)"})},
+), {_order_rows("EXISTS (SELECT FROM taken)", _TAKING_LINE_LINKS)},
        (SELECT id FROM taken) AS capacity_id,
        EXISTS (SELECT FROM capacity WHERE facility_id = $11 AND product_id = $12
                AND date = $13 AND slot = $14) AS row_exists,
@@ -263,12 +273,11 @@ async def take_and_write_order(
     autocommitted statement: a paid sale of one capacity row without a receipt. The
     row's lock lives only inside the server, from the UPDATE to this statement's commit,
     as with the reservation statement; and one commit per order instead of two."""
-    line_columns = [c for c in _LINE if c != "capacity_id"]
     written = await _run(
         connection,
         TAKING_SQL,
         want.quantity,
-        *_order_arguments(sale, line_columns),
+        *_order_arguments(sale, _TAKING_LINE),
         facility_id,
         want.product.id,
         want.date,
