@@ -33,14 +33,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.generate import FACILITY_ID, generate
 from core_service.exports import run_export
 from core_service.exports.schema import PARTITION_BY, TABLES
 from workbench.attendance import AttendanceState
 from workbench.data_access import ExportSource
 from workbench.mailing import MailingState
 from workbench.sales import SalesState
-
-from .generate import FACILITY_ID, generate
 
 P95_BUDGET_MS = 300.0
 EXPORT_RATIO_TARGET = 0.5

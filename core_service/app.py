@@ -17,38 +17,38 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 
-from .accounts.auth import BearerAuthMiddleware
-from .accounts.controllers import AuthController
-from .catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
-from .catalog.reservations import sweep as sweep_reservations
-from .checkin.controllers import GateController, facility_public_key
-from .database import make_engine, make_sessionmaker
-from .dependencies import (
+from core_service.accounts.auth import BearerAuthMiddleware
+from core_service.accounts.controllers import AuthController
+from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
+from core_service.catalog.reservations import sweep as sweep_reservations
+from core_service.checkin.controllers import GateController, facility_public_key
+from core_service.database import make_engine, make_sessionmaker
+from core_service.dependencies import (
     provide_db_session,
     provide_plugin_host,
     provide_principal_tenant,
     provide_settings,
     provide_signer,
 )
-from .errors import EXCEPTION_HANDLERS
-from .facilities.controllers import FacilitySettingsController
-from .facilities.credentials_controllers import PaymentCredentialsController
-from .kiosks.controllers import KioskController, enrol_kiosk
-from .kiosks.staff_controllers import DeviceController
-from .mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
-from .mailing.outbox import deliver_due
-from .payments.reconciliation import reconcile_due
-from .plugin_host import PluginHost, build_plugin_manager
-from .reports.controllers import ReportController
-from .sales.cancel_controllers import CancellationController
-from .sales.pass_export import PassExportController
-from .sales.service import expire_holds
-from .sales.staff_controllers import OrderLookupController
-from .security import Signer
-from .settings import Settings
-from .tenant_cache import TenantCache
-from .web.controllers import WEB_ROUTE_HANDLERS
-from .web.rendering import template_config
+from core_service.errors import EXCEPTION_HANDLERS
+from core_service.facilities.controllers import FacilitySettingsController
+from core_service.facilities.credentials_controllers import PaymentCredentialsController
+from core_service.kiosks.controllers import KioskController, enrol_kiosk
+from core_service.kiosks.staff_controllers import DeviceController
+from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
+from core_service.mailing.outbox import deliver_due
+from core_service.payments.reconciliation import reconcile_due
+from core_service.plugin_host import PluginHost, build_plugin_manager
+from core_service.reports.controllers import ReportController
+from core_service.sales.cancel_controllers import CancellationController
+from core_service.sales.pass_export import PassExportController
+from core_service.sales.service import expire_holds
+from core_service.sales.staff_controllers import OrderLookupController
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenant_cache import TenantCache
+from core_service.web.controllers import WEB_ROUTE_HANDLERS
+from core_service.web.rendering import template_config
 
 log = logging.getLogger(__name__)
 

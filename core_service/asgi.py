@@ -1,5 +1,5 @@
 """ASGI entry point for multi-worker servers: ``uvicorn core_service.asgi:app``."""
 
-from .app import create_app
+from core_service.app import create_app
 
 app = create_app()

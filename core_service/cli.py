@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .settings import Settings
+from core_service.settings import Settings
 
 
 def _settings() -> Settings:
@@ -40,7 +40,7 @@ def db() -> None:
 @click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (the only way the schema is made)."""
-    from .database import upgrade_database
+    from core_service.database import upgrade_database
 
     settings = _settings()
     upgrade_database(settings, revision)
@@ -58,7 +58,7 @@ def serve(host: str, port: int, workers: int) -> None:
     if workers > 1:
         uvicorn.run("core_service.asgi:app", host=host, port=port, workers=workers)
     else:
-        from .app import create_app
+        from core_service.app import create_app
 
         uvicorn.run(create_app(_settings()), host=host, port=port)
 
@@ -68,7 +68,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--interval", default=3.0, show_default=True, type=float)
 def export(follow: bool, interval: float) -> None:
     """Write incremental Parquet exports (no personal data)."""
-    from .exports.exporter import follow_exports, run_export
+    from core_service.exports.exporter import follow_exports, run_export
 
     settings = _settings()
     if follow:
@@ -132,7 +132,7 @@ def gate_scan(token: str, direction: str, core_url: str | None, device_token: st
 @click.option("--seed-only", is_flag=True, help="Create and seed the demo database, then stop.")
 def demo(port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> None:
     """Seed the demo facility on SQLite and run core, workbench, kiosk and exporter."""
-    from .demo_runner import run_demo
+    from core_service.demo_runner import run_demo
 
     run_demo(
         var_dir=Path("var/demo").resolve(),
@@ -155,10 +155,10 @@ def payments_reconcile(as_json: bool) -> None:
 
     Exits with status 1 when the report lists differences or errors to look at.
     """
-    from .database import make_engine, make_sessionmaker
-    from .payments.reconciliation import reconcile
-    from .plugin_host import PluginHost, build_plugin_manager
-    from .security import Signer
+    from core_service.database import make_engine, make_sessionmaker
+    from core_service.payments.reconciliation import reconcile
+    from core_service.plugin_host import PluginHost, build_plugin_manager
+    from core_service.security import Signer
 
     settings = _settings()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from .models import utcnow
+from core_service.models import utcnow
 
 
 def facility_today(timezone: str, now: dt.datetime | None = None) -> dt.date:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from .settings import Settings
+from core_service.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .accounts.roles import ROLES
-from .accounts.service import create_staff, hash_new_password
-from .facility_setup import create_facility, set_plugin
-from .kiosks.devices import create_enrolled_device
-from .models import Facility, PriceCategory, Product
+from core_service.accounts.roles import ROLES
+from core_service.accounts.service import create_staff, hash_new_password
+from core_service.facility_setup import create_facility, set_plugin
+from core_service.kiosks.devices import create_enrolled_device
+from core_service.models import Facility, PriceCategory, Product
 
 DEMO_SLUG = "kippu-adventure-park"
 DEMO_PASSWORD = "kippu-demo-pass"

@@ -19,11 +19,11 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from .accounts.roles import ROLES
-from .database import make_engine, make_sessionmaker, upgrade_database
-from .demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email, seed_demo_facility
-from .models import Facility
-from .settings import Settings
+from core_service.accounts.roles import ROLES
+from core_service.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email, seed_demo_facility
+from core_service.models import Facility
+from core_service.settings import Settings
 
 TOKENS_FILE = "demo-tokens.json"
 

@@ -9,13 +9,13 @@ from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .accounts.principals import DevicePrincipal, StaffPrincipal
-from .errors import Unauthorized
-from .plugin_host import PluginHost
-from .security import Signer
-from .settings import Settings
-from .tenancy import Tenant, load_tenant
-from .tenant_cache import TenantCache
+from core_service.accounts.principals import DevicePrincipal, StaffPrincipal
+from core_service.errors import Unauthorized
+from core_service.plugin_host import PluginHost
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant, load_tenant
+from core_service.tenant_cache import TenantCache
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:

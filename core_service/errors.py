@@ -71,13 +71,15 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 def _locale(request: Request[Any, Any, Any]) -> str:
     # Same rule as the visitor pages (?lang=, kippu_lang cookie, Accept-Language), so an
     # error message is in the language of the page around it.
-    from .web.rendering import request_locale
+    from core_service.web.rendering import request_locale
 
     return request_locale(request)
 
 
 def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
-    from .web.rendering import render_error_page  # visitor pages render errors themselves
+    from core_service.web.rendering import (
+        render_error_page,  # visitor pages render errors themselves
+    )
 
     return render_error_page(request, status, message)
 

@@ -7,10 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .errors import Conflict
-from .models import Facility, FacilityPlugin
-from .security import key_cipher
-from .tickets.qr_token import generate_signing_key
+from core_service.errors import Conflict
+from core_service.models import Facility, FacilityPlugin
+from core_service.security import key_cipher
+from core_service.tickets.qr_token import generate_signing_key
 
 
 async def create_facility(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plugin_api import (
+from core_service.plugin_api import (
     AvailabilityMarker,
     CheckoutField,
     FacilityContext,

@@ -17,8 +17,8 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .plugin_api import (
+from core_service import hookspecs
+from core_service.plugin_api import (
     PROJECT_NAME,
     AvailabilityMarker,
     CheckoutField,

@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .errors import NotFound
-from .models import Facility, FacilityPlugin, PriceCategory
-from .plugin_api import FacilityContext
-from .plugin_host import FacilityPlugins, PluginHost
-from .security import key_cipher
+from core_service.errors import NotFound
+from core_service.models import Facility, FacilityPlugin, PriceCategory
+from core_service.plugin_api import FacilityContext
+from core_service.plugin_host import FacilityPlugins, PluginHost
+from core_service.security import key_cipher
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ from types import MappingProxyType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .catalog.service import FACILITY_CATEGORIES_WITH_PRODUCT
-from .plugin_host import PluginHost
-from .tenancy import Tenant, load_tenant
+from core_service.catalog.service import FACILITY_CATEGORIES_WITH_PRODUCT
+from core_service.plugin_host import PluginHost
+from core_service.tenancy import Tenant, load_tenant
 
 
 class TenantCache:

@@ -8,9 +8,9 @@ Entry points for the CLI: :func:`run_kiosk` (``kippu kiosk``) and :func:`simulat
 (the demo's scripted sale).
 """
 
-from .config import KioskConfig
-from .runtime import SimulationResult, build_kiosk, run_kiosk, simulate_sale
-from .sale import Kiosk, SaleResult
+from kiosk_driver.config import KioskConfig
+from kiosk_driver.runtime import SimulationResult, build_kiosk, run_kiosk, simulate_sale
+from kiosk_driver.sale import Kiosk, SaleResult
 
 __all__ = [
     "Kiosk",

@@ -25,22 +25,17 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
-from . import journal as j
-from .config import KioskConfig
-from .core_client import CartLine, Catalog
-from .errors import (
-    CoreRefused,
-    InvalidRequest,
-    KioskError,
-    OutOfService,
-)
-from .health import blocked_reason
-from .layout import PAYMENT_METHODS, yen
-from .runtime import run_kiosk as run_kiosk  # the CLI imports it from here
-from .runtime import simulate_sale as simulate_sale
-from .sale import Kiosk
-from .staff_ui import staff_routes
-from .strings import STRINGS
+from kiosk_driver import journal as j
+from kiosk_driver.config import KioskConfig
+from kiosk_driver.core_client import CartLine, Catalog
+from kiosk_driver.errors import CoreRefused, InvalidRequest, KioskError, OutOfService
+from kiosk_driver.health import blocked_reason
+from kiosk_driver.layout import PAYMENT_METHODS, yen
+from kiosk_driver.runtime import run_kiosk as run_kiosk  # the CLI imports it from here
+from kiosk_driver.runtime import simulate_sale as simulate_sale
+from kiosk_driver.sale import Kiosk
+from kiosk_driver.staff_ui import staff_routes
+from kiosk_driver.strings import STRINGS
 
 log = logging.getLogger(__name__)
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]

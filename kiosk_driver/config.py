@@ -20,8 +20,8 @@ from pathlib import Path
 
 from escpos.escpos import Escpos
 
-from .errors import ConfigError
-from .profiles import PrinterProfile, resolve_profile
+from kiosk_driver.errors import ConfigError
+from kiosk_driver.profiles import PrinterProfile, resolve_profile
 
 ENV_PREFIX = "KIPPU_KIOSK_"
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
-from .errors import (
+from kiosk_driver.errors import (
     CoreRefused,
     CoreUnavailable,
     EnrolmentRejected,

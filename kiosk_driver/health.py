@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import journal as j
-from .core_client import Heartbeat
-from .errors import KioskError
-from .printing import printer_fault, printer_health
+from kiosk_driver import journal as j
+from kiosk_driver.core_client import Heartbeat
+from kiosk_driver.errors import KioskError
+from kiosk_driver.printing import printer_fault, printer_health
 
 if TYPE_CHECKING:
-    from .sale import Kiosk
+    from kiosk_driver.sale import Kiosk
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def send_heartbeat(kiosk: Kiosk) -> bool:
 
 
 def _version() -> str:
-    from .sale import VERSION
+    from kiosk_driver.sale import VERSION
 
     return VERSION
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import KioskError
+from kiosk_driver.errors import KioskError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sales (

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .core_client import Confirmation, Facility, Ticket
+from kiosk_driver.core_client import Confirmation, Facility, Ticket
 
 Align = Literal["left", "center", "right"]
 Size = Literal["normal", "double", "tall"]

@@ -27,9 +27,9 @@ from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from PIL import Image
 
-from .core_client import Confirmation, Ticket
-from .errors import PrinterFault
-from .layout import (
+from kiosk_driver.core_client import Confirmation, Ticket
+from kiosk_driver.errors import PrinterFault
+from kiosk_driver.layout import (
     QR,
     Block,
     Cut,
@@ -42,7 +42,7 @@ from .layout import (
     ticket_blocks,
     tickets_blocks,
 )
-from .profiles import PrinterProfile
+from kiosk_driver.profiles import PrinterProfile
 
 ESC_R_JAPAN = b"\x1bR\x08"
 FS_C_SHIFT_JIS = b"\x1cC\x01"

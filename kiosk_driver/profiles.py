@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from escpos.capabilities import get_profile
 
-from .errors import ConfigError
+from kiosk_driver.errors import ConfigError
 
 
 @dataclass(frozen=True)

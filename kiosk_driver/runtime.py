@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import httpx
 from escpos.escpos import Escpos
 
-from .config import KioskConfig, open_printer
-from .core_client import CartLine, CoreClient
-from .errors import KioskError, Unauthorized
-from .health import tick
-from .journal import Journal
-from .sale import Kiosk, ResumeReport, SaleResult
-from .terminal import PaymentTerminal, open_terminal
+from kiosk_driver.config import KioskConfig, open_printer
+from kiosk_driver.core_client import CartLine, CoreClient
+from kiosk_driver.errors import KioskError, Unauthorized
+from kiosk_driver.health import tick
+from kiosk_driver.journal import Journal
+from kiosk_driver.sale import Kiosk, ResumeReport, SaleResult
+from kiosk_driver.terminal import PaymentTerminal, open_terminal
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def run_kiosk(config: KioskConfig | None = None) -> None:
     """Serve the touch UI; resume interrupted sales first; send heartbeats in the background."""
     import uvicorn
 
-    from .app import create_app
+    from kiosk_driver.app import create_app
 
     config = config or KioskConfig.from_env()
     kiosk = build_kiosk(config)

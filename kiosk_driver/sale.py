@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import msgspec
 from escpos.escpos import Escpos
 
-from . import journal as j
-from .core_client import (
+from kiosk_driver import journal as j
+from kiosk_driver.core_client import (
     CartLine,
     Catalog,
     Confirmation,
@@ -45,7 +45,7 @@ from .core_client import (
     OrderRequest,
     Payment,
 )
-from .errors import (
+from kiosk_driver.errors import (
     ConfirmationPending,
     CoreRefused,
     CoreUnavailable,
@@ -55,9 +55,9 @@ from .errors import (
     PaymentFailed,
     PrinterFault,
 )
-from .printing import print_receipt, print_ticket, printer_fault
-from .profiles import PrinterProfile
-from .terminal import PaymentTerminal
+from kiosk_driver.printing import print_receipt, print_ticket, printer_fault
+from kiosk_driver.profiles import PrinterProfile
+from kiosk_driver.terminal import PaymentTerminal
 
 log = logging.getLogger(__name__)
 VERSION = "0.2.0"
@@ -406,7 +406,7 @@ class Kiosk:
 
     def heartbeat(self) -> bool:
         """Send health to the core; True if it was accepted (errors are logged, not raised)."""
-        from .health import send_heartbeat
+        from kiosk_driver.health import send_heartbeat
 
         return send_heartbeat(self)
 

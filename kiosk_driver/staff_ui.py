@@ -22,11 +22,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
-from . import journal as j
-from .config import KioskConfig
-from .errors import KioskError
-from .health import blocked_reason
-from .sale import Kiosk
+from kiosk_driver import journal as j
+from kiosk_driver.config import KioskConfig
+from kiosk_driver.errors import KioskError
+from kiosk_driver.health import blocked_reason
+from kiosk_driver.sale import Kiosk
 
 log = logging.getLogger(__name__)
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from .errors import (
+from kiosk_driver.errors import (
     ConfigError,
     PaymentCancelled,
     PaymentDeclined,
@@ -204,7 +204,7 @@ def _simulated(arg: str, options: Mapping[str, str]) -> PaymentTerminal:
 
 
 def _square(arg: str, options: Mapping[str, str]) -> PaymentTerminal:
-    from .terminals.square import from_options  # keeps httpx details out of this module
+    from kiosk_driver.terminals.square import from_options  # keeps httpx details out of this module
 
     return from_options(arg, options)
 

@@ -19,8 +19,7 @@ from core_service.models import Facility, Order, Ticket
 from core_service.security import Signer
 from core_service.settings import Settings
 from core_service.web import urls
-
-from .web_helpers import BROWSER_HEADERS, pay_with_demo, query, run_in_session, visit_day
+from tests.web_helpers import BROWSER_HEADERS, pay_with_demo, query, run_in_session, visit_day
 
 EMAIL = "hanako@example.jp"
 

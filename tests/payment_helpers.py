@@ -28,12 +28,11 @@ from core_service.sales.requests import CheckoutRequest, LineRequest
 from core_service.sales.service import create_payment, place_order
 from core_service.settings import Settings
 from core_service.tenancy import load_tenant
-
-from .fakes import LoopbackServer
-from .fakes import paidy as fake_paidy
-from .fakes import paypay as fake_paypay
-from .fakes import stripe as fake_stripe
-from .web_helpers import BROWSER_HEADERS, Shop, build_shop, checkout_form, product_url
+from tests.fakes import LoopbackServer
+from tests.fakes import paidy as fake_paidy
+from tests.fakes import paypay as fake_paypay
+from tests.fakes import stripe as fake_stripe
+from tests.web_helpers import BROWSER_HEADERS, Shop, build_shop, checkout_form, product_url
 
 HOST = PluginHost(build_plugin_manager())
 FACILITY = FacilityContext(

@@ -7,8 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.settings import Settings
-
-from .conftest import seed_demo
+from tests.conftest import seed_demo
 
 
 async def _login(

@@ -18,12 +18,11 @@ from core_service.app import create_app
 from core_service.demo_data import DemoFacility
 from core_service.models import Ticket
 from core_service.settings import Settings
-
-from .browser import launch_chromium
-from .browser import require_chromium as _require_chromium
-from .conftest import seed_demo
-from .live_server import serve
-from .web_helpers import make_settings, query, visit_day
+from tests.browser import launch_chromium
+from tests.browser import require_chromium as _require_chromium
+from tests.conftest import seed_demo
+from tests.live_server import serve
+from tests.web_helpers import make_settings, query, visit_day
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 TEXT = {
@@ -37,7 +36,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def live_demo(tmp_path: Path) -> Iterator[tuple[str, DemoFacility, Settings]]:
     """The demo facility served for real on a free port."""
-    from .live_server import free_port
+    from tests.live_server import free_port
 
     port = free_port()
     settings = make_settings(tmp_path, base_url=f"http://127.0.0.1:{port}")

@@ -14,12 +14,11 @@ import pytest
 
 from core_service.app import create_app
 from core_service.settings import Settings
-
-from .browser import launch_chromium
-from .browser import require_chromium as _require_chromium
-from .live_server import free_port as _free_port
-from .live_server import serve
-from .web_helpers import Shop, build_shop, make_settings, visit_day
+from tests.browser import launch_chromium
+from tests.browser import require_chromium as _require_chromium
+from tests.live_server import free_port as _free_port
+from tests.live_server import serve
+from tests.web_helpers import Shop, build_shop, make_settings, visit_day
 
 pytestmark = pytest.mark.browser
 

@@ -18,12 +18,11 @@ from core_service.models import Facility
 from core_service.security import Signer
 from core_service.settings import Settings
 from core_service.web import urls
-
-from .browser import launch_chromium
-from .browser import require_chromium as _require_chromium
-from .live_server import free_port as _free_port
-from .live_server import serve
-from .web_helpers import Shop, build_shop, make_settings, run_in_session, visit_day
+from tests.browser import launch_chromium
+from tests.browser import require_chromium as _require_chromium
+from tests.live_server import free_port as _free_port
+from tests.live_server import serve
+from tests.web_helpers import Shop, build_shop, make_settings, run_in_session, visit_day
 
 TAX_NUMBER = "T9876543210987"
 

@@ -17,8 +17,7 @@ from core_service.models import AuditLog, Cancellation, Capacity, PriceCategory,
 from core_service.payments.provider import ProviderUnavailable
 from core_service.settings import Settings
 from plugins.demo_payments import DemoProvider
-
-from .aftersales_helpers import (
+from tests.aftersales_helpers import (
     buy_online,
     data_tokens,
     order_path,
@@ -28,7 +27,7 @@ from .aftersales_helpers import (
     tickets_of,
     update_facility_settings,
 )
-from .web_helpers import query, run_in_session
+from tests.web_helpers import query, run_in_session
 
 
 async def _cancel(

@@ -14,14 +14,8 @@ from litestar.testing import AsyncTestClient
 from core_service.demo_data import DemoFacility
 from core_service.models import AuditLog, Cancellation, Refund
 from core_service.settings import Settings
-
-from .aftersales_helpers import (
-    buy_online,
-    login_mypage,
-    tickets_of,
-    update_facility_settings,
-)
-from .web_helpers import query
+from tests.aftersales_helpers import buy_online, login_mypage, tickets_of, update_facility_settings
+from tests.web_helpers import query
 
 POLICY = {
     "self_cancel": True,

@@ -15,8 +15,7 @@ from core_service.demo_data import DemoFacility
 from core_service.models import Facility, Order, Ticket
 from core_service.models.catalog import PassHolder
 from core_service.settings import Settings
-
-from .web_helpers import find_all, pay_with_demo, query, run_in_session
+from tests.web_helpers import find_all, pay_with_demo, query, run_in_session
 
 JA = {"accept": "text/html", "accept-language": "ja-JP,ja;q=0.9"}
 EN = {"accept": "text/html", "accept-language": "en-US,en;q=0.9"}

@@ -23,12 +23,11 @@ from core_service.exports import run_export
 from core_service.settings import Settings
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.runtime import simulate_sale
+from tests.conftest import seed_demo
+from tests.live_server import free_port, serve
+from tests.notebook_runner import ROOT, run_notebook
 from workbench.attendance import AttendanceState
 from workbench.data_access import ExportSource
-
-from .conftest import seed_demo
-from .live_server import free_port, serve
-from .notebook_runner import ROOT, run_notebook
 
 QR_COMMAND = b"\x1d(k"  # GS ( k: the printer's native QR code command
 

@@ -13,15 +13,8 @@ from litestar.testing import AsyncTestClient
 from core_service.demo_data import DemoFacility
 from core_service.models import AuditLog, OutboxMessage, TicketTransfer
 from core_service.settings import Settings
-
-from .aftersales_helpers import (
-    buy_online,
-    data_tokens,
-    order_path,
-    scan,
-    tickets_of,
-)
-from .web_helpers import query
+from tests.aftersales_helpers import buy_online, data_tokens, order_path, scan, tickets_of
+from tests.web_helpers import query
 
 
 async def _share(

@@ -24,9 +24,8 @@ from core_service.exports.exporter import STATE_FILE, _exclusive
 from core_service.exports.schema import ExportTable
 from core_service.exports.writer import PartitionedWriter
 from core_service.settings import Settings
+from tests.workbench_helpers import JST, SECRET_EMAIL, SECRET_NAME, Builder, at
 from workbench.data_access import ExportSource
-
-from .workbench_helpers import JST, SECRET_EMAIL, SECRET_NAME, Builder, at
 
 DAY = dt.date(2026, 11, 25)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "exports.md"

@@ -40,8 +40,7 @@ from core_service.models import (
     Ticket,
 )
 from core_service.settings import Settings
-
-from .workbench_helpers import Builder, at
+from tests.workbench_helpers import Builder, at
 
 DAY = dt.date(2026, 3, 7)  # the day before New York's change to summer time
 

@@ -12,9 +12,8 @@ import sqlalchemy as sa
 from core_service.exports import run_export
 from core_service.models import Device, Payment
 from core_service.settings import Settings
+from tests.workbench_helpers import Builder
 from workbench.data_access import ExportSource
-
-from .workbench_helpers import Builder
 
 DAY = dt.date(2026, 11, 25)
 

@@ -18,8 +18,7 @@ from core_service.tickets.qr_token import (
     generate_signing_key,
     sign_token,
 )
-
-from .aftersales_helpers import (
+from tests.aftersales_helpers import (
     buy_online,
     data_tokens,
     group_token_of,
@@ -28,7 +27,7 @@ from .aftersales_helpers import (
     staff_headers,
     tickets_of,
 )
-from .web_helpers import query
+from tests.web_helpers import query
 
 
 async def _group_page(client: AsyncTestClient[Any], demo: DemoFacility, code: str, key: str) -> str:

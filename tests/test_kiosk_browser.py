@@ -26,10 +26,9 @@ from kiosk_driver.journal import Journal
 from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.terminal import SimulatedTerminal
-
-from .browser import CHROMIUM, launch_chromium, require_chromium
-from .conftest import seed_demo
-from .live_server import serve as _serve
+from tests.browser import CHROMIUM, launch_chromium, require_chromium
+from tests.conftest import seed_demo
+from tests.live_server import serve as _serve
 
 pytestmark = pytest.mark.browser
 

@@ -27,9 +27,8 @@ from kiosk_driver.config import KioskConfig
 from kiosk_driver.journal import Journal
 from kiosk_driver.runtime import build_kiosk
 from kiosk_driver.terminal import SimulatedTerminal
-
-from .conftest import seed_demo
-from .live_server import serve
+from tests.conftest import seed_demo
+from tests.live_server import serve
 
 REPRINT = "再発行".encode("cp932")
 CHILD = r"""

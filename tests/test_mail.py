@@ -18,14 +18,7 @@ from core_service.database import make_engine, make_sessionmaker
 from core_service.mailing.outbox import deliver_due
 from core_service.models import Order, OutboxMessage
 from core_service.settings import Settings
-
-from .web_helpers import (
-    Shop,
-    checkout_form,
-    pay_with_demo,
-    product_url,
-    query,
-)
+from tests.web_helpers import Shop, checkout_form, pay_with_demo, product_url, query
 
 pytest_plugins = ("tests.web_helpers",)
 

@@ -24,12 +24,11 @@ from core_service.mailing.campaigns import Composition
 from core_service.mailing.outbox import deliver_due
 from core_service.models import Customer
 from core_service.settings import Settings
+from tests.conftest import seed_demo
+from tests.workbench_helpers import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource
 from workbench.data_segments import Segment
 from workbench.mailing import MailingState
-
-from .conftest import seed_demo
-from .workbench_helpers import Builder, FacilityRef, at, core_api
 
 DAY = dt.date(2026, 11, 20)
 COMPOSITION = {

@@ -13,8 +13,7 @@ from core_service.models import Customer
 from core_service.security import Signer
 from core_service.settings import Settings
 from core_service.web import urls
-
-from .web_helpers import (
+from tests.web_helpers import (
     Shop,
     build_shop,
     checkout_form,

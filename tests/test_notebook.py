@@ -13,8 +13,7 @@ from nbclient import NotebookClient
 
 from core_service.exports import run_export
 from core_service.settings import Settings
-
-from .workbench_helpers import Builder, at
+from tests.workbench_helpers import Builder, at
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "attendance.ipynb"
 DAY = dt.date(2026, 11, 25)

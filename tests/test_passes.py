@@ -34,9 +34,8 @@ from core_service.sales.service import confirm_payment, create_payment, place_or
 from core_service.settings import Settings
 from core_service.tenancy import load_tenant
 from core_service.tickets.qr_token import verify_token
-
-from .aftersales_helpers import scan, staff_headers
-from .live_server import serve
+from tests.aftersales_helpers import scan, staff_headers
+from tests.live_server import serve
 
 HOST = PluginHost(build_plugin_manager())
 EXPORT = "/api/v1/passes/export.zip"

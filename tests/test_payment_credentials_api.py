@@ -12,9 +12,8 @@ from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.models import AuditLog, Facility
 from core_service.payments.credentials import load_credentials
 from core_service.settings import Settings
-
-from .conftest import seed_demo
-from .web_helpers import query
+from tests.conftest import seed_demo
+from tests.web_helpers import query
 
 URL = "/api/v1/facility/payment-credentials"
 SECRET = "sk_live_51Hx0TOPsecretVALUE9f3a"

@@ -29,12 +29,11 @@ from core_service.settings import Settings
 from core_service.tenancy import load_tenant
 from plugins.paypay_payments import PayPayProvider
 from plugins.stripe_payments import StripeProvider
-
-from .fakes import LoopbackServer
-from .fakes import paidy as fake_paidy
-from .fakes import paypay as fake_paypay
-from .fakes import stripe as fake_stripe
-from .payment_helpers import PendingPayment, enable_provider, pending_payments
+from tests.fakes import LoopbackServer
+from tests.fakes import paidy as fake_paidy
+from tests.fakes import paypay as fake_paypay
+from tests.fakes import stripe as fake_stripe
+from tests.payment_helpers import PendingPayment, enable_provider, pending_payments
 
 PLUGINS = ("stripe_payments", "paypay_payments", "paidy_payments")
 

@@ -8,9 +8,8 @@ import pytest
 
 from core_service.payments.provider import NotificationRejected, ProviderUnavailable
 from plugins.paidy_payments import PaidyProvider
-
-from .fakes.paidy import PUBLIC_KEY, SECRET_KEY, FakePaidy
-from .payment_helpers import FACILITY, fast_timeouts, serving, start_request
+from tests.fakes.paidy import PUBLIC_KEY, SECRET_KEY, FakePaidy
+from tests.payment_helpers import FACILITY, fast_timeouts, serving, start_request
 
 __all__ = ["fast_timeouts"]
 

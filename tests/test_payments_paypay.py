@@ -8,9 +8,8 @@ import pytest
 
 from core_service.payments.provider import NotificationRejected, ProviderRejected
 from plugins.paypay_payments import PayPayProvider, opa_auth_header
-
-from .fakes.paypay import API_KEY, API_SECRET, MERCHANT_ID, FakePayPay
-from .payment_helpers import FACILITY, serving, start_request
+from tests.fakes.paypay import API_KEY, API_SECRET, MERCHANT_ID, FakePayPay
+from tests.payment_helpers import FACILITY, serving, start_request
 
 
 @pytest.fixture

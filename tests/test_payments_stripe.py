@@ -13,9 +13,8 @@ from core_service.payments.provider import (
     ProviderUnavailable,
 )
 from plugins.stripe_payments import StripeProvider, verify_signature
-
-from .fakes.stripe import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, FakeStripe, signed
-from .payment_helpers import FACILITY, fast_timeouts, serving, start_request
+from tests.fakes.stripe import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, FakeStripe, signed
+from tests.payment_helpers import FACILITY, fast_timeouts, serving, start_request
 
 __all__ = ["fast_timeouts"]
 

@@ -15,15 +15,8 @@ from litestar.testing import AsyncTestClient
 from core_service.demo_data import DEMO_TAX_NUMBER, DemoFacility
 from core_service.models import AuditLog, Order, Receipt
 from core_service.settings import Settings
-
-from .aftersales_helpers import (
-    buy_online,
-    login_mypage,
-    order_path,
-    staff_headers,
-    tickets_of,
-)
-from .web_helpers import query, visit_day
+from tests.aftersales_helpers import buy_online, login_mypage, order_path, staff_headers, tickets_of
+from tests.web_helpers import query, visit_day
 
 
 def receipt_path(demo: DemoFacility, code: str) -> str:

@@ -26,9 +26,8 @@ from core_service.sales.service import expire_holds
 from core_service.security import Signer
 from core_service.settings import Settings
 from plugins.demo_payments import LEDGER
-
-from .fakes import stripe as fake_stripe
-from .payment_helpers import (
+from tests.fakes import stripe as fake_stripe
+from tests.payment_helpers import (
     Fakes,
     checkout,
     fakes,
@@ -38,7 +37,7 @@ from .payment_helpers import (
     open_shop,
     shop_client,
 )
-from .web_helpers import Shop, app_client, checkout_form, product_url, query
+from tests.web_helpers import Shop, app_client, checkout_form, product_url, query
 
 __all__ = ["fakes", "fast_timeouts", "shop_client"]  # fixtures, used by name
 

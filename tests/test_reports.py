@@ -13,11 +13,10 @@ import sqlalchemy as sa
 from core_service.exports import run_export
 from core_service.models import Order
 from core_service.settings import Settings
+from tests.conftest import seed_demo
+from tests.workbench_helpers import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource
 from workbench.sales import SalesState, core_rows, export_rows
-
-from .conftest import seed_demo
-from .workbench_helpers import Builder, FacilityRef, at, core_api
 
 DAY = dt.date(2026, 11, 20)
 

@@ -17,6 +17,8 @@ import pytest
 from core_service.accounts.roles import ROLES, role_at_least
 from core_service.exports import run_export
 from core_service.settings import Settings
+from tests.conftest import seed_demo
+from tests.workbench_helpers import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.data_access import ExportSource
 from workbench.facility_settings import SettingsState
@@ -24,9 +26,6 @@ from workbench.mailing import MailingState
 from workbench.operations import OperationsState
 from workbench.roles import ACTIONS, PAGE_MIN_ROLE, PAGES, can, can_open, pages_for
 from workbench.sales import SalesState
-
-from .conftest import seed_demo
-from .workbench_helpers import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
 
 DAY = dt.date(2026, 11, 20)
 COMPOSITION = {"subject_ja": "件名", "subject_en": "Subject", "body_ja": "本文", "body_en": "Body"}

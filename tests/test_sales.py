@@ -17,8 +17,7 @@ from core_service.sales.requests import CheckoutRequest, LineRequest
 from core_service.sales.service import confirm_payment, create_payment, expire_holds, place_order
 from core_service.settings import Settings
 from core_service.tenancy import load_tenant
-
-from .conftest import seed_demo
+from tests.conftest import seed_demo
 
 HOST = PluginHost(build_plugin_manager())
 

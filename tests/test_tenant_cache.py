@@ -16,8 +16,7 @@ from core_service.database import make_engine, make_sessionmaker
 from core_service.demo_data import DemoFacility
 from core_service.models import Product
 from core_service.settings import Settings
-
-from .aftersales_helpers import staff_headers
+from tests.aftersales_helpers import staff_headers
 
 
 def _order(demo: DemoFacility, amount: int, answers: dict | None = None) -> dict:

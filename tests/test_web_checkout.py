@@ -12,8 +12,7 @@ from core_service.models import Capacity, ConsentRecord, Customer, Order, Outbox
 from core_service.settings import Settings
 from core_service.tickets.qr_token import KIND_TICKET, verify_token
 from core_service.web.ticket_page import qr_svg
-
-from .web_helpers import (
+from tests.web_helpers import (
     PRODUCT_CODE,
     Shop,
     build_shop,

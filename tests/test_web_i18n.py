@@ -11,11 +11,7 @@ from babel.messages.pofile import read_po
 from litestar.testing import AsyncTestClient
 
 from core_service.web.i18n import format_day, format_money, po_path
-
-from .web_helpers import (
-    Shop,
-    product_url,
-)
+from tests.web_helpers import Shop, product_url
 
 pytest_plugins = ("tests.web_helpers",)
 

@@ -13,15 +13,7 @@ from core_service.models import Order, OutboxMessage
 from core_service.security import Signer
 from core_service.settings import Settings
 from core_service.web import urls
-
-from .web_helpers import (
-    Shop,
-    build_shop,
-    checkout_form,
-    pay_with_demo,
-    product_url,
-    query,
-)
+from tests.web_helpers import Shop, build_shop, checkout_form, pay_with_demo, product_url, query
 
 pytest_plugins = ("tests.web_helpers",)
 

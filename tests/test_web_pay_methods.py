@@ -23,11 +23,10 @@ from core_service.models import Facility, Order, Payment, Ticket
 from core_service.payments.credentials import load_credentials
 from core_service.settings import Settings
 from plugins.demo_payments import LEDGER, SIGNATURE_HEADER, notification_body, sign
-
-from .fakes import paidy as fake_paidy
-from .fakes import stripe as fake_stripe
-from .payment_helpers import Fakes, checkout, fakes, first, local, shop_client
-from .web_helpers import Shop, checkout_form, product_url, query, run_in_session
+from tests.fakes import paidy as fake_paidy
+from tests.fakes import stripe as fake_stripe
+from tests.payment_helpers import Fakes, checkout, fakes, first, local, shop_client
+from tests.web_helpers import Shop, checkout_form, product_url, query, run_in_session
 
 __all__ = ["fakes", "shop_client"]  # fixtures, used by name
 

@@ -23,11 +23,10 @@ from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.exports import run_export
 from core_service.models import Facility
 from core_service.settings import Settings
+from tests.workbench_helpers import Builder, at
 from workbench import core_client
 from workbench.attendance import AttendanceState
 from workbench.data_access import ExportSource
-
-from .workbench_helpers import Builder, at
 
 DAY = dt.date(2026, 11, 25)
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,11 +31,10 @@ from core_service.app import create_app
 from core_service.demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
 from core_service.exports import run_export
 from core_service.settings import Settings
-
-from .browser import launch_chromium, require_chromium
-from .conftest import seed_demo
-from .live_server import free_port as _free_port
-from .workbench_helpers import Builder, FacilityRef
+from tests.browser import launch_chromium, require_chromium
+from tests.conftest import seed_demo
+from tests.live_server import free_port as _free_port
+from tests.workbench_helpers import Builder, FacilityRef
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

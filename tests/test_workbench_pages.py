@@ -11,16 +11,15 @@ from bokeh.document import Document
 
 from core_service.exports import run_export
 from core_service.settings import Settings
+from tests.conftest import seed_demo
+from tests.test_workbench import DAY, Scenario, scenario  # noqa: F401 - the shared fixture
+from tests.workbench_helpers import SECRET_EMAIL, Builder, FacilityRef, at, core_api
 from workbench import core_client
 from workbench.attendance import AttendanceState
 from workbench.data_access import ExportSource
 from workbench.facility_settings import SettingsState
 from workbench.operations import OperationsState
 from workbench.views_admin import OperationsPage, SettingsPage
-
-from .conftest import seed_demo
-from .test_workbench import DAY, Scenario, scenario  # noqa: F401 - the shared fixture
-from .workbench_helpers import SECRET_EMAIL, Builder, FacilityRef, at, core_api
 
 
 def test_in_park_is_entries_minus_exits(scenario: Scenario) -> None:  # noqa: F811

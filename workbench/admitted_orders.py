@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import duckdb
 
-from .checkin_cache import TABLE as CHECKIN_TICKETS
-from .export_cache import Delta
+from workbench.checkin_cache import TABLE as CHECKIN_TICKETS
+from workbench.export_cache import Delta
 
 TABLE = "_admitted_orders"
 

@@ -42,21 +42,20 @@ from tornado.web import decode_signed_value
 
 from core_service.exports import export_async
 from core_service.settings import Settings
-
-from . import core_client
-from .attendance import AttendanceState
-from .core_client import CoreAPI, StaffIdentity
-from .data_access import ExportSource
-from .facility_settings import SettingsState
-from .i18n import LANGS, TEXT, t
-from .mailing import MailingState
-from .operations import OperationsState
-from .roles import PAGES, can_open
-from .sales import SalesState
-from .views_admin import OperationsPage, SettingsPage
-from .views_attendance import AttendancePage, admissions_chart
-from .views_mailing import MailingPage
-from .views_sales import SalesPage
+from workbench import core_client
+from workbench.attendance import AttendanceState
+from workbench.core_client import CoreAPI, StaffIdentity
+from workbench.data_access import ExportSource
+from workbench.facility_settings import SettingsState
+from workbench.i18n import LANGS, TEXT, t
+from workbench.mailing import MailingState
+from workbench.operations import OperationsState
+from workbench.roles import PAGES, can_open
+from workbench.sales import SalesState
+from workbench.views_admin import OperationsPage, SettingsPage
+from workbench.views_attendance import AttendancePage, admissions_chart
+from workbench.views_mailing import MailingPage
+from workbench.views_sales import SalesPage
 
 __all__ = ["AttendancePage", "admissions_chart", "serve_workbench"]
 

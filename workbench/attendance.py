@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 import param
 
-from .data_access import ExportSource
+from workbench.data_access import ExportSource
 
 
 class AttendanceState(param.Parameterized):

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
-from .export_cache import HIVE, sql_list
-from .export_files import Partition
+from workbench.export_cache import HIVE, sql_list
+from workbench.export_files import Partition
 
 TABLE = "_checkin_tickets"
 #: Days summarised per query when many are new (see sync).

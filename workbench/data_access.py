@@ -36,15 +36,14 @@ import pandas as pd
 
 from core_service.exports.schema import TABLES, ExportTable
 from core_service.models.catalog import ADMISSION_KINDS
-
-from .admitted_orders import AdmittedOrders
-from .checkin_cache import CheckinCache
-from .data_live import LiveQueries
-from .data_sales import SalesQueries
-from .data_segments import SegmentQueries
-from .export_cache import HIVE, Delta, FileCache, columns_of, sql_list
-from .export_files import Partition, TableListing
-from .sales_cache import SalesLines
+from workbench.admitted_orders import AdmittedOrders
+from workbench.checkin_cache import CheckinCache
+from workbench.data_live import LiveQueries
+from workbench.data_sales import SalesQueries
+from workbench.data_segments import SegmentQueries
+from workbench.export_cache import HIVE, Delta, FileCache, columns_of, sql_list
+from workbench.export_files import Partition, TableListing
+from workbench.sales_cache import SalesLines
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import param
 
-from .core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 
 
 class SettingsState(param.Parameterized):

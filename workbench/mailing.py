@@ -12,9 +12,9 @@ import datetime as dt
 
 import param
 
-from .core_client import CoreAPI, CoreRefused, CoreUnavailable
-from .data_access import ExportSource
-from .data_segments import Segment
+from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.data_access import ExportSource
+from workbench.data_segments import Segment
 
 PLACEHOLDER_HELP = "{name} {facility} {visit_date} {unsubscribe_url}"
 CHANNELS = ["", "web", "kiosk", "staff"]

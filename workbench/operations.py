@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import param
 
-from .core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 
 DEVICE_COLUMNS = ["id", "kind", "name", "silent", "revoked", "last_seen_at", "staff_call", "status"]
 

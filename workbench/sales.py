@@ -13,9 +13,9 @@ import io
 import pandas as pd
 import param
 
-from .core_client import CoreAPI, CoreRefused, CoreUnavailable
-from .data_access import ExportSource
-from .data_sales import SALES_COLUMNS
+from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.data_access import ExportSource
+from workbench.data_sales import SALES_COLUMNS
 
 BREAKDOWNS = ("day", "channel", "method", "product")
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import duckdb
 
-from .export_cache import Delta
+from workbench.export_cache import Delta
 
 TABLE = "_sales_lines"
 

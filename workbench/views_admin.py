@@ -9,10 +9,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from .facility_settings import SettingsState
-from .i18n import t
-from .operations import OperationsState
-from .views_common import PageBase, table, yen
+from workbench.facility_settings import SettingsState
+from workbench.i18n import t
+from workbench.operations import OperationsState
+from workbench.views_common import PageBase, table, yen
 
 
 class OperationsPage(PageBase):

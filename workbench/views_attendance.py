@@ -11,9 +11,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from .attendance import AttendanceState
-from .i18n import t
-from .views_common import PageBase, card, table
+from workbench.attendance import AttendanceState
+from workbench.i18n import t
+from workbench.views_common import PageBase, card, table
 
 
 def admissions_chart(

@@ -9,9 +9,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from .core_client import StaffIdentity
-from .i18n import LANGS, t
-from .roles import pages_for
+from workbench.core_client import StaffIdentity
+from workbench.i18n import LANGS, t
+from workbench.roles import pages_for
 
 
 def card(label: str, value: str, css_id: str = "") -> pn.pane.HTML:

@@ -8,9 +8,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from .i18n import t
-from .mailing import PLACEHOLDER_HELP, MailingState
-from .views_common import PageBase, card, table
+from workbench.i18n import t
+from workbench.mailing import PLACEHOLDER_HELP, MailingState
+from workbench.views_common import PageBase, card, table
 
 
 class MailingPage(PageBase):

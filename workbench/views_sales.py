@@ -10,10 +10,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from .i18n import t
-from .roles import can
-from .sales import SalesState
-from .views_common import PageBase, card, table, yen
+from workbench.i18n import t
+from workbench.roles import can
+from workbench.sales import SalesState
+from workbench.views_common import PageBase, card, table, yen
 
 
 def sales_chart(frame: pd.DataFrame, lang: str) -> hv.Bars:

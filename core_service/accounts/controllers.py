@@ -8,13 +8,13 @@ from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Facility, StaffUser
-from ..sales.presenters import facility_out
-from ..schemas import LoginIn, LoginOut, StaffOut
-from ..security import Signer
-from .auth import issue_staff_token
-from .guards import requires_role
-from .service import authenticate
+from core_service.accounts.auth import issue_staff_token
+from core_service.accounts.guards import requires_role
+from core_service.accounts.service import authenticate
+from core_service.models import Facility, StaffUser
+from core_service.sales.presenters import facility_out
+from core_service.schemas import LoginIn, LoginOut, StaffOut
+from core_service.security import Signer
 
 
 def _staff_out(staff: StaffUser) -> StaffOut:

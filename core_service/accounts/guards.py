@@ -15,8 +15,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from .principals import DevicePrincipal, StaffPrincipal
-from .roles import ROLE_RANK, role_at_least
+from core_service.accounts.principals import DevicePrincipal, StaffPrincipal
+from core_service.accounts.roles import ROLE_RANK, role_at_least
 
 # Async, although they do no I/O: Litestar runs a plain function guard in a worker
 # thread, which cost more than the check itself on every API request.

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from ..models import PriceCategory, Product
-from ..plugin_api import AvailabilityMarker
-from ..tenancy import Tenant
-from .capacity import rows_between
-from .rules import is_closed
+from core_service.catalog.capacity import rows_between
+from core_service.catalog.rules import is_closed
+from core_service.models import PriceCategory, Product
+from core_service.plugin_api import AvailabilityMarker
+from core_service.tenancy import Tenant
 
 
 async def products_for_channel(

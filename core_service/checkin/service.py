@@ -27,12 +27,20 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..catalog.rules import first_use_valid_until
-from ..clock import facility_today
-from ..models import ADMISSION_KINDS, CheckIn, Order, Product, Ticket, TicketTransfer, utcnow
-from ..plugin_api import Redemption
-from ..tenancy import Tenant
-from ..tickets.qr_token import (
+from core_service.catalog.rules import first_use_valid_until
+from core_service.clock import facility_today
+from core_service.models import (
+    ADMISSION_KINDS,
+    CheckIn,
+    Order,
+    Product,
+    Ticket,
+    TicketTransfer,
+    utcnow,
+)
+from core_service.plugin_api import Redemption
+from core_service.tenancy import Tenant
+from core_service.tickets.qr_token import (
     KIND_ORDER_GROUP,
     KIND_TICKET,
     InvalidToken,

@@ -5,8 +5,8 @@
 ``docs/exports.md``.
 """
 
-from .exporter import ExportReport, export_async, follow_exports, run_export
-from .schema import SCHEMA_VERSION, TABLES
+from core_service.exports.exporter import ExportReport, export_async, follow_exports, run_export
+from core_service.exports.schema import SCHEMA_VERSION, TABLES
 
 __all__ = [
     "SCHEMA_VERSION",

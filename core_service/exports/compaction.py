@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from .schema import TABLES
+from core_service.exports.schema import TABLES
 
 #: Partitions with at least this many files are merged.
 DEFAULT_MIN_FILES = 16

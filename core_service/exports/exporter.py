@@ -48,14 +48,13 @@ import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core_service.database import make_engine
+from core_service.exports import batches, sources
+from core_service.exports.compaction import DEFAULT_MIN_FILES, compact_exports
+from core_service.exports.fetch import driver_rows
+from core_service.exports.increments import Increment
+from core_service.exports.schema import SCHEMA_VERSION, TABLES, ExportTable, manifest
+from core_service.exports.writer import STAGING_DIR, PartitionedWriter
 from core_service.settings import Settings
-
-from . import batches, sources
-from .compaction import DEFAULT_MIN_FILES, compact_exports
-from .fetch import driver_rows
-from .increments import Increment
-from .schema import SCHEMA_VERSION, TABLES, ExportTable, manifest
-from .writer import STAGING_DIR, PartitionedWriter
 
 log = logging.getLogger(__name__)
 

@@ -15,16 +15,18 @@ from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..accounts.guards import requires_device
-from ..catalog.capacity import remaining
-from ..catalog.service import price_categories_by_id, products_for_channel
-from ..clock import facility_today
-from ..errors import Forbidden, InvalidInput
-from ..models import Device, Facility, utcnow
-from ..sales.presenters import facility_out, order_out, tickets_out
-from ..sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
-from ..sales.service import place_order
-from ..schemas import (
+from core_service.accounts.guards import requires_device
+from core_service.catalog.capacity import remaining
+from core_service.catalog.service import price_categories_by_id, products_for_channel
+from core_service.clock import facility_today
+from core_service.errors import Forbidden, InvalidInput
+from core_service.kiosks.devices import enrol
+from core_service.kiosks.schemas import KioskHeartbeatIn, StaffCallIn, StaffCallOut
+from core_service.models import Device, Facility, utcnow
+from core_service.sales.presenters import facility_out, order_out, tickets_out
+from core_service.sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.sales.service import place_order
+from core_service.schemas import (
     CatalogOut,
     CheckoutFieldOut,
     EnrolIn,
@@ -35,10 +37,8 @@ from ..schemas import (
     PriceCategoryOut,
     ProductOut,
 )
-from ..settings import Settings
-from ..tenancy import Tenant
-from .devices import enrol
-from .schemas import KioskHeartbeatIn, StaffCallIn, StaffCallOut
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
 
 KIOSK_PAYMENT_METHODS = ("card", "emoney", "qr")
 TERMINAL_PROVIDER = "kiosk_terminal"

@@ -19,8 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import InvalidInput, NotFound
-from ..models import (
+from core_service.errors import InvalidInput, NotFound
+from core_service.mailing.outbox import enqueue
+from core_service.models import (
     Customer,
     Facility,
     MailCampaign,
@@ -29,9 +30,8 @@ from ..models import (
     OrderLine,
     OutboxMessage,
 )
-from ..models.mailing import CAMPAIGN_KINDS
-from ..security import Signer
-from .outbox import enqueue
+from core_service.models.mailing import CAMPAIGN_KINDS
+from core_service.security import Signer
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 #: Unsubscribe links keep working for years: old mails get clicked late.

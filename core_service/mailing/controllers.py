@@ -18,11 +18,8 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..accounts.guards import requires_role
-from ..security import Signer
-from ..settings import Settings
-from ..tenancy import Tenant
-from .campaigns import (
+from core_service.accounts.guards import requires_role
+from core_service.mailing.campaigns import (
     CampaignStatus,
     Composition,
     campaign_statuses,
@@ -31,6 +28,9 @@ from .campaigns import (
     send_test,
     unsubscribe,
 )
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
 
 
 class CompositionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -195,7 +195,7 @@ async def unsubscribe_confirm(
 
 
 async def _facility_name(session: AsyncSession, facility_id: int) -> str:
-    from ..models import Facility
+    from core_service.models import Facility
 
     facility = await session.get(Facility, facility_id)
     return f"{facility.name_ja} / {facility.name_en}" if facility else ""

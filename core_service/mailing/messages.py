@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Facility, Order
-from ..web.i18n import gettext, normalise_locale
-from ..web.rendering import render_string
+from core_service.models import Facility, Order
+from core_service.web.i18n import gettext, normalise_locale
+from core_service.web.rendering import render_string
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from email.utils import make_msgid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..models import OutboxMessage, utcnow
-from ..settings import Settings
+from core_service.models import OutboxMessage, utcnow
+from core_service.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@
 Importing this package registers every table on ``Base.metadata`` (Alembic's target).
 """
 
-from .aftersales import Cancellation, Receipt, Refund, TicketTransfer
-from .base import Base, utcnow
-from .catalog import (
+from core_service.models.aftersales import Cancellation, Receipt, Refund, TicketTransfer
+from core_service.models.base import Base, utcnow
+from core_service.models.catalog import (
     ADMISSION_KINDS,
     PRODUCT_KINDS,
     Capacity,
@@ -13,10 +13,10 @@ from .catalog import (
     PriceCategory,
     Product,
 )
-from .facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
-from .mailing import MailCampaign, MailRecipient
-from .operations import CheckIn, OutboxMessage, Payment, PaymentEvent
-from .sales import ConsentRecord, Customer, Order, OrderLine, Ticket
+from core_service.models.facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
+from core_service.models.mailing import MailCampaign, MailRecipient
+from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
+from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
 
 __all__ = [
     "ADMISSION_KINDS",

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, TenantMixin, Timestamped
+from core_service.models.base import Base, BigId, TenantMixin, Timestamped
 
 TRANSFER_STATES = ("offered", "claimed")
 #: pending: to be sent to the provider; sending: a call is under way; refunded: done;

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, BigId, TenantMixin, Timestamped, utcnow
+from core_service.models.base import Base, BigId, TenantMixin, Timestamped, utcnow
 
 PRODUCT_KINDS = (
     "day_admission",

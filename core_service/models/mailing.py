@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, TenantMixin, Timestamped
+from core_service.models.base import Base, BigId, TenantMixin, Timestamped
 
 CAMPAIGN_KINDS = ("marketing", "service")
 

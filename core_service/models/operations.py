@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, TenantMixin, Timestamped
+from core_service.models.base import Base, BigId, TenantMixin, Timestamped
 
 PAYMENT_STATES = ("created", "pending", "paid", "failed", "cancelled", "refunded")
 CHECKIN_RESULTS = (

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from .provider import ProviderUnavailable
+from core_service.payments.provider import ProviderUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -23,21 +23,21 @@ from litestar import MediaType, Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import NotFound
-from ..models import Payment, PaymentEvent, utcnow
-from ..plugin_host import PluginHost
-from ..sales.service import fail_payment
-from ..security import Signer
-from ..settings import Settings
-from ..tenancy import Tenant, load_tenant
-from .provider import (
+from core_service.errors import NotFound
+from core_service.models import Payment, PaymentEvent, utcnow
+from core_service.payments.provider import (
     NotificationRejected,
     PaymentProvider,
     ProviderEvent,
     ProviderUnavailable,
 )
-from .registry import instantiate_provider
-from .service import complete_payment, shorten_konbini_hold
+from core_service.payments.registry import instantiate_provider
+from core_service.payments.service import complete_payment, shorten_konbini_hold
+from core_service.plugin_host import PluginHost
+from core_service.sales.service import fail_payment
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant, load_tenant
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import httpx
 
-from ..errors import KippuError
-from ..plugin_api import FacilityContext
+from core_service.errors import KippuError
+from core_service.plugin_api import FacilityContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,17 +29,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..errors import KippuError
-from ..models import Order, Payment, utcnow
-from ..plugin_host import PluginHost
-from ..sales.service import expire_holds, fail_payment
-from ..security import Signer
-from ..settings import Settings
-from ..tenancy import Tenant, load_tenant
-from .notifications import AMOUNT_MISMATCH, DUPLICATE, FAILED, PAID, apply_event
-from .provider import NotificationRejected, PaymentProvider
-from .registry import build_provider
-from .service import EXPIRES_AT
+from core_service.errors import KippuError
+from core_service.models import Order, Payment, utcnow
+from core_service.payments.notifications import (
+    AMOUNT_MISMATCH,
+    DUPLICATE,
+    FAILED,
+    PAID,
+    apply_event,
+)
+from core_service.payments.provider import NotificationRejected, PaymentProvider
+from core_service.payments.registry import build_provider
+from core_service.payments.service import EXPIRES_AT
+from core_service.plugin_host import PluginHost
+from core_service.sales.service import expire_holds, fail_payment
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant, load_tenant
 
 log = logging.getLogger(__name__)
 

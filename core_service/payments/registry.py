@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidInput
-from ..settings import Settings
-from ..tenancy import Tenant
-from .credentials import load_credentials
-from .provider import PaymentProvider
+from core_service.errors import InvalidInput
+from core_service.payments.credentials import load_credentials
+from core_service.payments.provider import PaymentProvider
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,23 +23,23 @@ from urllib.parse import quote, urlencode
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import InvalidInput, KippuError
-from ..mailing.messages import order_confirmation
-from ..mailing.outbox import enqueue
-from ..models import Customer, Order, Payment, PaymentEvent, utcnow
-from ..sales.service import confirm_payment, create_payment, fail_payment
-from ..security import Signer
-from ..settings import Settings
-from ..tenancy import Tenant
-from ..web import urls
-from .provider import (
+from core_service.errors import InvalidInput, KippuError
+from core_service.mailing.messages import order_confirmation
+from core_service.mailing.outbox import enqueue
+from core_service.models import Customer, Order, Payment, PaymentEvent, utcnow
+from core_service.payments.provider import (
     NextAction,
     PaymentDeclined,
     PaymentProvider,
     PaymentStart,
     ProviderUnavailable,
 )
-from .registry import build_provider
+from core_service.payments.registry import build_provider
+from core_service.sales.service import confirm_payment, create_payment, fail_payment
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
+from core_service.web import urls
 
 log = logging.getLogger(__name__)
 

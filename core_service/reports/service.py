@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Facility, Order, OrderLine, Payment
+from core_service.models import Facility, Order, OrderLine, Payment
 
 #: Longest range one report may cover; keeps one request's work bounded.
 MAX_DAYS = 366

@@ -19,15 +19,15 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..accounts.guards import requires_role
-from ..accounts.roles import role_at_least
-from ..errors import Forbidden, InvalidInput
-from ..models import Cancellation, Refund
-from ..settings import Settings
-from ..tenancy import Tenant
-from .cancellation import CancelOutcome, Quote, cancel_tickets, quote
-from .refunds import mark_paid_out, send_refund
-from .service import load_order
+from core_service.accounts.guards import requires_role
+from core_service.accounts.roles import role_at_least
+from core_service.errors import Forbidden, InvalidInput
+from core_service.models import Cancellation, Refund
+from core_service.sales.cancellation import CancelOutcome, Quote, cancel_tickets, quote
+from core_service.sales.refunds import mark_paid_out, send_refund
+from core_service.sales.service import load_order
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..clock import facility_today
-from ..errors import Conflict, Forbidden, NotFound
-from ..models import (
+from core_service.clock import facility_today
+from core_service.errors import Conflict, Forbidden, NotFound
+from core_service.models import (
     AuditLog,
     Cancellation,
     Capacity,
@@ -33,10 +33,10 @@ from ..models import (
     TicketTransfer,
     utcnow,
 )
-from ..settings import Settings
-from ..tenancy import Tenant, refresh_after_rollback
-from .cancellation_policy import CancellationPolicy, refund_for
-from .refunds import record_refund, send_refund
+from core_service.sales.cancellation_policy import CancellationPolicy, refund_for
+from core_service.sales.refunds import record_refund, send_refund
+from core_service.settings import Settings
+from core_service.tenancy import Tenant, refresh_after_rollback
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidInput
+from core_service.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Conflict, InvalidInput, NotFound
-from ..mailing.outbox import enqueue
-from ..models import AuditLog, Order, Ticket, TicketTransfer, utcnow
-from ..security import new_token
-from ..tenancy import Tenant, refresh_after_rollback
-from ..web.forms import EMAIL_PATTERN
+from core_service.errors import Conflict, InvalidInput, NotFound
+from core_service.mailing.outbox import enqueue
+from core_service.models import AuditLog, Order, Ticket, TicketTransfer, utcnow
+from core_service.security import new_token
+from core_service.tenancy import Tenant, refresh_after_rollback
+from core_service.web.forms import EMAIL_PATTERN
 
 MAX_NAME_LENGTH = 100
 

@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from litestar import Controller, Request, Response, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..accounts.guards import requires_role
-from ..models import AuditLog, Facility, Order, Product, Ticket, utcnow
-from ..models.catalog import PassHolder
-from ..settings import Settings
-from ..tenancy import Tenant
-from .presenters import ticket_token
+from core_service.accounts.guards import requires_role
+from core_service.models import AuditLog, Facility, Order, Product, Ticket, utcnow
+from core_service.models.catalog import PassHolder
+from core_service.sales.presenters import ticket_token
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
 
 CSV_NAME = "passes.csv"
 COLUMNS = (

@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.util import identity_key
 
-from ..models import Facility, Order, Payment, Product, Ticket
-from ..schemas import FacilityOut, OrderLineOut, OrderOut, TaxLineOut, TicketOut
-from ..tenancy import signing_key
-from ..tickets.qr_token import KIND_ORDER_GROUP, KIND_TICKET, TokenClaim, sign_token
-from .tax import tax_summary
+from core_service.models import Facility, Order, Payment, Product, Ticket
+from core_service.sales.tax import tax_summary
+from core_service.schemas import FacilityOut, OrderLineOut, OrderOut, TaxLineOut, TicketOut
+from core_service.tenancy import signing_key
+from core_service.tickets.qr_token import KIND_ORDER_GROUP, KIND_TICKET, TokenClaim, sign_token
 
 
 def facility_out(facility: Facility) -> FacilityOut:

@@ -26,10 +26,10 @@ from reportlab.pdfgen import canvas
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Conflict, InvalidInput
-from ..models import AuditLog, Cancellation, Order, Payment, Receipt, utcnow
-from ..tenancy import Tenant, refresh_after_rollback
-from .tax import TaxLine, tax_summary
+from core_service.errors import Conflict, InvalidInput
+from core_service.models import AuditLog, Cancellation, Order, Payment, Receipt, utcnow
+from core_service.sales.tax import TaxLine, tax_summary
+from core_service.tenancy import Tenant, refresh_after_rollback
 
 GOTHIC = "HeiseiKakuGo-W5"
 MINCHO = "HeiseiMin-W3"

@@ -16,11 +16,11 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Conflict, KippuError, NotFound
-from ..models import AuditLog, Cancellation, Order, Payment, Refund, utcnow
-from ..payments.registry import build_provider
-from ..settings import Settings
-from ..tenancy import Tenant
+from core_service.errors import Conflict, KippuError, NotFound
+from core_service.models import AuditLog, Cancellation, Order, Payment, Refund, utcnow
+from core_service.payments.registry import build_provider
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.rules import Holder
+from core_service.catalog.rules import Holder
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,18 +43,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..catalog import reservations
-from ..database import driver_connection
-from ..models import (
-    Base,
-    ConsentRecord,
-    Order,
-    OrderLine,
-    Payment,
-    PaymentEvent,
-    Ticket,
-)
-from ..models.catalog import PassHolder
+from core_service.catalog import reservations
+from core_service.database import driver_connection
+from core_service.models import Base, ConsentRecord, Order, OrderLine, Payment, PaymentEvent, Ticket
+from core_service.models.catalog import PassHolder
 
 
 @dataclass(slots=True)

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ..catalog import capacity, reservations, rules
-from ..catalog.rules import MAX_TICKETS_PER_ORDER
-from ..catalog.service import price_categories_by_id
-from ..clock import facility_today
-from ..database import insert_or_ignore
-from ..errors import Conflict, InvalidInput, KippuError, NotFound, SoldOut
-from ..models import (
+from core_service.catalog import capacity, reservations, rules
+from core_service.catalog.rules import MAX_TICKETS_PER_ORDER
+from core_service.catalog.service import price_categories_by_id
+from core_service.clock import facility_today
+from core_service.database import insert_or_ignore
+from core_service.errors import Conflict, InvalidInput, KippuError, NotFound, SoldOut
+from core_service.models import (
     Capacity,
     ConsentRecord,
     Customer,
@@ -38,12 +38,12 @@ from ..models import (
     Ticket,
     utcnow,
 )
-from ..models.catalog import PassHolder
-from ..plugin_api import PaidOrder
-from ..security import new_token
-from ..tenancy import Tenant, refresh_after_rollback
-from . import sale_statement
-from .requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.models.catalog import PassHolder
+from core_service.plugin_api import PaidOrder
+from core_service.sales import sale_statement
+from core_service.sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.security import new_token
+from core_service.tenancy import Tenant, refresh_after_rollback
 
 __all__ = ["MAX_TICKETS_PER_ORDER", "place_order", "confirm_payment", "expire_holds"]
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud

@@ -16,10 +16,10 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..accounts.guards import requires_role
-from ..accounts.roles import can_see_personal_data
-from ..models import Customer, Order, Payment
-from ..tenancy import Tenant
+from core_service.accounts.guards import requires_role
+from core_service.accounts.roles import can_see_personal_data
+from core_service.models import Customer, Order, Payment
+from core_service.tenancy import Tenant
 
 MAX_RESULTS = 20
 

@@ -20,18 +20,24 @@ from litestar.di import Provide
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Conflict, Forbidden, InvalidInput
-from ..models import Customer
-from ..sales import distribution
-from ..sales.cancellation import cancel_tickets, cancellable, claimed_ticket_ids, policy_of, quote
-from ..sales.receipts import DEFAULT_PURPOSE, issue_receipt, receipts_of
-from ..security import Signer, new_token
-from ..settings import Settings
-from ..tenancy import Tenant
-from . import checkout, mypage, urls
-from .rendering import render_page, request_locale
-from .shop import provide_shop, shop_context
-from .ticket_page import ticket_views
+from core_service.errors import Conflict, Forbidden, InvalidInput
+from core_service.models import Customer
+from core_service.sales import distribution
+from core_service.sales.cancellation import (
+    cancel_tickets,
+    cancellable,
+    claimed_ticket_ids,
+    policy_of,
+    quote,
+)
+from core_service.sales.receipts import DEFAULT_PURPOSE, issue_receipt, receipts_of
+from core_service.security import Signer, new_token
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
+from core_service.web import checkout, mypage, urls
+from core_service.web.rendering import render_page, request_locale
+from core_service.web.shop import provide_shop, shop_context
+from core_service.web.ticket_page import ticket_views
 
 
 class AfterSalesPages(Controller):

@@ -17,20 +17,20 @@ import sqlalchemy as sa
 from litestar.datastructures import FormMultiDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..catalog.rules import sale_window_error
-from ..catalog.service import DateAvailability, availability, products_for_channel
-from ..clock import facility_today
-from ..errors import InvalidInput, NotFound, SoldOut
-from ..models import Order, Product, utcnow
-from ..payments.registry import MethodChoice, method_choices
-from ..payments.service import start_payment
-from ..plugin_api import CheckoutField
-from ..sales.service import CheckoutRefused, payment_outcome, place_order
-from ..security import Signer, new_token
-from ..settings import Settings
-from ..tenancy import Tenant
-from . import urls
-from .forms import FORM, CheckoutForm, FormErrors, to_checkout_request, validate
+from core_service.catalog.rules import sale_window_error
+from core_service.catalog.service import DateAvailability, availability, products_for_channel
+from core_service.clock import facility_today
+from core_service.errors import InvalidInput, NotFound, SoldOut
+from core_service.models import Order, Product, utcnow
+from core_service.payments.registry import MethodChoice, method_choices
+from core_service.payments.service import start_payment
+from core_service.plugin_api import CheckoutField
+from core_service.sales.service import CheckoutRefused, payment_outcome, place_order
+from core_service.security import Signer, new_token
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
+from core_service.web import urls
+from core_service.web.forms import FORM, CheckoutForm, FormErrors, to_checkout_request, validate
 
 #: How far ahead the date picker goes.
 BOOKING_DAYS = 30

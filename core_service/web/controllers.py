@@ -15,18 +15,18 @@ from litestar.di import Provide
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..payments.registry import method_choices
-from ..sales.distribution import claim_path, transfers_of
-from ..security import Signer
-from ..settings import Settings
-from ..tenancy import Tenant
-from . import checkout, mypage, urls
-from .aftersales_pages import AFTERSALES_HANDLERS
-from .i18n import gettext
-from .payment_pages import PAYMENT_PAGE_HANDLERS
-from .rendering import render_page, request_locale
-from .shop import provide_shop, shop_context
-from .ticket_page import group_view, ticket_views
+from core_service.payments.registry import method_choices
+from core_service.sales.distribution import claim_path, transfers_of
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
+from core_service.web import checkout, mypage, urls
+from core_service.web.aftersales_pages import AFTERSALES_HANDLERS
+from core_service.web.i18n import gettext
+from core_service.web.payment_pages import PAYMENT_PAGE_HANDLERS
+from core_service.web.rendering import render_page, request_locale
+from core_service.web.shop import provide_shop, shop_context
+from core_service.web.ticket_page import group_view, ticket_views
 
 
 class ShopController(Controller):

@@ -16,10 +16,10 @@ from typing import Any
 
 from litestar.datastructures import FormMultiDict
 
-from ..catalog.rules import MAX_PHOTO_BYTES, MAX_TICKETS_PER_ORDER, Holder, photo_type
-from ..models import Product
-from ..plugin_api import CheckoutField, FieldError
-from ..sales.requests import CheckoutRequest, LineRequest
+from core_service.catalog.rules import MAX_PHOTO_BYTES, MAX_TICKETS_PER_ORDER, Holder, photo_type
+from core_service.models import Product
+from core_service.plugin_api import CheckoutField, FieldError
+from core_service.sales.requests import CheckoutRequest, LineRequest
 
 # Deliberately loose: the confirmation mail is the real test of an address.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

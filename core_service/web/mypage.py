@@ -22,21 +22,21 @@ import sqlalchemy as sa
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import login_throttle
-from ..clock import facility_today
-from ..errors import NotFound
-from ..mailing.messages import mypage_link
-from ..mailing.outbox import enqueue
-from ..models import Customer, Order, Refund
-from ..sales.cancellation import cancellable, policy_of
-from ..sales.distribution import transfers_of
-from ..sales.receipts import receipts_of
-from ..security import Signer, hash_password, verify_password
-from ..settings import Settings
-from ..tenancy import Tenant
-from . import urls
-from .forms import EMAIL_PATTERN
-from .ticket_page import TicketView, ticket_views
+from core_service import login_throttle
+from core_service.clock import facility_today
+from core_service.errors import NotFound
+from core_service.mailing.messages import mypage_link
+from core_service.mailing.outbox import enqueue
+from core_service.models import Customer, Order, Refund
+from core_service.sales.cancellation import cancellable, policy_of
+from core_service.sales.distribution import transfers_of
+from core_service.sales.receipts import receipts_of
+from core_service.security import Signer, hash_password, verify_password
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
+from core_service.web import urls
+from core_service.web.forms import EMAIL_PATTERN
+from core_service.web.ticket_page import TicketView, ticket_views
 
 SESSION_COOKIE = "kippu_mypage"
 SESSION_PURPOSE = "mypage-session"

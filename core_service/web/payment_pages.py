@@ -34,17 +34,17 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import KippuError, NotFound
-from ..models import Order, Payment
-from ..payments.reconciliation import check_with_provider
-from ..payments.registry import build_provider
-from ..payments.service import START_ERROR, deadline, resume_payment, stored_action
-from ..security import Signer
-from ..settings import Settings
-from ..tenancy import Tenant
-from . import checkout, urls
-from .rendering import render_page, request_locale
-from .shop import provide_shop
+from core_service.errors import KippuError, NotFound
+from core_service.models import Order, Payment
+from core_service.payments.reconciliation import check_with_provider
+from core_service.payments.registry import build_provider
+from core_service.payments.service import START_ERROR, deadline, resume_payment, stored_action
+from core_service.security import Signer
+from core_service.settings import Settings
+from core_service.tenancy import Tenant
+from core_service.web import checkout, urls
+from core_service.web.rendering import render_page, request_locale
+from core_service.web.shop import provide_shop
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
-from .i18n import LOCALES, format_day, format_long_day, format_money, translations
+from core_service.web.i18n import LOCALES, format_day, format_long_day, format_money, translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LANG_COOKIE = "kippu_lang"

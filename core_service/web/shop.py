@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..plugin_host import PluginHost
-from ..tenancy import Tenant, load_tenant
-from . import urls
+from core_service.plugin_host import PluginHost
+from core_service.tenancy import Tenant, load_tenant
+from core_service.web import urls
 
 
 async def provide_shop(

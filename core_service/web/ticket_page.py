@@ -14,8 +14,8 @@ import segno
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import ADMISSION_KINDS, Facility, Order, TicketTransfer
-from ..sales.presenters import group_token, tickets_out
+from core_service.models import ADMISSION_KINDS, Facility, Order, TicketTransfer
+from core_service.sales.presenters import group_token, tickets_out
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..security import Signer
+from core_service.security import Signer
 
 #: Signer purpose of a magic link the visitor asked for on the My Page form.
 MAGIC_LINK_PURPOSE = "mypage"

@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 import httpx
 
-from ..errors import (
+from kiosk_driver.errors import (
     ConfigError,
     PaymentCancelled,
     PaymentDeclined,
@@ -56,7 +56,7 @@ from ..errors import (
     PaymentUnknown,
     TerminalUnavailable,
 )
-from ..terminal import PaymentResult, PaymentTerminal
+from kiosk_driver.terminal import PaymentResult, PaymentTerminal
 
 log = logging.getLogger(__name__)
 

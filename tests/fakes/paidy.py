@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import FakeAPI, Recorded, require
+from tests.fakes import FakeAPI, Recorded, require
 
 SECRET_KEY = "sk_test_kippuFAKEpaidy00007c1e"
 PUBLIC_KEY = "pk_test_kippuFAKEpaidy"

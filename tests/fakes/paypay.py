@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import FakeAPI, Recorded, require
+from tests.fakes import FakeAPI, Recorded, require
 
 API_KEY = "a_kippuFAKE_key1"
 API_SECRET = "kippuFAKEsecretPayPay0000001234"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import FakeAPI, Recorded, require
+from tests.fakes import FakeAPI, Recorded, require
 
 SECRET_KEY = "sk_test_kippuFAKE0000000000009f3a"
 PUBLISHABLE_KEY = "pk_test_kippuFAKE000000000000"
