@@ -3,7 +3,7 @@
 DuckDB generates every table with ``range()`` and writes it with ``COPY ... PARTITION_BY
 (facility_id, date)``, so ten million check-ins take seconds, not the hours that inserting
 them through the core would. The columns and types are those of
-``core_service.exports.schema.TABLES``, so :class:`workbench.data_access.ExportSource`
+``kippu_contract.export_schema.TABLES``, so :class:`workbench.data_access.ExportSource`
 reads the result as it reads a real export.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from core_service.exports.schema import PARTITION_BY, TABLES
+from kippu_contract.export_schema import PARTITION_BY, TABLES
 
 FACILITY_ID = 1
 PRODUCTS = [  # id, code, kind, name_ja, name_en, price

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import httpx
 
-from core_service.database import make_engine, make_sessionmaker, upgrade_database
-from core_service.demo_data import seed_demo_facility
-from core_service.settings import Settings
+from core_service.demo.data import seed_demo_facility
+from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.platform.settings import Settings
 from kiosk_driver.config import KioskConfig, open_printer
 from kiosk_driver.core_client import CartLine
 from kiosk_driver.runtime import build_kiosk
@@ -82,7 +82,7 @@ def _start_core(settings: Settings) -> subprocess.Popen[bytes]:
         }
     )
     core = subprocess.Popen(
-        [sys.executable, "-m", "core_service.cli", "serve", "--port", str(PORT)],
+        [sys.executable, "-m", "core_service.commands", "serve", "--port", str(PORT)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

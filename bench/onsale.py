@@ -46,11 +46,11 @@ import asyncpg
 import httpx
 import sqlalchemy as sa
 
-from core_service.clock import facility_today
-from core_service.database import make_engine, make_sessionmaker, upgrade_database
-from core_service.demo_data import seed_demo_facility
+from core_service.demo.data import seed_demo_facility
 from core_service.models import Product
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.platform.settings import Settings
+from kippu_contract.facility_time import facility_today
 
 ADMIN_URL = os.environ.get(
     "KIPPU_BENCH_POSTGRES_URL",

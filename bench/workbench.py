@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from bench.generate import FACILITY_ID, generate
 from core_service.exports import run_export
-from core_service.exports.schema import PARTITION_BY, TABLES
+from kippu_contract.export_schema import PARTITION_BY, TABLES
 from workbench.attendance import AttendanceState
 from workbench.data_access import ExportSource
 from workbench.mailing import MailingState
@@ -171,8 +171,8 @@ def _time_after_new_files(
 
 def _seed_sqlite(root: Path, rows: int) -> Path:
     """A migrated SQLite database with one facility, one gate, one ticket and ``rows`` scans."""
-    from core_service.database import upgrade_database
-    from core_service.settings import Settings
+    from core_service.platform.database import upgrade_database
+    from core_service.platform.settings import Settings
 
     db = root / "export-bench.sqlite3"
     upgrade_database(Settings(database_url=f"sqlite:///{db}", var_dir=root))
@@ -253,7 +253,7 @@ def _assert_same_export(kippu: Path, direct: Path) -> None:
 
 def _kippu_export(db: Path, root: Path, export_dir: Path, rows: int) -> float:
     """Seconds for one ``run_export`` of the database into a new export directory."""
-    from core_service.settings import Settings
+    from core_service.platform.settings import Settings
 
     settings = Settings(database_url=f"sqlite:///{db}", var_dir=root, export_dir=export_dir)
     t0 = time.perf_counter()
@@ -364,11 +364,11 @@ def bench_scan_latency(root: Path, samples: int = 5) -> list[float]:
     from litestar.testing import TestClient
 
     from core_service.app import create_app
-    from core_service.database import make_engine, make_sessionmaker, upgrade_database
-    from core_service.demo_data import seed_demo_facility
+    from core_service.demo.data import seed_demo_facility
     from core_service.models import Facility, Order, OrderLine, Ticket
-    from core_service.sales.presenters import ticket_token
-    from core_service.settings import Settings
+    from core_service.orders.presenters import ticket_token
+    from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+    from core_service.platform.settings import Settings
 
     settings = Settings(
         database_url=f"sqlite:///{root / 'scan.sqlite3'}",

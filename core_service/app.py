@@ -19,36 +19,36 @@ from litestar.middleware import DefineMiddleware
 
 from core_service.accounts.auth import BearerAuthMiddleware
 from core_service.accounts.controllers import AuthController
+from core_service.aftersales.controllers import CancellationController
 from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
 from core_service.catalog.reservations import sweep as sweep_reservations
 from core_service.checkin.controllers import GateController, facility_public_key
-from core_service.database import make_engine, make_sessionmaker
-from core_service.dependencies import (
-    provide_db_session,
-    provide_plugin_host,
-    provide_principal_tenant,
-    provide_settings,
-    provide_signer,
-)
-from core_service.errors import EXCEPTION_HANDLERS
 from core_service.facilities.controllers import FacilitySettingsController
 from core_service.facilities.credentials_controllers import PaymentCredentialsController
 from core_service.kiosks.controllers import KioskController, enrol_kiosk
 from core_service.kiosks.staff_controllers import DeviceController
 from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
 from core_service.mailing.outbox import deliver_due
+from core_service.orders.lookup_controllers import OrderLookupController
+from core_service.orders.pass_export import PassExportController
+from core_service.orders.service import expire_holds
 from core_service.payments.reconciliation import reconcile_due
-from core_service.plugin_host import PluginHost, build_plugin_manager
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.dependencies import (
+    provide_db_session,
+    provide_plugin_host,
+    provide_principal_tenant,
+    provide_settings,
+    provide_signer,
+)
+from core_service.platform.errors import EXCEPTION_HANDLERS
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
+from core_service.platform.tenant_cache import TenantCache
+from core_service.plugins.host import PluginHost, build_plugin_manager
 from core_service.reports.controllers import ReportController
-from core_service.sales.cancel_controllers import CancellationController
-from core_service.sales.pass_export import PassExportController
-from core_service.sales.service import expire_holds
-from core_service.sales.staff_controllers import OrderLookupController
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.tenant_cache import TenantCache
-from core_service.web.controllers import WEB_ROUTE_HANDLERS
-from core_service.web.rendering import template_config
+from core_service.storefront.controllers import WEB_ROUTE_HANDLERS
+from core_service.storefront.rendering import template_config
 
 log = logging.getLogger(__name__)
 

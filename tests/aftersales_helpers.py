@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from core_service.demo.data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.models import Facility, Order, Ticket
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.web import urls
+from core_service.platform import urls
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
 from tests.web_helpers import BROWSER_HEADERS, pay_with_demo, query, run_in_session, visit_day
 
 EMAIL = "hanako@example.jp"

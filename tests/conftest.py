@@ -23,10 +23,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from core_service.app import create_app
-from core_service.database import make_engine, make_sessionmaker, upgrade_database
-from core_service.demo_data import DemoFacility, seed_demo_facility
+from core_service.demo.data import DemoFacility, seed_demo_facility
 from core_service.models import Base
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.platform.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "KIPPU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -17,17 +17,17 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from core_service.app import create_app
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
-from core_service.facility_setup import set_plugin
+from core_service.demo.data import DemoFacility
+from core_service.facilities.setup import set_plugin
+from core_service.orders.requests import CheckoutRequest, LineRequest
+from core_service.orders.service import create_payment, place_order
 from core_service.payments.credentials import store_credentials
 from core_service.payments.provider import PaymentStart
-from core_service.plugin_api import FacilityContext
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales.requests import CheckoutRequest, LineRequest
-from core_service.sales.service import create_payment, place_order
-from core_service.settings import Settings
-from core_service.tenancy import load_tenant
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
+from core_service.plugins.values import FacilityContext
 from tests.fakes import LoopbackServer
 from tests.fakes import paidy as fake_paidy
 from tests.fakes import paypay as fake_paypay

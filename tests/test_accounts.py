@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
-from core_service.settings import Settings
+from core_service.demo.data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 
 

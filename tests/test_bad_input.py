@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.database import make_engine
 from core_service.models import Order
-from core_service.settings import Settings
+from core_service.platform.database import make_engine
+from core_service.platform.settings import Settings
 
 
 @pytest.mark.parametrize(

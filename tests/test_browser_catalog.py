@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from core_service.app import create_app
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import Ticket
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.browser import launch_chromium
 from tests.browser import require_chromium as _require_chromium
 from tests.conftest import seed_demo

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core_service.app import create_app
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.browser import launch_chromium
 from tests.browser import require_chromium as _require_chromium
 from tests.live_server import free_port as _free_port

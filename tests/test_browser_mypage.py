@@ -15,9 +15,9 @@ import pytest
 
 from core_service.app import create_app
 from core_service.models import Facility
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.web import urls
+from core_service.platform import urls
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
 from tests.browser import launch_chromium
 from tests.browser import require_chromium as _require_chromium
 from tests.live_server import free_port as _free_port

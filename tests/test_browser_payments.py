@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from core_service.app import create_app
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.browser import launch_chromium
 from tests.browser import require_chromium as _require_chromium
 from tests.live_server import free_port, serve

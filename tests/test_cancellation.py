@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import AuditLog, Cancellation, Capacity, PriceCategory, Refund, Ticket
 from core_service.payments.provider import ProviderUnavailable
-from core_service.settings import Settings
-from plugins.demo_payments import DemoProvider
+from core_service.platform.settings import Settings
+from kippu_plugins.demo_payments import DemoProvider
 from tests.aftersales_helpers import (
     buy_online,
     data_tokens,

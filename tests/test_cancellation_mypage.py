@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import AuditLog, Cancellation, Refund
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.aftersales_helpers import buy_online, login_mypage, tickets_of, update_facility_settings
 from tests.web_helpers import query
 

@@ -13,17 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.rules import Holder
 from core_service.catalog.service import availability
-from core_service.clock import facility_today
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
-from core_service.errors import InvalidInput, SoldOut
+from core_service.demo.data import DemoFacility
 from core_service.models import Capacity, Facility, Order, Payment, Product, Ticket, utcnow
 from core_service.models.catalog import PassHolder
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales.requests import CheckoutRequest, LineRequest
-from core_service.sales.service import confirm_payment, create_payment, expire_holds, place_order
-from core_service.settings import Settings
-from core_service.tenancy import Tenant, load_tenant
+from core_service.orders.requests import CheckoutRequest, LineRequest
+from core_service.orders.service import confirm_payment, create_payment, expire_holds, place_order
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.errors import InvalidInput, SoldOut
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant, load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
+from kippu_contract.facility_time import facility_today
 
 HOST = PluginHost(build_plugin_manager())
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.clock import facility_today
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import Facility, Order, Ticket
 from core_service.models.catalog import PassHolder
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
+from kippu_contract.facility_time import facility_today
 from tests.web_helpers import find_all, pay_with_demo, query, run_in_session
 
 JA = {"accept": "text/html", "accept-language": "ja-JP,ja;q=0.9"}

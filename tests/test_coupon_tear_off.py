@@ -7,10 +7,10 @@ import uuid
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import PriceCategory, Product
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
 from kiosk_driver.core_client import Confirmation
 from kiosk_driver.layout import plain_text, tickets_blocks
 from kiosk_driver.printing import encode_sjis, print_ticket, print_tickets
@@ -212,7 +212,7 @@ async def test_cancelling_a_tear_off_book_is_refused_rather_than_over_refunded(
     db_settings: Settings, client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict
 ) -> None:
     """Each coupon carries the book's price: a per-coupon refund would pay N times too much."""
-    from core_service.demo_data import DEMO_PASSWORD, demo_staff_email
+    from core_service.demo.data import DEMO_PASSWORD, demo_staff_email
 
     category = await _tear_off_book(db_settings, demo)
     code = (await _buy(client, kiosk_headers, category, 1, BOOK_PRICE))["order"]["code"]

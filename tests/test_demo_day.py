@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from core_service.app import create_app
-from core_service.clock import facility_today
 from core_service.exports import run_export
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.runtime import simulate_sale
+from kippu_contract.facility_time import facility_today
 from tests.conftest import seed_demo
 from tests.live_server import free_port, serve
 from tests.notebook_runner import ROOT, run_notebook

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import AuditLog, OutboxMessage, TicketTransfer
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.aftersales_helpers import buy_online, data_tokens, order_path, scan, tickets_of
 from tests.web_helpers import query
 

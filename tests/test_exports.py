@@ -21,9 +21,9 @@ from core_service.exports import (
     run_export,
 )
 from core_service.exports.exporter import STATE_FILE, _exclusive
-from core_service.exports.schema import ExportTable
 from core_service.exports.writer import PartitionedWriter
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
+from kippu_contract.export_schema import ExportTable
 from tests.workbench_helpers import JST, SECRET_EMAIL, SECRET_NAME, Builder, at
 from workbench.data_access import ExportSource
 

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from core_service.exports import TABLES, run_export
-from core_service.exports.schema import PARTITION_BY
 from core_service.models import (
     Cancellation,
     CheckIn,
@@ -39,7 +38,8 @@ from core_service.models import (
     Refund,
     Ticket,
 )
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
+from kippu_contract.export_schema import PARTITION_BY
 from tests.workbench_helpers import Builder, at
 
 DAY = dt.date(2026, 3, 7)  # the day before New York's change to summer time

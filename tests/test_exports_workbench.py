@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from core_service.exports import run_export
 from core_service.models import Device, Payment
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.workbench_helpers import Builder
 from workbench.data_access import ExportSource
 

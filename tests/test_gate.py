@@ -6,8 +6,8 @@ import uuid
 
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DemoFacility
-from core_service.tickets.qr_token import TokenClaim, generate_signing_key, sign_token, verify_token
+from core_service.demo.data import DemoFacility
+from kippu_contract.tokens import TokenClaim, generate_signing_key, sign_token, verify_token
 
 
 async def _buy(

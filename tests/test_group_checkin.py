@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import CheckIn, Order, TicketTransfer
-from core_service.settings import Settings
-from core_service.tickets.qr_token import (
+from core_service.platform.settings import Settings
+from kippu_contract.tokens import (
     KIND_ORDER_GROUP,
     TokenClaim,
     generate_signing_key,

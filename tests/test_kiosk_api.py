@@ -7,8 +7,8 @@ import uuid
 import pytest
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
-from core_service.tickets.qr_token import verify_token
+from core_service.demo.data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from kippu_contract.tokens import verify_token
 
 
 def _order_body(demo: DemoFacility, amount: int, quantity: int = 1) -> dict:

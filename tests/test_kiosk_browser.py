@@ -16,8 +16,8 @@ import pytest
 from escpos.printer import Dummy
 
 from core_service.app import create_app as create_core
-from core_service.demo_data import DemoFacility
-from core_service.settings import Settings
+from core_service.demo.data import DemoFacility
+from core_service.platform.settings import Settings
 from kiosk_driver import journal as j
 from kiosk_driver.app import create_app as create_kiosk_ui
 from kiosk_driver.config import KioskConfig

@@ -10,7 +10,7 @@ from escpos.printer import Dummy
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from kiosk_driver import journal as j
 from kiosk_driver.core_client import CartLine, CoreClient, OrderRequest, Payment
 from kiosk_driver.journal import Journal

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from core_service.app import create_app
-from core_service.database import make_engine
 from core_service.models import Order
-from core_service.settings import Settings
+from core_service.platform.database import make_engine
+from core_service.platform.settings import Settings
 from kiosk_driver import journal as j
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.journal import Journal

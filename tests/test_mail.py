@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
-from core_service.database import make_engine, make_sessionmaker
 from core_service.mailing.outbox import deliver_due
 from core_service.models import Order, OutboxMessage
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
 from tests.web_helpers import Shop, checkout_form, pay_with_demo, product_url, query
 
 pytest_plugins = ("tests.web_helpers",)

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
-from core_service.database import make_engine, make_sessionmaker
 from core_service.exports import run_export
 from core_service.mailing.campaigns import Composition
 from core_service.mailing.outbox import deliver_due
 from core_service.models import Customer
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.workbench_helpers import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource

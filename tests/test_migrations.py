@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from core_service.database import make_engine
 from core_service.models import Base
-from core_service.settings import Settings
+from core_service.platform.database import make_engine
+from core_service.platform.settings import Settings
 
 
 def _differences(settings: Settings) -> list:
@@ -39,9 +39,9 @@ def test_migrated_postgres_schema_matches_the_models(postgres_settings: Settings
 
 def test_passes_used_up_by_old_gates_are_valid_again_after_0009(tmp_path) -> None:  # noqa: ANN001
     """Before passes admitted once a day, a scan used a pass up like a single ticket."""
-    from core_service.database import make_sessionmaker, upgrade_database
-    from core_service.demo_data import seed_demo_facility
+    from core_service.demo.data import seed_demo_facility
     from core_service.models import Order, OrderLine, Ticket
+    from core_service.platform.database import make_sessionmaker, upgrade_database
 
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3", secret_key="k" * 32

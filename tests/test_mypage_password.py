@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from core_service.models import Customer
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.web import urls
+from core_service.platform import urls
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
 from tests.web_helpers import (
     Shop,
     build_shop,

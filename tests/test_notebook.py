@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from core_service.exports import run_export
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.workbench_helpers import Builder, at
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "attendance.ipynb"

@@ -22,18 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.app import create_app
 from core_service.catalog.rules import Holder
 from core_service.checkin import service as checkin_service
-from core_service.clock import facility_today
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import AuditLog, CheckIn, Facility, Order, Ticket
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales.pass_export import COLUMNS, CSV_NAME
-from core_service.sales.presenters import group_token, ticket_token
-from core_service.sales.requests import CheckoutRequest, LineRequest
-from core_service.sales.service import confirm_payment, create_payment, place_order
-from core_service.settings import Settings
-from core_service.tenancy import load_tenant
-from core_service.tickets.qr_token import verify_token
+from core_service.orders.pass_export import COLUMNS, CSV_NAME
+from core_service.orders.presenters import group_token, ticket_token
+from core_service.orders.requests import CheckoutRequest, LineRequest
+from core_service.orders.service import confirm_payment, create_payment, place_order
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
+from kippu_contract.facility_time import facility_today
+from kippu_contract.tokens import verify_token
 from tests.aftersales_helpers import scan, staff_headers
 from tests.live_server import serve
 

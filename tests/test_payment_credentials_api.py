@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from core_service.demo.data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.models import AuditLog, Facility
 from core_service.payments.credentials import load_credentials
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.web_helpers import query
 

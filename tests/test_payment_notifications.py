@@ -19,16 +19,16 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from core_service.app import create_app
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import Order, Payment, PaymentEvent, Ticket
 from core_service.payments.provider import PaymentStart
 from core_service.payments.registry import instantiate_provider
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.settings import Settings
-from core_service.tenancy import load_tenant
-from plugins.paypay_payments import PayPayProvider
-from plugins.stripe_payments import StripeProvider
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
+from kippu_plugins.paypay_payments import PayPayProvider
+from kippu_plugins.stripe_payments import StripeProvider
 from tests.fakes import LoopbackServer
 from tests.fakes import paidy as fake_paidy
 from tests.fakes import paypay as fake_paypay

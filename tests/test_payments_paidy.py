@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from core_service.payments.provider import NotificationRejected, ProviderUnavailable
-from plugins.paidy_payments import PaidyProvider
+from kippu_plugins.paidy_payments import PaidyProvider
 from tests.fakes.paidy import PUBLIC_KEY, SECRET_KEY, FakePaidy
 from tests.payment_helpers import FACILITY, fast_timeouts, serving, start_request
 

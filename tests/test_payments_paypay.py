@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from core_service.payments.provider import NotificationRejected, ProviderRejected
-from plugins.paypay_payments import PayPayProvider, opa_auth_header
+from kippu_plugins.paypay_payments import PayPayProvider, opa_auth_header
 from tests.fakes.paypay import API_KEY, API_SECRET, MERCHANT_ID, FakePayPay
 from tests.payment_helpers import FACILITY, serving, start_request
 

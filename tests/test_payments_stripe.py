@@ -12,7 +12,7 @@ from core_service.payments.provider import (
     PaymentDeclined,
     ProviderUnavailable,
 )
-from plugins.stripe_payments import StripeProvider, verify_signature
+from kippu_plugins.stripe_payments import StripeProvider, verify_signature
 from tests.fakes.stripe import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, FakeStripe, signed
 from tests.payment_helpers import FACILITY, fast_timeouts, serving, start_request
 

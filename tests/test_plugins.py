@@ -14,12 +14,12 @@ import pytest
 from litestar import get
 from litestar.testing import AsyncTestClient
 
-from core_service import hookspecs
 from core_service.app import create_app
-from core_service.demo_data import DemoFacility
-from core_service.plugin_api import FacilityContext, hookimpl
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.settings import Settings
+from core_service.demo.data import DemoFacility
+from core_service.platform.settings import Settings
+from core_service.plugins import hookspecs
+from core_service.plugins.host import PluginHost, build_plugin_manager
+from core_service.plugins.values import FacilityContext, hookimpl
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_NAMES = sorted(
@@ -202,8 +202,8 @@ async def _kiosk_sale(
     enable_recorder: bool,
     settings: Settings,
 ) -> str:
-    from core_service.database import make_engine, make_sessionmaker
-    from core_service.facility_setup import set_plugin
+    from core_service.facilities.setup import set_plugin
+    from core_service.platform.database import make_engine, make_sessionmaker
 
     engine = make_engine(settings)
     async with make_sessionmaker(engine)() as session:

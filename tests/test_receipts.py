@@ -12,9 +12,9 @@ import pypdf
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.demo_data import DEMO_TAX_NUMBER, DemoFacility
+from core_service.demo.data import DEMO_TAX_NUMBER, DemoFacility
 from core_service.models import AuditLog, Order, Receipt
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.aftersales_helpers import buy_online, login_mypage, order_path, staff_headers, tickets_of
 from tests.web_helpers import query, visit_day
 

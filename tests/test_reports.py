@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from core_service.exports import run_export
 from core_service.models import Order
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.workbench_helpers import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource

@@ -8,15 +8,15 @@ import pytest
 import sqlalchemy as sa
 
 from core_service.catalog import reservations
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
-from core_service.errors import Conflict
+from core_service.demo.data import DemoFacility
 from core_service.models import Capacity, CapacityReservation, Order, Ticket, utcnow
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales import service
-from core_service.sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
-from core_service.settings import Settings
-from core_service.tenancy import load_tenant
+from core_service.orders import service
+from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.errors import Conflict
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
 
 HOST = PluginHost(build_plugin_manager())
 VISIT = dt.date.today() + dt.timedelta(days=4)

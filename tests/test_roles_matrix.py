@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from core_service.accounts.roles import ROLES, role_at_least
 from core_service.exports import run_export
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
+from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
 from tests.workbench_helpers import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
 from workbench.core_client import CoreAPI, StaffIdentity

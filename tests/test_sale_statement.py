@@ -25,9 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.catalog import reservations
 from core_service.catalog.rules import Holder
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
-from core_service.errors import Conflict, SoldOut
+from core_service.demo.data import DemoFacility
 from core_service.models import (
     Capacity,
     CapacityReservation,
@@ -43,11 +41,13 @@ from core_service.models import (
     utcnow,
 )
 from core_service.models.catalog import PassHolder
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales import presenters, sale_statement, service
-from core_service.sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
-from core_service.settings import Settings
-from core_service.tenancy import load_tenant
+from core_service.orders import presenters, sale_statement, service
+from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.errors import Conflict, SoldOut
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
 
 pytestmark = pytest.mark.postgres
 

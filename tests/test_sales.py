@@ -8,15 +8,15 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
-from core_service.errors import SoldOut
+from core_service.demo.data import DemoFacility
 from core_service.models import Capacity, Order, Ticket
-from core_service.plugin_host import PluginHost, build_plugin_manager
-from core_service.sales.requests import CheckoutRequest, LineRequest
-from core_service.sales.service import confirm_payment, create_payment, expire_holds, place_order
-from core_service.settings import Settings
-from core_service.tenancy import load_tenant
+from core_service.orders.requests import CheckoutRequest, LineRequest
+from core_service.orders.service import confirm_payment, create_payment, expire_holds, place_order
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.errors import SoldOut
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import load_tenant
+from core_service.plugins.host import PluginHost, build_plugin_manager
 from tests.conftest import seed_demo
 
 HOST = PluginHost(build_plugin_manager())

@@ -12,10 +12,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.app import create_app
-from core_service.database import make_engine, make_sessionmaker
-from core_service.demo_data import DemoFacility
+from core_service.demo.data import DemoFacility
 from core_service.models import Product
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker
+from core_service.platform.settings import Settings
 from tests.aftersales_helpers import staff_headers
 
 

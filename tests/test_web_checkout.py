@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from core_service.models import Capacity, ConsentRecord, Customer, Order, OutboxMessage, Ticket
-from core_service.settings import Settings
-from core_service.tickets.qr_token import KIND_TICKET, verify_token
-from core_service.web.ticket_page import qr_svg
+from core_service.platform.settings import Settings
+from core_service.storefront.ticket_page import qr_svg
+from kippu_contract.tokens import KIND_TICKET, verify_token
 from tests.web_helpers import (
     PRODUCT_CODE,
     Shop,

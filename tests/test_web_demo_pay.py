@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from core_service.models import Order, OutboxMessage, Payment, Ticket
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.web_helpers import Shop, checkout_form, find_all, product_url, query, set_plugin_enabled
 
 pytest_plugins = ("tests.web_helpers",)

@@ -10,7 +10,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from litestar.testing import AsyncTestClient
 
-from core_service.web.i18n import format_day, format_money, po_path
+from core_service.platform.i18n import format_day, format_money, po_path
 from tests.web_helpers import Shop, product_url
 
 pytest_plugins = ("tests.web_helpers",)

@@ -21,8 +21,8 @@ from litestar.testing import AsyncTestClient
 
 from core_service.models import Facility, Order, Payment, Ticket
 from core_service.payments.credentials import load_credentials
-from core_service.settings import Settings
-from plugins.demo_payments import LEDGER, SIGNATURE_HEADER, notification_body, sign
+from core_service.platform.settings import Settings
+from kippu_plugins.demo_payments import LEDGER, SIGNATURE_HEADER, notification_body, sign
 from tests.fakes import paidy as fake_paidy
 from tests.fakes import stripe as fake_stripe
 from tests.payment_helpers import Fakes, checkout, fakes, first, local, shop_client

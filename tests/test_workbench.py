@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from core_service.app import create_app
-from core_service.demo_data import DEMO_PASSWORD, DemoFacility, demo_staff_email
+from core_service.demo.data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.exports import run_export
 from core_service.models import Facility
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.workbench_helpers import Builder, at
 from workbench import core_client
 from workbench.attendance import AttendanceState
@@ -283,7 +283,7 @@ def served_workbench(sqlite_settings: Settings) -> Iterator[str]:
     threading.Thread(target=core.serve_forever, daemon=True).start()
     port = _free_port()
     code = (
-        "import sys; from pathlib import Path; from core_service.settings import Settings;"
+        "import sys; from pathlib import Path; from core_service.platform.settings import Settings;"
         "from workbench.app import serve_workbench;"
         "serve_workbench(Settings(database_url=sys.argv[1], var_dir=Path(sys.argv[2])),"
         " port=int(sys.argv[3]), core_url=sys.argv[4], refresh_seconds=1)"

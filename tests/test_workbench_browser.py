@@ -28,9 +28,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
 from core_service.app import create_app
-from core_service.demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
+from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
 from core_service.exports import run_export
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.browser import launch_chromium, require_chromium
 from tests.conftest import seed_demo
 from tests.live_server import free_port as _free_port
@@ -79,7 +79,7 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     code = (
-        "import sys; from pathlib import Path; from core_service.settings import Settings;"
+        "import sys; from pathlib import Path; from core_service.platform.settings import Settings;"
         "from workbench.app import serve_workbench;"
         "serve_workbench(Settings(database_url=sys.argv[1], var_dir=Path(sys.argv[2]),"
         " secret_key=sys.argv[5]), port=int(sys.argv[3]), core_url=sys.argv[4], refresh_seconds=2)"

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core_service.exports.compaction import compact_exports
-from core_service.exports.schema import PARTITION_BY, TABLES
+from kippu_contract.export_schema import PARTITION_BY, TABLES
 from workbench.data_access import ExportSource
 from workbench.data_segments import Segment
 from workbench.export_files import TableListing

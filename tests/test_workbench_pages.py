@@ -10,7 +10,7 @@ import panel as pn
 from bokeh.document import Document
 
 from core_service.exports import run_export
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.test_workbench import DAY, Scenario, scenario  # noqa: F401 - the shared fixture
 from tests.workbench_helpers import SECRET_EMAIL, Builder, FacilityRef, at, core_api

@@ -22,11 +22,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.app import create_app
-from core_service.clock import facility_today
-from core_service.database import make_engine, make_sessionmaker, upgrade_database
-from core_service.facility_setup import create_facility, set_plugin
+from core_service.facilities.setup import create_facility, set_plugin
 from core_service.models import Facility, PriceCategory, Product
-from core_service.settings import Settings
+from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.platform.settings import Settings
+from kippu_contract.facility_time import facility_today
 
 SLUG = "forest"
 PRODUCT_CODE = "day"

@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from core_service.app import create_app
-from core_service.database import upgrade_database
-from core_service.demo_data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
+from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
 from core_service.models import (
     CheckIn,
     Customer,
@@ -36,7 +35,8 @@ from core_service.models import (
     Product,
     Ticket,
 )
-from core_service.settings import Settings
+from core_service.platform.database import upgrade_database
+from core_service.platform.settings import Settings
 from workbench.core_client import CoreAPI
 
 JST = dt.timezone(dt.timedelta(hours=9))

@@ -41,7 +41,7 @@ from panel.config import config as pn_config
 from tornado.web import decode_signed_value
 
 from core_service.exports import export_async
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 from workbench import core_client
 from workbench.attendance import AttendanceState
 from workbench.core_client import CoreAPI, StaffIdentity

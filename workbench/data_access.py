@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from core_service.exports.schema import TABLES, ExportTable
 from core_service.models.catalog import ADMISSION_KINDS
+from kippu_contract.export_schema import TABLES, ExportTable
 from workbench.admitted_orders import AdmittedOrders
 from workbench.checkin_cache import CheckinCache
 from workbench.data_live import LiveQueries

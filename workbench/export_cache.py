@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from core_service.exports.schema import PARTITION_BY, ExportTable
+from kippu_contract.export_schema import PARTITION_BY, ExportTable
 
 #: The column a table's rows are kept sorted by on the first load (default: the partition
 #: date). Tickets: the attendance page counts tickets valid today, and few are valid

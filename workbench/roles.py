@@ -7,7 +7,7 @@ can only fail; it mirrors the guards and ``tests/test_roles_matrix.py`` checks t
 
 from __future__ import annotations
 
-from core_service.accounts.roles import ROLES, role_at_least
+from kippu_contract.roles import ROLES, role_at_least
 
 PAGES = ("attendance", "sales", "mailing", "operations", "settings")
 

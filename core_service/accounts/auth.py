@@ -18,10 +18,10 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core_service.accounts.principals import DevicePrincipal, StaffPrincipal
-from core_service.database import driver_connection
 from core_service.models import Device, Facility, StaffUser
-from core_service.security import Signer, token_digest
+from core_service.platform.database import driver_connection
+from core_service.platform.principals import DevicePrincipal, StaffPrincipal
+from core_service.platform.security import Signer, token_digest
 
 DEVICE_TOKEN_PREFIX = "kd_"
 STAFF_TOKEN_PURPOSE = "staff"

@@ -7,11 +7,11 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service import login_throttle
-from core_service.accounts.roles import ROLES
-from core_service.errors import InvalidInput, Unauthorized
+from core_service.accounts import login_throttle
 from core_service.models import Facility, StaffUser
-from core_service.security import hash_password, verify_password
+from core_service.platform.errors import InvalidInput, Unauthorized
+from core_service.platform.security import hash_password, verify_password
+from kippu_contract.roles import ROLES
 
 # Verifying against a real hash when the user does not exist keeps the response time the
 # same, so logins cannot be used to find out which e-mail addresses are staff.

@@ -14,8 +14,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from core_service.database import insert_or_ignore
 from core_service.models import Capacity, Product
+from core_service.platform.database import insert_or_ignore
 
 
 async def capacity_row_id(

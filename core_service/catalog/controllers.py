@@ -20,12 +20,12 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.service import DateAvailability, availability, products_for_channel
-from core_service.clock import facility_today
-from core_service.errors import InvalidInput
 from core_service.models import Product
-from core_service.plugin_api import AvailabilityMarker
-from core_service.plugin_host import PluginHost
-from core_service.tenancy import Tenant, load_tenant
+from core_service.platform.errors import InvalidInput
+from core_service.platform.tenancy import Tenant, load_tenant
+from core_service.plugins.host import PluginHost
+from core_service.plugins.values import AvailabilityMarker
+from kippu_contract.facility_time import facility_today
 
 MAX_DAYS = 62
 DEFAULT_DAYS = 30
@@ -155,7 +155,7 @@ async def availability_widget(
     product: str = "",
 ) -> Template:
     """The feed as a small, script-free HTML table for an ``<iframe>``."""
-    from core_service.web.rendering import render_page, request_locale
+    from core_service.storefront.rendering import render_page, request_locale
 
     tenant = await load_tenant(db_session, plugin_host, slug=slug)
     locale = request_locale(request)

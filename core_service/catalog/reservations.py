@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from core_service.catalog.capacity import capacity_row_id, ensure_capacity_row
-from core_service.database import driver_connection
 from core_service.models import Capacity, CapacityReservation, Product, utcnow
+from core_service.platform.database import driver_connection
 
 #: A receipt this old belongs to a request that died; an order takes milliseconds.
 RESERVATION_TTL = dt.timedelta(minutes=5)

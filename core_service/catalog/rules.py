@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core_service.errors import InvalidInput
 from core_service.models import Product
+from core_service.platform.errors import InvalidInput
 
 #: Global cap on tickets in one order, whatever the products allow.
 MAX_TICKETS_PER_ORDER = 50

@@ -12,8 +12,8 @@ from sqlalchemy.orm import joinedload
 from core_service.catalog.capacity import rows_between
 from core_service.catalog.rules import is_closed
 from core_service.models import PriceCategory, Product
-from core_service.plugin_api import AvailabilityMarker
-from core_service.tenancy import Tenant
+from core_service.platform.tenancy import Tenant
+from core_service.plugins.values import AvailabilityMarker
 
 
 async def products_for_channel(

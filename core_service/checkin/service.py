@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.rules import first_use_valid_until
-from core_service.clock import facility_today
 from core_service.models import (
     ADMISSION_KINDS,
     CheckIn,
@@ -38,9 +37,10 @@ from core_service.models import (
     TicketTransfer,
     utcnow,
 )
-from core_service.plugin_api import Redemption
-from core_service.tenancy import Tenant
-from core_service.tickets.qr_token import (
+from core_service.platform.tenancy import Tenant
+from core_service.plugins.values import Redemption
+from kippu_contract.facility_time import facility_today
+from kippu_contract.tokens import (
     KIND_ORDER_GROUP,
     KIND_TICKET,
     InvalidToken,

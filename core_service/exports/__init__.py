@@ -1,12 +1,12 @@
 """Exports of the OLTP database to Parquet for the workbench, notebooks and analysts.
 
 ``run_export(settings)`` is the entry point (``kippu export``); ``follow_exports`` repeats it
-(``kippu export --follow``). The schema is in :mod:`core_service.exports.schema` and in
+(``kippu export --follow``). The schema is in :mod:`kippu_contract.export_schema` and in
 ``docs/exports.md``.
 """
 
 from core_service.exports.exporter import ExportReport, export_async, follow_exports, run_export
-from core_service.exports.schema import SCHEMA_VERSION, TABLES
+from kippu_contract.export_schema import SCHEMA_VERSION, TABLES
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core_service.exports.schema import ExportTable
+from kippu_contract.export_schema import ExportTable
 
 #: The zone of facilities whose time zone is unknown (the core's home market).
 DEFAULT_ZONE = ZoneInfo("Asia/Tokyo")

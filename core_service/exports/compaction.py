@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from core_service.exports.schema import TABLES
+from kippu_contract.export_schema import TABLES
 
 #: Partitions with at least this many files are merged.
 DEFAULT_MIN_FILES = 16

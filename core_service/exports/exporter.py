@@ -47,14 +47,14 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core_service.database import make_engine
 from core_service.exports import batches, sources
 from core_service.exports.compaction import DEFAULT_MIN_FILES, compact_exports
 from core_service.exports.fetch import driver_rows
 from core_service.exports.increments import Increment
-from core_service.exports.schema import SCHEMA_VERSION, TABLES, ExportTable, manifest
 from core_service.exports.writer import STAGING_DIR, PartitionedWriter
-from core_service.settings import Settings
+from core_service.platform.database import make_engine
+from core_service.platform.settings import Settings
+from kippu_contract.export_schema import SCHEMA_VERSION, TABLES, ExportTable, manifest
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The SQL side of the exporter: one SELECT per exported table, and its partition date.
 
-Each query selects exactly the columns of :data:`core_service.exports.schema.TABLES`,
+Each query selects exactly the columns of :data:`kippu_contract.export_schema.TABLES`,
 joining in the small lookups (customer pseudonym, product kind, price-category code, gate
 name) so that readers never need the OLTP database. Personal data (e-mail, names, phone,
 ticket holder names) is never selected, so it cannot leak into a Parquet file.

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from core_service.exports.schema import PARTITION_BY, ExportTable
+from kippu_contract.export_schema import PARTITION_BY, ExportTable
 
 #: Private directory of the export dir where files are written before they are moved in.
 STAGING_DIR = "_staging"

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from litestar import Controller, Request, get, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.accounts.guards import requires_role
-from core_service.errors import InvalidInput
-from core_service.facility_setup import set_plugin
+from core_service.facilities.setup import set_plugin
 from core_service.models import AuditLog, FacilityPlugin, utcnow
-from core_service.plugin_host import PluginHost
-from core_service.tenancy import Tenant
+from core_service.platform.errors import InvalidInput
+from core_service.platform.guards import requires_role
+from core_service.platform.tenancy import Tenant
+from core_service.plugins.host import PluginHost
 
 #: Methods each channel can offer at all; a facility picks a subset.
 CHANNEL_METHODS: dict[str, tuple[str, ...]] = {

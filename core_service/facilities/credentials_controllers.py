@@ -18,13 +18,13 @@ import msgspec
 from litestar import Controller, Request, get, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.accounts.guards import requires_role
-from core_service.errors import InvalidInput
 from core_service.models import AuditLog, utcnow
 from core_service.payments.credentials import SETTINGS_KEY, masked_credentials, store_credentials
-from core_service.plugin_host import PluginHost
-from core_service.settings import Settings
-from core_service.tenancy import Tenant
+from core_service.platform.errors import InvalidInput
+from core_service.platform.guards import requires_role
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant
+from core_service.plugins.host import PluginHost
 
 #: Generous bounds that still stop a pasted file from landing in the settings JSON.
 MAX_FIELDS = 20

@@ -15,18 +15,20 @@ from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.accounts.guards import requires_device
 from core_service.catalog.capacity import remaining
 from core_service.catalog.service import price_categories_by_id, products_for_channel
-from core_service.clock import facility_today
-from core_service.errors import Forbidden, InvalidInput
 from core_service.kiosks.devices import enrol
 from core_service.kiosks.schemas import KioskHeartbeatIn, StaffCallIn, StaffCallOut
 from core_service.models import Device, Facility, utcnow
-from core_service.sales.presenters import facility_out, order_out, tickets_out
-from core_service.sales.requests import CheckoutRequest, ImmediatePayment, LineRequest
-from core_service.sales.service import place_order
-from core_service.schemas import (
+from core_service.orders.presenters import facility_out, order_out, tickets_out
+from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.orders.service import place_order
+from core_service.platform.errors import Forbidden, InvalidInput
+from core_service.platform.guards import requires_device
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant
+from kippu_contract.facility_time import facility_today
+from kippu_contract.v1.schemas import (
     CatalogOut,
     CheckoutFieldOut,
     EnrolIn,
@@ -37,8 +39,6 @@ from core_service.schemas import (
     PriceCategoryOut,
     ProductOut,
 )
-from core_service.settings import Settings
-from core_service.tenancy import Tenant
 
 KIOSK_PAYMENT_METHODS = ("card", "emoney", "qr")
 TERMINAL_PROVIDER = "kiosk_terminal"

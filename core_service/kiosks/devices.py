@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.accounts.auth import DEVICE_TOKEN_PREFIX
-from core_service.errors import InvalidInput, NotFound
 from core_service.models import Device, utcnow
-from core_service.security import new_token, token_digest
+from core_service.platform.errors import InvalidInput, NotFound
+from core_service.platform.security import new_token, token_digest
 
 ENROLMENT_VALID_FOR = dt.timedelta(hours=24)
 DEVICE_KINDS = ("kiosk", "gate")

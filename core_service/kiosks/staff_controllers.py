@@ -12,12 +12,12 @@ from litestar import Controller, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.accounts.guards import requires_role
-from core_service.errors import InvalidInput, NotFound
 from core_service.kiosks.devices import create_device, revoke
 from core_service.kiosks.schemas import StaffCallOut, open_call
 from core_service.models import Device, utcnow
-from core_service.tenancy import Tenant
+from core_service.platform.errors import InvalidInput, NotFound
+from core_service.platform.guards import requires_role
+from core_service.platform.tenancy import Tenant
 
 #: A kiosk that has not sent a heartbeat for this long is flagged as silent.
 SILENT_AFTER = dt.timedelta(minutes=2)

@@ -19,7 +19,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.errors import InvalidInput, NotFound
 from core_service.mailing.outbox import enqueue
 from core_service.models import (
     Customer,
@@ -31,7 +30,8 @@ from core_service.models import (
     OutboxMessage,
 )
 from core_service.models.mailing import CAMPAIGN_KINDS
-from core_service.security import Signer
+from core_service.platform.errors import InvalidInput, NotFound
+from core_service.platform.security import Signer
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 #: Unsubscribe links keep working for years: old mails get clicked late.

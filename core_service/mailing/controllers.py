@@ -18,7 +18,6 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.accounts.guards import requires_role
 from core_service.mailing.campaigns import (
     CampaignStatus,
     Composition,
@@ -28,9 +27,10 @@ from core_service.mailing.campaigns import (
     send_test,
     unsubscribe,
 )
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.tenancy import Tenant
+from core_service.platform.guards import requires_role
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant
 
 
 class CompositionIn(msgspec.Struct, forbid_unknown_fields=True):

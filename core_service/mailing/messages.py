@@ -1,6 +1,6 @@
 """The visitor e-mails of the core, in the order's language, as text and HTML.
 
-Bodies are Jinja templates under ``core_service/web/templates/mail/`` rendered with the
+Bodies are Jinja templates under ``core_service/storefront/templates/mail/`` rendered with the
 same translations as the visitor pages, so a wording fix applies to page and mail alike.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core_service.models import Facility, Order
-from core_service.web.i18n import gettext, normalise_locale
-from core_service.web.rendering import render_string
+from core_service.platform.i18n import gettext, normalise_locale
+from core_service.storefront.rendering import render_string
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.models import OutboxMessage, utcnow
-from core_service.settings import Settings
+from core_service.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Declarative base, shared column types and the tenant mixin.
 
 Every tenant-owned table inherits :class:`TenantMixin`, which adds ``facility_id``; the
-services scope every query by it (see ``core_service.tenancy``).
+services scope every query by it (see ``core_service.platform.tenancy``).
 """
 
 from __future__ import annotations

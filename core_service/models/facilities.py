@@ -60,10 +60,10 @@ class StaffUser(TenantMixin, Timestamped, Base):
     email: Mapped[str] = mapped_column(sa.String(254))
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
     password_hash: Mapped[str] = mapped_column(sa.String(200))
-    #: owner > manager > staff > viewer (see core_service.accounts.roles).
+    #: owner > manager > staff > viewer (see kippu_contract.roles).
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
-    #: Times (epoch seconds) of recent failed logins; see core_service.login_throttle.
+    #: Times (epoch seconds) of recent failed logins; see core_service.accounts.login_throttle.
     login_failures: Mapped[list[Any] | None]
 
 

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.errors import InvalidInput, NotFound
 from core_service.models import Facility
+from core_service.platform.errors import InvalidInput, NotFound
 
 SETTINGS_KEY = "payment_credentials"
 _PURPOSE = b"kippu payment provider credentials"

@@ -23,8 +23,8 @@ from litestar import MediaType, Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.errors import NotFound
 from core_service.models import Payment, PaymentEvent, utcnow
+from core_service.orders.service import fail_payment
 from core_service.payments.provider import (
     NotificationRejected,
     PaymentProvider,
@@ -33,11 +33,11 @@ from core_service.payments.provider import (
 )
 from core_service.payments.registry import instantiate_provider
 from core_service.payments.service import complete_payment, shorten_konbini_hold
-from core_service.plugin_host import PluginHost
-from core_service.sales.service import fail_payment
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.tenancy import Tenant, load_tenant
+from core_service.platform.errors import NotFound
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant, load_tenant
+from core_service.plugins.host import PluginHost
 
 log = logging.getLogger(__name__)
 

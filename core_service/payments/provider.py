@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import httpx
 
-from core_service.errors import KippuError
-from core_service.plugin_api import FacilityContext
+from core_service.platform.errors import KippuError
+from core_service.plugins.values import FacilityContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core_service.errors import KippuError
 from core_service.models import Order, Payment, utcnow
+from core_service.orders.service import expire_holds, fail_payment
 from core_service.payments.notifications import (
     AMOUNT_MISMATCH,
     DUPLICATE,
@@ -41,11 +41,11 @@ from core_service.payments.notifications import (
 from core_service.payments.provider import NotificationRejected, PaymentProvider
 from core_service.payments.registry import build_provider
 from core_service.payments.service import EXPIRES_AT
-from core_service.plugin_host import PluginHost
-from core_service.sales.service import expire_holds, fail_payment
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.tenancy import Tenant, load_tenant
+from core_service.platform.errors import KippuError
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant, load_tenant
+from core_service.plugins.host import PluginHost
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core_service.errors import InvalidInput
 from core_service.payments.credentials import load_credentials
 from core_service.payments.provider import PaymentProvider
-from core_service.settings import Settings
-from core_service.tenancy import Tenant
+from core_service.platform.errors import InvalidInput
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,10 @@ from urllib.parse import quote, urlencode
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.errors import InvalidInput, KippuError
 from core_service.mailing.messages import order_confirmation
 from core_service.mailing.outbox import enqueue
 from core_service.models import Customer, Order, Payment, PaymentEvent, utcnow
+from core_service.orders.service import confirm_payment, create_payment, fail_payment
 from core_service.payments.provider import (
     NextAction,
     PaymentDeclined,
@@ -35,11 +35,11 @@ from core_service.payments.provider import (
     ProviderUnavailable,
 )
 from core_service.payments.registry import build_provider
-from core_service.sales.service import confirm_payment, create_payment, fail_payment
-from core_service.security import Signer
-from core_service.settings import Settings
-from core_service.tenancy import Tenant
-from core_service.web import urls
+from core_service.platform import urls
+from core_service.platform.errors import InvalidInput, KippuError
+from core_service.platform.security import Signer
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant
 
 log = logging.getLogger(__name__)
 

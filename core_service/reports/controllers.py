@@ -10,10 +10,10 @@ from litestar import Controller, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.accounts.guards import requires_role
-from core_service.errors import InvalidInput
+from core_service.platform.errors import InvalidInput
+from core_service.platform.guards import requires_role
+from core_service.platform.tenancy import Tenant
 from core_service.reports.service import MAX_DAYS, sales_rows
-from core_service.tenancy import Tenant
 
 
 class SalesRowOut(msgspec.Struct):

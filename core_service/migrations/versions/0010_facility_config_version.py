@@ -2,7 +2,7 @@
 
 Device requests (kiosk sales, gate scans) read the facility, its enabled plugins and
 its price categories on every call. Each worker keeps them in memory
-(``core_service.tenant_cache``) and checks, with the device-token lookup it makes
+(``core_service.platform.tenant_cache``) and checks, with the device-token lookup it makes
 anyway, that ``facility.config_version`` has not moved. Triggers, not application
 code, bump the version, so no writer (the ORM, a bulk UPDATE, a migration, psql) can
 change a price or a plugin option without the caches noticing on the next request.

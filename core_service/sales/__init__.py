@@ -1,1 +1,0 @@
-"""Sales: orders, checkout validation, ticket issuance and payment state changes."""

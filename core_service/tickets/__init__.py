@@ -1,1 +1,0 @@
-"""Tickets: QR token signing and verification."""

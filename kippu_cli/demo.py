@@ -1,0 +1,164 @@
+"""``kippu demo``: seed the demo facility on SQLite and run every part side by side.
+
+Starts the core service, the exporter (following), the workbench and a kiosk driver with
+a file printer, as child processes of this one, then prints where everything is. Ctrl-C
+stops them all. Re-running reuses the seeded database (``make clean-demo`` forgets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email, seed_demo_facility
+from core_service.models import Facility
+from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.platform.settings import Settings
+from kippu_contract.roles import ROLES
+
+TOKENS_FILE = "demo-tokens.json"
+
+
+def demo_settings(var_dir: Path, port: int) -> Settings:
+    return Settings(var_dir=var_dir, base_url=f"http://127.0.0.1:{port}")
+
+
+async def _seed_once(settings: Settings) -> dict[str, str]:
+    """Seed the demo facility unless it exists; returns its device tokens."""
+    tokens_path = settings.var_dir / TOKENS_FILE
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            exists = await session.scalar(sa.select(Facility.id).where(Facility.slug == DEMO_SLUG))
+            if exists is not None and tokens_path.exists():
+                return json.loads(tokens_path.read_text())
+            if exists is not None:
+                raise SystemExit(
+                    f"{settings.var_dir} holds a demo without tokens; run `make clean-demo`."
+                )
+            demo = await seed_demo_facility(session, settings.secret_key)
+    finally:
+        await engine.dispose()
+    tokens = {"kiosk": demo.kiosk_token, "gate": demo.gate_token}
+    tokens_path.write_text(json.dumps(tokens))
+    tokens_path.chmod(0o600)
+    return tokens
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "KIPPU_VAR_DIR": str(settings.var_dir),
+            "KIPPU_DATABASE_URL": settings.database_url,
+            "KIPPU_BASE_URL": settings.base_url,
+            "KIPPU_SECRET_KEY": settings.secret_key,
+        }
+    )
+    return env
+
+
+def _wait_until_up(url: str, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def run_demo(
+    *, var_dir: Path, port: int, workbench_port: int, kiosk_port: int, seed_only: bool
+) -> None:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    settings = demo_settings(var_dir, port)
+    upgrade_database(settings)
+    tokens = asyncio.run(_seed_once(settings))
+    if seed_only:
+        print(f"demo database ready at {settings.database_url}")
+        return
+    env = _environment(settings)
+    kippu = [sys.executable, "-m", "core_service.commands"]
+    kiosk_env = env | {
+        "KIPPU_KIOSK_CORE_URL": settings.base_url,
+        "KIPPU_KIOSK_TOKEN": tokens["kiosk"],
+        "KIPPU_KIOSK_PRINTER": f"file:{var_dir / 'kiosk-printer.bin'}",
+        "KIPPU_KIOSK_JOURNAL": str(var_dir / "kiosk-journal.sqlite3"),
+        "KIPPU_KIOSK_PORT": str(kiosk_port),
+    }
+    children = [subprocess.Popen([*kippu, "serve", "--port", str(port)], env=env)]
+    if not _wait_until_up(f"{settings.base_url}/healthz"):
+        _stop(children)
+        raise SystemExit("the core service did not start; see its output above")
+    children += [
+        subprocess.Popen([*kippu, "export", "--follow"], env=env),
+        subprocess.Popen([*kippu, "workbench", "--port", str(workbench_port)], env=env),
+        subprocess.Popen([*kippu, "kiosk"], env=kiosk_env),
+    ]
+    _print_welcome(settings, tokens, workbench_port, kiosk_port)
+    # A terminal closing or a supervisor stopping the demo must stop the children too.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(children)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _print_welcome(
+    settings: Settings, tokens: dict[str, str], workbench_port: int, kiosk_port: int
+) -> None:
+    logins = "\n".join(f"    {role:8} {demo_staff_email(role)}" for role in reversed(ROLES))
+    print(
+        f"""
+==========================================================================
+ kippu demo: Kippu Adventure Park / キップ・アドベンチャーパーク
+--------------------------------------------------------------------------
+ Web checkout   {settings.base_url}/shop/{DEMO_SLUG}/
+ My Page        {settings.base_url}/shop/{DEMO_SLUG}/my
+ Kiosk (touch)  http://127.0.0.1:{kiosk_port}/
+ Workbench      http://127.0.0.1:{workbench_port}/   (facility: {DEMO_SLUG})
+ Staff logins (password for all: {DEMO_PASSWORD}):
+{logins}
+ Gate scan      KIPPU_GATE_TOKEN={tokens["gate"]} \\
+                  .venv/bin/kippu gate scan --core-url {settings.base_url} '<QR text>'
+ Outgoing mail  {settings.mail_dir}/*.eml
+ Kiosk printer  {settings.var_dir / "kiosk-printer.bin"} (raw ESC/POS bytes)
+ Exports        {settings.export_dir}
+ Notebook       .venv/bin/pip install -e '.[notebooks]' and then
+                  KIPPU_EXPORT_DIR={settings.export_dir} .venv/bin/jupyter lab notebooks/
+ Stop with Ctrl-C.
+==========================================================================
+""",
+        flush=True,
+    )
