@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)  ## create .venv and install kippu with its test and bench tools

@@ -82,7 +82,7 @@ def _start_core(settings: Settings) -> subprocess.Popen[bytes]:
         }
     )
     core = subprocess.Popen(
-        [sys.executable, "-m", "core_service.commands", "serve", "--port", str(PORT)],
+        [sys.executable, "-m", "kippu_cli", "serve", "--port", str(PORT)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -24,14 +24,14 @@ from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
 from core_service.catalog.reservations import sweep as sweep_reservations
 from core_service.checkin.controllers import GateController, facility_public_key
 from core_service.facilities.controllers import FacilitySettingsController
-from core_service.facilities.credentials_controllers import PaymentCredentialsController
 from core_service.kiosks.controllers import KioskController, enrol_kiosk
 from core_service.kiosks.staff_controllers import DeviceController
 from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
 from core_service.mailing.outbox import deliver_due
+from core_service.orders.expiry import expire_holds
 from core_service.orders.lookup_controllers import OrderLookupController
 from core_service.orders.pass_export import PassExportController
-from core_service.orders.service import expire_holds
+from core_service.payments.credentials_controllers import PaymentCredentialsController
 from core_service.payments.reconciliation import reconcile_due
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.dependencies import (
@@ -41,14 +41,14 @@ from core_service.platform.dependencies import (
     provide_settings,
     provide_signer,
 )
-from core_service.platform.errors import EXCEPTION_HANDLERS
+from core_service.platform.errors import exception_handlers
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenant_cache import TenantCache
 from core_service.plugins.host import PluginHost, build_plugin_manager
 from core_service.reports.controllers import ReportController
 from core_service.storefront.controllers import WEB_ROUTE_HANDLERS
-from core_service.storefront.rendering import template_config
+from core_service.storefront.rendering import render_error_page, template_config
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def create_app(
             "tenant": Provide(provide_principal_tenant),
         },
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=exception_handlers(render_error_page),
         template_config=template_config(),
         debug=settings.debug,
     )

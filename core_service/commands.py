@@ -1,7 +1,9 @@
-"""The ``kippu`` command: serve, workbench, kiosk, export, demo, db upgrade, gate scan,
-payments reconcile.
+"""The core's subcommands of ``kippu``: serve, db upgrade, export, gate scan, payments
+reconcile.
 
-Every command reads its settings from ``KIPPU_*`` environment variables (see
+Each is registered in the ``kippu.commands`` entry-point group and found by
+:mod:`kippu_cli`; none of them knows the kiosk driver or the workbench. Every command
+reads its settings from ``KIPPU_*`` environment variables (see
 ``docs/configuration.md``); options given here override them.
 """
 
@@ -9,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from pathlib import Path
 
 import click
 
@@ -22,16 +22,6 @@ def _settings() -> Settings:
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def main(verbose: bool) -> None:
-    """kippu: ticketing and operations for leisure facilities."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-
-
-@main.group()
 def db() -> None:
     """Database schema commands."""
 
@@ -47,7 +37,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {settings.database_url} is at {revision}")
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
@@ -63,7 +53,7 @@ def serve(host: str, port: int, workers: int) -> None:
         uvicorn.run(create_app(_settings()), host=host, port=port)
 
 
-@main.command()
+@click.command()
 @click.option("--follow", is_flag=True, help="Keep exporting every few seconds.")
 @click.option("--interval", default=3.0, show_default=True, type=float)
 def export(follow: bool, interval: float) -> None:
@@ -78,28 +68,7 @@ def export(follow: bool, interval: float) -> None:
         click.echo(str(report))
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5006, show_default=True, type=int)
-@click.option("--core-url", default=None, help="Core service URL (default: KIPPU_BASE_URL).")
-def workbench(host: str, port: int, core_url: str | None) -> None:
-    """Run the managers' Panel workbench."""
-    from workbench.app import serve_workbench
-
-    settings = _settings()
-    serve_workbench(settings, port=port, address=host, core_url=core_url or settings.base_url)
-
-
-@main.command()
-def kiosk() -> None:
-    """Run the kiosk driver (touch UI, printer, terminal) on this kiosk PC."""
-    from kiosk_driver.app import run_kiosk
-    from kiosk_driver.config import KioskConfig
-
-    run_kiosk(KioskConfig.from_env())
-
-
-@main.group()
+@click.group()
 def gate() -> None:
     """Gate scanner commands."""
 
@@ -125,25 +94,7 @@ def gate_scan(token: str, direction: str, core_url: str | None, device_token: st
     raise SystemExit(0 if body.get("admitted") else 1)
 
 
-@main.command()
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workbench-port", default=5006, show_default=True, type=int)
-@click.option("--kiosk-port", default=8100, show_default=True, type=int)
-@click.option("--seed-only", is_flag=True, help="Create and seed the demo database, then stop.")
-def demo(port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> None:
-    """Seed the demo facility on SQLite and run core, workbench, kiosk and exporter."""
-    from kippu_cli.demo import run_demo
-
-    run_demo(
-        var_dir=Path("var/demo").resolve(),
-        port=port,
-        workbench_port=workbench_port,
-        kiosk_port=kiosk_port,
-        seed_only=seed_only,
-    )
-
-
-@main.group()
+@click.group()
 def payments() -> None:
     """Online payment commands."""
 
@@ -182,7 +133,3 @@ def payments_reconcile(as_json: bool) -> None:
 
     result = asyncio.run(run())
     raise SystemExit(1 if result["differences"] or result["errors"] else 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

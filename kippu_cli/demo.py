@@ -1,8 +1,10 @@
 """``kippu demo``: seed the demo facility on SQLite and run every part side by side.
 
 Starts the core service, the exporter (following), the workbench and a kiosk driver with
-a file printer, as child processes of this one, then prints where everything is. Ctrl-C
-stops them all. Re-running reuses the seeded database (``make clean-demo`` forgets it).
+a file printer, as child processes of this one (each through its own ``kippu``
+subcommand), then prints where everything is. Ctrl-C stops them all. Re-running reuses
+the seeded database (``make clean-demo`` forgets it). This is the one place that knows
+every part: it needs ``kippu[all]``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import httpx
 import sqlalchemy as sa
 
@@ -90,7 +93,7 @@ def run_demo(
         print(f"demo database ready at {settings.database_url}")
         return
     env = _environment(settings)
-    kippu = [sys.executable, "-m", "core_service.commands"]
+    kippu = [sys.executable, "-m", "kippu_cli"]
     kiosk_env = env | {
         "KIPPU_KIOSK_CORE_URL": settings.base_url,
         "KIPPU_KIOSK_TOKEN": tokens["kiosk"],
@@ -161,4 +164,20 @@ def _print_welcome(
 ==========================================================================
 """,
         flush=True,
+    )
+
+
+@click.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workbench-port", default=5006, show_default=True, type=int)
+@click.option("--kiosk-port", default=8100, show_default=True, type=int)
+@click.option("--seed-only", is_flag=True, help="Create and seed the demo database, then stop.")
+def demo(port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> None:
+    """Seed the demo facility on SQLite and run core, workbench, kiosk and exporter."""
+    run_demo(
+        var_dir=Path("var/demo").resolve(),
+        port=port,
+        workbench_port=workbench_port,
+        kiosk_port=kiosk_port,
+        seed_only=seed_only,
     )

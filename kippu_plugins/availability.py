@@ -6,7 +6,7 @@ and ``few_left_count`` (default 10: △ at or below this many places), whichever
 
 from __future__ import annotations
 
-from core_service.plugins.values import AvailabilityMarker, FacilityContext, hookimpl
+from core_service.plugin_api import AvailabilityMarker, FacilityContext, hookimpl
 
 PLUGIN_NAME = "availability"
 

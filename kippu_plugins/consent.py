@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_service.plugins.values import CheckoutField, FacilityContext, FieldError, hookimpl
+from core_service.plugin_api import CheckoutField, FacilityContext, FieldError, hookimpl
 
 PLUGIN_NAME = "consent"
 FIELD_NAME = "consent_waiver"

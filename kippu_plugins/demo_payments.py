@@ -28,8 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core_service.payments.notifications import webhook_route
-from core_service.payments.provider import (
+from core_service.plugin_api import (
     NextAction,
     NotificationRejected,
     PaymentProvider,
@@ -37,8 +36,9 @@ from core_service.payments.provider import (
     ProviderEvent,
     ProviderRejected,
     RefundResult,
+    hookimpl,
+    webhook_route,
 )
-from core_service.plugins.values import hookimpl
 
 PLUGIN_NAME = "demo_payments"
 PROVIDER_NAME = "demo"

@@ -27,22 +27,30 @@ import time
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import Customer, Order, Payment
-from core_service.orders.service import fail_payment
-from core_service.payments.credentials import load_credentials, store_credentials
-from core_service.payments.service import complete_payment, payment_page_path
-from core_service.platform import urls
-from core_service.platform.errors import Forbidden, NotFound
-from core_service.platform.security import Signer, new_token
-from core_service.platform.settings import Settings
-from core_service.platform.tenancy import Tenant, load_tenant
-from core_service.plugins.host import PluginHost
-from core_service.storefront.rendering import render_page, request_locale
+from core_service.plugin_api import (
+    NotFound,
+    Order,
+    Payment,
+    PluginHost,
+    Settings,
+    Signer,
+    Tenant,
+    complete_payment,
+    customer_email,
+    fail_payment,
+    load_credentials,
+    new_token,
+    payment_page_path,
+    provider_payment,
+    render_page,
+    request_locale,
+    store_credentials,
+    urls,
+)
 from kippu_plugins.demo_payments import (
     PLUGIN_NAME,
     PROVIDER_NAME,
@@ -61,23 +69,16 @@ BASE = "/demo-pay/{facility_slug:str}/{payment_id:int}"
 async def _checked(
     session: AsyncSession, host: PluginHost, slug: str, payment_id: int, key: str
 ) -> tuple[Tenant, Payment, Order]:
-    tenant = await load_tenant(session, host, slug=slug)
-    if PLUGIN_NAME not in tenant.plugins.enabled:
-        raise NotFound("No such page.", "ページが見つかりません。")
-    payment = await session.scalar(
-        sa.select(Payment).where(
-            Payment.id == payment_id,
-            Payment.facility_id == tenant.id,
-            Payment.provider == PROVIDER_NAME,
-        )
+    found = await provider_payment(
+        session,
+        host,
+        facility_slug=slug,
+        payment_id=payment_id,
+        plugin_name=PLUGIN_NAME,
+        provider_name=PROVIDER_NAME,
+        access_key=key,
     )
-    if payment is None:
-        raise NotFound("No such payment.", "お支払いが見つかりません。")
-    order = await session.get(Order, payment.order_id)
-    assert order is not None
-    if not key or not secrets.compare_digest(order.access_key, key):
-        raise Forbidden("This payment link is not valid.", "このお支払いリンクは無効です。")
-    return tenant, payment, order
+    return found.tenant, found.payment, found.order
 
 
 def _charge(tenant: Tenant, payment: Payment, order: Order) -> DemoCharge:
@@ -232,8 +233,8 @@ async def demo_control_page(
     tenant, payment, order = await _checked(db_session, plugin_host, facility_slug, payment_id, key)
     context = _context(request, tenant, payment, order, key)
     if step == "paidy":
-        customer = await db_session.get(Customer, order.customer_id) if order.customer_id else None
-        context.update(email=customer.email if customer else "", phone="", errors={})
+        email = await customer_email(db_session, order)
+        context.update(email=email or "", phone="", errors={})
     return render_page(request, f"demo_{step}.html", context)
 
 

@@ -36,33 +36,32 @@ and captured there, so the visitor does not wait for the webhook.
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import MediaType, Response, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import Order, Payment
-from core_service.payments.http import ProviderHTTP, json_or_empty
-from core_service.payments.notifications import apply_event, webhook_route
-from core_service.payments.provider import (
+from core_service.plugin_api import (
+    InvalidInput,
     NextAction,
     NotificationRejected,
     OperationNotSupported,
     PaymentProvider,
     PaymentStart,
+    PluginHost,
     ProviderEvent,
+    ProviderHTTP,
     ProviderRejected,
     RefundResult,
+    Settings,
+    Signer,
+    apply_event,
+    hookimpl,
+    instantiate_provider,
+    json_or_empty,
+    provider_payment,
+    webhook_route,
 )
-from core_service.payments.registry import instantiate_provider
-from core_service.platform.errors import Forbidden, InvalidInput, NotFound
-from core_service.platform.security import Signer
-from core_service.platform.settings import Settings
-from core_service.platform.tenancy import load_tenant
-from core_service.plugins.host import PluginHost
-from core_service.plugins.values import hookimpl
 
 PLUGIN_NAME = "paidy_payments"
 API_BASE = "https://api.paidy.com"
@@ -281,23 +280,17 @@ async def paidy_authorized(
     signer: Signer,
 ) -> Response[Any]:
     """Paidy checkout's callback: verify the authorised payment, capture, confirm."""
-    tenant = await load_tenant(db_session, plugin_host, slug=facility_slug)
-    if PLUGIN_NAME not in tenant.plugins.enabled:
-        raise NotFound("No such page.", "ページが見つかりません。")
-    payment = await db_session.scalar(
-        sa.select(Payment).where(
-            Payment.id == payment_id,
-            Payment.facility_id == tenant.id,
-            Payment.provider == PaidyProvider.name,
-        )
-    )
-    if payment is None:
-        raise NotFound("No such payment.", "お支払いが見つかりません。")
-    order = await db_session.get(Order, payment.order_id)
-    assert order is not None
     key, paidy_id = str(data.get("key", "")), str(data.get("paidy_payment_id", ""))
-    if not key or not secrets.compare_digest(order.access_key, key):
-        raise Forbidden("This payment link is not valid.", "このお支払いリンクは無効です。")
+    found = await provider_payment(
+        db_session,
+        plugin_host,
+        facility_slug=facility_slug,
+        payment_id=payment_id,
+        plugin_name=PLUGIN_NAME,
+        provider_name=PaidyProvider.name,
+        access_key=key,
+    )
+    tenant, payment, order = found.tenant, found.payment, found.order
     provider = instantiate_provider(tenant, PaidyProvider, settings)
     try:
         event = await provider.query_status(paidy_id) if paidy_id.startswith("pay_") else None

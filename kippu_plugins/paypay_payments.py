@@ -39,19 +39,20 @@ import secrets
 import time
 from typing import Any
 
-from core_service.payments.http import ProviderHTTP, json_or_empty
-from core_service.payments.notifications import webhook_route
-from core_service.payments.provider import (
+from core_service.plugin_api import (
     NextAction,
     NotificationRejected,
     OperationNotSupported,
     PaymentProvider,
     PaymentStart,
     ProviderEvent,
+    ProviderHTTP,
     ProviderRejected,
     RefundResult,
+    hookimpl,
+    json_or_empty,
+    webhook_route,
 )
-from core_service.plugins.values import hookimpl
 
 PLUGIN_NAME = "paypay_payments"
 API_BASE = "https://api.paypay.ne.jp"

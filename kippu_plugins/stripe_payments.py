@@ -39,9 +39,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from core_service.payments.http import ProviderHTTP, json_or_empty
-from core_service.payments.notifications import webhook_route
-from core_service.payments.provider import (
+from core_service.plugin_api import (
     NextAction,
     NotificationRejected,
     OperationNotSupported,
@@ -49,10 +47,13 @@ from core_service.payments.provider import (
     PaymentProvider,
     PaymentStart,
     ProviderEvent,
+    ProviderHTTP,
     ProviderRejected,
     RefundResult,
+    hookimpl,
+    json_or_empty,
+    webhook_route,
 )
-from core_service.plugins.values import hookimpl
 
 PLUGIN_NAME = "stripe_payments"
 API_BASE = "https://api.stripe.com"

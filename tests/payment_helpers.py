@@ -19,10 +19,11 @@ from litestar.testing import AsyncTestClient
 from core_service.app import create_app
 from core_service.demo.data import DemoFacility
 from core_service.facilities.setup import set_plugin
+from core_service.orders.placement import place_order
 from core_service.orders.requests import CheckoutRequest, LineRequest
-from core_service.orders.service import create_payment, place_order
 from core_service.payments.credentials import store_credentials
 from core_service.payments.provider import PaymentStart
+from core_service.payments.transitions import create_payment
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import load_tenant

@@ -16,8 +16,10 @@ from core_service.catalog.service import availability
 from core_service.demo.data import DemoFacility
 from core_service.models import Capacity, Facility, Order, Payment, Product, Ticket, utcnow
 from core_service.models.catalog import PassHolder
+from core_service.orders.expiry import expire_holds
+from core_service.orders.placement import place_order
 from core_service.orders.requests import CheckoutRequest, LineRequest
-from core_service.orders.service import confirm_payment, create_payment, expire_holds, place_order
+from core_service.payments.transitions import confirm_payment, create_payment
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.errors import InvalidInput, SoldOut
 from core_service.platform.settings import Settings

@@ -25,9 +25,10 @@ from core_service.checkin import service as checkin_service
 from core_service.demo.data import DemoFacility
 from core_service.models import AuditLog, CheckIn, Facility, Order, Ticket
 from core_service.orders.pass_export import COLUMNS, CSV_NAME
+from core_service.orders.placement import place_order
 from core_service.orders.presenters import group_token, ticket_token
 from core_service.orders.requests import CheckoutRequest, LineRequest
-from core_service.orders.service import confirm_payment, create_payment, place_order
+from core_service.payments.transitions import confirm_payment, create_payment
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import load_tenant

@@ -16,15 +16,15 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from core_service.app import run_background_once
-from core_service.commands import main
 from core_service.models import Order, Payment, Ticket, utcnow
-from core_service.orders.service import expire_holds
+from core_service.orders.expiry import expire_holds
 from core_service.payments import reconciliation
 from core_service.payments.reconciliation import ReconciliationReport, reconcile
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.plugins.host import PluginHost, build_plugin_manager
+from kippu_cli.main import main
 from kippu_plugins.demo_payments import LEDGER
 from tests.fakes import stripe as fake_stripe
 from tests.payment_helpers import (

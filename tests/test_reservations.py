@@ -8,9 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from core_service.catalog import reservations
+from core_service.catalog.service import price_categories_by_id
 from core_service.demo.data import DemoFacility
 from core_service.models import Capacity, CapacityReservation, Order, Ticket, utcnow
-from core_service.orders import service
+from core_service.orders import placement, writer
 from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.errors import Conflict
@@ -52,7 +53,7 @@ async def test_a_sale_consumes_its_receipt(db_settings: Settings, demo: DemoFaci
     engine = make_engine(db_settings)
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
-        order, created = await service.place_order(
+        order, created = await placement.place_order(
             session, tenant, _kiosk_sale(demo), hold_minutes=15
         )
         assert created and order.status == "paid" and len(order.tickets) == 2
@@ -68,13 +69,13 @@ async def test_a_failed_order_write_gives_the_places_back(
         raise RuntimeError("the database went away mid-order")
 
     # Both writers: the ORM one (SQLite) and the one-statement one (PostgreSQL).
-    monkeypatch.setattr(service, "_write_sale", broken_write)
-    monkeypatch.setattr(service.sale_statement, "write_order", broken_write)
+    monkeypatch.setattr(writer, "write_with_orm", broken_write)
+    monkeypatch.setattr(writer.sale_statement, "write_order", broken_write)
     engine = make_engine(db_settings)
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
         with pytest.raises(RuntimeError):
-            await service.place_order(session, tenant, _kiosk_sale(demo), hold_minutes=15)
+            await placement.place_order(session, tenant, _kiosk_sale(demo), hold_minutes=15)
         assert await _state(session, demo) == (0, 0, 0, 0, 0)
     await engine.dispose()
 
@@ -85,7 +86,7 @@ async def test_the_sweeper_releases_receipts_of_crashed_requests_only(
     engine = make_engine(db_settings)
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
-        categories = await service.price_categories_by_id(session, tenant, [demo.adult_category_id])
+        categories = await price_categories_by_id(session, tenant, [demo.adult_category_id])
         product = categories[demo.adult_category_id].product
         await session.commit()
         # A request took 3 places (sold) and 1 (held) and then died before its order.
@@ -124,15 +125,15 @@ async def test_an_order_whose_receipt_was_swept_is_refused_whole(
         return write
 
     # Both writers: the ORM one (SQLite) and the one-statement one (PostgreSQL).
-    monkeypatch.setattr(service, "_write_sale", after_a_sweep(service._write_sale))
+    monkeypatch.setattr(writer, "write_with_orm", after_a_sweep(writer.write_with_orm))
     monkeypatch.setattr(
-        service.sale_statement,
+        writer.sale_statement,
         "write_order",
-        after_a_sweep(service.sale_statement.write_order),
+        after_a_sweep(writer.sale_statement.write_order),
     )
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
         with pytest.raises(Conflict):
-            await service.place_order(session, tenant, _kiosk_sale(demo), hold_minutes=15)
+            await placement.place_order(session, tenant, _kiosk_sale(demo), hold_minutes=15)
         assert await _state(session, demo) == (0, 0, 0, 0, 0)
     await engine.dispose()

@@ -1,5 +1,5 @@
-"""PostgreSQL: the one-statement order writer (``sales.sale_statement.write_order``)
-writes exactly the rows the ORM writer (``service._write_sale``) writes.
+"""PostgreSQL: the one-statement order writer (``orders.sale_statement.write_order``)
+writes exactly the rows the ORM writer (``orders.writer.write_with_orm``) writes.
 
 Each order is placed twice from the same request, once per writer, and every row of
 orders, order_line, ticket, pass_holder, payment, payment_event, consent_record and the
@@ -41,7 +41,7 @@ from core_service.models import (
     utcnow,
 )
 from core_service.models.catalog import PassHolder
-from core_service.orders import presenters, sale_statement, service
+from core_service.orders import placement, presenters, sale_statement, writer
 from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.errors import Conflict, SoldOut
@@ -146,7 +146,7 @@ async def _request(engine: AsyncEngine, demo: DemoFacility, name: str, run: str)
 
 async def _orm_write(connection: Any, session: Any, sale: Any, receipts: Any) -> bool:
     """The SQLite writer, forced on PostgreSQL as the reference."""
-    return await service._write_sale(session, sale, receipts)
+    return await writer.write_with_orm(session, sale, receipts)
 
 
 def _recording(outcomes: list[sale_statement.Taken]) -> Any:
@@ -260,7 +260,7 @@ async def _place(
     """Place the order; what its returned Order objects and the presenters show."""
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
-        order, created = await service.place_order(
+        order, created = await placement.place_order(
             session, tenant, request, hold_minutes=HOLD_MINUTES
         )
         assert created
@@ -302,7 +302,7 @@ async def _replay(
     counts, capacity = await _counts(engine), await _capacity(engine)
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
-        again, created = await service.place_order(
+        again, created = await placement.place_order(
             session, tenant, request, hold_minutes=HOLD_MINUTES
         )
         assert (again.id, created, len(again.tickets)) == (order_id, False, tickets)
@@ -327,8 +327,8 @@ async def test_both_writers_write_the_same_rows(
         before = await _capacity(engine)
         with monkeypatch.context() as patch:
             if run == "orm":
-                patch.setattr(service, "_write", _orm_write)
-                patch.setattr(service, "_sell_in_one_statement", _not_in_one_statement)
+                patch.setattr(placement, "write_sale", _orm_write)
+                patch.setattr(placement, "_sell_in_one_statement", _not_in_one_statement)
             else:
                 patch.setattr(sale_statement, "take_and_write_order", recorded)
             shown[run] = await _place(
@@ -369,7 +369,7 @@ async def test_both_writers_write_the_same_rows(
 async def test_a_swept_receipt_writes_nothing_and_gives_the_places_back(
     engine: AsyncEngine, demo: DemoFacility, monkeypatch: pytest.MonkeyPatch, swept: str
 ) -> None:
-    write_order = service.sale_statement.write_order
+    write_order = writer.sale_statement.write_order
     counts = await _counts(engine)
 
     async def after_a_sweep(connection: Any, session: Any, sale: Any, receipt_ids: Any) -> bool:
@@ -386,12 +386,12 @@ async def test_a_swept_receipt_writes_nothing_and_gives_the_places_back(
         assert left == {**counts, "capacity_reservation": 0 if swept == "all" else 1}
         return written
 
-    monkeypatch.setattr(service.sale_statement, "write_order", after_a_sweep)
+    monkeypatch.setattr(writer.sale_statement, "write_order", after_a_sweep)
     request = await _request(engine, demo, "first", "swept")
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
         with pytest.raises(Conflict):
-            await service.place_order(session, tenant, request, hold_minutes=HOLD_MINUTES)
+            await placement.place_order(session, tenant, request, hold_minutes=HOLD_MINUTES)
     assert await _counts(engine) == counts
     assert set((await _capacity(engine)).values()) == {(0, 0)}  # both rows, given back
     async with engine.connect() as conn:
@@ -413,7 +413,7 @@ async def _kiosk_sale(engine: AsyncEngine, demo: DemoFacility, quantity: int) ->
     )
     async with make_sessionmaker(engine)() as session:
         tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
-        order, _ = await service.place_order(session, tenant, request, hold_minutes=HOLD_MINUTES)
+        order, _ = await placement.place_order(session, tenant, request, hold_minutes=HOLD_MINUTES)
         return order
 
 

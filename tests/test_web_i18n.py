@@ -79,18 +79,21 @@ def test_money_and_dates_follow_the_locale() -> None:
 
 def _source_messages() -> set[str]:
     found = set()
-    templates = CORE / "web" / "templates"
-    for *_, message, _comments, _context in extract_from_dir(
-        templates,
-        [("**.html", "jinja2"), ("**.txt", "jinja2")],
-        options_map={"**": {"extensions": "jinja2.ext.i18n"}},
-    ):
-        found.add(message)
-    for folder in (CORE / "web", CORE / "mailing"):
+    for templates in (CORE / "storefront" / "templates", CORE / "mailing" / "templates"):
+        assert templates.is_dir(), templates
+        for *_, message, _comments, _context in extract_from_dir(
+            templates,
+            [("**.html", "jinja2"), ("**.txt", "jinja2")],
+            options_map={"**": {"extensions": "jinja2.ext.i18n"}},
+        ):
+            found.add(message)
+    for folder in (CORE / "storefront", CORE / "mailing", CORE / "platform"):
         for *_, message, _comments, _context in extract_from_dir(
             folder, [("**.py", "python")], keywords={"gettext": (2,)}
         ):
             found.add(message)
+    # Hundreds of strings; a handful would mean a moved folder was not searched.
+    assert len(found) > 200, len(found)
     return found
 
 

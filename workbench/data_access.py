@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from core_service.models.catalog import ADMISSION_KINDS
+from kippu_contract.admission import ADMISSION_KINDS
 from kippu_contract.export_schema import TABLES, ExportTable
 from workbench.admitted_orders import AdmittedOrders
 from workbench.checkin_cache import CheckinCache

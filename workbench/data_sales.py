@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from core_service.reports.service import NO_METHOD, local_bounds
+from kippu_contract.facility_time import local_bounds
+from kippu_contract.v1.staff import NO_PAYMENT_METHOD
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,7 +51,13 @@ class SalesQueries:
         start, end = local_bounds(day_from, day_to, tz)
         frame = self.connection.execute(
             self._SALES,
-            {"facility": facility_id, "start": start, "end": end, "tz": tz, "none": NO_METHOD},
+            {
+                "facility": facility_id,
+                "start": start,
+                "end": end,
+                "tz": tz,
+                "none": NO_PAYMENT_METHOD,
+            },
         ).df()
         if frame.empty:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in SALES_COLUMNS})

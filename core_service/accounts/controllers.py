@@ -9,12 +9,12 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.accounts.auth import issue_staff_token
+from core_service.accounts.schemas import LoginIn, LoginOut, StaffOut
 from core_service.accounts.service import authenticate
+from core_service.facilities.presenters import facility_out
 from core_service.models import Facility, StaffUser
-from core_service.orders.presenters import facility_out
 from core_service.platform.guards import requires_role
 from core_service.platform.security import Signer
-from kippu_contract.v1.schemas import LoginIn, LoginOut, StaffOut
 
 
 def _staff_out(staff: StaffUser) -> StaffOut:

@@ -10,10 +10,8 @@ Cancelling needs an ``Idempotency-Key`` header, so a retried request never refun
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
@@ -21,65 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.aftersales.cancellation import CancelOutcome, Quote, cancel_tickets, quote
 from core_service.aftersales.refunds import mark_paid_out, send_refund
+from core_service.aftersales.schemas import (
+    CancelIn,
+    CancellationOut,
+    QuoteOut,
+    RefundOut,
+    TicketQuoteOut,
+)
 from core_service.models import Cancellation, Refund
-from core_service.orders.service import load_order
+from core_service.orders.queries import load_order
 from core_service.platform.errors import Forbidden, InvalidInput
 from core_service.platform.guards import requires_role
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from kippu_contract.roles import role_at_least
-
-
-class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
-    #: Tickets to cancel; omitted or null: every cancellable ticket of the order.
-    ticket_ids: list[int] | None = None
-    reason: str = ""
-    #: Manager only: cancel without the policy's fee (e.g. the park closed for weather).
-    waive_fee: bool = False
-    #: The refund the caller expects; refused unless it is exactly the policy's.
-    refund_amount: int | None = None
-
-
-class TicketQuoteOut(msgspec.Struct):
-    ticket_id: int
-    base: int
-    handling_fee: int
-    fee: int
-    refund: int
-    days_before: int
-
-
-class QuoteOut(msgspec.Struct):
-    order_code: str
-    tickets: list[TicketQuoteOut]
-    base_total: int
-    fee: int
-    handling_fee_kept: int
-    refund_amount: int
-
-
-class RefundOut(msgspec.Struct):
-    id: int
-    state: str
-    amount: int
-    provider: str
-    provider_ref: str
-    attempts: int
-    last_error: str
-    refunded_at: dt.datetime | None
-
-
-class CancellationOut(msgspec.Struct):
-    id: int
-    order_code: str
-    order_status: str
-    ticket_ids: list[int]
-    base_total: int
-    fee: int
-    handling_fee_kept: int
-    refund_amount: int
-    replayed: bool
-    refund: RefundOut | None
 
 
 def quote_out(order_code: str, q: Quote) -> QuoteOut:

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.mailing.addresses import is_email_address
 from core_service.mailing.outbox import enqueue
 from core_service.models import AuditLog, Order, Ticket, TicketTransfer, utcnow
 from core_service.platform.errors import Conflict, InvalidInput, NotFound
 from core_service.platform.security import new_token
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
-from core_service.storefront.forms import EMAIL_PATTERN
 
 MAX_NAME_LENGTH = 100
 
@@ -69,7 +69,7 @@ async def offer_ticket(
     """
     email = email.strip().lower()
     order_code = order.code
-    if email and not EMAIL_PATTERN.match(email):
+    if email and not is_email_address(email):
         raise InvalidInput(
             "This e-mail address does not look right.", "メールアドレスの形式が正しくありません。"
         )

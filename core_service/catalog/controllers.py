@@ -1,33 +1,38 @@
-"""Public availability (F15): a JSON feed and an embeddable widget for a facility's own site.
+"""Public availability (F15): a JSON feed for a facility's own site.
 
 ``GET /api/v1/facilities/{slug}/availability`` answers with the 〇/△/× marker of every
 web-sold dated product for each day (and slot), and allows any origin (CORS), so a
 corporate site can fetch it from the visitor's browser. Remaining counts are not
 published: the marker is what the facility chose to show.
-``GET /shop/{slug}/availability-widget`` is the same as a small HTML page to put in an
-``<iframe>``; it needs no script on either side.
+The same markers as an embeddable HTML page are served by the storefront
+(:mod:`core_service.storefront.availability_widget`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import Parameter
-from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.catalog.service import DateAvailability, availability, products_for_channel
-from core_service.models import Product
-from core_service.platform.errors import InvalidInput
-from core_service.platform.tenancy import Tenant, load_tenant
+from core_service.catalog.schemas import (
+    AvailabilityFeed,
+    DayFeed,
+    MarkerFeed,
+    ProductFeed,
+    SlotFeed,
+)
+from core_service.catalog.service import (
+    DateAvailability,
+    availability,
+    availability_dates,
+    dated_web_products,
+)
+from core_service.platform.tenancy import load_tenant
 from core_service.plugins.host import PluginHost
 from core_service.plugins.values import AvailabilityMarker
-from kippu_contract.facility_time import facility_today
 
-MAX_DAYS = 62
 DEFAULT_DAYS = 30
 #: Browsers and CDNs may reuse an answer this long; markers change slowly.
 CACHE_SECONDS = 60
@@ -36,42 +41,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET",
     "Cache-Control": f"public, max-age={CACHE_SECONDS}",
 }
-
-
-class MarkerFeed(msgspec.Struct):
-    symbol: str
-    level: str
-    label_ja: str
-    label_en: str
-
-
-class SlotFeed(msgspec.Struct):
-    slot: str
-    marker: MarkerFeed | None
-
-
-class DayFeed(msgspec.Struct):
-    date: dt.date
-    closed: bool
-    marker: MarkerFeed | None
-    slots: list[SlotFeed]
-
-
-class ProductFeed(msgspec.Struct):
-    code: str
-    kind: str
-    name_ja: str
-    name_en: str
-    url: str
-    days: list[DayFeed]
-
-
-class AvailabilityFeed(msgspec.Struct):
-    facility: str
-    name_ja: str
-    name_en: str
-    first_day: dt.date
-    products: list[ProductFeed]
 
 
 def _marker(marker: AvailabilityMarker | None) -> MarkerFeed | None:
@@ -89,27 +58,6 @@ def _day(day: DateAvailability) -> DayFeed:
     )
 
 
-def _days(tenant: Tenant, start: str, days: int) -> list[dt.date]:
-    today = facility_today(tenant.facility.timezone)
-    try:
-        first = dt.date.fromisoformat(start) if start else today
-    except ValueError as exc:
-        raise InvalidInput(
-            "'from' must be a date (YYYY-MM-DD).", "from は日付で指定してください。"
-        ) from exc
-    first = max(first, today)
-    count = min(max(days, 1), MAX_DAYS)
-    return [first + dt.timedelta(days=i) for i in range(count)]
-
-
-async def _dated_products(session: AsyncSession, tenant: Tenant, code: str) -> list[Product]:
-    return [
-        p
-        for p in await products_for_channel(session, tenant, "web")
-        if p.requires_date and not p.is_addon and (not code or p.code == code)
-    ]
-
-
 @get("/api/v1/facilities/{slug:str}/availability")
 async def availability_feed(
     slug: str,
@@ -121,9 +69,9 @@ async def availability_feed(
 ) -> Response[AvailabilityFeed]:
     """Markers per day and slot of the facility's dated web products."""
     tenant = await load_tenant(db_session, plugin_host, slug=slug)
-    dates = _days(tenant, start, days)
+    dates = availability_dates(tenant, start, days)
     products = []
-    for item in await _dated_products(db_session, tenant, product):
+    for item in await dated_web_products(db_session, tenant, product):
         calendar = await availability(db_session, tenant, item, dates)
         products.append(
             ProductFeed(
@@ -145,36 +93,4 @@ async def availability_feed(
     return Response(body, headers=CORS_HEADERS)
 
 
-@get("/shop/{slug:str}/availability-widget")
-async def availability_widget(
-    request: Request[Any, Any, Any],
-    slug: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    days: int = 14,
-    product: str = "",
-) -> Template:
-    """The feed as a small, script-free HTML table for an ``<iframe>``."""
-    from core_service.storefront.rendering import render_page, request_locale
-
-    tenant = await load_tenant(db_session, plugin_host, slug=slug)
-    locale = request_locale(request)
-    dates = _days(tenant, "", days)
-    rows = [
-        (item, await availability(db_session, tenant, item, dates))
-        for item in await _dated_products(db_session, tenant, product)
-    ]
-    return render_page(
-        request,
-        "availability_widget.html",
-        {
-            "facility_name": tenant.facility.name(locale),
-            "dates": dates,
-            "rows": rows,
-            "shop_url": f"/shop/{slug}/",
-            "product_url": lambda p: f"/shop/{slug}/products/{p.code}",
-        },
-    )
-
-
-PUBLIC_AVAILABILITY_HANDLERS: list[Any] = [availability_feed, availability_widget]
+PUBLIC_AVAILABILITY_HANDLERS: list[Any] = [availability_feed]

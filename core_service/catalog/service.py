@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from core_service.catalog.capacity import rows_between
 from core_service.catalog.rules import is_closed
 from core_service.models import PriceCategory, Product
-from core_service.platform.tenancy import Tenant
+from core_service.platform.errors import InvalidInput
+from core_service.platform.tenancy import FACILITY_CATEGORIES_WITH_PRODUCT, Tenant
 from core_service.plugins.values import AvailabilityMarker
+from kippu_contract.facility_time import facility_today
 
 
 async def products_for_channel(
@@ -27,13 +28,6 @@ async def products_for_channel(
     return [p for p in products if channel in p.channels]
 
 
-# One round trip: the product joined in, its category list left unloaded (a sale reads
-# the product, never its other categories). Built once: every sale runs it.
-FACILITY_CATEGORIES_WITH_PRODUCT = (
-    sa.select(PriceCategory)
-    .where(PriceCategory.facility_id == sa.bindparam("facility_id"))
-    .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
-)
 _CATEGORIES_WITH_PRODUCT = FACILITY_CATEGORIES_WITH_PRODUCT.where(
     PriceCategory.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -126,3 +120,32 @@ async def availability(
             day = DateAvailability(date, left, cap, marker(left, cap), closed)
         result.append(day)
     return result
+
+
+#: The most days a feed or widget answers for.
+MAX_DAYS = 62
+
+
+def availability_dates(tenant: Tenant, start: str, days: int) -> list[dt.date]:
+    """The days a feed or widget shows: from ``start`` (ISO date, default today, never
+    before today), ``days`` of them (1 to MAX_DAYS)."""
+    today = facility_today(tenant.facility.timezone)
+    try:
+        first = dt.date.fromisoformat(start) if start else today
+    except ValueError as exc:
+        raise InvalidInput(
+            "'from' must be a date (YYYY-MM-DD).", "from は日付で指定してください。"
+        ) from exc
+    first = max(first, today)
+    count = min(max(days, 1), MAX_DAYS)
+    return [first + dt.timedelta(days=i) for i in range(count)]
+
+
+async def dated_web_products(session: AsyncSession, tenant: Tenant, code: str) -> list[Product]:
+    """The dated web products (not add-ons) whose availability is published; one when
+    ``code`` names it."""
+    return [
+        p
+        for p in await products_for_channel(session, tenant, "web")
+        if p.requires_date and not p.is_addon and (not code or p.code == code)
+    ]

@@ -9,12 +9,12 @@ from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.checkin.schemas import PublicKeyOut, ScanIn, ScanOut, ScanTicketOut
 from core_service.checkin.service import DIRECTIONS, scan
 from core_service.platform.errors import InvalidInput
 from core_service.platform.guards import requires_device
 from core_service.platform.tenancy import Tenant, load_tenant
 from core_service.plugins.host import PluginHost
-from kippu_contract.v1.schemas import PublicKeyOut, ScanIn, ScanOut, ScanTicketOut
 
 
 class GateScanOut(ScanOut):

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.rules import first_use_valid_until
 from core_service.models import (
-    ADMISSION_KINDS,
     CheckIn,
     Order,
     Product,
@@ -39,6 +38,7 @@ from core_service.models import (
 )
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import Redemption
+from kippu_contract.admission import ADMISSION_KINDS
 from kippu_contract.facility_time import facility_today
 from kippu_contract.tokens import (
     KIND_ORDER_GROUP,

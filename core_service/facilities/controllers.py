@@ -17,6 +17,11 @@ import sqlalchemy as sa
 from litestar import Controller, Request, get, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.facilities.schemas import (
+    FacilitySettingsIn,
+    FacilitySettingsOut,
+    PluginSettingOut,
+)
 from core_service.facilities.setup import set_plugin
 from core_service.models import AuditLog, FacilityPlugin, utcnow
 from core_service.platform.errors import InvalidInput
@@ -29,31 +34,6 @@ CHANNEL_METHODS: dict[str, tuple[str, ...]] = {
     "web": ("card", "konbini", "paypay", "paidy"),
     "kiosk": ("card", "emoney", "qr"),
 }
-
-
-class PluginSettingOut(msgspec.Struct):
-    name: str
-    enabled: bool
-    options: dict[str, Any]
-
-
-class FacilitySettingsOut(msgspec.Struct):
-    plugins: list[PluginSettingOut]
-    payment_methods: dict[str, list[str]]
-    available_methods: dict[str, list[str]]
-    self_cancel: bool
-
-
-class PluginSettingIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    enabled: bool
-    options: dict[str, Any] = {}
-
-
-class FacilitySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
-    plugins: list[PluginSettingIn] | None = None
-    payment_methods: dict[str, list[str]] | None = None
-    self_cancel: bool | None = None
 
 
 async def _settings_out(

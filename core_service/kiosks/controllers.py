@@ -17,28 +17,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.capacity import remaining
 from core_service.catalog.service import price_categories_by_id, products_for_channel
+from core_service.facilities.presenters import facility_out
 from core_service.kiosks.devices import enrol
-from core_service.kiosks.schemas import KioskHeartbeatIn, StaffCallIn, StaffCallOut
-from core_service.models import Device, Facility, utcnow
-from core_service.orders.presenters import facility_out, order_out, tickets_out
-from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
-from core_service.orders.service import place_order
-from core_service.platform.errors import Forbidden, InvalidInput
-from core_service.platform.guards import requires_device
-from core_service.platform.settings import Settings
-from core_service.platform.tenancy import Tenant
-from kippu_contract.facility_time import facility_today
-from kippu_contract.v1.schemas import (
+from core_service.kiosks.schemas import (
     CatalogOut,
     CheckoutFieldOut,
     EnrolIn,
     EnrolOut,
+    KioskHeartbeatIn,
     KioskOrderIn,
     KioskOrderOut,
     MarkerOut,
     PriceCategoryOut,
     ProductOut,
+    StaffCallIn,
+    StaffCallOut,
 )
+from core_service.models import Device, Facility, utcnow
+from core_service.orders.placement import place_order
+from core_service.orders.presenters import order_out, tickets_out
+from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
+from core_service.platform.errors import Forbidden, InvalidInput
+from core_service.platform.guards import requires_device
+from core_service.platform.settings import Settings
+from core_service.platform.tenancy import Tenant
+from kippu_contract.facility_time import facility_today
 
 KIOSK_PAYMENT_METHODS = ("card", "emoney", "qr")
 TERMINAL_PROVIDER = "kiosk_terminal"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.accounts.auth import DEVICE_TOKEN_PREFIX
+from core_service.kiosks.schemas import StaffCallOut
 from core_service.models import Device, utcnow
 from core_service.platform.errors import InvalidInput, NotFound
 from core_service.platform.security import new_token, token_digest
@@ -88,3 +91,11 @@ async def create_enrolled_device(
     new.device.enrolment_expires_at = None
     await session.flush()
     return new.device, token
+
+
+def open_call(status: dict[str, Any]) -> StaffCallOut | None:
+    """The device's open staff call, if any (kept in ``Device.status["staff_call"]``)."""
+    call = status.get("staff_call")
+    if not isinstance(call, dict) or not call.get("open"):
+        return None
+    return msgspec.convert(call, StaffCallOut)

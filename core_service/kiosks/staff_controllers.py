@@ -4,16 +4,14 @@ staff calls, close a call, set a kiosk's allowed products, revoke."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-import msgspec
 import sqlalchemy as sa
 from litestar import Controller, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.kiosks.devices import create_device, revoke
-from core_service.kiosks.schemas import StaffCallOut, open_call
+from core_service.kiosks.devices import create_device, open_call, revoke
+from core_service.kiosks.schemas import AllowedProductsIn, DeviceIn, DeviceOut, NewDeviceOut
 from core_service.models import Device, utcnow
 from core_service.platform.errors import InvalidInput, NotFound
 from core_service.platform.guards import requires_role
@@ -21,36 +19,6 @@ from core_service.platform.tenancy import Tenant
 
 #: A kiosk that has not sent a heartbeat for this long is flagged as silent.
 SILENT_AFTER = dt.timedelta(minutes=2)
-
-
-class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
-    kind: str
-    name: str
-
-
-class NewDeviceOut(msgspec.Struct):
-    id: int
-    kind: str
-    name: str
-    enrolment_code: str
-    enrolment_expires_at: dt.datetime
-
-
-class DeviceOut(msgspec.Struct):
-    id: int
-    kind: str
-    name: str
-    enrolled: bool
-    revoked: bool
-    last_seen_at: dt.datetime | None
-    silent: bool
-    status: dict[str, Any]
-    open_call: StaffCallOut | None = None
-    allowed_product_ids: list[int] = []
-
-
-class AllowedProductsIn(msgspec.Struct, forbid_unknown_fields=True):
-    product_ids: list[int]
 
 
 class DeviceController(Controller):

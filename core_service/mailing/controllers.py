@@ -9,11 +9,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 
-import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,51 +25,17 @@ from core_service.mailing.campaigns import (
     send_test,
     unsubscribe,
 )
+from core_service.mailing.schemas import (
+    CompositionIn,
+    MailingIn,
+    MailingOut,
+    TestMailIn,
+    TestMailOut,
+)
 from core_service.platform.guards import requires_role
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
-
-
-class CompositionIn(msgspec.Struct, forbid_unknown_fields=True):
-    subject_ja: str
-    subject_en: str
-    body_ja: str
-    body_en: str
-    kind: str = "marketing"
-
-    def composition(self) -> Composition:
-        return Composition(self.kind, self.subject_ja, self.subject_en, self.body_ja, self.body_en)
-
-
-class MailingIn(msgspec.Struct, forbid_unknown_fields=True):
-    composition: CompositionIn
-    customer_keys: list[str]
-    segment: dict[str, Any] = {}
-
-
-class TestMailIn(msgspec.Struct, forbid_unknown_fields=True):
-    composition: CompositionIn
-    locale: str = "ja"
-
-
-class TestMailOut(msgspec.Struct):
-    to: str
-
-
-class MailingOut(msgspec.Struct):
-    id: int
-    kind: str
-    status: str
-    subject_ja: str
-    subject_en: str
-    created_by: str
-    created_at: dt.datetime
-    recipients: int
-    skipped: int
-    queued: int
-    sent: int
-    failed: int
 
 
 def _out(s: CampaignStatus) -> MailingOut:
@@ -112,7 +76,7 @@ class MailingController(Controller):
             tenant.facility,
             settings.base_url,
             created_by=request.user.email,
-            composition=data.composition.composition(),
+            composition=_composition(data.composition),
             customer_keys=data.customer_keys,
             segment=data.segment,
         )
@@ -134,7 +98,7 @@ class MailingController(Controller):
             settings.base_url,
             to=request.user.email,
             locale=data.locale,
-            composition=data.composition.composition(),
+            composition=_composition(data.composition),
         )
         await db_session.commit()
         return TestMailOut(to=request.user.email)
@@ -202,3 +166,7 @@ async def _facility_name(session: AsyncSession, facility_id: int) -> str:
 
 
 UNSUBSCRIBE_HANDLERS = [unsubscribe_form, unsubscribe_confirm]
+
+
+def _composition(data: CompositionIn) -> Composition:
+    return Composition(data.kind, data.subject_ja, data.subject_en, data.body_ja, data.body_en)

@@ -1,16 +1,20 @@
 """The visitor e-mails of the core, in the order's language, as text and HTML.
 
-Bodies are Jinja templates under ``core_service/storefront/templates/mail/`` rendered with the
-same translations as the visitor pages, so a wording fix applies to page and mail alike.
+Bodies are Jinja templates under ``core_service/mailing/templates/mail/`` rendered with the
+same translations and filters as the visitor pages (:mod:`core_service.platform.templating`),
+so a wording fix applies to page and mail alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from core_service.models import Facility, Order
 from core_service.platform.i18n import gettext, normalise_locale
-from core_service.storefront.rendering import render_string
+from core_service.platform.templating import build_environment, render_string
+
+ENVIRONMENT = build_environment(Path(__file__).parent / "templates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +44,8 @@ def order_confirmation(
     }
     return MailContent(
         subject=subject,
-        text=render_string("mail/order_confirmation.txt", locale, **context),
-        html=render_string("mail/order_confirmation.html", locale, **context),
+        text=render_string(ENVIRONMENT, "mail/order_confirmation.txt", locale, **context),
+        html=render_string(ENVIRONMENT, "mail/order_confirmation.html", locale, **context),
     )
 
 
@@ -54,6 +58,6 @@ def mypage_link(facility: Facility, *, locale: str, login_url: str) -> MailConte
     }
     return MailContent(
         subject=subject,
-        text=render_string("mail/mypage_link.txt", locale, **context),
-        html=render_string("mail/mypage_link.html", locale, **context),
+        text=render_string(ENVIRONMENT, "mail/mypage_link.txt", locale, **context),
+        html=render_string(ENVIRONMENT, "mail/mypage_link.html", locale, **context),
     )

@@ -6,8 +6,6 @@ Importing this package registers every table on ``Base.metadata`` (Alembic's tar
 from core_service.models.aftersales import Cancellation, Receipt, Refund, TicketTransfer
 from core_service.models.base import Base, utcnow
 from core_service.models.catalog import (
-    ADMISSION_KINDS,
-    PRODUCT_KINDS,
     Capacity,
     CapacityReservation,
     PriceCategory,
@@ -19,8 +17,6 @@ from core_service.models.operations import CheckIn, OutboxMessage, Payment, Paym
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
 
 __all__ = [
-    "ADMISSION_KINDS",
-    "PRODUCT_KINDS",
     "AuditLog",
     "Base",
     "Cancellation",

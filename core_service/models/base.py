@@ -12,9 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from kippu_contract.facility_time import utcnow
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -11,17 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core_service.models.base import Base, BigId, TenantMixin, Timestamped, utcnow
 
-PRODUCT_KINDS = (
-    "day_admission",
-    "timed_admission",
-    "coupon_book",
-    "annual_pass",
-    "addon",
-    "time_stay",
-)
-#: Kinds that admit a visitor through the gate (counted in the visit rate).
-ADMISSION_KINDS = ("day_admission", "timed_admission", "annual_pass")
-
 
 class Product(TenantMixin, Timestamped, Base):
     __tablename__ = "product"

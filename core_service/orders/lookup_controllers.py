@@ -7,60 +7,25 @@ and refunding are separate routes of the cancellation feature.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-import msgspec
 import sqlalchemy as sa
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Customer, Order, Payment
+from core_service.orders.schemas import (
+    LookupLineOut,
+    LookupOrderOut,
+    LookupPaymentOut,
+    LookupTicketOut,
+)
 from core_service.platform.guards import requires_role
 from core_service.platform.tenancy import Tenant
 from kippu_contract.roles import can_see_personal_data
 
 MAX_RESULTS = 20
-
-
-class LookupLineOut(msgspec.Struct):
-    product_name_ja: str
-    product_name_en: str
-    category_name_ja: str
-    category_name_en: str
-    visit_date: dt.date | None
-    quantity: int
-    line_total: int
-
-
-class LookupTicketOut(msgspec.Struct):
-    id: int
-    status: str
-    valid_from: dt.date
-    valid_until: dt.date
-    uses_left: int
-
-
-class LookupPaymentOut(msgspec.Struct):
-    method: str
-    state: str
-    amount: int
-
-
-class LookupOrderOut(msgspec.Struct):
-    code: str
-    channel: str
-    status: str
-    total: int
-    created_at: dt.datetime
-    paid_at: dt.datetime | None
-    customer_email: str
-    customer_name: str
-    masked: bool
-    lines: list[LookupLineOut]
-    tickets: list[LookupTicketOut]
-    payments: list[LookupPaymentOut]
 
 
 def mask_email(email: str) -> str:

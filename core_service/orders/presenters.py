@@ -8,20 +8,10 @@ from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.util import identity_key
 
 from core_service.models import Facility, Order, Payment, Product, Ticket
+from core_service.orders.schemas import OrderLineOut, OrderOut, TaxLineOut, TicketOut
 from core_service.orders.tax import tax_summary
 from core_service.platform.tenancy import signing_key
 from kippu_contract.tokens import KIND_ORDER_GROUP, KIND_TICKET, TokenClaim, sign_token
-from kippu_contract.v1.schemas import FacilityOut, OrderLineOut, OrderOut, TaxLineOut, TicketOut
-
-
-def facility_out(facility: Facility) -> FacilityOut:
-    return FacilityOut(
-        id=facility.id,
-        slug=facility.slug,
-        name_ja=facility.name_ja,
-        name_en=facility.name_en,
-        tax_registration_number=facility.tax_registration_number,
-    )
 
 
 def ticket_token(facility: Facility, ticket: Ticket, secret_key: str) -> str:

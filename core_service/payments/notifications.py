@@ -24,7 +24,6 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Payment, PaymentEvent, utcnow
-from core_service.orders.service import fail_payment
 from core_service.payments.provider import (
     NotificationRejected,
     PaymentProvider,
@@ -33,6 +32,7 @@ from core_service.payments.provider import (
 )
 from core_service.payments.registry import instantiate_provider
 from core_service.payments.service import complete_payment, shorten_konbini_hold
+from core_service.payments.transitions import fail_payment
 from core_service.platform.errors import NotFound
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.models import Order, Payment, utcnow
-from core_service.orders.service import expire_holds, fail_payment
+from core_service.orders.expiry import expire_holds
 from core_service.payments.notifications import (
     AMOUNT_MISMATCH,
     DUPLICATE,
@@ -41,6 +41,7 @@ from core_service.payments.notifications import (
 from core_service.payments.provider import NotificationRejected, PaymentProvider
 from core_service.payments.registry import build_provider
 from core_service.payments.service import EXPIRES_AT
+from core_service.payments.transitions import fail_payment
 from core_service.platform.errors import KippuError
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.mailing.messages import order_confirmation
 from core_service.mailing.outbox import enqueue
 from core_service.models import Customer, Order, Payment, PaymentEvent, utcnow
-from core_service.orders.service import confirm_payment, create_payment, fail_payment
 from core_service.payments.provider import (
     NextAction,
     PaymentDeclined,
@@ -34,7 +33,9 @@ from core_service.payments.provider import (
     PaymentStart,
     ProviderUnavailable,
 )
+from core_service.payments.provider_pages import customer_email
 from core_service.payments.registry import build_provider
+from core_service.payments.transitions import confirm_payment, create_payment, fail_payment
 from core_service.platform import urls
 from core_service.platform.errors import InvalidInput, KippuError
 from core_service.platform.security import Signer
@@ -342,7 +343,7 @@ async def queue_order_confirmation(
     session: AsyncSession, tenant: Tenant, order: Order, *, settings: Settings, signer: Signer
 ) -> bool:
     """Queue the confirmation e-mail of a paid web order; False when there is no address."""
-    email = await _customer_email(session, order)
+    email = await customer_email(session, order)
     if order.channel != "web" or not email:
         return False
     slug = tenant.facility.slug
@@ -374,9 +375,3 @@ async def queue_order_confirmation(
     )
     await session.commit()
     return True
-
-
-async def _customer_email(session: AsyncSession, order: Order) -> str | None:
-    if order.customer_id is None:
-        return None
-    return await session.scalar(sa.select(Customer.email).where(Customer.id == order.customer_id))

@@ -8,11 +8,14 @@ clients and a friendly page for visitors. Unexpected errors never show a traceba
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from core_service.platform.i18n.choice import request_locale
 
 log = logging.getLogger(__name__)
 
@@ -62,64 +65,48 @@ class InvalidInput(KippuError):
     code = "invalid_input"
 
 
+#: Renders the visitor's error page (the storefront's): request, status, message.
+ErrorPage = Callable[[Request[Any, Any, Any], int, str], Response[Any]]
+
+
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
     )
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    # Same rule as the visitor pages (?lang=, kippu_lang cookie, Accept-Language), so an
-    # error message is in the language of the page around it.
-    from core_service.storefront.rendering import request_locale
+def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
+    """The app's handlers: JSON for API clients, ``error_page`` for browsers.
 
-    return request_locale(request)
+    The page renderer is passed in by the app rather than imported, because the pages
+    belong to the storefront, a layer above every domain that raises these errors."""
 
+    def respond(
+        request: Request[Any, Any, Any], status: int, message: str, body: dict[str, Any]
+    ) -> Response[Any]:
+        if error_page is not None and _wants_html(request):
+            return error_page(request, status, message)
+        return Response(body, status_code=status, media_type=MediaType.JSON)
 
-def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
-    from core_service.storefront.rendering import (
-        render_error_page,  # visitor pages render errors themselves
-    )
+    def kippu_error(request: Request[Any, Any, Any], exc: KippuError) -> Response[Any]:
+        message = exc.message(request_locale(request))
+        body = {"detail": message, "code": exc.code, **exc.extra}
+        return respond(request, exc.status_code, message, body)
 
-    return render_error_page(request, status, message)
+    def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        body: dict[str, Any] = {"detail": exc.detail, "code": "http_error"}
+        if isinstance(exc, ValidationException) and exc.extra:
+            body["errors"] = exc.extra
+        return respond(request, exc.status_code, str(exc.detail), body)
 
+    def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = (
+            "Something went wrong on our side. Nothing was charged twice; please try again."
+            if request_locale(request) == "en"
+            else "システムエラーが発生しました。二重に課金されることはありません。もう一度お試しください。"
+        )
+        body = {"detail": message, "code": "internal_error"}
+        return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, message, body)
 
-def kippu_error_handler(request: Request[Any, Any, Any], exc: KippuError) -> Response[Any]:
-    locale = _locale(request)
-    if _wants_html(request):
-        return _error_page(request, exc.status_code, exc.message(locale))
-    body = {"detail": exc.message(locale), "code": exc.code, **exc.extra}
-    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
-
-
-def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    detail = exc.detail
-    if _wants_html(request):
-        return _error_page(request, exc.status_code, str(detail))
-    body: dict[str, Any] = {"detail": detail, "code": "http_error"}
-    if isinstance(exc, ValidationException) and exc.extra:
-        body["errors"] = exc.extra
-    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
-
-
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    message = (
-        "Something went wrong on our side. Nothing was charged twice; please try again."
-        if _locale(request) == "en"
-        else "システムエラーが発生しました。二重に課金されることはありません。もう一度お試しください。"
-    )
-    if _wants_html(request):
-        return _error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, message)
-    return Response(
-        {"detail": message, "code": "internal_error"},
-        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
-        media_type=MediaType.JSON,
-    )
-
-
-EXCEPTION_HANDLERS: dict[Any, Any] = {
-    KippuError: kippu_error_handler,
-    HTTPException: http_error_handler,
-    Exception: unexpected_error_handler,
-}
+    return {KippuError: kippu_error, HTTPException: http_error, Exception: unexpected_error}

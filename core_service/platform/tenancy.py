@@ -13,8 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
-from core_service.models import Facility, FacilityPlugin, PriceCategory
+from core_service.models import Facility, FacilityPlugin, PriceCategory, Product
 from core_service.platform.errors import NotFound
 from core_service.platform.security import key_cipher
 from core_service.plugins.host import FacilityPlugins, PluginHost
@@ -51,6 +52,15 @@ def _facility_with_plugins(column: sa.ColumnElement[Any]) -> sa.Select[Any]:
 # Built once, not per request.
 _BY_SLUG = _facility_with_plugins(Facility.slug)
 _BY_ID = _facility_with_plugins(Facility.id)
+
+
+# One round trip: the product joined in, its category list left unloaded (a sale reads
+# the product, never its other categories). Built once: every sale runs it.
+FACILITY_CATEGORIES_WITH_PRODUCT = (
+    sa.select(PriceCategory)
+    .where(PriceCategory.facility_id == sa.bindparam("facility_id"))
+    .options(joinedload(PriceCategory.product).lazyload(Product.price_categories))
+)
 
 
 async def load_tenant(

@@ -25,8 +25,7 @@ from types import MappingProxyType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core_service.catalog.service import FACILITY_CATEGORIES_WITH_PRODUCT
-from core_service.platform.tenancy import Tenant, load_tenant
+from core_service.platform.tenancy import FACILITY_CATEGORIES_WITH_PRODUCT, Tenant, load_tenant
 from core_service.plugins.host import PluginHost
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,25 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.platform.errors import InvalidInput
 from core_service.platform.guards import requires_role
 from core_service.platform.tenancy import Tenant
+from core_service.reports.schemas import SalesReportOut, SalesRowOut
 from core_service.reports.service import MAX_DAYS, sales_rows
-
-
-class SalesRowOut(msgspec.Struct):
-    day: dt.date
-    channel: str
-    method: str
-    product_id: int
-    quantity: int
-    amount: int
-
-
-class SalesReportOut(msgspec.Struct):
-    date_from: dt.date
-    date_to: dt.date
-    timezone: str
-    total_amount: int
-    total_quantity: int
-    rows: list[SalesRowOut]
 
 
 class ReportController(Controller):

@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Facility, Order, OrderLine, Payment
+from kippu_contract.facility_time import local_bounds
+from kippu_contract.v1.staff import NO_PAYMENT_METHOD
 
 #: Longest range one report may cover; keeps one request's work bounded.
 MAX_DAYS = 366
-NO_METHOD = "none"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -38,14 +39,6 @@ class SalesKey:
 class SalesFigure:
     quantity: int
     amount: int
-
-
-def local_bounds(day_from: dt.date, day_to: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
-    """UTC instants of the facility's midnight starting ``day_from`` and ending ``day_to``."""
-    zone = ZoneInfo(tz)
-    start = dt.datetime.combine(day_from, dt.time(), zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(day_to + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    return start, end
 
 
 async def sales_rows(
@@ -93,7 +86,7 @@ async def sales_rows(
         key = SalesKey(
             day=paid_at.astimezone(zone).date(),
             channel=channel,
-            method=methods.get(oid, (0, NO_METHOD))[1],
+            method=methods.get(oid, (0, NO_PAYMENT_METHOD))[1],
             product_id=product_id,
         )
         sums[key][0] += quantity

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.catalog.rules import sale_window_error
 from core_service.catalog.service import DateAvailability, availability, products_for_channel
 from core_service.models import Order, Product, utcnow
-from core_service.orders.service import CheckoutRefused, payment_outcome, place_order
+from core_service.orders.placement import CheckoutRefused, place_order
 from core_service.payments.registry import MethodChoice, method_choices
 from core_service.payments.service import start_payment
+from core_service.payments.transitions import payment_outcome
 from core_service.platform import urls
 from core_service.platform.errors import InvalidInput, NotFound, SoldOut
 from core_service.platform.security import Signer, new_token

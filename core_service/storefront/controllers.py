@@ -24,6 +24,7 @@ from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from core_service.storefront import checkout, mypage
 from core_service.storefront.aftersales_pages import AFTERSALES_HANDLERS
+from core_service.storefront.availability_widget import availability_widget
 from core_service.storefront.payment_pages import PAYMENT_PAGE_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
@@ -422,6 +423,7 @@ def healthz() -> dict[str, str]:
 
 WEB_ROUTE_HANDLERS: list[Any] = [
     healthz,
+    availability_widget,
     ShopController,
     MyPageController,
     *PAYMENT_PAGE_HANDLERS,

@@ -10,19 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.datastructures import FormMultiDict
 
 from core_service.catalog.rules import MAX_PHOTO_BYTES, MAX_TICKETS_PER_ORDER, Holder, photo_type
+from core_service.mailing.addresses import is_email_address
 from core_service.models import Product
 from core_service.orders.requests import CheckoutRequest, LineRequest
 from core_service.plugins.values import CheckoutField, FieldError
 
 # Deliberately loose: the confirmation mail is the real test of an address.
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 QUANTITY_PREFIX = "qty_"
 #: Form-level errors (sold out, payment unavailable) are shown above the form.
 FORM = "form"
@@ -249,7 +248,7 @@ def validate(
             "Enter your e-mail address; we send your tickets there.",
             "チケットをお送りするメールアドレスを入力してください。",
         )
-    elif not EMAIL_PATTERN.match(form.email) or len(form.email) > 254:
+    elif not is_email_address(form.email):
         errors.add(
             "email",
             "This e-mail address does not look right.",

@@ -26,6 +26,7 @@ from core_service.accounts import login_throttle
 from core_service.aftersales.cancellation import cancellable, policy_of
 from core_service.aftersales.distribution import transfers_of
 from core_service.aftersales.receipts import receipts_of
+from core_service.mailing.addresses import is_email_address
 from core_service.mailing.messages import mypage_link
 from core_service.mailing.outbox import enqueue
 from core_service.models import Customer, Order, Refund
@@ -34,7 +35,6 @@ from core_service.platform.errors import NotFound
 from core_service.platform.security import Signer, hash_password, verify_password
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
-from core_service.storefront.forms import EMAIL_PATTERN
 from core_service.storefront.ticket_page import TicketView, ticket_views
 from kippu_contract.facility_time import facility_today
 
@@ -77,7 +77,7 @@ _DUMMY_HASH = hash_password("kippu-mypage-timing-equaliser")
 
 
 def valid_email(email: str) -> bool:
-    return bool(EMAIL_PATTERN.match(email)) and len(email) <= 254
+    return is_email_address(email)
 
 
 async def send_link(

@@ -14,8 +14,9 @@ import segno
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import ADMISSION_KINDS, Facility, Order, TicketTransfer
+from core_service.models import Facility, Order, TicketTransfer
 from core_service.orders.presenters import group_token, tickets_out
+from kippu_contract.admission import ADMISSION_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, get, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import AuditLog, utcnow
 from core_service.payments.credentials import SETTINGS_KEY, masked_credentials, store_credentials
+from core_service.payments.schemas import PaymentCredentialsOut, ProviderCredentialsOut
 from core_service.platform.errors import InvalidInput
 from core_service.platform.guards import requires_role
 from core_service.platform.settings import Settings
@@ -30,19 +30,6 @@ from core_service.plugins.host import PluginHost
 MAX_FIELDS = 20
 MAX_NAME_LENGTH = 64
 MAX_VALUE_LENGTH = 4096
-
-
-class ProviderCredentialsOut(msgspec.Struct):
-    provider: str
-    #: Secret fields masked ("sk_live_…9f3a"); identifying fields (merchant id) in full.
-    fields: dict[str, str]
-    updated_at: str | None
-
-
-class PaymentCredentialsOut(msgspec.Struct):
-    #: Provider names of every installed provider plugin: what ``PUT`` accepts.
-    providers: list[str]
-    credentials: list[ProviderCredentialsOut]
 
 
 def installed_provider_names(host: PluginHost) -> list[str]:

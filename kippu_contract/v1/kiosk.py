@@ -1,4 +1,9 @@
-"""Request and response shapes of the JSON API (msgspec Structs, never ORM objects)."""
+"""The kiosk API (``/api/v1/kiosk/*``): enrolment, catalog, orders, heartbeats, staff calls.
+
+The core encodes these and the kiosk driver decodes the very same structs. The heartbeat
+is lenient on purpose: an older driver that sends fewer fields, or a newer one that sends
+more, must still be heard, because a silent kiosk is worse than a partially described one.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,7 @@ from typing import Any
 
 import msgspec
 
-
-class FacilityOut(msgspec.Struct):
-    id: int
-    slug: str
-    name_ja: str
-    name_en: str
-    tax_registration_number: str
+from kippu_contract.v1.common import FacilityOut
 
 
 class MarkerOut(msgspec.Struct):
@@ -142,14 +141,6 @@ class KioskOrderOut(msgspec.Struct):
     facility: FacilityOut
 
 
-class HeartbeatIn(msgspec.Struct):
-    printer: str = "unknown"
-    paper: str = "unknown"
-    terminal: str = "unknown"
-    last_sale_at: str | None = None
-    version: str = ""
-
-
 class EnrolIn(msgspec.Struct, forbid_unknown_fields=True):
     code: str
 
@@ -160,50 +151,28 @@ class EnrolOut(msgspec.Struct):
     facility: FacilityOut
 
 
-class ScanIn(msgspec.Struct, forbid_unknown_fields=True):
-    token: str
-    direction: str = "entry"
+class KioskHeartbeatIn(msgspec.Struct):
+    printer: str = "unknown"  # ok / offline / paper_out / cover_open / unknown
+    paper: str = "unknown"  # ok / near_end / out / unknown
+    terminal: str = "unknown"  # ok / offline / unknown
+    last_sale_at: str | None = None
+    version: str = ""
+    #: Why the kiosk is not selling right now (None while it sells).
+    out_of_service: str | None = None
+    #: Sales waiting for the core (paid) or the printer (confirmed), and refunds staff owe.
+    unconfirmed: int = 0
+    unprinted: int = 0
+    void_failed: int = 0
 
 
-class ScanTicketOut(msgspec.Struct):
-    id: int
-    product_name_ja: str
-    product_name_en: str
-    uses_left: int
-    valid_from: dt.date
-    valid_until: dt.date
+class StaffCallIn(msgspec.Struct):
+    reason: str = "visitor"  # visitor / printer / payment / ...
+    detail: str = ""
 
 
-class ScanOut(msgspec.Struct):
-    result: str
-    admitted: bool
-    message_ja: str
-    message_en: str
-    ticket: ScanTicketOut | None = None
-
-
-class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
-    facility: str
-    email: str
-    password: str
-
-
-class StaffOut(msgspec.Struct):
-    id: int
-    email: str
-    display_name: str
-    role: str
-
-
-class LoginOut(msgspec.Struct):
-    token: str
-    role: str
-    staff: StaffOut
-    facility: FacilityOut
-
-
-class PublicKeyOut(msgspec.Struct):
-    facility: str
-    algorithm: str
-    public_key: str
-    token_format: str
+class StaffCallOut(msgspec.Struct):
+    open: bool
+    reason: str
+    detail: str
+    at: str
+    closed_at: str | None = None

@@ -1,0 +1,42 @@
+"""Expiring checkouts that were never paid and giving their held places back."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core_service.catalog import capacity
+from core_service.models import (
+    Order,
+    OrderLine,
+    utcnow,
+)
+
+
+async def expire_holds(session: AsyncSession, now: dt.datetime | None = None) -> int:
+    """Expire unpaid checkouts past their hold (all facilities); returns how many."""
+    now = now or utcnow()
+    due = (
+        await session.scalars(
+            sa.select(Order.id).where(Order.status == "pending", Order.hold_expires_at < now)
+        )
+    ).all()
+    expired = 0
+    for order_id in due:
+        moved = await session.execute(
+            sa.update(Order)
+            .where(Order.id == order_id, Order.status == "pending")
+            .values(status="expired", hold_expires_at=None)
+        )
+        if moved.rowcount != 1:
+            continue  # paid meanwhile
+        lines = await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id))
+        for line in lines:
+            if line.capacity_id is not None:
+                await capacity.release_hold(session, line.capacity_id, line.quantity)
+        expired += 1
+        await session.commit()
+    await session.commit()
+    return expired

@@ -1,0 +1,162 @@
+"""An order becoming paid: pending (or expired) to paid exactly once, its tickets
+issued, held places turned into sold ones, and plugins told.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core_service.catalog import capacity, rules
+from core_service.models import (
+    Capacity,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    Ticket,
+)
+from core_service.models.catalog import PassHolder
+from core_service.platform.tenancy import Tenant
+from core_service.plugins.values import PaidOrder
+
+
+async def mark_paid(
+    session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime
+) -> list[OrderLine] | None:
+    """pending → paid exactly once and issue the tickets; the order's lines, or None if
+    it was not pending. Held places are NOT converted here: see :func:`convert_holds`."""
+    result = await session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.facility_id == tenant.id, Order.status == "pending")
+        .values(status="paid", paid_at=now, hold_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    lines = (
+        await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id))
+    ).all()
+    for line in lines:
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        holders = (
+            (
+                await session.scalars(
+                    sa.select(PassHolder)
+                    .where(PassHolder.order_line_id == line.id)
+                    .order_by(PassHolder.position)
+                )
+            ).all()
+            if product.holder_required
+            else []
+        )
+        tickets = new_tickets(tenant, line, product, list(holders))
+        session.add_all(tickets)
+        await session.flush()
+        _link_holders([list(holders)], tickets)
+    if order.customer_id is not None:
+        await note_first_purchase(session, order.customer_id, now)
+    await session.refresh(order)
+    return list(lines)
+
+
+async def convert_holds(session: AsyncSession, lines: list[OrderLine]) -> None:
+    """Turn the held places of paid lines into sold ones. The caller runs this last
+    before its COMMIT, so the hot capacity row stays locked as briefly as possible."""
+    for line in sorted(lines, key=lambda item: item.capacity_id or 0):
+        if line.capacity_id is not None:
+            await capacity.convert_hold(session, line.capacity_id, line.quantity)
+
+
+async def note_first_purchase(session: AsyncSession, customer_id: int, now: dt.datetime) -> None:
+    await session.execute(
+        sa.update(Customer)
+        .where(Customer.id == customer_id, Customer.first_purchase_at.is_(None))
+        .values(first_purchase_at=now)
+    )
+
+
+def new_tickets(
+    tenant: Tenant, line: OrderLine, product: Product, holders: list[PassHolder]
+) -> list[Ticket]:
+    """The tickets of one paid line (not yet added to the session)."""
+    assert line.visit_date is not None
+    valid_from, valid_until = rules.validity(product, line.visit_date)
+    # A tear-off coupon book is N single-use tickets (one QR each) per book bought; the
+    # line keeps quantity = books and the book price, so sales and refunds are unchanged.
+    tear_off = product.kind == "coupon_book" and product.coupon_tear_off
+    count, uses = (line.quantity * product.uses, 1) if tear_off else (line.quantity, product.uses)
+    return [
+        Ticket(
+            facility_id=tenant.id,
+            order_id=line.order_id,
+            order_line_id=line.id,
+            product_id=line.product_id,
+            price_category_id=line.price_category_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            slot=line.slot,
+            uses_total=uses,
+            uses_left=uses,
+            holder_name=holders[i].name if i < len(holders) else "",
+        )
+        for i in range(count)
+    ]
+
+
+def _link_holders(holders_per_line: list[list[PassHolder]], tickets: list[Ticket]) -> None:
+    """Point each pass holder at the ticket issued for them (tickets carry ids by now)."""
+    by_line: dict[int, list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        by_line[ticket.order_line_id].append(ticket)
+    for holders in holders_per_line:
+        for holder in holders:
+            holder.ticket_id = by_line[holder.order_line_id][holder.position].id
+
+
+async def announce_paid(tenant: Tenant, order: Order) -> None:
+    await tenant.plugins.order_paid(
+        PaidOrder(
+            id=order.id,
+            code=order.code,
+            channel=order.channel,
+            total=order.total,
+            ticket_ids=tuple(t.id for t in order.tickets),
+        )
+    )
+
+
+async def revive_expired(
+    session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime
+) -> bool:
+    """expired → paid when every place of the order can be sold again; else nothing."""
+    lines = (
+        await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id))
+    ).all()
+    taken: list[OrderLine] = []
+    for line in sorted(lines, key=lambda item: item.capacity_id or 0):
+        if line.capacity_id is None:
+            continue
+        if not await capacity.sell_now(session, line.capacity_id, line.quantity):
+            for done in taken:  # give back what this attempt took
+                await session.execute(
+                    sa.update(Capacity)
+                    .where(Capacity.id == done.capacity_id)
+                    .values(sold=Capacity.sold - done.quantity)
+                )
+            return False
+        taken.append(line)
+    moved = await session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.facility_id == tenant.id, Order.status == "expired")
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return False
+    # The places are sold already: no holds to convert.
+    return await mark_paid(session, tenant, order, now) is not None

@@ -1,0 +1,36 @@
+"""The gate API (``/api/v1/gate/*``): scans and the facility's public key for offline checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class ScanIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+    direction: str = "entry"
+
+
+class ScanTicketOut(msgspec.Struct):
+    id: int
+    product_name_ja: str
+    product_name_en: str
+    uses_left: int
+    valid_from: dt.date
+    valid_until: dt.date
+
+
+class ScanOut(msgspec.Struct):
+    result: str
+    admitted: bool
+    message_ja: str
+    message_en: str
+    ticket: ScanTicketOut | None = None
+
+
+class PublicKeyOut(msgspec.Struct):
+    facility: str
+    algorithm: str
+    public_key: str
+    token_format: str

@@ -1,0 +1,252 @@
+"""The staff API: login, order lookup, cancellation and refunds, facility settings,
+payment credentials, mailing, sales reports and devices. The workbench is its client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from kippu_contract.v1.common import FacilityOut
+from kippu_contract.v1.kiosk import StaffCallOut
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    facility: str
+    email: str
+    password: str
+
+
+class StaffOut(msgspec.Struct):
+    id: int
+    email: str
+    display_name: str
+    role: str
+
+
+class LoginOut(msgspec.Struct):
+    token: str
+    role: str
+    staff: StaffOut
+    facility: FacilityOut
+
+
+class LookupLineOut(msgspec.Struct):
+    product_name_ja: str
+    product_name_en: str
+    category_name_ja: str
+    category_name_en: str
+    visit_date: dt.date | None
+    quantity: int
+    line_total: int
+
+
+class LookupTicketOut(msgspec.Struct):
+    id: int
+    status: str
+    valid_from: dt.date
+    valid_until: dt.date
+    uses_left: int
+
+
+class LookupPaymentOut(msgspec.Struct):
+    method: str
+    state: str
+    amount: int
+
+
+class LookupOrderOut(msgspec.Struct):
+    code: str
+    channel: str
+    status: str
+    total: int
+    created_at: dt.datetime
+    paid_at: dt.datetime | None
+    customer_email: str
+    customer_name: str
+    masked: bool
+    lines: list[LookupLineOut]
+    tickets: list[LookupTicketOut]
+    payments: list[LookupPaymentOut]
+
+
+class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: Tickets to cancel; omitted or null: every cancellable ticket of the order.
+    ticket_ids: list[int] | None = None
+    reason: str = ""
+    #: Manager only: cancel without the policy's fee (e.g. the park closed for weather).
+    waive_fee: bool = False
+    #: The refund the caller expects; refused unless it is exactly the policy's.
+    refund_amount: int | None = None
+
+
+class TicketQuoteOut(msgspec.Struct):
+    ticket_id: int
+    base: int
+    handling_fee: int
+    fee: int
+    refund: int
+    days_before: int
+
+
+class QuoteOut(msgspec.Struct):
+    order_code: str
+    tickets: list[TicketQuoteOut]
+    base_total: int
+    fee: int
+    handling_fee_kept: int
+    refund_amount: int
+
+
+class RefundOut(msgspec.Struct):
+    id: int
+    state: str
+    amount: int
+    provider: str
+    provider_ref: str
+    attempts: int
+    last_error: str
+    refunded_at: dt.datetime | None
+
+
+class CancellationOut(msgspec.Struct):
+    id: int
+    order_code: str
+    order_status: str
+    ticket_ids: list[int]
+    base_total: int
+    fee: int
+    handling_fee_kept: int
+    refund_amount: int
+    replayed: bool
+    refund: RefundOut | None
+
+
+class PluginSettingOut(msgspec.Struct):
+    name: str
+    enabled: bool
+    options: dict[str, Any]
+
+
+class FacilitySettingsOut(msgspec.Struct):
+    plugins: list[PluginSettingOut]
+    payment_methods: dict[str, list[str]]
+    available_methods: dict[str, list[str]]
+    self_cancel: bool
+
+
+class PluginSettingIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    enabled: bool
+    options: dict[str, Any] = {}
+
+
+class FacilitySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    plugins: list[PluginSettingIn] | None = None
+    payment_methods: dict[str, list[str]] | None = None
+    self_cancel: bool | None = None
+
+
+class ProviderCredentialsOut(msgspec.Struct):
+    provider: str
+    #: Secret fields masked ("sk_live_…9f3a"); identifying fields (merchant id) in full.
+    fields: dict[str, str]
+    updated_at: str | None
+
+
+class PaymentCredentialsOut(msgspec.Struct):
+    #: Provider names of every installed provider plugin: what ``PUT`` accepts.
+    providers: list[str]
+    credentials: list[ProviderCredentialsOut]
+
+
+class CompositionIn(msgspec.Struct, forbid_unknown_fields=True):
+    subject_ja: str
+    subject_en: str
+    body_ja: str
+    body_en: str
+    kind: str = "marketing"
+
+
+class MailingIn(msgspec.Struct, forbid_unknown_fields=True):
+    composition: CompositionIn
+    customer_keys: list[str]
+    segment: dict[str, Any] = {}
+
+
+class TestMailIn(msgspec.Struct, forbid_unknown_fields=True):
+    composition: CompositionIn
+    locale: str = "ja"
+
+
+class TestMailOut(msgspec.Struct):
+    to: str
+
+
+class MailingOut(msgspec.Struct):
+    id: int
+    kind: str
+    status: str
+    subject_ja: str
+    subject_en: str
+    created_by: str
+    created_at: dt.datetime
+    recipients: int
+    skipped: int
+    queued: int
+    sent: int
+    failed: int
+
+
+#: The payment method of a sale without a payment (a free order) in sales figures.
+NO_PAYMENT_METHOD = "none"
+
+
+class SalesRowOut(msgspec.Struct):
+    day: dt.date
+    channel: str
+    method: str
+    product_id: int
+    quantity: int
+    amount: int
+
+
+class SalesReportOut(msgspec.Struct):
+    date_from: dt.date
+    date_to: dt.date
+    timezone: str
+    total_amount: int
+    total_quantity: int
+    rows: list[SalesRowOut]
+
+
+class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    name: str
+
+
+class NewDeviceOut(msgspec.Struct):
+    id: int
+    kind: str
+    name: str
+    enrolment_code: str
+    enrolment_expires_at: dt.datetime
+
+
+class DeviceOut(msgspec.Struct):
+    id: int
+    kind: str
+    name: str
+    enrolled: bool
+    revoked: bool
+    last_seen_at: dt.datetime | None
+    silent: bool
+    status: dict[str, Any]
+    open_call: StaffCallOut | None = None
+    allowed_product_ids: list[int] = []
+
+
+class AllowedProductsIn(msgspec.Struct, forbid_unknown_fields=True):
+    product_ids: list[int]
