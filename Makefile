@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint format bench browser clean-demo
+.PHONY: install demo test test-fast lint format bench browser clean-demo architecture
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +23,20 @@ demo: $(INSTALLED)  ## seed the demo facility on SQLite and run core, workbench 
 browser:  ## install Debian's chromium for the browser tests (needs root and apt-get)
 	scripts/ensure-chromium
 
-test: $(INSTALLED) browser  ## run the whole suite (SQLite and PostgreSQL, browser tests)
+test: $(INSTALLED) browser architecture  ## the layer rules, then the whole suite (SQLite and PostgreSQL, browser tests)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+architecture: $(INSTALLED)  ## check the import rules of docs/architecture.md (import-linter)
+	$(BIN)/lint-imports
 
 test-fast: $(INSTALLED)  ## the suite without browser tests, on one process
 	$(BIN)/python -m pytest -m "not browser"
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check core_service workbench plugins kiosk_driver tests bench
+	$(BIN)/ruff check .
 
 format: $(INSTALLED)
-	$(BIN)/ruff format core_service workbench plugins kiosk_driver tests bench
+	$(BIN)/ruff format .
 
 bench: $(INSTALLED)  ## run the benchmarks in bench/ (see docs/benchmarks.md)
 	$(BIN)/python -m bench
