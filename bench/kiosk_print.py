@@ -30,9 +30,9 @@ from core_service.demo.data import seed_demo_facility
 from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
 from core_service.platform.settings import Settings
 from kiosk_driver.config import KioskConfig, open_printer
-from kiosk_driver.core_client import CartLine
 from kiosk_driver.runtime import build_kiosk
 from kiosk_driver.terminal import PaymentResult, SimulatedTerminal
+from kippu_contract.v1.kiosk import OrderLineIn
 
 TARGET_MEDIAN_MS = 150.0
 PORT = 8391
@@ -130,7 +130,7 @@ def run(sales: int, warmup: int) -> tuple[list[float], float]:
                 clock.reset()
                 if i == warmup:
                     clock.printed_bytes = 0
-                kiosk.sell([CartLine(category, 1)], "card", answers, "ja")
+                kiosk.sell([OrderLineIn(category, 1)], "card", answers, "ja")
                 printer.clear()  # keep the in-memory printer from growing without bound
                 if i >= warmup:
                     assert clock.approved is not None and clock.first_byte is not None

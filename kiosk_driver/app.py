@@ -25,17 +25,18 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
-from kiosk_driver import journal as j
+from kiosk_driver.catalog import find_category, find_product, sold_out, unit_amount
 from kiosk_driver.config import KioskConfig
-from kiosk_driver.core_client import CartLine, Catalog
 from kiosk_driver.errors import CoreRefused, InvalidRequest, KioskError, OutOfService
 from kiosk_driver.health import blocked_reason
 from kiosk_driver.layout import PAYMENT_METHODS, yen
 from kiosk_driver.runtime import run_kiosk as run_kiosk  # the CLI imports it from here
 from kiosk_driver.runtime import simulate_sale as simulate_sale
 from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.staff_ui import staff_routes
 from kiosk_driver.strings import STRINGS
+from kippu_contract.v1.kiosk import CatalogOut, OrderLineIn
 
 log = logging.getLogger(__name__)
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -46,18 +47,18 @@ def _lang(request: Request, config: KioskConfig) -> str:
     return lang if lang in ("ja", "en") else "ja"
 
 
-def _parse_cart(raw: str) -> list[CartLine]:
+def _parse_cart(raw: str) -> list[OrderLineIn]:
     lines = []
     for part in filter(None, raw.split(",")):
         category, _, quantity = part.partition(":")
         try:
-            lines.append(CartLine(int(category), int(quantity)))
+            lines.append(OrderLineIn(int(category), int(quantity)))
         except ValueError:
             raise InvalidRequest(400, f"bad cart {raw!r}") from None
     return lines
 
 
-def _cart_str(lines: list[CartLine]) -> str:
+def _cart_str(lines: list[OrderLineIn]) -> str:
     return ",".join(f"{line.price_category_id}:{line.quantity}" for line in lines)
 
 
@@ -76,6 +77,8 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
                 "name": lambda obj: getattr(obj, f"name_{lang}", ""),
                 "label": lambda obj, attr="label": getattr(obj, f"{attr}_{lang}", ""),
                 "yen": yen,
+                "unit_amount": unit_amount,
+                "sold_out": sold_out,
                 "idle_seconds": config.idle_seconds,
                 "path": request.url.path,
                 **context,
@@ -95,7 +98,7 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
             refresh=10,
         )
 
-    def catalog_or_page(request: Request) -> Catalog | Template:
+    def catalog_or_page(request: Request) -> CatalogOut | Template:
         try:
             catalog = kiosk.catalog(refresh=request.url.path == "/")
         except OutOfService:
@@ -106,16 +109,16 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
                 return out_of_service(request, reason)
         return catalog
 
-    def cart_view(catalog: Catalog, lines: list[CartLine]) -> list[dict[str, Any]]:
+    def cart_view(catalog: CatalogOut, lines: list[OrderLineIn]) -> list[dict[str, Any]]:
         rows = []
         for line in lines:
-            product, category = catalog.category(line.price_category_id)
+            product, category = find_category(catalog, line.price_category_id)
             rows.append(
                 {
                     "product": product,
                     "category": category,
                     "quantity": line.quantity,
-                    "amount": category.unit_amount * line.quantity,
+                    "amount": unit_amount(category) * line.quantity,
                 }
             )
         return rows
@@ -141,7 +144,7 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
         if isinstance(catalog, Template):
             return catalog
         try:
-            product = catalog.product(product_id)
+            product = find_product(catalog, product_id)
         except KeyError:
             return Redirect("/")
         return page(request, "product.html", product=product, idle=True)
@@ -151,7 +154,7 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
         lines = []
         for key, value in data.items():
             if key.startswith("qty_") and str(value).isdigit() and int(value) > 0:
-                lines.append(CartLine(int(key[4:]), int(value)))
+                lines.append(OrderLineIn(int(key[4:]), int(value)))
         if not lines:
             return Redirect(f"/product/{data.get('product_id', '')}")
         catalog = kiosk.catalog()
@@ -234,7 +237,7 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
         job = kiosk.jobs.get(sale_id)
         running = job is not None and not job.done
         state, here = record.state, f"/paying/{sale_id}"
-        if state == j.PRINTED:
+        if state == SaleState.PRINTED:
             return Redirect(f"/done/{sale_id}")
 
         def wait(key: str, status: int = 200, **extra: Any) -> Template:
@@ -251,15 +254,15 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
                 **extra,
             )
 
-        if state == j.STARTED:
+        if state == SaleState.STARTED:
             return wait("paying", cancel=True) if running else wait("checking_payment")
-        if state == j.PAID:
+        if state == SaleState.PAID:
             return wait("processing") if running else wait("pending", 503)
-        if state == j.CONFIRMED:
+        if state == SaleState.CONFIRMED:
             return wait("processing") if running else wait("printer_wait", 503)
-        if state == j.VOIDED:
+        if state == SaleState.VOIDED:
             return page(request, "message.html", 409, key="sold_out", idle=True)
-        if state == j.VOID_FAILED:
+        if state == SaleState.VOID_FAILED:
             return page(request, "message.html", 409, key="void_failed", idle=False)
         cancelled = (record.error or "").startswith("PaymentCancelled")
         key = "payment_cancelled" if cancelled else "payment_failed"

@@ -5,8 +5,11 @@
     KioskError                      anything the driver raises on purpose
     ├── OutOfService                the kiosk cannot sell right now (show the 休止中 screen)
     │   ├── CoreUnavailable         network error, timeout or 5xx from the core
+    │   │   └── UnexpectedAnswer    the core answered, but not in the contract's shape (a
+    │   │                           core of another API version): treated as unreachable,
+    │   │                           so a paid sale stays "paid", never voided blind
     │   ├── ConfirmationPending     paid at the terminal, core not reachable: the journal
-    │                               keeps the sale and resume() confirms it later
+    │   │                           keeps the sale and resume() confirms it later
     │   └── PaymentUnknown          the terminal stopped answering mid-payment: money may
     │                               have moved, so the sale stays "started" and resume()
     │                               asks the terminal (find) instead of guessing
@@ -22,6 +25,8 @@
     │   └── TerminalUnavailable     the terminal is offline or errored
     ├── PrinterFault                printer offline or out of paper; the sale stays
     │                               "confirmed" in the journal and is printed on resume
+    ├── JournalStateError           a sale transition asked for from the wrong state, or
+    │                               replayed with other data (a bug, never a visitor's doing)
     └── ConfigError                 a KIPPU_KIOSK_* value cannot be understood
 """
 
@@ -46,6 +51,10 @@ class ConfirmationPending(OutOfService):
     def __init__(self, sale_id: str, message: str = "confirmation pending") -> None:
         super().__init__(message)
         self.sale_id = sale_id
+
+
+class UnexpectedAnswer(CoreUnavailable):
+    """The core's answer does not decode into the contract's struct."""
 
 
 class PaymentUnknown(OutOfService):
@@ -99,6 +108,11 @@ class TerminalUnavailable(PaymentFailed):
 
 class PrinterFault(KioskError):
     """The printer could not print (offline, paper out, cover open)."""
+
+
+class JournalStateError(KioskError):
+    """A sale transition was asked for from the wrong state (a bug, or a replay with other
+    data, such as a second payment reference for one sale)."""
 
 
 class ConfigError(KioskError):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from kiosk_driver import journal as j
-from kiosk_driver.core_client import Heartbeat
 from kiosk_driver.errors import KioskError
 from kiosk_driver.printing import printer_fault, printer_health
+from kiosk_driver.sale_state import OPEN_STATES, SaleState
+from kippu_contract.v1.kiosk import KioskHeartbeatIn
 
 if TYPE_CHECKING:
     from kiosk_driver.sale import Kiosk
@@ -32,9 +32,9 @@ def blocked_reason(kiosk: Kiosk) -> str | None:
     if fault:
         return fault
     active = {key for key, job in kiosk.jobs.items() if not job.done}
-    if any(r.id not in active for r in kiosk.journal.in_state(j.CONFIRMED)):
+    if any(r.id not in active for r in kiosk.journal.in_state(SaleState.CONFIRMED)):
         return "unprinted"
-    if any(r.id not in active for r in kiosk.journal.in_state(j.STARTED, j.PAID)):
+    if any(r.id not in active for r in kiosk.journal.in_state(SaleState.STARTED, SaleState.PAID)):
         return "unconfirmed"
     if kiosk.terminal.status() != "ok":
         return "terminal"
@@ -45,16 +45,16 @@ def send_heartbeat(kiosk: Kiosk) -> bool:
     """Report health to the core; True if it was accepted (failures are logged)."""
     with kiosk._printer_lock:
         printer, paper = printer_health(kiosk.printer)
-    beat = Heartbeat(
+    beat = KioskHeartbeatIn(
         printer=printer,
         paper=paper,
         terminal=kiosk.terminal.status(),
         last_sale_at=kiosk.journal.last_sale_at(),
         version=_version(),
         out_of_service=blocked_reason(kiosk),
-        unconfirmed=len(kiosk.journal.in_state(j.STARTED, j.PAID)),
-        unprinted=len(kiosk.journal.in_state(j.CONFIRMED)),
-        void_failed=len(kiosk.journal.in_state(j.VOID_FAILED)),
+        unconfirmed=len(kiosk.journal.in_state(SaleState.STARTED, SaleState.PAID)),
+        unprinted=len(kiosk.journal.in_state(SaleState.CONFIRMED)),
+        void_failed=len(kiosk.journal.in_state(SaleState.VOID_FAILED)),
     )
     try:
         kiosk.core.heartbeat(beat)
@@ -78,7 +78,7 @@ def tick(kiosk: Kiosk) -> None:
     """
     if any(not job.done for job in kiosk.jobs.values()):
         return  # a visitor's sale is running; its own worker finishes it
-    if kiosk.journal.in_state(*j.OPEN_STATES):
+    if kiosk.journal.in_state(*OPEN_STATES):
         try:
             report = kiosk.resume()
             if report.printed or report.confirmed or report.voided:

@@ -1,17 +1,15 @@
 """The kiosk's local sale journal (SQLite), so a crash never loses a sale or double-charges.
 
 Each sale is one row keyed by its idempotency key (also sent to the terminal and to the
-core, so every retry is recognised as the same sale). Its state only moves forward::
+core, so every retry is recognised as the same sale). Its state
+(:class:`~kiosk_driver.sale_state.SaleState`) only moves forward, along
+:data:`~kiosk_driver.sale_state.TRANSITIONS`; there is one method here per transition,
+named like it, and each checks the current state inside its transaction. Asked again for
+a step the sale has already taken (a retry, a replay after a restart) it changes nothing
+and returns False; asked from any other state it raises JournalStateError. Every
+transition is also appended to ``sale_events`` for the staff screen and for support.
 
-    started ──▶ paid ──▶ confirmed ──▶ printed
-       │          │
-       ▼          ▼
-     failed     voided        (core refused: payment reversed at the terminal)
-                void_failed   (core refused and the void failed: staff must refund)
-
-Each transition is one method that checks the current state inside a transaction, so a
-repeated call is a no-op or an error, never a second state change. Every transition is
-also appended to ``sale_events`` for the staff screen and for support.
+The core's confirmation is kept as JSON (see :mod:`kiosk_driver.journal_format`).
 """
 
 from __future__ import annotations
@@ -27,7 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk_driver.errors import KioskError
+from kiosk_driver.errors import JournalStateError
+from kiosk_driver.journal_format import encode_confirmation
+from kiosk_driver.sale_state import TRANSITIONS, SaleState, Transition, check
+from kippu_contract.v1.kiosk import KioskOrderOut
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sales (
@@ -63,19 +64,16 @@ CREATE TABLE IF NOT EXISTS sale_events (
 );
 """
 
-STARTED, PAID, CONFIRMED, PRINTED = "started", "paid", "confirmed", "printed"
-FAILED, VOIDED, VOID_FAILED = "failed", "voided", "void_failed"
-OPEN_STATES = (STARTED, PAID, CONFIRMED)  # what resume() must finish
-
-
-class JournalStateError(KioskError):
-    """A transition was asked for from the wrong state (a bug, or a replay)."""
+__all__ = ["Journal", "JournalStateError", "SaleRecord"]
 
 
 @dataclass(frozen=True)
 class SaleRecord:
+    """One sale as the journal holds it; ``confirmation`` is the stored JSON (decode it
+    with :func:`kiosk_driver.journal_format.decode_confirmation`)."""
+
     id: str
-    state: str
+    state: SaleState
     request: dict[str, Any]
     payment_ref: str | None
     order_code: str | None
@@ -130,25 +128,38 @@ class Journal:
     def _move(
         self,
         sale_id: str,
-        expected: tuple[str, ...],
-        state: str,
+        transition: Transition,
         detail: str | None = None,
+        *,
+        same: dict[str, str] | None = None,
         **fields: Any,
-    ) -> None:
+    ) -> bool:
+        """Take ``transition``; False if the sale had taken it already.
+
+        ``same`` names the columns a replay must match (the payment reference of "paid",
+        the order code of "confirmed"): the same step with other data is not a retry.
+        """
         with self._tx() as db:
-            row = db.execute("SELECT state FROM sales WHERE id = ?", (sale_id,)).fetchone()
+            row = db.execute("SELECT * FROM sales WHERE id = ?", (sale_id,)).fetchone()
             if row is None:
                 raise JournalStateError(f"no sale {sale_id}")
-            if row["state"] not in expected:
-                raise JournalStateError(f"sale {sale_id} is {row['state']}, not {expected}")
+            if not check(transition, SaleState(row["state"]), sale_id):
+                for column, value in (same or {}).items():
+                    if row[column] != value:
+                        raise JournalStateError(
+                            f"sale {sale_id} is {transition.target} with {column} "
+                            f"{row[column]!r}, not {value!r}"
+                        )
+                return False
             assignments = "".join(f", {name} = ?" for name in fields)
             db.execute(
                 f"UPDATE sales SET state = ?, updated_at = ?{assignments} WHERE id = ?",
-                (state, self._now(), *fields.values(), sale_id),
+                (transition.target, self._now(), *fields.values(), sale_id),
             )
-            self._event(db, sale_id, state, detail)
+            self._event(db, sale_id, transition.target, detail)
+        return True
 
-    # -- transitions --------------------------------------------------------------------
+    # -- transitions (one per entry of sale_state.TRANSITIONS) ----------------------------
 
     def start(self, request: dict[str, Any], sale_id: str | None = None) -> str:
         """Record a new sale before any money moves; returns its idempotency key."""
@@ -158,43 +169,66 @@ class Journal:
             db.execute(
                 "INSERT INTO sales (id, state, request, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (sale_id, STARTED, json.dumps(request), now, now),
+                (sale_id, SaleState.STARTED, json.dumps(request), now, now),
             )
-            self._event(db, sale_id, STARTED, None)
+            self._event(db, sale_id, SaleState.STARTED, None)
         return sale_id
 
-    def paid(self, sale_id: str, payment_ref: str) -> None:
-        self._move(sale_id, (STARTED,), PAID, payment_ref, payment_ref=payment_ref)
-
-    def confirmed(self, sale_id: str, order_code: str, confirmation: dict[str, Any]) -> None:
-        self._move(
+    def paid(self, sale_id: str, payment_ref: str) -> bool:
+        """The terminal approved the payment ``payment_ref``."""
+        return self._move(
             sale_id,
-            (PAID,),
-            CONFIRMED,
-            order_code,
-            order_code=order_code,
-            confirmation=json.dumps(confirmation),
+            TRANSITIONS["paid"],
+            payment_ref,
+            same={"payment_ref": payment_ref},
+            payment_ref=payment_ref,
         )
 
-    def printed(self, sale_id: str) -> None:
-        self._move(sale_id, (CONFIRMED,), PRINTED)
+    def confirmed(self, sale_id: str, answer: KioskOrderOut) -> bool:
+        """The core created the order; ``answer`` is kept for printing and receipts."""
+        code = answer.order.code
+        return self._move(
+            sale_id,
+            TRANSITIONS["confirmed"],
+            code,
+            same={"order_code": code},
+            order_code=code,
+            confirmation=json.dumps(encode_confirmation(answer)),
+        )
 
-    def failed(self, sale_id: str, reason: str) -> None:
+    def printed(self, sale_id: str) -> bool:
+        """Every ticket of the sale is on paper."""
+        return self._move(sale_id, TRANSITIONS["printed"])
+
+    def failed(self, sale_id: str, reason: str) -> bool:
         """The terminal took no money; nothing more to do."""
-        self._move(sale_id, (STARTED,), FAILED, reason, error=reason)
+        return self._move(sale_id, TRANSITIONS["failed"], reason, error=reason)
 
-    def voided(self, sale_id: str, reason: str) -> None:
-        self._move(sale_id, (PAID,), VOIDED, reason, error=reason)
+    def voided(self, sale_id: str, reason: str) -> bool:
+        """The core refused and the payment was reversed at the terminal."""
+        return self._move(sale_id, TRANSITIONS["voided"], reason, error=reason)
 
-    def void_failed(self, sale_id: str, reason: str) -> None:
-        self._move(sale_id, (PAID,), VOID_FAILED, reason, error=reason)
+    def void_failed(self, sale_id: str, reason: str) -> bool:
+        """The core refused and the reversal failed: staff must refund by hand."""
+        return self._move(sale_id, TRANSITIONS["void_failed"], reason, error=reason)
 
-    def receipt_printed(self, sale_id: str) -> None:
+    # -- what is printed, beside the state ------------------------------------------------
+
+    def receipt_printed(self, sale_id: str) -> bool:
+        """The sale's one receipt is printed; False if it was already (nothing changes)."""
         with self._tx() as db:
+            row = db.execute(
+                "SELECT state, receipt_printed_at FROM sales WHERE id = ?", (sale_id,)
+            ).fetchone()
+            if row is None or row["state"] not in (SaleState.CONFIRMED, SaleState.PRINTED):
+                raise JournalStateError(f"sale {sale_id} has no confirmed order for a receipt")
+            if row["receipt_printed_at"]:
+                return False
             db.execute(
                 "UPDATE sales SET receipt_printed_at = ? WHERE id = ?", (self._now(), sale_id)
             )
             self._event(db, sale_id, "receipt", None)
+        return True
 
     def ticket_print_started(self, sale_id: str, ticket_id: str) -> bool:
         """Record that a copy of a ticket is about to print; True if it is a reprint."""
@@ -244,7 +278,7 @@ class Journal:
     def _record(row: sqlite3.Row) -> SaleRecord:
         return SaleRecord(
             id=row["id"],
-            state=row["state"],
+            state=SaleState(row["state"]),
             request=json.loads(row["request"]),
             payment_ref=row["payment_ref"],
             order_code=row["order_code"],
@@ -260,7 +294,7 @@ class Journal:
             row = self._db.execute("SELECT * FROM sales WHERE id = ?", (sale_id,)).fetchone()
         return self._record(row) if row else None
 
-    def in_state(self, *states: str) -> list[SaleRecord]:
+    def in_state(self, *states: SaleState) -> list[SaleRecord]:
         """Sales in any of the given states, oldest first."""
         marks = ", ".join("?" for _ in states)
         with self._lock:
@@ -281,6 +315,6 @@ class Journal:
         with self._lock:
             row = self._db.execute(
                 "SELECT MAX(updated_at) AS at FROM sales WHERE state IN (?, ?)",
-                (CONFIRMED, PRINTED),
+                (SaleState.CONFIRMED, SaleState.PRINTED),
             ).fetchone()
         return row["at"] if row else None

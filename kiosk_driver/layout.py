@@ -7,11 +7,13 @@ the two apart lets a facility plugin supply another layout later without touchin
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from kiosk_driver.core_client import Confirmation, Facility, Ticket
+from kippu_contract.v1.common import FacilityOut
+from kippu_contract.v1.kiosk import KioskOrderOut, TicketOut
 
 Align = Literal["left", "center", "right"]
 Size = Literal["normal", "double", "tall"]
@@ -79,16 +81,18 @@ def yen(amount: int) -> str:
     return f"¥{amount:,}"
 
 
-def _date(value: str | None) -> str:
-    # The core sends ISO dates or datetimes; the paper shows the calendar date only.
-    return (value or "")[:10]
+def _date(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
 
 
-def _datetime(value: str | None) -> str:
+def _datetime(value: dt.datetime | str | None) -> str:
+    # As the core sent it (no conversion): the paper shows minutes, not seconds or zone.
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
     return (value or "")[:16].replace("T", " ")
 
 
-def _registration(facility: Facility) -> list[Block]:
+def _registration(facility: FacilityOut) -> list[Block]:
     # A qualified invoice (適格請求書) must show the issuer's registration number.
     if not facility.tax_registration_number:
         return []
@@ -100,7 +104,7 @@ REPRINT = Text("再発行", "REPRINT", align="center", size="double", bold=True)
 
 
 def ticket_blocks(
-    ticket: Ticket, confirmation: Confirmation, *, reprint: bool = False
+    ticket: TicketOut, confirmation: KioskOrderOut, *, reprint: bool = False
 ) -> list[Block]:
     """One ticket: facility, product, category, validity, price with tax, QR.
 
@@ -119,7 +123,7 @@ def ticket_blocks(
         Text(ticket.category_name_ja, ticket.category_name_en, align="center"),
     ]
     uses = ticket.uses_total
-    coupon = ticket.product_kind == "coupon_book" or (uses is not None and uses > 1)
+    coupon = ticket.product_kind == "coupon_book" or uses > 1
     if coupon and uses:
         blocks.append(
             Text(f"{uses}回券", f"{uses}-use ticket", align="center", size="tall", bold=True)
@@ -168,7 +172,7 @@ def ticket_blocks(
 
 
 def coupon_blocks(
-    ticket: Ticket, confirmation: Confirmation, *, reprint: bool = False, last: bool = True
+    ticket: TicketOut, confirmation: KioskOrderOut, *, reprint: bool = False, last: bool = True
 ) -> list[Block]:
     """One tear-off coupon of a coupon book: 1回券 i/N with its own single-use QR.
 
@@ -224,7 +228,7 @@ def coupon_blocks(
     return blocks
 
 
-def _last_of_book(ticket: Ticket, tickets: Sequence[Ticket]) -> bool:
+def _last_of_book(ticket: TicketOut, tickets: Sequence[TicketOut]) -> bool:
     """Whether the paper is cut after this tear-off coupon (its book ends here)."""
     # The sale flow prints ticket by ticket (journalling each), so the strip decision is
     # made per coupon from the whole confirmation rather than by a caller that groups.
@@ -236,7 +240,7 @@ def _last_of_book(ticket: Ticket, tickets: Sequence[Ticket]) -> bool:
     return following is None or not following.coupon_no or following.book_id != ticket.book_id
 
 
-def tickets_blocks(confirmation: Confirmation) -> list[Block]:
+def tickets_blocks(confirmation: KioskOrderOut) -> list[Block]:
     """Every ticket of a sale, each on its own cut piece of paper.
 
     Tear-off coupons of one book (same ``book_id``) stay on one strip, separated by
@@ -248,7 +252,7 @@ def tickets_blocks(confirmation: Confirmation) -> list[Block]:
     return blocks
 
 
-def receipt_blocks(confirmation: Confirmation, *, issued_at: str | None = None) -> list[Block]:
+def receipt_blocks(confirmation: KioskOrderOut, *, issued_at: str | None = None) -> list[Block]:
     """A receipt (領収書) with per-rate tax, payment method and a blank addressee line."""
     order, facility = confirmation.order, confirmation.facility
     method_ja, method_en = PAYMENT_METHODS.get(

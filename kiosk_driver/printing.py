@@ -27,7 +27,6 @@ from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from PIL import Image
 
-from kiosk_driver.core_client import Confirmation, Ticket
 from kiosk_driver.errors import PrinterFault
 from kiosk_driver.layout import (
     QR,
@@ -43,6 +42,7 @@ from kiosk_driver.layout import (
     tickets_blocks,
 )
 from kiosk_driver.profiles import PrinterProfile
+from kippu_contract.v1.kiosk import KioskOrderOut, TicketOut
 
 ESC_R_JAPAN = b"\x1bR\x08"
 FS_C_SHIFT_JIS = b"\x1cC\x01"
@@ -214,7 +214,7 @@ class Renderer:
 
 
 def print_tickets(
-    printer: Escpos, profile: PrinterProfile, confirmation: Confirmation, locale: str = "ja"
+    printer: Escpos, profile: PrinterProfile, confirmation: KioskOrderOut, locale: str = "ja"
 ) -> None:
     """Print every ticket of a confirmed sale."""
     Renderer(printer, profile, locale).render(tickets_blocks(confirmation))
@@ -223,7 +223,7 @@ def print_tickets(
 def print_receipt(
     printer: Escpos,
     profile: PrinterProfile,
-    confirmation: Confirmation,
+    confirmation: KioskOrderOut,
     locale: str = "ja",
     issued_at: str | None = None,
 ) -> None:
@@ -234,8 +234,8 @@ def print_receipt(
 def print_ticket(
     printer: Escpos,
     profile: PrinterProfile,
-    ticket: Ticket,
-    confirmation: Confirmation,
+    ticket: TicketOut,
+    confirmation: KioskOrderOut,
     locale: str = "ja",
     *,
     reprint: bool = False,

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import httpx
 from escpos.escpos import Escpos
 
+from kiosk_driver.catalog import sold_out
 from kiosk_driver.config import KioskConfig, open_printer
-from kiosk_driver.core_client import CartLine, CoreClient
+from kiosk_driver.core_client import CoreClient
 from kiosk_driver.errors import KioskError, Unauthorized
 from kiosk_driver.health import tick
 from kiosk_driver.journal import Journal
 from kiosk_driver.sale import Kiosk, ResumeReport, SaleResult
 from kiosk_driver.terminal import PaymentTerminal, open_terminal
+from kippu_contract.v1.kiosk import OrderLineIn
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ def build_kiosk(
             raise Unauthorized(401, "no device token; set KIPPU_KIOSK_ENROL_CODE to enrol")
         enrolment = core.enrol(config.enrol_code)
         config.write_token(enrolment.token)
-        log.info("enrolled as device %s (%s)", enrolment.device.id, enrolment.device.name)
+        device = enrolment.device
+        log.info("enrolled as device %s (%s)", device.get("id"), device.get("name"))
     return Kiosk(
         core,
         terminal or open_terminal(config.terminal, config.extra),
@@ -110,7 +113,7 @@ class SimulationResult:
 
 def simulate_sale(
     config: KioskConfig,
-    lines: Sequence[tuple[int, int] | CartLine] | None = None,
+    lines: Sequence[tuple[int, int] | OrderLineIn] | None = None,
     *,
     method: str = "card",
     answers: Mapping[str, bool] | None = None,
@@ -130,9 +133,9 @@ def simulate_sale(
     resume = kiosk.resume()
     catalog = kiosk.catalog(refresh=True)
     if lines is None:
-        product = next(p for p in catalog.products if not p.sold_out and p.price_categories)
+        product = next(p for p in catalog.products if not sold_out(p) and p.price_categories)
         lines = [(product.price_categories[0].id, 1)]
-    cart = [line if isinstance(line, CartLine) else CartLine(*line) for line in lines]
+    cart = [line if isinstance(line, OrderLineIn) else OrderLineIn(*line) for line in lines]
     if answers is None:
         answers = {f.name: True for f in catalog.checkout_fields if f.required}
     output = getattr(kiosk.printer, "output", b"")

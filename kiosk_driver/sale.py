@@ -1,9 +1,12 @@
 """The sale orchestrator: catalog → cart → consent → payment → confirm → print.
 
 :class:`Kiosk` owns the boundaries (core client, payment terminal, printer, journal) and
-walks each sale through the journal's states, so that :meth:`Kiosk.resume` can finish any
-sale a crash interrupted. The UI and :func:`kiosk_driver.runtime.simulate_sale` both call
-it; neither talks to the boundaries directly.
+walks each sale through the states of :mod:`kiosk_driver.sale_state`, one step per
+state, each step taken only from its own state; so :meth:`Kiosk.complete` and
+:meth:`Kiosk.resume` can be called again at any time (a retry, a restart after a crash)
+and carry a sale on from where the journal has it, never charging or printing twice.
+The UI and :func:`kiosk_driver.runtime.simulate_sale` both call it; neither talks to the
+boundaries directly.
 
 Failure policy, in the order a sale meets it:
 
@@ -36,31 +39,35 @@ from dataclasses import dataclass, field
 import msgspec
 from escpos.escpos import Escpos
 
-from kiosk_driver import journal as j
-from kiosk_driver.core_client import (
-    CartLine,
-    Catalog,
-    Confirmation,
-    CoreClient,
-    OrderRequest,
-    Payment,
-)
+from kiosk_driver.catalog import find_category, sold_out, unit_amount
+from kiosk_driver.core_client import CoreClient, OrderReply
 from kiosk_driver.errors import (
     ConfirmationPending,
     CoreRefused,
     CoreUnavailable,
     InvalidRequest,
+    JournalStateError,
     KioskError,
     OutOfService,
     PaymentFailed,
     PrinterFault,
 )
+from kiosk_driver.journal import Journal, SaleRecord
+from kiosk_driver.journal_format import decode_confirmation
 from kiosk_driver.printing import print_receipt, print_ticket, printer_fault
 from kiosk_driver.profiles import PrinterProfile
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import PaymentTerminal
+from kippu_contract.v1.kiosk import (
+    CatalogOut,
+    KioskOrderIn,
+    KioskOrderOut,
+    KioskPaymentIn,
+    OrderLineIn,
+)
 
 log = logging.getLogger(__name__)
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 
 
 @dataclass
@@ -68,9 +75,11 @@ class SaleResult:
     """A completed sale (paid and confirmed by the core)."""
 
     sale_id: str
-    confirmation: Confirmation
+    confirmation: KioskOrderOut
     printed: bool
     print_error: str | None = None
+    #: The core answered a repeated Idempotency-Key: an earlier attempt created the order.
+    replayed: bool = False
 
 
 @dataclass
@@ -103,7 +112,7 @@ class Kiosk:
         terminal: PaymentTerminal,
         printer: Escpos,
         profile: PrinterProfile,
-        journal: j.Journal,
+        journal: Journal,
         *,
         confirm_attempts: int = 3,
         retry_delay: float = 0.5,
@@ -120,7 +129,7 @@ class Kiosk:
         self._lock = threading.RLock()  # one sale (or resume) at a time
         # Status queries and print jobs must not interleave on the printer's wire.
         self._printer_lock = threading.Lock()
-        self._catalog: Catalog | None = None
+        self._catalog: CatalogOut | None = None
         self.staff_called = False  # a visitor pressed the button (cleared by staff)
         self.staff_call_pending = False  # the core has not heard the call yet
         self.jobs: dict[str, SaleJob] = {}
@@ -128,31 +137,31 @@ class Kiosk:
 
     # -- catalog and cart ---------------------------------------------------------------
 
-    def catalog(self, *, refresh: bool = False) -> Catalog:
+    def catalog(self, *, refresh: bool = False) -> CatalogOut:
         """The catalog, fetched when asked to refresh (or first used)."""
         if refresh or self._catalog is None:
             self._catalog = self.core.catalog()
         return self._catalog
 
-    def quote(self, catalog: Catalog, lines: Sequence[CartLine]) -> int:
+    def quote(self, catalog: CatalogOut, lines: Sequence[OrderLineIn]) -> int:
         """The amount to charge; InvalidRequest if the cart is empty or unknown."""
         if not lines or any(line.quantity <= 0 for line in lines):
             raise InvalidRequest(400, "choose at least one ticket")
         amount = 0
         for line in lines:
             try:
-                product, category = catalog.category(line.price_category_id)
+                product, category = find_category(catalog, line.price_category_id)
             except KeyError:
                 raise InvalidRequest(
                     400, f"unknown price category {line.price_category_id}"
                 ) from None
-            if product.sold_out:
+            if sold_out(product):
                 raise InvalidRequest(400, f"{product.name_en} is sold out")
-            amount += category.unit_amount * line.quantity
+            amount += unit_amount(category) * line.quantity
         return amount
 
     @staticmethod
-    def missing_consent(catalog: Catalog, answers: Mapping[str, bool]) -> list[str]:
+    def missing_consent(catalog: CatalogOut, answers: Mapping[str, bool]) -> list[str]:
         """Names of required checkout fields the visitor has not ticked."""
         return [f.name for f in catalog.checkout_fields if f.required and not answers.get(f.name)]
 
@@ -160,7 +169,7 @@ class Kiosk:
 
     def sell(
         self,
-        lines: Sequence[CartLine],
+        lines: Sequence[OrderLineIn],
         method: str,
         answers: Mapping[str, bool] | None = None,
         locale: str = "ja",
@@ -171,7 +180,7 @@ class Kiosk:
 
     def prepare(
         self,
-        lines: Sequence[CartLine],
+        lines: Sequence[OrderLineIn],
         method: str,
         answers: Mapping[str, bool] | None = None,
         locale: str = "ja",
@@ -199,20 +208,27 @@ class Kiosk:
             return sale_id
 
     def complete(self, sale_id: str) -> SaleResult:
-        """Charge, confirm and print a prepared sale."""
+        """Carry a journalled sale on to printed: charge, confirm, print, as far as needed.
+
+        Each step runs only from its own state, so calling this again for the same sale
+        (a retry, or after a restart) takes no step twice: a printed sale is returned as
+        it is, with no charge, no core call and no paper. A sale that ended without
+        tickets (failed, voided, void_failed) raises JournalStateError.
+        """
         with self._lock:
             try:
-                record = self.journal.get(sale_id)
-                assert record is not None and record.state == j.STARTED
-                req = record.request
-                try:
-                    payment = self.terminal.charge(req["amount"], req["method"], sale_id)
-                except PaymentFailed as exc:
-                    self.journal.failed(sale_id, f"{type(exc).__name__}: {exc}")
-                    raise
-                self.journal.paid(sale_id, payment.reference)
-                confirmation = self._confirm(sale_id)
-                return self._print(sale_id, confirmation)
+                record = self._record(sale_id)
+                replayed = False
+                if record.state == SaleState.STARTED:
+                    record = self._charge(record)
+                if record.state == SaleState.PAID:
+                    reply = self._confirm(record)
+                    record, replayed = self._record(sale_id), reply.replayed
+                if record.state == SaleState.CONFIRMED:
+                    return self._print(sale_id, self.confirmation(sale_id), replayed=replayed)
+                if record.state == SaleState.PRINTED:
+                    return SaleResult(sale_id, self.confirmation(sale_id), printed=True)
+                raise JournalStateError(f"sale {sale_id} ended {record.state}: {record.error}")
             finally:
                 job = self.jobs.get(sale_id)
                 if job is not None:
@@ -220,7 +236,7 @@ class Kiosk:
 
     def start_sale(
         self,
-        lines: Sequence[CartLine],
+        lines: Sequence[OrderLineIn],
         method: str,
         answers: Mapping[str, bool] | None = None,
         locale: str = "ja",
@@ -245,52 +261,84 @@ class Kiosk:
         threading.Thread(target=run, name=f"sale-{sale_id[:8]}", daemon=True).start()
         return sale_id
 
-    def _confirm(self, sale_id: str) -> Confirmation:
-        """Confirm a paid sale with the core, retrying with the same Idempotency-Key."""
+    def _record(self, sale_id: str) -> SaleRecord:
         record = self.journal.get(sale_id)
-        assert record is not None and record.state == j.PAID and record.payment_ref
-        req = record.request
-        order = OrderRequest(
-            lines=[CartLine(**line) for line in req["lines"]],
-            answers=req.get("answers", {}),
-            payment=Payment(
-                method=req["method"], reference=record.payment_ref, amount=req["amount"]
+        if record is None:
+            raise JournalStateError(f"no sale {sale_id}")
+        return record
+
+    # -- one step per state: started → paid → confirmed → printed ---------------------------
+
+    def _charge(self, record: SaleRecord) -> SaleRecord:
+        """started → paid (or failed): take the money at the terminal.
+
+        The terminal is idempotent per sale id, so a charge repeated after a crash finds
+        the first approval rather than taking the money again.
+        """
+        request = record.request
+        try:
+            payment = self.terminal.charge(request["amount"], request["method"], record.id)
+        except PaymentFailed as exc:
+            self.journal.failed(record.id, f"{type(exc).__name__}: {exc}")
+            raise
+        self.journal.paid(record.id, payment.reference)
+        return self._record(record.id)
+
+    def _confirm(self, record: SaleRecord) -> OrderReply:
+        """paid → confirmed (or voided / void_failed): the core creates the order.
+
+        Retried with the same Idempotency-Key, so the core answers a repeat with the order
+        an earlier attempt created; a refusal voids the payment at the terminal.
+        """
+        if record.state != SaleState.PAID or not record.payment_ref:
+            raise JournalStateError(f"sale {record.id} is {record.state}, not paid")
+        request = record.request
+        order = KioskOrderIn(
+            lines=[msgspec.convert(line, OrderLineIn) for line in request["lines"]],
+            payment=KioskPaymentIn(
+                method=request["method"], reference=record.payment_ref, amount=request["amount"]
             ),
-            locale=req.get("locale", "ja"),
+            answers=request.get("answers", {}),
+            locale=request.get("locale", "ja"),
         )
         for attempt in range(self.confirm_attempts):
             try:
-                confirmation = self.core.create_order(order, idempotency_key=sale_id)
+                reply = self.core.create_order(order, idempotency_key=record.id)
             except CoreUnavailable as exc:
-                log.warning("confirm %s attempt %d failed: %s", sale_id, attempt + 1, exc)
+                log.warning("confirm %s attempt %d failed: %s", record.id, attempt + 1, exc)
                 if attempt + 1 < self.confirm_attempts:
                     self._sleep(self.retry_delay * 2**attempt)
                 continue
             except CoreRefused as exc:
-                self._void(sale_id, record.payment_ref, exc)
+                self._void(record, exc)
                 raise
-            self.journal.confirmed(
-                sale_id, confirmation.order.code, msgspec.to_builtins(confirmation)
-            )
-            return confirmation
-        raise ConfirmationPending(sale_id, "paid; the core could not be reached to confirm")
+            self.journal.confirmed(record.id, reply.answer)
+            return reply
+        raise ConfirmationPending(record.id, "paid; the core could not be reached to confirm")
 
-    def _void(self, sale_id: str, reference: str, cause: CoreRefused) -> None:
-        record = self.journal.get(sale_id)
-        amount = record.request.get("amount") if record else None
+    def _void(self, record: SaleRecord, cause: CoreRefused) -> None:
+        """paid → voided, or void_failed when the terminal cannot reverse the payment."""
+        assert record.payment_ref is not None  # only a paid sale is voided
         try:
-            self.terminal.void(reference, amount)
+            self.terminal.void(record.payment_ref, record.request.get("amount"))
         except PaymentFailed as exc:
             # Money taken, no ticket, void failed: staff must refund by hand.
-            log.error("void of %s (%s) failed: %s", sale_id, reference, exc)
-            self.journal.void_failed(sale_id, f"{cause.detail}; void failed: {exc}")
+            log.error("void of %s (%s) failed: %s", record.id, record.payment_ref, exc)
+            self.journal.void_failed(record.id, f"{cause.detail}; void failed: {exc}")
             return
-        self.journal.voided(sale_id, cause.detail)
+        self.journal.voided(record.id, cause.detail)
 
-    def _print(self, sale_id: str, confirmation: Confirmation) -> SaleResult:
-        """Print the tickets not yet printed, one by one, journalling each copy first."""
-        record = self.journal.get(sale_id)
-        locale = record.request.get("locale", "ja") if record else "ja"
+    def _print(
+        self, sale_id: str, confirmation: KioskOrderOut, *, replayed: bool = False
+    ) -> SaleResult:
+        """confirmed → printed: the tickets not yet printed, one by one, each copy
+        journalled first (a printer fault leaves the sale confirmed for the next try)."""
+        record = self._record(sale_id)
+        if record.state == SaleState.PRINTED:  # printed meanwhile: no second copy
+            return SaleResult(sale_id, confirmation, printed=True, replayed=replayed)
+        if record.state != SaleState.CONFIRMED:
+            raise JournalStateError(f"sale {sale_id} is {record.state}, not confirmed")
+        locale = record.request.get("locale", "ja")
         done = self.journal.tickets_done(sale_id)
         try:
             with self._printer_lock:
@@ -310,17 +358,21 @@ class Kiosk:
         except PrinterFault as exc:
             log.error("printing %s failed: %s", sale_id, exc)
             self.print_problem = str(exc)
-            return SaleResult(sale_id, confirmation, printed=False, print_error=str(exc))
+            return SaleResult(
+                sale_id, confirmation, printed=False, print_error=str(exc), replayed=replayed
+            )
         self.print_problem = None
         self.journal.printed(sale_id)
-        return SaleResult(sale_id, confirmation, printed=True)
+        return SaleResult(sale_id, confirmation, printed=True, replayed=replayed)
+
+    # -- staff and receipts -------------------------------------------------------------
 
     def reprint(self, sale_id: str) -> None:
         """Staff: print every ticket of a sale again, each marked 再発行 / REPRINT."""
         with self._lock:
             confirmation = self.confirmation(sale_id)
-            record = self.journal.get(sale_id)
-            locale = record.request.get("locale", "ja") if record else "ja"
+            record = self._record(sale_id)
+            locale = record.request.get("locale", "ja")
             with self._printer_lock:
                 fault = printer_fault(self.printer)
                 if fault:
@@ -331,21 +383,22 @@ class Kiosk:
                         self.printer, self.profile, ticket, confirmation, locale, reprint=True
                     )
                     self.journal.ticket_print_done(sale_id, str(ticket.id))
-            if record is not None and record.state == j.CONFIRMED:
+            if record.state == SaleState.CONFIRMED:
                 self.journal.printed(sale_id)
 
-    def confirmation(self, sale_id: str) -> Confirmation:
-        """The stored confirmation of a sale (KioskError if it was never confirmed)."""
+    def confirmation(self, sale_id: str) -> KioskOrderOut:
+        """The core's stored confirmation of a sale (KioskError if it was never confirmed);
+        rows journalled by older drivers load too."""
         record = self.journal.get(sale_id)
         if record is None or record.confirmation is None:
             raise KioskError(f"sale {sale_id} has no confirmed order")
-        return msgspec.convert(record.confirmation, Confirmation)
+        return decode_confirmation(record.confirmation, record.created_at)
 
     def print_receipt(self, sale_id: str) -> None:
         """Print the receipt once per sale (a second receipt needs staff)."""
         with self._lock:
             record = self.journal.get(sale_id)
-            if record is None or record.state not in (j.CONFIRMED, j.PRINTED):
+            if record is None or record.state not in (SaleState.CONFIRMED, SaleState.PRINTED):
                 raise KioskError(f"sale {sale_id} is not confirmed")
             if record.receipt_printed_at:
                 raise KioskError("the receipt for this sale was already printed")
@@ -374,9 +427,10 @@ class Kiosk:
         report = ResumeReport()
         with self._lock:
             active = {key for key, job in self.jobs.items() if not job.done}
-            for record in self.journal.in_state(j.STARTED):
+            for record in self.journal.in_state(SaleState.STARTED):
                 if record.id in active:
                     continue
+                # Not charge(): that would ask a visitor who may have left to pay again.
                 try:
                     payment = self.terminal.find(record.id)
                 except PaymentFailed:
@@ -387,9 +441,9 @@ class Kiosk:
                     report.abandoned.append(record.id)
                 else:
                     self.journal.paid(record.id, payment.reference)
-            for record in self.journal.in_state(j.PAID):
+            for record in self.journal.in_state(SaleState.PAID):
                 try:
-                    self._confirm(record.id)
+                    self._confirm(record)
                 except ConfirmationPending:
                     report.pending.append(record.id)
                     continue
@@ -399,7 +453,7 @@ class Kiosk:
                 report.confirmed.append(record.id)
                 if not print_pending:
                     report.pending.append(record.id)
-            for record in self.journal.in_state(j.CONFIRMED) if print_pending else []:
+            for record in self.journal.in_state(SaleState.CONFIRMED) if print_pending else []:
                 result = self._print(record.id, self.confirmation(record.id))
                 (report.printed if result.printed else report.pending).append(record.id)
         return report

@@ -22,11 +22,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
-from kiosk_driver import journal as j
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.errors import KioskError
 from kiosk_driver.health import blocked_reason
 from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
 
 log = logging.getLogger(__name__)
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -80,7 +80,7 @@ def staff_routes(
             request,
             mode="menu",
             recent=kiosk.journal.recent(30),
-            void_failed=kiosk.journal.in_state(j.VOID_FAILED),
+            void_failed=kiosk.journal.in_state(SaleState.VOID_FAILED),
             called=kiosk.staff_called,
             reason=blocked_reason(kiosk),
             done=done,

@@ -1,17 +1,22 @@
-"""A fake of the core's kiosk API (per the contract in docs/kiosk.md) for kiosk tests.
+"""A fake of the core's kiosk API for kiosk tests, speaking the wire contract.
 
-``FakeCore`` is an ``httpx.MockTransport`` handler: it keeps the calls it received and
-can be told to fail (``down``, ``fail_orders``, ``conflict``) so tests drive each path.
+``FakeCore`` is an ``httpx.MockTransport`` handler: it decodes what the kiosk sends with
+the contract's request structs (strict, as the core is) and answers with the contract's
+response structs, so the fake cannot drift from the core either. It keeps the calls it
+received and can be told to fail (``down``, ``fail_orders``, ``conflict``) so tests drive
+each path. Its catalog is a struct the tests may change (``core.catalog.products[0]``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from escpos.escpos import Escpos
 
 from kiosk_driver.config import KioskConfig
@@ -20,97 +25,109 @@ from kiosk_driver.journal import Journal
 from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.terminal import PaymentTerminal, SimulatedTerminal
+from kippu_contract.v1.common import FacilityOut
+from kippu_contract.v1.kiosk import (
+    CatalogOut,
+    CheckoutFieldOut,
+    EnrolIn,
+    EnrolOut,
+    KioskHeartbeatIn,
+    KioskOrderIn,
+    KioskOrderOut,
+    KioskPaymentIn,
+    MarkerOut,
+    OrderLineIn,
+    OrderLineOut,
+    OrderOut,
+    PriceCategoryOut,
+    ProductOut,
+    StaffCallIn,
+    StaffCallOut,
+    TaxLineOut,
+    TicketOut,
+)
 
 TOKEN = "device-token-123"
 QR_TOKEN = (
     "kp1.eyJ0IjoxMDEsImYiOjEsInYiOiIyMDI2LTExLTI1In0.c2lnbmF0dXJlLW9mLXRoZS10aWNrZXQtZWQyNTUxOQ"
 )
+SALE_DAY = dt.date(2026, 11, 25)
+PAID_AT = dt.datetime(2026, 11, 25, 10, 15, tzinfo=dt.timezone(dt.timedelta(hours=9)))
 
-FACILITY = {
-    "id": 1,
-    "slug": "mori-park",
-    "name_ja": "森のアスレチック",
-    "name_en": "Forest Adventure Park",
-    "tax_registration_number": "T1234567890123",
-}
 
-CATALOG: dict[str, Any] = {
-    "facility": FACILITY,
-    "products": [
-        {
-            "id": 10,
-            "code": "DAY",
-            "kind": "day_admission",
-            "name_ja": "入園券",
-            "name_en": "Day admission",
-            "uses": None,
-            "tax_rate": 10,
-            "price_categories": [
-                {
-                    "id": 100,
-                    "code": "adult",
-                    "name_ja": "大人",
-                    "name_en": "Adult",
-                    "price": 1800,
-                    "handling_fee": 0,
-                },
-                {
-                    "id": 101,
-                    "code": "child",
-                    "name_ja": "小人",
-                    "name_en": "Child",
-                    "price": 900,
-                    "handling_fee": 0,
-                },
-            ],
-            "marker": {"symbol": "〇", "label_ja": "空きあり", "label_en": "Available"},
-        },
-        {
-            "id": 20,
-            "code": "RIDE10",
-            "kind": "coupon_book",
-            "name_ja": "のりもの回数券",
-            "name_en": "Ride coupon book",
-            "uses": 10,
-            "tax_rate": 10,
-            "price_categories": [
-                {
-                    "id": 200,
-                    "code": "any",
-                    "name_ja": "共通",
-                    "name_en": "All ages",
-                    "price": 3000,
-                    "handling_fee": 0,
-                },
-            ],
-            "marker": None,
-        },
-    ],
-    "checkout_fields": [
-        {
-            "name": "waiver",
-            "kind": "checkbox",
-            "label_ja": "同意する",
-            "label_en": "I agree",
-            "text_ja": "けがの危険があることを理解しました",
-            "text_en": "I understand the risks",
-            "required": True,
-        },
-    ],
-    "payment_methods": ["card", "emoney", "qr"],
-}
+def facility() -> FacilityOut:
+    return FacilityOut(
+        id=1,
+        slug="mori-park",
+        name_ja="森のアスレチック",
+        name_en="Forest Adventure Park",
+        tax_registration_number="T1234567890123",
+    )
+
+
+def catalog() -> CatalogOut:
+    """A day admission (adult, child) with a 〇 marker, a 10-ride coupon book, a waiver."""
+    return CatalogOut(
+        facility=facility(),
+        products=[
+            ProductOut(
+                id=10,
+                code="DAY",
+                kind="day_admission",
+                name_ja="入園券",
+                name_en="Day admission",
+                uses=1,
+                tax_rate=10,
+                requires_date=False,
+                price_categories=[
+                    PriceCategoryOut(100, "adult", "大人", "Adult", 1800, 0),
+                    PriceCategoryOut(101, "child", "小人", "Child", 900, 0),
+                ],
+                marker=MarkerOut("〇", "空きあり", "Available", "plenty"),
+            ),
+            ProductOut(
+                id=20,
+                code="RIDE10",
+                kind="coupon_book",
+                name_ja="のりもの回数券",
+                name_en="Ride coupon book",
+                uses=10,
+                tax_rate=10,
+                requires_date=False,
+                price_categories=[PriceCategoryOut(200, "any", "共通", "All ages", 3000, 0)],
+            ),
+        ],
+        checkout_fields=[
+            CheckoutFieldOut(
+                name="waiver",
+                kind="checkbox",
+                label_ja="同意する",
+                label_en="I agree",
+                text_ja="けがの危険があることを理解しました",
+                text_en="I understand the risks",
+                required=True,
+            ),
+        ],
+        payment_methods=["card", "emoney", "qr"],
+    )
+
+
+def _json(status: int, body: Any) -> httpx.Response:
+    return httpx.Response(
+        status, content=msgspec.json.encode(body), headers={"content-type": "application/json"}
+    )
 
 
 @dataclass
 class FakeCore:
     """The kiosk API of the core, in memory."""
 
-    catalog: dict[str, Any] = field(default_factory=lambda: json.loads(json.dumps(CATALOG)))
+    catalog: CatalogOut = field(default_factory=catalog)
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
     enrol_codes: dict[str, str] = field(default_factory=lambda: {"ENROL-1": TOKEN})
     calls: list[httpx.Request] = field(default_factory=list)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
-    heartbeats: list[dict[str, Any]] = field(default_factory=list)
+    orders: dict[str, KioskOrderOut] = field(default_factory=dict)  # by idempotency key
+    heartbeats: list[dict[str, Any]] = field(default_factory=list)  # as the kiosk sent them
     staff_calls: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False  # every call fails to connect
     fail_orders: int = 0  # the next N order calls answer 503
@@ -129,113 +146,132 @@ class FakeCore:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         path = request.url.path.removeprefix("/api/v1/kiosk")
+        try:
+            return self._answer(path, request)
+        except msgspec.ValidationError as exc:  # the core refuses what it cannot decode
+            return _json(400, {"detail": f"Validation failed: {exc}"})
+
+    def _answer(self, path: str, request: httpx.Request) -> httpx.Response:
         if path == "/enrol":
-            code = json.loads(request.content)["code"]
+            code = msgspec.json.decode(request.content, type=EnrolIn).code
             if code not in self.enrol_codes:
-                return httpx.Response(404, json={"detail": "unknown enrolment code"})
-            return httpx.Response(
-                200,
-                json={
-                    "token": self.enrol_codes.pop(code),
-                    "device": {"id": 7, "name": "Kiosk 1"},
-                    "facility": FACILITY,
-                },
-            )
+                return _json(404, {"detail": "unknown enrolment code"})
+            device = {"id": 7, "name": "Kiosk 1", "kind": "kiosk"}
+            return _json(200, EnrolOut(self.enrol_codes.pop(code), device, facility()))
         auth = request.headers.get("Authorization", "")
         if auth.removeprefix("Bearer ") not in self.tokens:
-            return httpx.Response(401, json={"detail": "invalid device token"})
+            return _json(401, {"detail": "invalid device token"})
         if path == "/catalog":
-            return httpx.Response(200, json=self.catalog)
+            return _json(200, self.catalog)
         if path == "/heartbeat":
+            msgspec.json.decode(request.content, type=KioskHeartbeatIn)
             self.heartbeats.append(json.loads(request.content))
             return httpx.Response(204)
         if path == "/orders":
             return self._order(request)
         if path == "/call-staff":
-            self.staff_calls.append(json.loads(request.content))
-            return httpx.Response(200, json={"open": True, **self.staff_calls[-1], "at": "now"})
-        return httpx.Response(404, json={"detail": "not found"})
+            call = msgspec.json.decode(request.content, type=StaffCallIn)
+            self.staff_calls.append(msgspec.to_builtins(call))
+            return _json(200, StaffCallOut(True, call.reason, call.detail, PAID_AT.isoformat()))
+        return _json(404, {"detail": "not found"})
 
     def _order(self, request: httpx.Request) -> httpx.Response:
         key = request.headers.get("Idempotency-Key")
         if not key:
-            return httpx.Response(400, json={"detail": "Idempotency-Key required"})
+            return _json(400, {"detail": "Idempotency-Key required"})
         if self.fail_orders:
             self.fail_orders -= 1
-            return httpx.Response(503, json={"detail": "database busy"})
+            return _json(503, {"detail": "database busy"})
         if self.conflict:
-            return httpx.Response(409, json={"detail": self.conflict})
+            return _json(409, {"detail": self.conflict})
         if key in self.orders:
-            return httpx.Response(200, json=self.orders[key])
-        body = json.loads(request.content)
-        answer = self._build(body)
-        if answer["order"]["total"] != body["payment"]["amount"]:
-            return httpx.Response(409, json={"detail": "amount mismatch"})
+            return _json(200, self.orders[key])
+        order = msgspec.json.decode(request.content, type=KioskOrderIn)
+        answer = self.build(order)
+        if answer.order.total != order.payment.amount:
+            return _json(409, {"detail": "amount mismatch"})
         self.orders[key] = answer
         if self.lose_order_responses:
             self.lose_order_responses -= 1
             raise httpx.ReadTimeout("response lost", request=request)
-        return httpx.Response(201, json=answer)
+        return _json(201, answer)
 
-    def _build(self, body: dict[str, Any]) -> dict[str, Any]:
+    def build(self, order: KioskOrderIn) -> KioskOrderOut:
+        """The answer the core would give to ``order`` (prices from the fake's catalog)."""
         lines, tickets, by_rate = [], [], {}
-        for line in body["lines"]:
-            for product in self.catalog["products"]:
-                for cat in product["price_categories"]:
-                    if cat["id"] != line["price_category_id"]:
+        for line in order.lines:
+            for product in self.catalog.products:
+                for cat in product.price_categories:
+                    if cat.id != line.price_category_id:
                         continue
-                    unit = cat["price"] + cat["handling_fee"]
-                    total = unit * line["quantity"]
-                    by_rate[product["tax_rate"]] = by_rate.get(product["tax_rate"], 0) + total
+                    unit = cat.price + cat.handling_fee
+                    total = unit * line.quantity
+                    by_rate[product.tax_rate] = by_rate.get(product.tax_rate, 0) + total
                     lines.append(
-                        {
-                            "product_name_ja": product["name_ja"],
-                            "product_name_en": product["name_en"],
-                            "category_name_ja": cat["name_ja"],
-                            "category_name_en": cat["name_en"],
-                            "quantity": line["quantity"],
-                            "unit_price": unit,
-                            "tax_rate": product["tax_rate"],
-                            "line_total": total,
-                        }
+                        OrderLineOut(
+                            product_name_ja=product.name_ja,
+                            product_name_en=product.name_en,
+                            category_name_ja=cat.name_ja,
+                            category_name_en=cat.name_en,
+                            quantity=line.quantity,
+                            unit_price=unit,
+                            handling_fee=cat.handling_fee,
+                            tax_rate=product.tax_rate,
+                            line_total=total,
+                            visit_date=line.visit_date,
+                        )
                     )
-                    for _ in range(line["quantity"]):
+                    for _ in range(line.quantity):
                         self.next_ticket += 1
+                        day = product.kind == "day_admission"
                         tickets.append(
-                            {
-                                "id": self.next_ticket,
-                                "product_kind": product["kind"],
-                                "product_name_ja": product["name_ja"],
-                                "product_name_en": product["name_en"],
-                                "category_name_ja": cat["name_ja"],
-                                "category_name_en": cat["name_en"],
-                                "price": unit,
-                                "tax_rate": product["tax_rate"],
-                                "valid_from": "2026-11-25",
-                                "valid_until": "2026-11-25"
-                                if product["kind"] == "day_admission"
-                                else "2027-11-24",
-                                "uses_total": product["uses"] or 1,
-                                "qr_token": f"{QR_TOKEN}.{self.next_ticket}",
-                            }
+                            TicketOut(
+                                id=self.next_ticket,
+                                status="valid",
+                                product_kind=product.kind,
+                                product_name_ja=product.name_ja,
+                                product_name_en=product.name_en,
+                                category_name_ja=cat.name_ja,
+                                category_name_en=cat.name_en,
+                                price=unit,
+                                tax_rate=product.tax_rate,
+                                valid_from=SALE_DAY,
+                                valid_until=SALE_DAY if day else dt.date(2027, 11, 24),
+                                uses_total=product.uses,
+                                uses_left=product.uses,
+                                qr_token=f"{QR_TOKEN}.{self.next_ticket}",
+                            )
                         )
         total = sum(by_rate.values())
-        return {
-            "order": {
-                "code": f"K{len(self.orders) + 1:05d}",
-                "status": "paid",
-                "total": total,
-                "paid_at": "2026-11-25T10:15:00+09:00",
-                "payment_method": body["payment"]["method"],
-                "lines": lines,
-                "tax_summary": [
-                    {"rate": rate, "total": amount, "tax": amount * rate // (100 + rate)}
+        return KioskOrderOut(
+            order=OrderOut(
+                code=f"K{len(self.orders) + 1:05d}",
+                channel="kiosk",
+                status="paid",
+                total=total,
+                created_at=PAID_AT,
+                paid_at=PAID_AT,
+                payment_method=order.payment.method,
+                lines=lines,
+                tax_summary=[
+                    TaxLineOut(rate, amount, amount * rate // (100 + rate))
                     for rate, amount in sorted(by_rate.items())
                 ],
-            },
-            "tickets": tickets,
-            "facility": FACILITY,
-        }
+            ),
+            tickets=tickets,
+            facility=facility(),
+        )
+
+
+def answer_for(
+    lines: list[tuple[int, int]], method: str = "card", core: FakeCore | None = None
+) -> KioskOrderOut:
+    """The core's answer to a sale of ``lines`` ((price category id, quantity) pairs)."""
+    order = KioskOrderIn(
+        lines=[OrderLineIn(category, quantity) for category, quantity in lines],
+        payment=KioskPaymentIn(method=method, reference="R", amount=0),
+    )
+    return (core or FakeCore()).build(order)
 
 
 def make_kiosk(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-import msgspec
 from litestar.testing import AsyncTestClient
 
 from core_service.demo.data import DemoFacility
 from core_service.models import PriceCategory, Product
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
-from kiosk_driver.core_client import Confirmation
 from kiosk_driver.layout import plain_text, tickets_blocks
 from kiosk_driver.printing import encode_sjis, print_ticket, print_tickets
 from kiosk_driver.profiles import resolve_profile
+from kippu_contract.v1.common import FacilityOut
+from kippu_contract.v1.kiosk import KioskOrderOut, OrderOut, TicketOut
 
 BOOK_PRICE = 1500
 RIDES = 5
@@ -116,44 +117,50 @@ async def test_one_qr_coupon_book_is_unchanged(
     assert (ticket["uses_total"], ticket["book_id"], ticket["coupon_no"]) == (10, None, 0)
 
 
-def _confirmation(books: int, rides: int = 3) -> Confirmation:
+def _confirmation(books: int, rides: int = 3) -> KioskOrderOut:
     tickets = []
     for book in range(books):
         first = 500 + book * rides
         for number in range(1, rides + 1):
             tickets.append(
-                {
-                    "id": first + number - 1,
-                    "product_kind": "coupon_book",
-                    "product_name_ja": "のりもの回数券",
-                    "product_name_en": "Ride coupon book",
-                    "category_name_ja": "一般",
-                    "category_name_en": "Standard",
-                    "price": 1000,
-                    "tax_rate": 10,
-                    "valid_from": "2026-11-25",
-                    "valid_until": "2026-11-25",
-                    "uses_total": 1,
-                    "qr_token": f"kp1.token-{first + number - 1}",
-                    "book_id": first,
-                    "coupon_no": number,
-                    "coupon_count": rides,
-                }
+                TicketOut(
+                    id=first + number - 1,
+                    status="valid",
+                    product_kind="coupon_book",
+                    product_name_ja="のりもの回数券",
+                    product_name_en="Ride coupon book",
+                    category_name_ja="一般",
+                    category_name_en="Standard",
+                    price=1000,
+                    tax_rate=10,
+                    valid_from=dt.date(2026, 11, 25),
+                    valid_until=dt.date(2026, 11, 25),
+                    uses_total=1,
+                    uses_left=1,
+                    qr_token=f"kp1.token-{first + number - 1}",
+                    book_id=first,
+                    coupon_no=number,
+                    coupon_count=rides,
+                )
             )
-    answer = {
-        "order": {
-            "code": "K00001",
-            "status": "paid",
-            "total": 1000 * books,
-            "paid_at": "2026-11-25T10:15:00+09:00",
-            "payment_method": "card",
-            "lines": [],
-            "tax_summary": [],
-        },
-        "tickets": tickets,
-        "facility": {"id": 1, "slug": "mori", "name_ja": "森", "name_en": "Forest"},
-    }
-    return msgspec.convert(answer, Confirmation)
+    paid_at = dt.datetime(2026, 11, 25, 10, 15, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    return KioskOrderOut(
+        order=OrderOut(
+            code="K00001",
+            channel="kiosk",
+            status="paid",
+            total=1000 * books,
+            created_at=paid_at,
+            paid_at=paid_at,
+            payment_method="card",
+            lines=[],
+            tax_summary=[],
+        ),
+        tickets=tickets,
+        facility=FacilityOut(
+            id=1, slug="mori", name_ja="森", name_en="Forest", tax_registration_number=""
+        ),
+    )
 
 
 def _native_qr_command(data: str) -> bytes:

@@ -18,13 +18,13 @@ from escpos.printer import Dummy
 from core_service.app import create_app as create_core
 from core_service.demo.data import DemoFacility
 from core_service.platform.settings import Settings
-from kiosk_driver import journal as j
 from kiosk_driver.app import create_app as create_kiosk_ui
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.core_client import CoreClient
 from kiosk_driver.journal import Journal
 from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
 from tests.browser import CHROMIUM, launch_chromium, require_chromium
 from tests.conftest import seed_demo
@@ -84,7 +84,7 @@ def test_browser_buys_a_day_ticket_through_the_kiosk_ui(
         finally:
             browser.close()
     [record] = kiosk.journal.recent()
-    assert record.state == j.PRINTED and record.receipt_printed_at
+    assert record.state == SaleState.PRINTED and record.receipt_printed_at
     assert len(record.confirmation["tickets"]) == 2
     for ticket in record.confirmation["tickets"]:
         assert kiosk.printer.output.count(ticket["qr_token"].encode()) == 1

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from kiosk_driver import journal as j
 from kiosk_driver.app import create_app
 from kiosk_driver.config import KioskConfig
-from kiosk_driver.core_client import CartLine
 from kiosk_driver.errors import OrderConflict
 from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
+from kippu_contract.v1.kiosk import OrderLineIn
 from tests.kiosk_helpers import FakeCore, make_kiosk
 
 
@@ -97,7 +97,7 @@ def test_visitor_buys_tickets_with_forms_only(client: TestClient, kiosk: Kiosk) 
     paying_url = _pay(client, "emoney", "100:2")
     sale_id = paying_url.rsplit("/", 1)[1]
     done = _settle(kiosk, client, paying_url)
-    assert kiosk.journal.get(sale_id).state == j.PRINTED
+    assert kiosk.journal.get(sale_id).state == SaleState.PRINTED
     assert str(done.url).endswith(f"/done/{sale_id}")
     assert "チケットをお取りください" in done.text and "領収書" in done.text
 
@@ -150,7 +150,7 @@ def test_call_staff_button_flags_the_kiosk(
 def test_cart_without_consent_fields_goes_straight_to_payment(
     core: FakeCore, tmp_path: Path
 ) -> None:
-    core.catalog["checkout_fields"] = []
+    core.catalog.checkout_fields = []
     kiosk = make_kiosk(core, tmp_path)
     with TestClient(app=create_app(kiosk)) as client:
         client.get("/")
@@ -191,12 +191,12 @@ def test_staff_screen_needs_the_pin_and_reprints_with_the_mark(
     core: FakeCore, tmp_path: Path
 ) -> None:
     kiosk = make_kiosk(core, tmp_path)
-    sale = kiosk.sell([CartLine(100, 1)], "card", {"waiver": True})
+    sale = kiosk.sell([OrderLineIn(100, 1)], "card", {"waiver": True})
     core.conflict = "sold out"
     failing = SimulatedTerminal(void_fails=True)
     kiosk.terminal = failing
     with pytest.raises(OrderConflict):
-        kiosk.sell([CartLine(100, 1)], "card", {"waiver": True})
+        kiosk.sell([OrderLineIn(100, 1)], "card", {"waiver": True})
     with TestClient(app=create_app(kiosk, KioskConfig(staff_pin="2468"))) as client:
         assert 'name="pin"' in client.get("/staff-menu").text
         client.post("/staff-menu/login", data={"pin": "0000"})
@@ -205,7 +205,7 @@ def test_staff_screen_needs_the_pin_and_reprints_with_the_mark(
         client.post("/staff-menu/login", data={"pin": "2468"})
         menu = client.get("/staff-menu")
         assert "返金が必要なお取引" in menu.text
-        [owed] = kiosk.journal.in_state(j.VOID_FAILED)
+        [owed] = kiosk.journal.in_state(SaleState.VOID_FAILED)
         assert f'id="void-{owed.id}"' in menu.text and owed.payment_ref in menu.text
         before = len(kiosk.printer.output)
         client.post(f"/staff-menu/reprint/{sale.sale_id}")

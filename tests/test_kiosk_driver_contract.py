@@ -11,12 +11,13 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from core_service.demo.data import DemoFacility
-from kiosk_driver import journal as j
-from kiosk_driver.core_client import CartLine, CoreClient, OrderRequest, Payment
+from kiosk_driver.core_client import CoreClient
 from kiosk_driver.journal import Journal
 from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
+from kippu_contract.v1.kiosk import KioskOrderIn, KioskPaymentIn, OrderLineIn
 
 
 @pytest.fixture
@@ -42,11 +43,11 @@ def kiosk(core_http: TestClient[Litestar], demo: DemoFacility, tmp_path: Path) -
 def test_real_core_sale_prints_the_core_signed_tokens(kiosk: Kiosk, demo: DemoFacility) -> None:
     catalog = kiosk.catalog(refresh=True)
     answers = {f.name: True for f in catalog.checkout_fields if f.required}
-    result = kiosk.sell([CartLine(demo.adult_category_id, 2)], "card", answers, "ja")
+    result = kiosk.sell([OrderLineIn(demo.adult_category_id, 2)], "card", answers, "ja")
     assert result.printed and len(result.confirmation.tickets) == 2
     for ticket in result.confirmation.tickets:
         assert ticket.qr_token.encode() in kiosk.printer.output
-    assert kiosk.journal.get(result.sale_id).state == j.PRINTED
+    assert kiosk.journal.get(result.sale_id).state == SaleState.PRINTED
     kiosk.print_receipt(result.sale_id)
     assert kiosk.heartbeat()
 
@@ -56,15 +57,15 @@ def test_real_core_replays_the_same_order_for_the_same_key(
 ) -> None:
     catalog = kiosk.catalog(refresh=True)
     answers = {f.name: True for f in catalog.checkout_fields if f.required}
-    result = kiosk.sell([CartLine(demo.coupon_category_id, 1)], "emoney", answers)
+    result = kiosk.sell([OrderLineIn(demo.coupon_category_id, 1)], "emoney", answers)
     record = kiosk.journal.get(result.sale_id)
     assert record is not None and record.payment_ref
     replay = kiosk.core.create_order(
-        OrderRequest(
-            lines=[CartLine(demo.coupon_category_id, 1)],
+        KioskOrderIn(
+            lines=[OrderLineIn(demo.coupon_category_id, 1)],
             answers=answers,
-            payment=Payment("emoney", record.payment_ref, record.request["amount"]),
+            payment=KioskPaymentIn("emoney", record.payment_ref, record.request["amount"]),
         ),
         idempotency_key=result.sale_id,
     )
-    assert replay.replayed and replay.order.code == result.confirmation.order.code
+    assert replay.replayed and replay.answer.order.code == result.confirmation.order.code

@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 from escpos.printer import Dummy
 
-from kiosk_driver import journal as j
-from kiosk_driver.core_client import CartLine
 from kiosk_driver.errors import ConfirmationPending, OrderConflict, PaymentTimeout
 from kiosk_driver.faults import FaultyPrinter
 from kiosk_driver.health import blocked_reason, tick
 from kiosk_driver.journal import Journal
 from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
+from kippu_contract.v1.kiosk import OrderLineIn
 from tests.kiosk_helpers import FakeCore, make_kiosk
 
-TWO = [CartLine(100, 2)]
+TWO = [OrderLineIn(100, 2)]
 WAIVER = {"waiver": True}
 REPRINT = "再発行".encode("cp932")
 
@@ -75,9 +75,9 @@ def test_crash_at_each_step_loses_nothing_and_charges_once(point: str, tmp_path:
     [record] = restarted.journal.recent()
     charged = SimulatedTerminal(state_path=tmp_path / "terminal.json").approved
     if point == "before_charge":
-        assert record.state == j.FAILED and charged == {} and core.orders == {}
+        assert record.state == SaleState.FAILED and charged == {} and core.orders == {}
         return
-    assert record.state == j.PRINTED
+    assert record.state == SaleState.PRINTED
     assert len(charged) == 1 and len(core.orders) == 1  # one charge, one order
     tokens = [t["qr_token"].encode() for t in record.confirmation["tickets"]]
     if point == "mid_print":
@@ -107,7 +107,7 @@ def test_core_409_voids_at_the_terminal_and_the_screen_says_so(tmp_path: Path) -
     sale_id = kiosk.start_sale(TWO, "card", WAIVER)
     _wait(kiosk, sale_id)
     assert isinstance(kiosk.jobs[sale_id].error, OrderConflict)
-    assert kiosk.journal.get(sale_id).state == j.VOIDED
+    assert kiosk.journal.get(sale_id).state == SaleState.VOIDED
     assert len(kiosk.terminal.voided) == 1  # type: ignore[attr-defined]
 
 
@@ -143,14 +143,14 @@ def test_paper_out_mid_ticket_waits_then_resumes_with_a_marked_copy(tmp_path: Pa
     assert isinstance(printer, FaultyPrinter)
     printer.inject("paper_out", after_bytes=per_ticket + per_ticket // 3)  # inside ticket 2
     result = kiosk.sell(TWO, "card", WAIVER)
-    assert not result.printed and kiosk.journal.get(result.sale_id).state == j.CONFIRMED
+    assert not result.printed and kiosk.journal.get(result.sale_id).state == SaleState.CONFIRMED
     assert blocked_reason(kiosk) == "paper_out"  # no new visitor pays meanwhile
     tick(kiosk)  # the fault is still there: nothing more is printed
-    assert kiosk.journal.get(result.sale_id).state == j.CONFIRMED
+    assert kiosk.journal.get(result.sale_id).state == SaleState.CONFIRMED
     printer.clear()  # staff load a new roll
     assert blocked_reason(kiosk) == "unprinted"
     tick(kiosk)  # the background loop prints without a restart
-    assert kiosk.journal.get(result.sale_id).state == j.PRINTED
+    assert kiosk.journal.get(result.sale_id).state == SaleState.PRINTED
     assert blocked_reason(kiosk) is None
     first, second = (t.qr_token.encode() for t in result.confirmation.tickets)
     assert printer.output.count(first) == 1  # finished before the fault: never again
@@ -169,7 +169,7 @@ def test_printer_fault_before_printing_needs_no_reprint_mark(fault: str, tmp_pat
     assert not result.printed and result.print_error == fault
     printer.clear()
     tick(kiosk)
-    assert kiosk.journal.get(result.sale_id).state == j.PRINTED
+    assert kiosk.journal.get(result.sale_id).state == SaleState.PRINTED
     assert REPRINT not in printer.output  # the status query stopped it before any byte
 
 
@@ -185,7 +185,7 @@ def test_unreachable_core_after_payment_is_confirmed_and_printed_by_the_loop(
     core.fail_orders = 0
     tick(kiosk)
     [record] = kiosk.journal.recent()
-    assert record.state == j.PRINTED and blocked_reason(kiosk) is None
+    assert record.state == SaleState.PRINTED and blocked_reason(kiosk) is None
 
 
 def test_staff_reprint_marks_every_copy(tmp_path: Path) -> None:

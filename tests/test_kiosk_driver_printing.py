@@ -10,7 +10,6 @@ import zxingcpp
 from escpos.printer import Dummy
 from PIL import Image
 
-from kiosk_driver.core_client import Confirmation
 from kiosk_driver.layout import receipt_blocks, tickets_blocks
 from kiosk_driver.printing import (
     FS_C_SHIFT_JIS,
@@ -23,16 +22,15 @@ from kiosk_driver.printing import (
     qr_image,
 )
 from kiosk_driver.profiles import resolve_profile
-from tests.kiosk_helpers import FakeCore
+from kippu_contract.v1.kiosk import KioskOrderOut
+from tests.kiosk_helpers import FakeCore, answer_for
 
 
-def _confirmation(lines: list[dict[str, int]]) -> Confirmation:
-    core = FakeCore()
-    body = {"lines": lines, "payment": {"method": "card", "reference": "R", "amount": 0}}
-    return msgspec.convert(core._build(body), Confirmation)
+def _confirmation(lines: list[dict[str, int]]) -> KioskOrderOut:
+    return answer_for([(line["price_category_id"], line["quantity"]) for line in lines])
 
 
-def _print(profile_name: str, confirmation: Confirmation, receipt: bool = False) -> bytes:
+def _print(profile_name: str, confirmation: KioskOrderOut, receipt: bool = False) -> bytes:
     profile = resolve_profile(profile_name)
     printer = Dummy(profile=profile.escpos_profile)
     if receipt:
@@ -137,15 +135,8 @@ def test_receipt_shows_tax_per_rate_and_addressee_line() -> None:
 
 def test_receipt_with_two_tax_rates_lists_both() -> None:
     core = FakeCore()
-    core.catalog["products"][1]["tax_rate"] = 8
-    body = {
-        "lines": [
-            {"price_category_id": 100, "quantity": 1},
-            {"price_category_id": 200, "quantity": 1},
-        ],
-        "payment": {"method": "emoney", "reference": "R", "amount": 0},
-    }
-    confirmation = msgspec.convert(core._build(body), Confirmation)
+    core.catalog.products[1].tax_rate = 8
+    confirmation = answer_for([(100, 1), (200, 1)], "emoney", core)
     profile = resolve_profile("generic-80")
     printer = Dummy(profile=profile.escpos_profile)
     print_receipt(printer, profile, confirmation, locale="en")
@@ -183,7 +174,7 @@ def test_printer_failure_is_reported_as_printer_fault() -> None:
 def test_confirmation_round_trips_through_json() -> None:
     confirmation = _confirmation([{"price_category_id": 100, "quantity": 1}])
     stored = json.loads(json.dumps(msgspec.to_builtins(confirmation)))
-    assert msgspec.convert(stored, Confirmation) == confirmation
+    assert msgspec.convert(stored, KioskOrderOut) == confirmation
 
 
 def test_long_english_lines_wrap_between_words_on_58mm() -> None:

@@ -11,8 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kiosk_driver import journal as j
-from kiosk_driver.core_client import CartLine
 from kiosk_driver.errors import (
     ConfigError,
     OrderConflict,
@@ -21,8 +19,10 @@ from kiosk_driver.errors import (
     PaymentTimeout,
     PaymentUnknown,
 )
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import open_terminal
 from kiosk_driver.terminals.square import SquareTerminal, verify_webhook
+from kippu_contract.v1.kiosk import OrderLineIn
 from tests.fakes.square import DEVICE, TOKEN, VERSION, FakeSquare
 from tests.kiosk_helpers import FakeCore, make_kiosk
 
@@ -157,12 +157,12 @@ def test_void_refunds_once_with_an_idempotency_key() -> None:
 def test_kiosk_sale_over_square_and_refund_when_the_core_refuses(tmp_path: Path) -> None:
     fake = FakeSquare()
     kiosk = make_kiosk(FakeCore(), tmp_path, terminal=_terminal(fake))
-    result = kiosk.sell([CartLine(100, 2)], "emoney", {"waiver": True})
+    result = kiosk.sell([OrderLineIn(100, 2)], "emoney", {"waiver": True})
     assert result.printed and kiosk.journal.get(result.sale_id).payment_ref == "PAY-CHK0001"
     refusing = make_kiosk(FakeCore(conflict="sold out"), tmp_path / "b", terminal=_terminal(fake))
     with pytest.raises(OrderConflict):
-        refusing.sell([CartLine(100, 1)], "card", {"waiver": True})
-    assert len(fake.refunds) == 1 and len(refusing.journal.in_state(j.VOIDED)) == 1
+        refusing.sell([OrderLineIn(100, 1)], "card", {"waiver": True})
+    assert len(fake.refunds) == 1 and len(refusing.journal.in_state(SaleState.VOIDED)) == 1
     assert fake.violations == []
 
 
@@ -171,8 +171,8 @@ def test_kiosk_resumes_a_sale_whose_approval_was_lost(tmp_path: Path) -> None:
     core = FakeCore()
     kiosk = make_kiosk(core, tmp_path, terminal=_terminal(fake, state_path=tmp_path / "sq.json"))
     with pytest.raises(PaymentUnknown):
-        kiosk.sell([CartLine(100, 1)], "card", {"waiver": True})
-    [record] = kiosk.journal.in_state(j.STARTED)  # not written off as failed
+        kiosk.sell([OrderLineIn(100, 1)], "card", {"waiver": True})
+    [record] = kiosk.journal.in_state(SaleState.STARTED)  # not written off as failed
     fake.reconnect()
     report = kiosk.resume()
     assert report.printed == [record.id] and len(core.orders) == 1 and len(fake.checkouts) == 1

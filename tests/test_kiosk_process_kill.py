@@ -22,10 +22,10 @@ from core_service.app import create_app
 from core_service.models import Order
 from core_service.platform.database import make_engine
 from core_service.platform.settings import Settings
-from kiosk_driver import journal as j
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.journal import Journal
 from kiosk_driver.runtime import build_kiosk
+from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
 from tests.conftest import seed_demo
 from tests.live_server import serve
@@ -35,7 +35,7 @@ CHILD = r"""
 import os, sys
 from pathlib import Path
 from kiosk_driver.config import KioskConfig
-from kiosk_driver.core_client import CartLine
+from kippu_contract.v1.kiosk import OrderLineIn
 from kiosk_driver.journal import Journal
 from kiosk_driver.runtime import build_kiosk
 from kiosk_driver.terminal import SimulatedTerminal
@@ -61,7 +61,7 @@ elif point == "after_confirm":
     kiosk._print = die
 elif point == "mid_print":
     kiosk.journal.ticket_print_done = die
-kiosk.sell([CartLine(int(category), 2)], "card", {"consent_waiver": True})
+kiosk.sell([OrderLineIn(int(category), 2)], "card", {"consent_waiver": True})
 """
 
 
@@ -121,9 +121,9 @@ def test_killed_driver_resumes_without_loss_or_double_charge(
     before = (tmp_path / "paper-1.bin").read_bytes() if (tmp_path / "paper-1.bin").exists() else b""
     after = (tmp_path / "paper-2.bin").read_bytes() if (tmp_path / "paper-2.bin").exists() else b""
     if point == "before_charge":
-        assert record.state == j.FAILED and charged == {} and orders == 0
+        assert record.state == SaleState.FAILED and charged == {} and orders == 0
         return
-    assert record.state == j.PRINTED
+    assert record.state == SaleState.PRINTED
     assert (len(charged), orders) == (1, 1)  # one charge, one order
     tokens = [t["qr_token"].encode() for t in record.confirmation["tickets"]]
     for token in tokens:
