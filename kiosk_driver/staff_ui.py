@@ -14,12 +14,12 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Body, FromPath
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from kiosk_driver.config import KioskConfig
@@ -27,9 +27,10 @@ from kiosk_driver.errors import KioskError
 from kiosk_driver.health import blocked_reason
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.sale_state import SaleState
+from kiosk_driver.screens import Screens
 
 log = logging.getLogger(__name__)
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
 COOKIE = "kiosk_staff"
 SESSION_SECONDS = 600
 
@@ -51,77 +52,119 @@ STAFF_STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def staff_routes(
-    kiosk: Kiosk, config: KioskConfig, page: Callable[..., Template]
-) -> list[HTTPRouteHandler]:
-    """Route handlers for the staff screen; ``page`` renders like the visitor pages."""
-    sessions: dict[str, float] = {}  # token -> expiry (monotonic)
+class StaffSessions:
+    """Open staff sessions: cookie token → expiry on the monotonic clock (memory only, so
+    a restart of the driver closes them all)."""
 
-    def authorised(request: Request) -> bool:
-        token = request.cookies.get(COOKIE, "")
-        expiry = sessions.get(token)
-        return expiry is not None and expiry > time.monotonic()
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._expiry: dict[str, float] = {}
+        self._clock = clock
 
-    def staff_page(request: Request, status: int = 200, **context: Any) -> Template:
-        lang = request.cookies.get("lang", config.locale)
-
-        def s(key: str) -> str:
-            return STAFF_STRINGS[key][0 if lang == "ja" else 1]
-
-        return page(request, "staff.html", status, s=s, idle=True, **context)
-
-    @get("/staff-menu", sync_to_thread=True)
-    def menu(request: Request, done: str = "", error: str = "") -> Template:
-        if not config.staff_pin:
-            return staff_page(request, 404, mode="off")
-        if not authorised(request):
-            return staff_page(request, mode="login", wrong=bool(error))
-        return staff_page(
-            request,
-            mode="menu",
-            recent=kiosk.journal.recent(30),
-            void_failed=kiosk.journal.in_state(SaleState.VOID_FAILED),
-            called=kiosk.staff_called,
-            reason=blocked_reason(kiosk),
-            done=done,
-            error=error,
-        )
-
-    @post("/staff-menu/login", sync_to_thread=True)
-    def login(request: Request, data: Form) -> Redirect:
-        pin = str(data.get("pin", ""))
-        if not config.staff_pin or not hmac.compare_digest(pin, config.staff_pin):
-            log.warning("wrong staff PIN on the kiosk")
-            return Redirect("/staff-menu?error=pin")
+    def open(self) -> str:
+        """A new session's token, valid for ``SESSION_SECONDS``."""
         token = secrets.token_urlsafe(24)
-        sessions[token] = time.monotonic() + SESSION_SECONDS
-        response = Redirect("/staff-menu")
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-        return response
+        self._expiry[token] = self._clock() + SESSION_SECONDS
+        return token
 
-    @post("/staff-menu/logout", sync_to_thread=True)
-    def logout(request: Request) -> Redirect:
-        sessions.pop(request.cookies.get(COOKIE, ""), None)
-        response = Redirect("/")
-        response.delete_cookie(COOKIE)
-        return response
+    def close(self, token: str) -> None:
+        self._expiry.pop(token, None)
 
-    @post("/staff-menu/reprint/{sale_id:str}", sync_to_thread=True)
-    def reprint(request: Request, sale_id: FromPath[str]) -> Redirect:
-        if not authorised(request):
-            return Redirect("/staff-menu")
-        try:
-            kiosk.reprint(sale_id)
-        except KioskError as exc:
-            log.warning("reprint of %s: %s", sale_id, exc)
-            return Redirect(f"/staff-menu?error={type(exc).__name__}")
-        log.info("staff reprinted %s", sale_id)
-        return Redirect(f"/staff-menu?done={sale_id}")
+    def authorised(self, request: Request[Any, Any, Any]) -> bool:
+        """Whether the request carries the cookie of a session still open."""
+        expiry = self._expiry.get(request.cookies.get(COOKIE, ""))
+        return expiry is not None and expiry > self._clock()
 
-    @post("/staff-menu/clear-call", sync_to_thread=True)
-    def clear_call(request: Request) -> Redirect:
-        if authorised(request):
-            kiosk.staff_called = False
+
+def _staff_page(
+    request: Request[Any, Any, Any], screens: Screens, status: int = 200, **context: Any
+) -> Template:
+    ja = screens.language(request) == "ja"
+
+    def s(key: str) -> str:
+        return STAFF_STRINGS[key][0 if ja else 1]
+
+    return screens.page(request, "staff.html", status, s=s, idle=True, **context)
+
+
+@get("/staff-menu", sync_to_thread=True)
+def menu(
+    request: Request[Any, Any, Any],
+    kiosk: NamedDependency[Kiosk],
+    config: NamedDependency[KioskConfig],
+    screens: NamedDependency[Screens],
+    staff_sessions: NamedDependency[StaffSessions],
+    done: FromQuery[str] = "",
+    error: FromQuery[str] = "",
+) -> Template:
+    if not config.staff_pin:
+        return _staff_page(request, screens, 404, mode="off")
+    if not staff_sessions.authorised(request):
+        return _staff_page(request, screens, mode="login", wrong=bool(error))
+    return _staff_page(
+        request,
+        screens,
+        mode="menu",
+        recent=kiosk.journal.recent(30),
+        void_failed=kiosk.journal.in_state(SaleState.VOID_FAILED),
+        called=kiosk.staff_called,
+        reason=blocked_reason(kiosk),
+        done=done,
+        error=error,
+    )
+
+
+@post("/staff-menu/login", sync_to_thread=True)
+def login(
+    data: Form,
+    config: NamedDependency[KioskConfig],
+    staff_sessions: NamedDependency[StaffSessions],
+) -> Redirect:
+    pin = str(data.get("pin", ""))
+    if not config.staff_pin or not hmac.compare_digest(pin, config.staff_pin):
+        log.warning("wrong staff PIN on the kiosk")
+        return Redirect("/staff-menu?error=pin")
+    response = Redirect("/staff-menu")
+    response.set_cookie(COOKIE, staff_sessions.open(), httponly=True, samesite="strict")
+    return response
+
+
+@post("/staff-menu/logout", sync_to_thread=True)
+def logout(
+    request: Request[Any, Any, Any], staff_sessions: NamedDependency[StaffSessions]
+) -> Redirect:
+    staff_sessions.close(request.cookies.get(COOKIE, ""))
+    response = Redirect("/")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@post("/staff-menu/reprint/{sale_id:str}", sync_to_thread=True)
+def reprint(
+    request: Request[Any, Any, Any],
+    sale_id: FromPath[str],
+    kiosk: NamedDependency[Kiosk],
+    staff_sessions: NamedDependency[StaffSessions],
+) -> Redirect:
+    if not staff_sessions.authorised(request):
         return Redirect("/staff-menu")
+    try:
+        kiosk.reprint(sale_id)
+    except KioskError as exc:
+        log.warning("reprint of %s: %s", sale_id, exc)
+        return Redirect(f"/staff-menu?error={type(exc).__name__}")
+    log.info("staff reprinted %s", sale_id)
+    return Redirect(f"/staff-menu?done={sale_id}")
 
-    return [menu, login, logout, reprint, clear_call]
+
+@post("/staff-menu/clear-call", sync_to_thread=True)
+def clear_call(
+    request: Request[Any, Any, Any],
+    kiosk: NamedDependency[Kiosk],
+    staff_sessions: NamedDependency[StaffSessions],
+) -> Redirect:
+    if staff_sessions.authorised(request):
+        kiosk.staff_called = False
+    return Redirect("/staff-menu")
+
+
+STAFF_ROUTES: list[HTTPRouteHandler] = [menu, login, logout, reprint, clear_call]

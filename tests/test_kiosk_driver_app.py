@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,17 @@ def test_lost_terminal_answer_shows_checking_then_the_tickets(
         tick(kiosk)  # the background loop asks the terminal, confirms and prints
         done = client.get(paying_url)
     assert "チケットをお取りください" in done.text and len(core.orders) == 1
+
+
+def test_building_the_app_raises_no_warning(kiosk: Kiosk) -> None:
+    """Explicit Litestar style throughout: no deprecation (or other) warning at build."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = create_app(kiosk, KioskConfig(staff_pin="2468"))
+    assert {route.path for route in app.routes} >= {"/", "/pay/submit", "/staff-menu"}
+
+
+def test_language_switch_goes_back_to_a_local_page_only(client: TestClient) -> None:
+    back = client.get("/lang/en?next=/product/10", follow_redirects=False)
+    assert _redirect(back) == "/product/10" and back.cookies["lang"] == "en"
+    assert _redirect(client.get("/lang/ja?next=//evil.test/", follow_redirects=False)) == "/"

@@ -1,0 +1,353 @@
+"""The visitor's pages of the touch UI: product → quantities → consent → pay → done.
+
+State travels in the URL and hidden form fields, so every step works without JavaScript
+and a page reload never repeats a payment (paying is a POST followed by a redirect).
+Paying never blocks a request: the POST starts the sale on a worker thread and redirects
+to ``/paying/{sale_id}``, a page that refreshes itself every second (meta refresh) and
+offers Cancel while the terminal waits for a card.
+
+Every handler declares what it takes the explicit way: the kiosk and the screens as
+named dependencies (provided by :func:`kiosk_driver.app.create_app`), path and query
+values with ``FromPath`` / ``FromQuery``, forms with ``URLEncodedBody``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from kiosk_driver.catalog import find_category, find_product, unit_amount
+from kiosk_driver.errors import CoreRefused, InvalidRequest, KioskError, OutOfService
+from kiosk_driver.health import blocked_reason
+from kiosk_driver.layout import PAYMENT_METHODS
+from kiosk_driver.sale import Kiosk
+from kiosk_driver.sale_state import SaleState
+from kiosk_driver.screens import Screens
+from kippu_contract.v1.kiosk import CatalogOut, OrderLineIn
+
+log = logging.getLogger(__name__)
+Form = URLEncodedBody[dict[str, Any]]
+
+
+def parse_cart(raw: str) -> list[OrderLineIn]:
+    """``"100:2,101:1"`` (price category id : quantity) as order lines."""
+    lines = []
+    for part in filter(None, raw.split(",")):
+        category, _, quantity = part.partition(":")
+        try:
+            lines.append(OrderLineIn(int(category), int(quantity)))
+        except ValueError:
+            raise InvalidRequest(400, f"bad cart {raw!r}") from None
+    return lines
+
+
+def cart_str(lines: list[OrderLineIn]) -> str:
+    """The cart as it travels in the URL (the inverse of :func:`parse_cart`)."""
+    return ",".join(f"{line.price_category_id}:{line.quantity}" for line in lines)
+
+
+def _catalog_or_page(
+    request: Request[Any, Any, Any], kiosk: Kiosk, screens: Screens
+) -> CatalogOut | Template:
+    """The catalog (fresh on the start screen), or the out-of-service page."""
+    try:
+        catalog = kiosk.catalog(refresh=request.url.path == "/")
+    except OutOfService:
+        return screens.out_of_service(request, "core")
+    if request.url.path == "/":
+        reason = blocked_reason(kiosk)
+        if reason:
+            return screens.out_of_service(request, reason)
+    return catalog
+
+
+def _cart_view(catalog: CatalogOut, lines: list[OrderLineIn]) -> list[dict[str, Any]]:
+    rows = []
+    for line in lines:
+        product, category = find_category(catalog, line.price_category_id)
+        rows.append(
+            {
+                "product": product,
+                "category": category,
+                "quantity": line.quantity,
+                "amount": unit_amount(category) * line.quantity,
+            }
+        )
+    return rows
+
+
+@get("/", sync_to_thread=True)
+def index(
+    request: Request[Any, Any, Any],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template:
+    catalog = _catalog_or_page(request, kiosk, screens)
+    if isinstance(catalog, Template):
+        return catalog
+    return screens.page(request, "index.html", catalog=catalog, idle=False)
+
+
+@get("/lang/{code:str}")
+async def switch_language(
+    code: FromPath[str], back: Annotated[str, QueryParameter(name="next")] = "/"
+) -> Redirect:
+    local = back.startswith("/") and not back.startswith("//")  # no off-site redirects
+    response = Redirect(back if local else "/")
+    response.set_cookie("lang", code if code in ("ja", "en") else "ja")
+    return response
+
+
+@get("/product/{product_id:int}", sync_to_thread=True)
+def product_page(
+    request: Request[Any, Any, Any],
+    product_id: FromPath[int],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    catalog = _catalog_or_page(request, kiosk, screens)
+    if isinstance(catalog, Template):
+        return catalog
+    try:
+        product = find_product(catalog, product_id)
+    except KeyError:
+        return Redirect("/")
+    return screens.page(request, "product.html", product=product, idle=True)
+
+
+@post("/cart", sync_to_thread=True)
+def cart(data: Form, kiosk: NamedDependency[Kiosk]) -> Redirect:
+    lines = []
+    for key, value in data.items():
+        if key.startswith("qty_") and str(value).isdigit() and int(value) > 0:
+            lines.append(OrderLineIn(int(key[4:]), int(value)))
+    if not lines:
+        return Redirect(f"/product/{data.get('product_id', '')}")
+    target = "/consent" if kiosk.catalog().checkout_fields else "/pay"
+    return Redirect(f"{target}?cart={cart_str(lines)}")
+
+
+@get("/consent", sync_to_thread=True)
+def consent(
+    request: Request[Any, Any, Any],
+    cart: FromQuery[str],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template:
+    catalog = _catalog_or_page(request, kiosk, screens)
+    if isinstance(catalog, Template):
+        return catalog
+    return screens.page(request, "consent.html", catalog=catalog, cart=cart, error=False, idle=True)
+
+
+# GET and POST on one path break sync handlers returning responses (litestar 2.25),
+# so each form posts to its own path.
+@post("/consent/submit", sync_to_thread=True)
+def consent_submit(
+    request: Request[Any, Any, Any],
+    data: Form,
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    catalog = kiosk.catalog()
+    answers = {f.name: data.get(f.name) == "on" for f in catalog.checkout_fields}
+    cart_raw = str(data.get("cart", ""))
+    if kiosk.missing_consent(catalog, answers):
+        return screens.page(
+            request, "consent.html", 400, catalog=catalog, cart=cart_raw, error=True, idle=True
+        )
+    agreed = ",".join(name for name, ok in answers.items() if ok)
+    return Redirect(f"/pay?cart={cart_raw}&answers={agreed}")
+
+
+@get("/pay", sync_to_thread=True)
+def pay_page(
+    request: Request[Any, Any, Any],
+    cart: FromQuery[str],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+    answers: FromQuery[str] = "",
+) -> Template | Redirect:
+    catalog = _catalog_or_page(request, kiosk, screens)
+    if isinstance(catalog, Template):
+        return catalog
+    try:
+        lines = parse_cart(cart)
+        total = kiosk.quote(catalog, lines)
+    except InvalidRequest:
+        return Redirect("/")
+    methods = [(m, *PAYMENT_METHODS.get(m, (m, m))) for m in catalog.payment_methods]
+    return screens.page(
+        request,
+        "pay.html",
+        rows=_cart_view(catalog, lines),
+        total=total,
+        cart=cart,
+        answers=answers,
+        methods=methods,
+        idle=True,
+    )
+
+
+@post("/pay/submit", sync_to_thread=True)
+def pay(
+    request: Request[Any, Any, Any],
+    data: Form,
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    answers = {name: True for name in str(data.get("answers", "")).split(",") if name}
+    reason = blocked_reason(kiosk)
+    if reason:
+        return screens.out_of_service(request, reason)
+    try:
+        lines = parse_cart(str(data.get("cart", "")))
+        sale_id = kiosk.start_sale(
+            lines, str(data.get("method", "")), answers, screens.language(request)
+        )
+    except OutOfService as exc:
+        if "in progress" in str(exc):
+            return screens.page(request, "message.html", 409, key="busy", idle=True)
+        return screens.out_of_service(request, "core")
+    except CoreRefused as exc:
+        log.error("sale refused before payment: %s", exc)
+        return Redirect("/")
+    return Redirect(f"/paying/{sale_id}")
+
+
+@get("/paying/{sale_id:str}", sync_to_thread=True)
+def paying(
+    request: Request[Any, Any, Any],
+    sale_id: FromPath[str],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    """Where the visitor waits; refreshes itself until the sale reaches an outcome."""
+    record = kiosk.journal.get(sale_id)
+    if record is None:
+        return Redirect("/")
+    job = kiosk.jobs.get(sale_id)
+    running = job is not None and not job.done
+    state, here = record.state, f"/paying/{sale_id}"
+    if state == SaleState.PRINTED:
+        return Redirect(f"/done/{sale_id}")
+
+    def wait(key: str, status: int = 200, **extra: Any) -> Template:
+        return screens.page(
+            request,
+            "paying.html",
+            status,
+            key=key,
+            sale_id=sale_id,
+            refresh=1 if running else 3,
+            refresh_url=here,
+            amount=record.request.get("amount", 0),
+            idle=False,
+            **extra,
+        )
+
+    if state == SaleState.STARTED:
+        return wait("paying", cancel=True) if running else wait("checking_payment")
+    if state == SaleState.PAID:
+        return wait("processing") if running else wait("pending", 503)
+    if state == SaleState.CONFIRMED:
+        return wait("processing") if running else wait("printer_wait", 503)
+    if state == SaleState.VOIDED:
+        return screens.page(request, "message.html", 409, key="sold_out", idle=True)
+    if state == SaleState.VOID_FAILED:
+        return screens.page(request, "message.html", 409, key="void_failed", idle=False)
+    cancelled = (record.error or "").startswith("PaymentCancelled")
+    key = "payment_cancelled" if cancelled else "payment_failed"
+    return screens.page(request, "message.html", 402, key=key, idle=True)
+
+
+@post("/paying/{sale_id:str}/cancel", sync_to_thread=True)
+def cancel_sale(sale_id: FromPath[str], kiosk: NamedDependency[Kiosk]) -> Redirect:
+    job = kiosk.jobs.get(sale_id)
+    if job is not None and not job.done:
+        kiosk.cancel_payment()  # the terminal decides: an approval already made stands
+    return Redirect(f"/paying/{sale_id}")
+
+
+def _done_page(
+    request: Request[Any, Any, Any], sale_id: str, kiosk: Kiosk, screens: Screens, **extra: Any
+) -> Template | Redirect:
+    record = kiosk.journal.get(sale_id)
+    if record is None or record.confirmation is None:
+        return Redirect("/")
+    return screens.page(
+        request,
+        "done.html",
+        sale_id=sale_id,
+        record=record,
+        order=kiosk.confirmation(sale_id).order,
+        idle=True,
+        **extra,
+    )
+
+
+@get("/done/{sale_id:str}", sync_to_thread=True)
+def done(
+    request: Request[Any, Any, Any],
+    sale_id: FromPath[str],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    return _done_page(request, sale_id, kiosk, screens, receipt_done=False)
+
+
+@post("/receipt/{sale_id:str}", sync_to_thread=True)
+def receipt(
+    request: Request[Any, Any, Any],
+    sale_id: FromPath[str],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    try:
+        kiosk.print_receipt(sale_id)
+    except KioskError as exc:
+        log.warning("receipt for %s: %s", sale_id, exc)
+    record = kiosk.journal.get(sale_id)
+    printed = bool(record is not None and record.receipt_printed_at)
+    return _done_page(request, sale_id, kiosk, screens, receipt_done=printed)
+
+
+@post("/staff", sync_to_thread=True)
+def call_staff(
+    request: Request[Any, Any, Any],
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template:
+    log.warning("visitor called staff")
+    kiosk.call_staff("visitor", request.headers.get("referer", ""))
+    return screens.page(request, "message.html", key="staff_called", idle=True)
+
+
+@post("/cancel-payment", sync_to_thread=True)
+def cancel_payment(kiosk: NamedDependency[Kiosk]) -> Redirect:
+    kiosk.cancel_payment()
+    return Redirect("/")
+
+
+VISITOR_ROUTES: list[HTTPRouteHandler] = [
+    index,
+    switch_language,
+    product_page,
+    cart,
+    consent,
+    consent_submit,
+    pay_page,
+    pay,
+    paying,
+    cancel_sale,
+    done,
+    receipt,
+    call_staff,
+    cancel_payment,
+]
