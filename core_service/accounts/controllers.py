@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +29,12 @@ class AuthController(Controller):
     path = "/api/v1/auth"
 
     @post("/login", status_code=HTTP_200_OK)
-    async def login(self, data: LoginIn, db_session: AsyncSession, signer: Signer) -> LoginOut:
+    async def login(
+        self,
+        data: JSONBody[LoginIn],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
+    ) -> LoginOut:
         staff, facility = await authenticate(db_session, data.facility, data.email, data.password)
         return LoginOut(
             token=issue_staff_token(signer, staff.id),
@@ -37,7 +44,9 @@ class AuthController(Controller):
         )
 
     @get("/me", guards=[requires_role("viewer")])
-    async def me(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> LoginOut:
+    async def me(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> LoginOut:
         staff = await db_session.get(StaffUser, request.user.id)
         facility = await db_session.get(Facility, request.user.facility_id)
         assert staff is not None and facility is not None

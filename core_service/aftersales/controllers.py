@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,11 +95,11 @@ class CancellationController(Controller):
     @get("/orders/{code:str}/cancellation-quote")
     async def quote(
         self,
-        code: str,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        ticket_ids: str | None = Parameter(query="ticket_ids", default=None),
-        waive_fee: bool = False,
+        code: FromPath[str],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        ticket_ids: FromQuery[str | None] = None,
+        waive_fee: FromQuery[bool] = False,
     ) -> QuoteOut:
         order = await load_order(db_session, tenant, code)
         return quote_out(order.code, quote(tenant, order, _ids(ticket_ids), waive_fee=waive_fee))
@@ -107,11 +108,11 @@ class CancellationController(Controller):
     async def cancel(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        data: CancelIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        code: FromPath[str],
+        data: JSONBody[CancelIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> CancellationOut:
         key = (request.headers.get("idempotency-key") or "").strip()
         if not key or len(key) > 80:
@@ -141,10 +142,10 @@ class CancellationController(Controller):
     async def retry(
         self,
         request: Request[Any, Any, Any],
-        refund_id: int,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        refund_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> RefundOut:
         refund = await send_refund(
             db_session, tenant, refund_id, settings=settings, actor=f"staff:{request.user.id}"
@@ -155,9 +156,9 @@ class CancellationController(Controller):
     async def paid_out(
         self,
         request: Request[Any, Any, Any],
-        refund_id: int,
-        tenant: Tenant,
-        db_session: AsyncSession,
+        refund_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> RefundOut:
         return refund_out(
             await mark_paid_out(db_session, tenant, refund_id, f"staff:{request.user.id}")

@@ -10,10 +10,11 @@ The same markers as an embeddable HTML page are served by the storefront
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.schemas import (
@@ -60,12 +61,12 @@ def _day(day: DateAvailability) -> DayFeed:
 
 @get("/api/v1/facilities/{slug:str}/availability")
 async def availability_feed(
-    slug: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    start: str = Parameter(query="from", default=""),
-    days: int = DEFAULT_DAYS,
-    product: str = "",
+    slug: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    start: Annotated[str, QueryParameter(name="from")] = "",
+    days: FromQuery[int] = DEFAULT_DAYS,
+    product: FromQuery[str] = "",
 ) -> Response[AvailabilityFeed]:
     """Markers per day and slot of the facility's dated web products."""
     tenant = await load_tenant(db_session, plugin_host, slug=slug)

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,9 +40,9 @@ class GateController(Controller):
     async def scan_ticket(
         self,
         request: Request[Any, Any, Any],
-        data: ScanIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
+        data: JSONBody[ScanIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> GateScanOut:
         if data.direction not in DIRECTIONS:
             raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}.")
@@ -72,7 +74,9 @@ class GateController(Controller):
 
 @get("/api/v1/facilities/{slug:str}/public-key")
 async def facility_public_key(
-    slug: str, db_session: AsyncSession, plugin_host: PluginHost
+    slug: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
 ) -> PublicKeyOut:
     tenant = await load_tenant(db_session, plugin_host, slug=slug)
     return PublicKeyOut(

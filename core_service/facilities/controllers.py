@@ -15,6 +15,8 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, Request, get, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.facilities.schemas import (
@@ -70,7 +72,10 @@ class FacilitySettingsController(Controller):
 
     @get("/")
     async def read(
-        self, tenant: Tenant, db_session: AsyncSession, plugin_host: PluginHost
+        self,
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        plugin_host: NamedDependency[PluginHost],
     ) -> FacilitySettingsOut:
         return await _settings_out(db_session, tenant, plugin_host)
 
@@ -78,10 +83,10 @@ class FacilitySettingsController(Controller):
     async def update(
         self,
         request: Request[Any, Any, Any],
-        data: FacilitySettingsIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        plugin_host: PluginHost,
+        data: JSONBody[FacilitySettingsIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        plugin_host: NamedDependency[PluginHost],
     ) -> FacilitySettingsOut:
         installed = set(plugin_host.installed())
         settings = dict(tenant.facility.settings or {})

@@ -7,11 +7,12 @@ and the order endpoint refuses them, so a tampered driver cannot sell them eithe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import HeaderParameter
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +49,9 @@ TERMINAL_PROVIDER = "kiosk_terminal"
 
 
 @post("/api/v1/kiosk/enrol", status_code=HTTP_200_OK)
-async def enrol_kiosk(data: EnrolIn, db_session: AsyncSession) -> EnrolOut:
+async def enrol_kiosk(
+    data: JSONBody[EnrolIn], db_session: NamedDependency[AsyncSession]
+) -> EnrolOut:
     device, token = await enrol(db_session, data.code)
     facility = await db_session.get(Facility, device.facility_id)
     assert facility is not None
@@ -65,7 +68,10 @@ class KioskController(Controller):
 
     @get("/catalog")
     async def catalog(
-        self, request: Request[Any, Any, Any], tenant: Tenant, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> CatalogOut:
         today = facility_today(tenant.facility.timezone)
         products = []
@@ -109,12 +115,12 @@ class KioskController(Controller):
     async def create_order(
         self,
         request: Request[Any, Any, Any],
-        data: KioskOrderIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        idempotency_key: str = HeaderParameter(
-            name="Idempotency-Key", min_length=8, max_length=100
-        ),
+        data: JSONBody[KioskOrderIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: Annotated[
+            str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100)
+        ],
     ) -> Response[KioskOrderOut]:
         # From the state, not as a dependency: see dependencies.provide_principal_tenant.
         settings: Settings = request.app.state.settings
@@ -158,7 +164,10 @@ class KioskController(Controller):
 
     @post("/heartbeat", status_code=HTTP_204_NO_CONTENT)
     async def heartbeat(
-        self, request: Request[Any, Any, Any], data: KioskHeartbeatIn, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[KioskHeartbeatIn],
+        db_session: NamedDependency[AsyncSession],
     ) -> None:
         device = await db_session.get(Device, request.user.id)
         assert device is not None
@@ -169,7 +178,10 @@ class KioskController(Controller):
 
     @post("/call-staff", status_code=HTTP_200_OK)
     async def call_staff(
-        self, request: Request[Any, Any, Any], data: StaffCallIn, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[StaffCallIn],
+        db_session: NamedDependency[AsyncSession],
     ) -> StaffCallOut:
         """Record a call for staff; repeated calls while one is open keep the first time."""
         device = await db_session.get(Device, request.user.id)

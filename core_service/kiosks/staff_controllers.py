@@ -7,6 +7,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +27,9 @@ class DeviceController(Controller):
     path = "/api/v1/devices"
 
     @get("/", guards=[requires_role("staff")])
-    async def list_devices(self, tenant: Tenant, db_session: AsyncSession) -> list[DeviceOut]:
+    async def list_devices(
+        self, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
+    ) -> list[DeviceOut]:
         now = utcnow()
         devices = await db_session.scalars(
             sa.select(Device).where(Device.facility_id == tenant.id).order_by(Device.id)
@@ -49,7 +53,10 @@ class DeviceController(Controller):
 
     @post("/", guards=[requires_role("manager")], status_code=HTTP_201_CREATED)
     async def create(
-        self, data: DeviceIn, tenant: Tenant, db_session: AsyncSession
+        self,
+        data: JSONBody[DeviceIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> NewDeviceOut:
         new = await create_device(db_session, tenant.id, data.kind, data.name)
         await db_session.commit()
@@ -67,7 +74,12 @@ class DeviceController(Controller):
         guards=[requires_role("manager")],
         status_code=HTTP_204_NO_CONTENT,
     )
-    async def revoke_device(self, device_id: int, tenant: Tenant, db_session: AsyncSession) -> None:
+    async def revoke_device(
+        self,
+        device_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> None:
         await revoke(db_session, tenant.id, device_id)
 
     @post(
@@ -75,7 +87,12 @@ class DeviceController(Controller):
         guards=[requires_role("staff")],
         status_code=HTTP_204_NO_CONTENT,
     )
-    async def close_call(self, device_id: int, tenant: Tenant, db_session: AsyncSession) -> None:
+    async def close_call(
+        self,
+        device_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> None:
         """Staff answered the kiosk's call; the call stays in the status as history."""
         device = await _device(db_session, tenant.id, device_id)
         call = dict(device.status.get("staff_call") or {})
@@ -90,7 +107,11 @@ class DeviceController(Controller):
         status_code=HTTP_204_NO_CONTENT,
     )
     async def set_products(
-        self, device_id: int, data: AllowedProductsIn, tenant: Tenant, db_session: AsyncSession
+        self,
+        device_id: FromPath[int],
+        data: JSONBody[AllowedProductsIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> None:
         """Limit a kiosk to these products (an empty list: every kiosk product)."""
         device = await _device(db_session, tenant.id, device_id)

@@ -13,6 +13,8 @@ import html
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,11 +66,11 @@ class MailingController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: MailingIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-        settings: Settings,
+        data: JSONBody[MailingIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
+        settings: NamedDependency[Settings],
     ) -> MailingOut:
         campaign = await create_campaign(
             db_session,
@@ -87,10 +89,10 @@ class MailingController(Controller):
     async def test(
         self,
         request: Request[Any, Any, Any],
-        data: TestMailIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        data: JSONBody[TestMailIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> TestMailOut:
         send_test(
             db_session,
@@ -104,12 +106,17 @@ class MailingController(Controller):
         return TestMailOut(to=request.user.email)
 
     @get("/")
-    async def list_mailings(self, tenant: Tenant, db_session: AsyncSession) -> list[MailingOut]:
+    async def list_mailings(
+        self, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
+    ) -> list[MailingOut]:
         return [_out(s) for s in await campaign_statuses(db_session, tenant.id)]
 
     @get("/{mailing_id:int}")
     async def get_mailing(
-        self, mailing_id: int, tenant: Tenant, db_session: AsyncSession
+        self,
+        mailing_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> MailingOut:
         (status,) = await campaign_statuses(db_session, tenant.id, mailing_id)
         return _out(status)
@@ -133,7 +140,9 @@ def _page(facility: str, content: str) -> Response[str]:
 
 
 @get("/unsubscribe/{token:str}", exclude_from_auth=True)
-async def unsubscribe_form(token: str, db_session: AsyncSession, signer: Signer) -> Response[str]:
+async def unsubscribe_form(
+    token: FromPath[str], db_session: NamedDependency[AsyncSession], signer: NamedDependency[Signer]
+) -> Response[str]:
     customer = await customer_for_token(db_session, signer, token)
     facility_name = await _facility_name(db_session, customer.facility_id)
     return _page(
@@ -147,7 +156,7 @@ async def unsubscribe_form(token: str, db_session: AsyncSession, signer: Signer)
 
 @post("/unsubscribe/{token:str}", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def unsubscribe_confirm(
-    token: str, db_session: AsyncSession, signer: Signer
+    token: FromPath[str], db_session: NamedDependency[AsyncSession], signer: NamedDependency[Signer]
 ) -> Response[str]:
     """Also the RFC 8058 one-click target: the signed token alone authorises it."""
     customer = await unsubscribe(db_session, signer, token)

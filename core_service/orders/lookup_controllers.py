@@ -7,11 +7,12 @@ and refunding are separate routes of the cancellation feature.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Customer, Order, Payment
@@ -49,9 +50,9 @@ class OrderLookupController(Controller):
     async def lookup(
         self,
         request: Request[Any, Any, Any],
-        tenant: Tenant,
-        db_session: AsyncSession,
-        q: str = Parameter(query="q", min_length=3, max_length=254),
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        q: Annotated[str, QueryParameter(min_length=3, max_length=254)],
     ) -> list[LookupOrderOut]:
         query = q.strip()
         stmt = (

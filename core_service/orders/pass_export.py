@@ -22,6 +22,7 @@ from typing import Any
 import segno
 import sqlalchemy as sa
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import AuditLog, Facility, Order, Product, Ticket, utcnow
@@ -119,9 +120,9 @@ class PassExportController(Controller):
     async def export_zip(
         self,
         request: Request[Any, Any, Any],
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         rows = await pass_rows(db_session, tenant.id)
         body = build_export(rows, tenant.facility, settings.secret_key)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import AuditLog, utcnow
@@ -82,19 +84,21 @@ class PaymentCredentialsController(Controller):
     guards = [requires_role("manager")]
 
     @get("/")
-    async def read(self, tenant: Tenant, plugin_host: PluginHost) -> PaymentCredentialsOut:
+    async def read(
+        self, tenant: NamedDependency[Tenant], plugin_host: NamedDependency[PluginHost]
+    ) -> PaymentCredentialsOut:
         return _credentials_out(tenant, plugin_host)
 
     @put("/{provider:str}", guards=[requires_role("owner")])
     async def store(
         self,
         request: Request[Any, Any, Any],
-        provider: str,
-        data: dict[str, Any],
-        tenant: Tenant,
-        db_session: AsyncSession,
-        plugin_host: PluginHost,
-        settings: Settings,
+        provider: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        plugin_host: NamedDependency[PluginHost],
+        settings: NamedDependency[Settings],
     ) -> ProviderCredentialsOut:
         if provider not in installed_provider_names(plugin_host):
             raise InvalidInput(

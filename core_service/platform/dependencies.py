@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.platform.errors import Unauthorized
@@ -36,7 +37,7 @@ def provide_signer(state: State) -> Signer:
 
 
 async def provide_principal_tenant(
-    request: Request[Any, Any, Any], db_session: AsyncSession
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> Tenant:
     """The facility of the authenticated staff member or device (the tenant check).
 

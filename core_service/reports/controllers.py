@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.platform.errors import InvalidInput
@@ -23,10 +24,10 @@ class ReportController(Controller):
     @get("/sales")
     async def sales(
         self,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        date_from: Annotated[dt.date, Parameter(query="from")],
-        date_to: Annotated[dt.date, Parameter(query="to")],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        date_from: Annotated[dt.date, QueryParameter(name="from")],
+        date_to: Annotated[dt.date, QueryParameter(name="to")],
     ) -> SalesReportOut:
         """Sales per day, channel, payment method and product, for ``from``..``to``."""
         if date_to < date_from or (date_to - date_from).days >= MAX_DAYS:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,11 +50,11 @@ class AfterSalesPages(Controller):
     async def share(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        ticket_id: int,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        code: FromPath[str],
+        ticket_id: FromPath[int],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Redirect:
         form = await request.form()
         key = form.get("key") or ""
@@ -74,9 +75,9 @@ class AfterSalesPages(Controller):
     async def claim_form(
         self,
         request: Request[Any, Any, Any],
-        claim_key: str,
-        shop: Tenant,
-        db_session: AsyncSession,
+        claim_key: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template:
         view = await distribution.load_claim(db_session, shop, claim_key)
         return self._claim_page(request, shop, view, name="", error="")
@@ -85,9 +86,9 @@ class AfterSalesPages(Controller):
     async def claim(
         self,
         request: Request[Any, Any, Any],
-        claim_key: str,
-        shop: Tenant,
-        db_session: AsyncSession,
+        claim_key: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
         name = (await request.form()).get("name") or ""
         try:
@@ -138,10 +139,10 @@ class AfterSalesPages(Controller):
     async def holder_ticket(
         self,
         request: Request[Any, Any, Any],
-        holder_key: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        holder_key: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Template:
         locale = request_locale(request)
         view = await distribution.load_holder_ticket(db_session, shop, holder_key)
@@ -159,10 +160,10 @@ class AfterSalesPages(Controller):
     async def receipt_form(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        key: str = "",
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        key: FromQuery[str] = "",
     ) -> Template:
         order = await checkout.order_for_visitor(db_session, shop, code, key)
         customer = await db_session.get(Customer, order.customer_id) if order.customer_id else None
@@ -210,7 +211,11 @@ class AfterSalesPages(Controller):
 
     @post("/orders/{code:str}/receipt", status_code=200)
     async def receipt(
-        self, request: Request[Any, Any, Any], code: str, shop: Tenant, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Response[bytes] | Template:
         form = await request.form()
         key = form.get("key") or ""
@@ -250,10 +255,10 @@ class AfterSalesPages(Controller):
     async def cancel_form(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         me = mypage.request_session(request, shop, signer)
         if me is None:
@@ -304,11 +309,11 @@ class AfterSalesPages(Controller):
     async def cancel(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-        settings: Settings,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
+        settings: NamedDependency[Settings],
     ) -> Template | Redirect:
         me = mypage.request_session(request, shop, signer)
         if me is None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,10 @@ class ShopController(Controller):
 
     @get("/")
     async def index(
-        self, request: Request[Any, Any, Any], shop: Tenant, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template:
         locale = request_locale(request)
         products = await checkout.web_products(db_session, shop)
@@ -57,10 +61,10 @@ class ShopController(Controller):
     async def product(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Template:
         locale = request_locale(request)
         product = await checkout.web_product(db_session, shop, code)
@@ -75,11 +79,11 @@ class ShopController(Controller):
     async def buy(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         locale = request_locale(request)
         product = await checkout.web_product(db_session, shop, code)
@@ -105,13 +109,13 @@ class ShopController(Controller):
     async def order(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        key: str = "",
-        declined: str = "",
-        shared: int = 0,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        key: FromQuery[str] = "",
+        declined: FromQuery[str] = "",
+        shared: FromQuery[int] = 0,
     ) -> Template:
         locale = request_locale(request)
         order = await checkout.order_for_visitor(db_session, shop, code, key)
@@ -151,11 +155,11 @@ class ShopController(Controller):
     async def retry_payment(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Redirect:
         form = await request.form()
         order = await checkout.order_for_visitor(db_session, shop, code, form.get("key") or "")
@@ -175,12 +179,12 @@ class MyPageController(Controller):
     async def show(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-        settings: Settings,
-        cancelled: str = "",
-        password: str = "",
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
+        settings: NamedDependency[Settings],
+        cancelled: FromQuery[str] = "",
+        password: FromQuery[str] = "",
     ) -> Template:
         locale = request_locale(request)
         me = mypage.request_session(request, shop, signer)
@@ -209,10 +213,10 @@ class MyPageController(Controller):
     async def request_link(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template:
         locale = request_locale(request)
         email = ((await request.form()).get("email") or "").strip()
@@ -237,11 +241,11 @@ class MyPageController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
-        token: str = "",
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
+        token: FromQuery[str] = "",
     ) -> Template | Redirect:
         me = await mypage.open_link(db_session, shop, signer, token)
         if me is None:
@@ -273,10 +277,10 @@ class MyPageController(Controller):
     async def password_login(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         locale = request_locale(request)
         form = await request.form()
@@ -315,9 +319,9 @@ class MyPageController(Controller):
     async def password_form(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         me = mypage.request_session(request, shop, signer)
         if me is None:
@@ -331,9 +335,9 @@ class MyPageController(Controller):
     async def set_password(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         me = mypage.request_session(request, shop, signer)
         if me is None:
@@ -357,9 +361,9 @@ class MyPageController(Controller):
     async def remove_password(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
     ) -> Redirect:
         me = mypage.request_session(request, shop, signer)
         if me is None:
@@ -368,7 +372,7 @@ class MyPageController(Controller):
         return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=removed", status_code=303)
 
     @post("/logout", status_code=200)
-    async def logout(self, shop: Tenant) -> Redirect:
+    async def logout(self, shop: NamedDependency[Tenant]) -> Redirect:
         gone = Cookie(
             key=mypage.SESSION_COOKIE,
             value="",

@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 import segno
 import sqlalchemy as sa
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,13 +117,13 @@ class PaymentPageController(Controller):
     async def show(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        payment_id: int,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
-        key: str = "",
+        code: FromPath[str],
+        payment_id: FromPath[int],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
+        key: FromQuery[str] = "",
     ) -> Template | Redirect:
         order, payment = await self._load(db_session, shop, code, key, payment_id)
         action = stored_action(payment)
@@ -197,12 +198,12 @@ class PaymentPageController(Controller):
     async def retry(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        payment_id: int,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        code: FromPath[str],
+        payment_id: FromPath[int],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Redirect:
         """Try the provider again for the same payment (same idempotency key)."""
         key = str((await request.form()).get("key") or "")
