@@ -33,10 +33,11 @@ from core_service.aftersales.receipts import DEFAULT_PURPOSE, issue_receipt, rec
 from core_service.models import Customer
 from core_service.platform import urls
 from core_service.platform.errors import Conflict, Forbidden, InvalidInput
-from core_service.platform.security import Signer, new_token
+from core_service.platform.security import new_token
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from core_service.storefront import checkout, mypage
+from core_service.storefront.mypage_access import MYPAGE_DEPENDENCIES, MYPAGE_EXCEPTION_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
 from core_service.storefront.ticket_page import ticket_views
@@ -44,7 +45,8 @@ from core_service.storefront.ticket_page import ticket_views
 
 class AfterSalesPages(Controller):
     path = "/shop/{facility_slug:str}"
-    dependencies = {"shop": Provide(provide_shop)}
+    dependencies = {"shop": Provide(provide_shop), **MYPAGE_DEPENDENCIES}
+    exception_handlers = MYPAGE_EXCEPTION_HANDLERS
 
     @post("/orders/{code:str}/tickets/{ticket_id:int}/share", status_code=200)
     async def share(
@@ -257,12 +259,9 @@ class AfterSalesPages(Controller):
         request: Request[Any, Any, Any],
         code: FromPath[str],
         shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
-        signer: NamedDependency[Signer],
-    ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
+    ) -> Template:
         order = await mypage.my_order(db_session, shop, me, code)
         return await self._cancel_page(request, shop, db_session, order, error="")
 
@@ -311,13 +310,10 @@ class AfterSalesPages(Controller):
         request: Request[Any, Any, Any],
         code: FromPath[str],
         shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
-        signer: NamedDependency[Signer],
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         order = await mypage.my_order(db_session, shop, me, code)
         form = await request.form()
         locale = request_locale(request)

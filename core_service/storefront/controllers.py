@@ -26,6 +26,7 @@ from core_service.platform.tenancy import Tenant
 from core_service.storefront import checkout, mypage
 from core_service.storefront.aftersales_pages import AFTERSALES_HANDLERS
 from core_service.storefront.availability_widget import availability_widget
+from core_service.storefront.mypage_access import MYPAGE_DEPENDENCIES, MYPAGE_EXCEPTION_HANDLERS
 from core_service.storefront.payment_pages import PAYMENT_PAGE_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
@@ -173,25 +174,25 @@ class MyPageController(Controller):
     """A visitor's purchase history in one facility, behind an e-mailed magic link."""
 
     path = "/shop/{facility_slug:str}/my"
-    dependencies = {"shop": Provide(provide_shop)}
+    dependencies = {"shop": Provide(provide_shop), **MYPAGE_DEPENDENCIES}
+    exception_handlers = MYPAGE_EXCEPTION_HANDLERS
 
     @get("/")
     async def show(
         self,
         request: Request[Any, Any, Any],
         shop: NamedDependency[Tenant],
+        visitor: NamedDependency[mypage.MyPageSession | None],
         db_session: NamedDependency[AsyncSession],
-        signer: NamedDependency[Signer],
         settings: NamedDependency[Settings],
         cancelled: FromQuery[str] = "",
         password: FromQuery[str] = "",
     ) -> Template:
         locale = request_locale(request)
-        me = mypage.request_session(request, shop, signer)
         context = shop_context(shop, locale)
-        if me is None:
+        if visitor is None:
             return render_page(request, "mypage_login.html", {**context, "email": "", "error": ""})
-        customer, orders = await mypage.customer_orders(db_session, shop, me)
+        customer, orders = await mypage.customer_orders(db_session, shop, visitor)
         return render_page(
             request,
             "mypage.html",
@@ -320,12 +321,9 @@ class MyPageController(Controller):
         self,
         request: Request[Any, Any, Any],
         shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
-        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         customer = await mypage.signed_in_customer(db_session, shop, me)
         if customer is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
@@ -336,12 +334,9 @@ class MyPageController(Controller):
         self,
         request: Request[Any, Any, Any],
         shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
-        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         form = await request.form()
         password = form.get("password") or ""
         problem = mypage.password_problem(password, form.get("password_confirm") or "")
@@ -360,14 +355,10 @@ class MyPageController(Controller):
     @post("/password/remove", status_code=200)
     async def remove_password(
         self,
-        request: Request[Any, Any, Any],
         shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
-        signer: NamedDependency[Signer],
     ) -> Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         await mypage.set_password(db_session, shop, me, None)
         return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=removed", status_code=303)
 
