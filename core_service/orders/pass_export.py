@@ -68,7 +68,7 @@ async def pass_rows(session: AsyncSession, facility_id: int) -> list[PassRow]:
         .where(Ticket.facility_id == facility_id, Product.kind == "annual_pass")
         .order_by(Ticket.id)
     )
-    return [PassRow(t, code, p, h) for t, code, p, h in result.tuples()]
+    return [PassRow(t, code, p, h) for t, code, p, h in result]
 
 
 def _iso(value: dt.date | None) -> str:
