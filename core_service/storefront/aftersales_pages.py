@@ -22,13 +22,6 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.aftersales import distribution
-from core_service.aftersales.cancellation import (
-    cancel_tickets,
-    cancellable,
-    claimed_ticket_ids,
-    policy_of,
-    quote,
-)
 from core_service.aftersales.receipts import DEFAULT_PURPOSE, issue_receipt, receipts_of
 from core_service.models import Customer
 from core_service.platform import urls
@@ -36,7 +29,7 @@ from core_service.platform.errors import Conflict, Forbidden, InvalidInput
 from core_service.platform.security import new_token
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
-from core_service.storefront import checkout, mypage
+from core_service.storefront import checkout, mypage, self_cancel
 from core_service.storefront.mypage_access import MYPAGE_DEPENDENCIES, MYPAGE_EXCEPTION_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
@@ -276,16 +269,7 @@ class AfterSalesPages(Controller):
         status_code: int = 200,
     ) -> Template:
         locale = request_locale(request)
-        handed_on = await claimed_ticket_ids(db_session, order)
-        policy = policy_of(shop)
-        choices = [t for t in order.tickets if cancellable(t) and t.id not in handed_on]
-        quotes = (
-            {q.ticket_id: q for q in quote(shop, order, [t.id for t in choices]).tickets}
-            if choices
-            else {}
-        )
-        allowed = [t for t in choices if policy.visitor_may_cancel(quotes[t.id].days_before)]
-        lines = {line.id: line for line in order.lines}
+        choices = await self_cancel.cancel_choices(db_session, shop, order)
         return render_page(
             request,
             "mypage_cancel.html",
@@ -293,10 +277,10 @@ class AfterSalesPages(Controller):
                 shop,
                 locale,
                 order=order,
-                tickets=allowed,
-                quotes=quotes,
-                lines=lines,
-                self_cancel=policy.self_cancel,
+                tickets=choices.tickets,
+                quotes=choices.quotes,
+                lines=choices.lines,
+                self_cancel=choices.self_cancel,
                 error=error,
                 form_key=new_token(16),
                 action=mypage.cancel_path(shop.facility.slug, order.code),
@@ -317,25 +301,10 @@ class AfterSalesPages(Controller):
         order = await mypage.my_order(db_session, shop, me, code)
         form = await request.form()
         locale = request_locale(request)
+        ids = self_cancel.chosen_ticket_ids(form.getall("ticket") if "ticket" in form else [])
         try:
-            ids = [int(v) for v in form.getall("ticket")] if "ticket" in form else []
-        except ValueError:
-            ids = []
-        form_key = (form.get("form_key") or "")[:60]
-        try:
-            if not ids or not form_key:
-                raise InvalidInput(
-                    "Choose the tickets to cancel.", "キャンセルするチケットを選んでください。"
-                )
-            await cancel_tickets(
-                db_session,
-                shop,
-                order,
-                ticket_ids=ids,
-                actor=f"visitor:{me.customer_id}",
-                idempotency_key=f"mypage:{me.customer_id}:{form_key}",
-                settings=settings,
-                self_service=True,
+            await self_cancel.cancel_mine(
+                db_session, shop, me, order, ids, form.get("form_key") or "", settings=settings
             )
         except (InvalidInput, Conflict, Forbidden) as exc:
             order = await mypage.my_order(db_session, shop, me, code)
