@@ -1,9 +1,9 @@
 """A kiosk sale: the terminal has been paid; place the order and answer with its tickets.
 
-This is the kiosk's hot path (see docs/benchmarks.md): it adds no query of its own except
-the allowed-products check of a restricted kiosk. The idempotency key is scoped to the
-device, so two kiosks may send the same key; a retried request returns the first order
-(``created`` False) instead of selling twice.
+This is the kiosk's hot path (see docs/benchmarks.md): besides placing the order it only
+checks a restricted kiosk's allowed products, against the tenant's cached catalog when
+there is one. The idempotency key is scoped to the device, so two kiosks may send the same
+key; a retried request returns the first order (``created`` False) instead of selling twice.
 """
 
 from __future__ import annotations

@@ -25,15 +25,18 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 
 
 def provide_settings(state: State) -> Settings:
-    return state.settings
+    settings: Settings = state.settings
+    return settings
 
 
 def provide_plugin_host(state: State) -> PluginHost:
-    return state.plugin_host
+    plugin_host: PluginHost = state.plugin_host
+    return plugin_host
 
 
 def provide_signer(state: State) -> Signer:
-    return state.signer
+    signer: Signer = state.signer
+    return signer
 
 
 async def provide_principal_tenant(
