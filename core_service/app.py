@@ -30,7 +30,7 @@ from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingContro
 from core_service.mailing.outbox import deliver_due
 from core_service.orders.expiry import expire_holds
 from core_service.orders.lookup_controllers import OrderLookupController
-from core_service.orders.pass_export import PassExportController
+from core_service.orders.pass_export_controllers import PassExportController
 from core_service.payments.credentials_controllers import PaymentCredentialsController
 from core_service.payments.reconciliation import reconcile_due
 from core_service.platform.database import make_engine, make_sessionmaker

@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,11 +157,11 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 @get(BASE)
 async def demo_pay_page(
     request: Request[Any, Any, Any],
-    facility_slug: str,
-    payment_id: int,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    key: str = "",
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    key: FromQuery[str] = "",
 ) -> Template | Redirect:
     tenant, payment, order = await _checked(db_session, plugin_host, facility_slug, payment_id, key)
     if payment.state == "paid":
@@ -172,12 +174,12 @@ async def demo_pay_page(
 @post(f"{BASE}/approve", status_code=303)
 async def demo_pay_approve(
     request: Request[Any, Any, Any],
-    facility_slug: str,
-    payment_id: int,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    settings: Settings,
-    signer: Signer,
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    settings: NamedDependency[Settings],
+    signer: NamedDependency[Signer],
 ) -> Redirect:
     key = (await _form(request)).get("key", "")
     tenant, payment, order = await _checked(db_session, plugin_host, facility_slug, payment_id, key)
@@ -197,11 +199,11 @@ async def demo_pay_approve(
 @post(f"{BASE}/decline", status_code=303)
 async def demo_pay_decline(
     request: Request[Any, Any, Any],
-    facility_slug: str,
-    payment_id: int,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    settings: Settings,
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    settings: NamedDependency[Settings],
 ) -> Redirect:
     key = (await _form(request)).get("key", "")
     tenant, payment, order = await _checked(db_session, plugin_host, facility_slug, payment_id, key)
@@ -221,12 +223,12 @@ async def demo_pay_decline(
 @get(f"{BASE}/{{step:str}}")
 async def demo_control_page(
     request: Request[Any, Any, Any],
-    facility_slug: str,
-    payment_id: int,
-    step: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    key: str = "",
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    step: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    key: FromQuery[str] = "",
 ) -> Template:
     if step not in ("konbini", "paypay", "paidy"):
         raise NotFound("No such page.", "ページが見つかりません。")
@@ -241,12 +243,12 @@ async def demo_control_page(
 @post(f"{BASE}/{{step:str}}/pay", status_code=303)
 async def demo_control_pay(
     request: Request[Any, Any, Any],
-    facility_slug: str,
-    payment_id: int,
-    step: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    settings: Settings,
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    step: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     """The visitor paid at the konbini register, or approved in the PayPay app."""
     if step not in ("konbini", "paypay"):
@@ -277,12 +279,12 @@ async def demo_control_pay(
 @post(f"{BASE}/{{step:str}}/authorize", status_code=303)
 async def demo_paidy_authorize(
     request: Request[Any, Any, Any],
-    facility_slug: str,
-    payment_id: int,
-    step: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    settings: Settings,
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    step: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     """Paidy's credit check: a phone number and an e-mail address authorise the payment."""
     if step != "paidy":

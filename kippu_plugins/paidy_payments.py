@@ -39,6 +39,8 @@ import json
 from typing import Any
 
 from litestar import MediaType, Response, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.plugin_api import (
@@ -271,13 +273,13 @@ def _refunded_all(payment: dict[str, Any]) -> bool:
 
 @post("/api/v1/payments/paidy/authorized/{facility_slug:str}/{payment_id:int}", status_code=200)
 async def paidy_authorized(
-    facility_slug: str,
-    payment_id: int,
-    data: dict[str, Any],
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    settings: Settings,
-    signer: Signer,
+    facility_slug: FromPath[str],
+    payment_id: FromPath[int],
+    data: JSONBody[dict[str, Any]],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    settings: NamedDependency[Settings],
+    signer: NamedDependency[Signer],
 ) -> Response[Any]:
     """Paidy checkout's callback: verify the authorised payment, capture, confirm."""
     key, paidy_id = str(data.get("key", "")), str(data.get("paidy_payment_id", ""))

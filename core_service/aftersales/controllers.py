@@ -6,6 +6,7 @@ this is box-office work. Waiving the cancellation fee departs from the policy, s
 needs ``manager``. Nobody may choose a refund amount: a request may state the amount it
 expects, and is refused when that is not the policy's (no arbitrary partial refunds).
 Cancelling needs an ``Idempotency-Key`` header, so a retried request never refunds twice.
+The work behind each route is :mod:`core_service.aftersales.box_office`.
 """
 
 from __future__ import annotations
@@ -13,78 +14,29 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.aftersales.cancellation import CancelOutcome, Quote, cancel_tickets, quote
-from core_service.aftersales.refunds import mark_paid_out, send_refund
-from core_service.aftersales.schemas import (
-    CancelIn,
-    CancellationOut,
-    QuoteOut,
-    RefundOut,
-    TicketQuoteOut,
+from core_service.aftersales.box_office import (
+    parse_ticket_ids,
+    staff_cancel,
+    staff_paid_out,
+    staff_quote,
+    staff_retry_refund,
 )
-from core_service.models import Cancellation, Refund
-from core_service.orders.queries import load_order
-from core_service.platform.errors import Forbidden, InvalidInput
-from core_service.platform.guards import requires_role
+from core_service.aftersales.schemas import CancelIn, CancellationOut, QuoteOut, RefundOut
+from core_service.platform.errors import InvalidInput
+from core_service.platform.guards import requires_role, requires_role_to_set
+from core_service.platform.principals import StaffPrincipal
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
-from kippu_contract.roles import role_at_least
 
+StaffRequest = Request[StaffPrincipal, Any, Any]
 
-def quote_out(order_code: str, q: Quote) -> QuoteOut:
-    return QuoteOut(
-        order_code=order_code,
-        tickets=[
-            TicketQuoteOut(t.ticket_id, t.base, t.handling_fee, t.fee, t.refund, t.days_before)
-            for t in q.tickets
-        ],
-        base_total=q.base_total,
-        fee=q.fee,
-        handling_fee_kept=q.handling_fee_kept,
-        refund_amount=q.refund_amount,
-    )
-
-
-def refund_out(refund: Refund) -> RefundOut:
-    return RefundOut(
-        id=refund.id,
-        state=refund.state,
-        amount=refund.amount,
-        provider=refund.provider,
-        provider_ref=refund.provider_ref,
-        attempts=refund.attempts,
-        last_error=refund.last_error,
-        refunded_at=refund.refunded_at,
-    )
-
-
-def cancellation_out(order_code: str, order_status: str, outcome: CancelOutcome) -> CancellationOut:
-    c: Cancellation = outcome.cancellation
-    return CancellationOut(
-        id=c.id,
-        order_code=order_code,
-        order_status=order_status,
-        ticket_ids=[int(i) for i in c.ticket_ids],
-        base_total=c.base_total,
-        fee=c.fee,
-        handling_fee_kept=c.handling_fee_kept,
-        refund_amount=c.refund_amount,
-        replayed=not outcome.created,
-        refund=refund_out(outcome.refund) if outcome.refund is not None else None,
-    )
-
-
-def _ids(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise InvalidInput("ticket_ids must be comma-separated numbers.") from exc
+#: Longest Idempotency-Key accepted; it is stored with the cancellation.
+MAX_KEY_LENGTH = 80
 
 
 class CancellationController(Controller):
@@ -94,71 +46,70 @@ class CancellationController(Controller):
     @get("/orders/{code:str}/cancellation-quote")
     async def quote(
         self,
-        code: str,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        ticket_ids: str | None = Parameter(query="ticket_ids", default=None),
-        waive_fee: bool = False,
+        code: FromPath[str],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        ticket_ids: FromQuery[str | None] = None,
+        waive_fee: FromQuery[bool] = False,
     ) -> QuoteOut:
-        order = await load_order(db_session, tenant, code)
-        return quote_out(order.code, quote(tenant, order, _ids(ticket_ids), waive_fee=waive_fee))
+        return await staff_quote(
+            db_session, tenant, code, parse_ticket_ids(ticket_ids), waive_fee=waive_fee
+        )
 
-    @post("/orders/{code:str}/cancel", status_code=HTTP_200_OK)
-    async def cancel(
-        self,
-        request: Request[Any, Any, Any],
-        code: str,
-        data: CancelIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-    ) -> CancellationOut:
-        key = (request.headers.get("idempotency-key") or "").strip()
-        if not key or len(key) > 80:
-            raise InvalidInput("An Idempotency-Key header (1–80 characters) is required.")
-        if data.waive_fee and not role_at_least(request.user.role, "manager"):
-            raise Forbidden(
+    @post(
+        "/orders/{code:str}/cancel",
+        status_code=HTTP_200_OK,
+        # Waiving the fee departs from the policy: managers only.
+        guards=[
+            requires_role_to_set(
+                "waive_fee",
+                "manager",
                 "Waiving the cancellation fee needs the manager role.",
                 "キャンセル料の免除にはマネージャー権限が必要です。",
             )
-        order = await load_order(db_session, tenant, code)
-        outcome = await cancel_tickets(
+        ],
+    )
+    async def cancel(
+        self,
+        request: StaffRequest,
+        code: FromPath[str],
+        data: JSONBody[CancelIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> CancellationOut:
+        key = (request.headers.get("idempotency-key") or "").strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidInput("An Idempotency-Key header (1–80 characters) is required.")
+        return await staff_cancel(
             db_session,
             tenant,
-            order,
-            ticket_ids=data.ticket_ids,
-            actor=f"staff:{request.user.id}",
-            idempotency_key=f"staff:{key}",
+            code,
+            data,
+            staff_id=request.user.id,
+            idempotency_key=key,
             settings=settings,
-            reason=data.reason,
-            waive_fee=data.waive_fee,
-            expected_refund=data.refund_amount,
         )
-        await db_session.refresh(order, ["status"])
-        return cancellation_out(order.code, order.status, outcome)
 
     @post("/refunds/{refund_id:int}/retry", status_code=HTTP_200_OK)
     async def retry(
         self,
-        request: Request[Any, Any, Any],
-        refund_id: int,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        request: StaffRequest,
+        refund_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> RefundOut:
-        refund = await send_refund(
-            db_session, tenant, refund_id, settings=settings, actor=f"staff:{request.user.id}"
+        return await staff_retry_refund(
+            db_session, tenant, refund_id, staff_id=request.user.id, settings=settings
         )
-        return refund_out(refund)
 
     @post("/refunds/{refund_id:int}/paid-out", status_code=HTTP_200_OK)
     async def paid_out(
         self,
-        request: Request[Any, Any, Any],
-        refund_id: int,
-        tenant: Tenant,
-        db_session: AsyncSession,
+        request: StaffRequest,
+        refund_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> RefundOut:
-        return refund_out(
-            await mark_paid_out(db_session, tenant, refund_id, f"staff:{request.user.id}")
-        )
+        return await staff_paid_out(db_session, tenant, refund_id, staff_id=request.user.id)

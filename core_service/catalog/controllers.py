@@ -10,30 +10,17 @@ The same markers as an embeddable HTML page are served by the storefront
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.catalog.schemas import (
-    AvailabilityFeed,
-    DayFeed,
-    MarkerFeed,
-    ProductFeed,
-    SlotFeed,
-)
-from core_service.catalog.service import (
-    DateAvailability,
-    availability,
-    availability_dates,
-    dated_web_products,
-)
-from core_service.platform.tenancy import load_tenant
+from core_service.catalog.feed import DEFAULT_DAYS, availability_feed
+from core_service.catalog.schemas import AvailabilityFeed
 from core_service.plugins.host import PluginHost
-from core_service.plugins.values import AvailabilityMarker
 
-DEFAULT_DAYS = 30
 #: Browsers and CDNs may reuse an answer this long; markers change slowly.
 CACHE_SECONDS = 60
 CORS_HEADERS = {
@@ -43,54 +30,18 @@ CORS_HEADERS = {
 }
 
 
-def _marker(marker: AvailabilityMarker | None) -> MarkerFeed | None:
-    if marker is None:
-        return None
-    return MarkerFeed(marker.symbol, marker.level, marker.label_ja, marker.label_en)
-
-
-def _day(day: DateAvailability) -> DayFeed:
-    return DayFeed(
-        date=day.date,
-        closed=day.closed,
-        marker=_marker(day.marker),
-        slots=[SlotFeed(s.slot, _marker(s.marker)) for s in day.slots],
-    )
-
-
 @get("/api/v1/facilities/{slug:str}/availability")
-async def availability_feed(
-    slug: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    start: str = Parameter(query="from", default=""),
-    days: int = DEFAULT_DAYS,
-    product: str = "",
+async def public_availability(
+    slug: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    start: Annotated[str, QueryParameter(name="from")] = "",
+    days: FromQuery[int] = DEFAULT_DAYS,
+    product: FromQuery[str] = "",
 ) -> Response[AvailabilityFeed]:
     """Markers per day and slot of the facility's dated web products."""
-    tenant = await load_tenant(db_session, plugin_host, slug=slug)
-    dates = availability_dates(tenant, start, days)
-    products = []
-    for item in await dated_web_products(db_session, tenant, product):
-        calendar = await availability(db_session, tenant, item, dates)
-        products.append(
-            ProductFeed(
-                code=item.code,
-                kind=item.kind,
-                name_ja=item.name_ja,
-                name_en=item.name_en,
-                url=f"/shop/{slug}/products/{item.code}",
-                days=[_day(day) for day in calendar],
-            )
-        )
-    body = AvailabilityFeed(
-        facility=slug,
-        name_ja=tenant.facility.name_ja,
-        name_en=tenant.facility.name_en,
-        first_day=dates[0],
-        products=products,
-    )
-    return Response(body, headers=CORS_HEADERS)
+    feed = await availability_feed(db_session, plugin_host, slug, start, days, product)
+    return Response(feed, headers=CORS_HEADERS)
 
 
-PUBLIC_AVAILABILITY_HANDLERS: list[Any] = [availability_feed]
+PUBLIC_AVAILABILITY_HANDLERS: list[Any] = [public_availability]

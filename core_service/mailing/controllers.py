@@ -13,47 +13,20 @@ import html
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.mailing.campaigns import (
-    CampaignStatus,
-    Composition,
-    campaign_statuses,
-    create_campaign,
-    customer_for_token,
-    send_test,
-    unsubscribe,
-)
-from core_service.mailing.schemas import (
-    CompositionIn,
-    MailingIn,
-    MailingOut,
-    TestMailIn,
-    TestMailOut,
-)
+from core_service.mailing import staff_mailings
+from core_service.mailing.schemas import MailingIn, MailingOut, TestMailIn, TestMailOut
 from core_service.platform.guards import requires_role
+from core_service.platform.principals import StaffPrincipal
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 
-
-def _out(s: CampaignStatus) -> MailingOut:
-    c = s.campaign
-    return MailingOut(
-        id=c.id,
-        kind=c.kind,
-        status=s.status,
-        subject_ja=c.subject_ja,
-        subject_en=c.subject_en,
-        created_by=c.created_by,
-        created_at=c.created_at,
-        recipients=s.queued + s.sent + s.failed,
-        skipped=c.skipped,
-        queued=s.queued,
-        sent=s.sent,
-        failed=s.failed,
-    )
+StaffRequest = Request[StaffPrincipal, Any, Any]
 
 
 class MailingController(Controller):
@@ -63,56 +36,49 @@ class MailingController(Controller):
     @post("/", status_code=HTTP_201_CREATED)
     async def create(
         self,
-        request: Request[Any, Any, Any],
-        data: MailingIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-        settings: Settings,
+        request: StaffRequest,
+        data: JSONBody[MailingIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        signer: NamedDependency[Signer],
+        settings: NamedDependency[Settings],
     ) -> MailingOut:
-        campaign = await create_campaign(
+        return await staff_mailings.new_mailing(
             db_session,
             signer,
-            tenant.facility,
-            settings.base_url,
+            tenant,
+            data,
+            base_url=settings.base_url,
             created_by=request.user.email,
-            composition=_composition(data.composition),
-            customer_keys=data.customer_keys,
-            segment=data.segment,
         )
-        (status,) = await campaign_statuses(db_session, tenant.id, campaign.id)
-        return _out(status)
 
     @post("/test", status_code=HTTP_202_ACCEPTED)
     async def test(
         self,
-        request: Request[Any, Any, Any],
-        data: TestMailIn,
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        request: StaffRequest,
+        data: JSONBody[TestMailIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> TestMailOut:
-        send_test(
-            db_session,
-            tenant.facility,
-            settings.base_url,
-            to=request.user.email,
-            locale=data.locale,
-            composition=_composition(data.composition),
+        return await staff_mailings.send_test_mailing(
+            db_session, tenant, data, base_url=settings.base_url, to=request.user.email
         )
-        await db_session.commit()
-        return TestMailOut(to=request.user.email)
 
     @get("/")
-    async def list_mailings(self, tenant: Tenant, db_session: AsyncSession) -> list[MailingOut]:
-        return [_out(s) for s in await campaign_statuses(db_session, tenant.id)]
+    async def list_mailings(
+        self, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
+    ) -> list[MailingOut]:
+        return await staff_mailings.mailings(db_session, tenant)
 
     @get("/{mailing_id:int}")
     async def get_mailing(
-        self, mailing_id: int, tenant: Tenant, db_session: AsyncSession
+        self,
+        mailing_id: FromPath[int],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> MailingOut:
-        (status,) = await campaign_statuses(db_session, tenant.id, mailing_id)
-        return _out(status)
+        return await staff_mailings.mailing(db_session, tenant, mailing_id)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -133,9 +99,10 @@ def _page(facility: str, content: str) -> Response[str]:
 
 
 @get("/unsubscribe/{token:str}", exclude_from_auth=True)
-async def unsubscribe_form(token: str, db_session: AsyncSession, signer: Signer) -> Response[str]:
-    customer = await customer_for_token(db_session, signer, token)
-    facility_name = await _facility_name(db_session, customer.facility_id)
+async def unsubscribe_form(
+    token: FromPath[str], db_session: NamedDependency[AsyncSession], signer: NamedDependency[Signer]
+) -> Response[str]:
+    facility_name = await staff_mailings.unsubscribe_question(db_session, signer, token)
     return _page(
         facility_name,
         '<p id="question">お知らせメールの配信を停止しますか？<br>'
@@ -147,26 +114,14 @@ async def unsubscribe_form(token: str, db_session: AsyncSession, signer: Signer)
 
 @post("/unsubscribe/{token:str}", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def unsubscribe_confirm(
-    token: str, db_session: AsyncSession, signer: Signer
+    token: FromPath[str], db_session: NamedDependency[AsyncSession], signer: NamedDependency[Signer]
 ) -> Response[str]:
     """Also the RFC 8058 one-click target: the signed token alone authorises it."""
-    customer = await unsubscribe(db_session, signer, token)
-    facility_name = await _facility_name(db_session, customer.facility_id)
+    facility_name = await staff_mailings.confirm_unsubscribe(db_session, signer, token)
     return _page(
         facility_name,
         '<p id="done">配信を停止しました。<br>You have been unsubscribed.</p>',
     )
 
 
-async def _facility_name(session: AsyncSession, facility_id: int) -> str:
-    from core_service.models import Facility
-
-    facility = await session.get(Facility, facility_id)
-    return f"{facility.name_ja} / {facility.name_en}" if facility else ""
-
-
 UNSUBSCRIBE_HANDLERS = [unsubscribe_form, unsubscribe_confirm]
-
-
-def _composition(data: CompositionIn) -> Composition:
-    return Composition(data.kind, data.subject_ja, data.subject_en, data.body_ja, data.body_en)

@@ -1,4 +1,5 @@
-"""Annual pass export for card printers (F16): ``GET /api/v1/passes/export.zip``.
+"""Annual pass export for card printers (F16), served as ``GET /api/v1/passes/export.zip``
+by :mod:`core_service.orders.pass_export_controllers`.
 
 The ZIP holds ``passes.csv`` (UTF-8 with a BOM, so Excel on Japanese Windows opens the
 holder names correctly) and one PNG and one SVG QR image per pass under ``qr/``. The QR
@@ -17,18 +18,14 @@ import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass
-from typing import Any
 
 import segno
 import sqlalchemy as sa
-from litestar import Controller, Request, Response, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import AuditLog, Facility, Order, Product, Ticket, utcnow
 from core_service.models.catalog import PassHolder
 from core_service.orders.presenters import ticket_token
-from core_service.platform.guards import requires_role
-from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 
 CSV_NAME = "passes.csv"
@@ -67,7 +64,7 @@ async def pass_rows(session: AsyncSession, facility_id: int) -> list[PassRow]:
         .where(Ticket.facility_id == facility_id, Product.kind == "annual_pass")
         .order_by(Ticket.id)
     )
-    return [PassRow(t, code, p, h) for t, code, p, h in result.tuples()]
+    return [PassRow(t, code, p, h) for t, code, p, h in result]
 
 
 def _iso(value: dt.date | None) -> str:
@@ -110,38 +107,21 @@ def build_export(rows: list[PassRow], facility: Facility, secret_key: str) -> by
     return buffer.getvalue()
 
 
-class PassExportController(Controller):
-    path = "/api/v1/passes"
-    # Holder names and birth dates: not for staff or viewers.
-    guards = [requires_role("manager")]
-
-    @get("/export.zip")
-    async def export_zip(
-        self,
-        request: Request[Any, Any, Any],
-        tenant: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-    ) -> Response[bytes]:
-        rows = await pass_rows(db_session, tenant.id)
-        body = build_export(rows, tenant.facility, settings.secret_key)
-        db_session.add(
-            AuditLog(
-                facility_id=tenant.id,
-                at=utcnow(),
-                actor=f"staff:{request.user.id}",
-                action="passes.exported",
-                subject="passes",
-                data={"count": len(rows), "ticket_ids": [r.ticket.id for r in rows]},
-            )
+async def export_passes(
+    session: AsyncSession, tenant: Tenant, *, actor: str, secret_key: str
+) -> bytes:
+    """The ZIP of every annual pass of the facility; the export is written to the audit log."""
+    rows = await pass_rows(session, tenant.id)
+    body = build_export(rows, tenant.facility, secret_key)
+    session.add(
+        AuditLog(
+            facility_id=tenant.id,
+            at=utcnow(),
+            actor=actor,
+            action="passes.exported",
+            subject="passes",
+            data={"count": len(rows), "ticket_ids": [r.ticket.id for r in rows]},
         )
-        await db_session.commit()
-        stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-        return Response(
-            body,
-            media_type="application/zip",
-            headers={
-                "Content-Disposition": f'attachment; filename="passes-{stamp}.zip"',
-                "Cache-Control": "no-store",
-            },
-        )
+    )
+    await session.commit()
+    return body

@@ -1,8 +1,7 @@
 """``/api/v1/facility/payment-credentials``: a facility enters its payment provider keys.
 
-Each facility has its own contract with a payment company, so it types its own API keys
-(issue 4). They are sealed by :mod:`core_service.payments.credentials` and never shown back
-in full: every response, and the audit log, carries only the masked view or field names.
+The checks, the sealed store and the audit entry are
+:mod:`core_service.payments.credentials_entry`; the keys are never shown back in full.
 
 - ``GET``: managers and owners see which providers have credentials, masked.
 - ``PUT /{provider}``: owners only. Replacing the keys redirects where the facility's money
@@ -15,66 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import AuditLog, utcnow
-from core_service.payments.credentials import SETTINGS_KEY, masked_credentials, store_credentials
+from core_service.payments.credentials_entry import credentials_overview, enter_credentials
 from core_service.payments.schemas import PaymentCredentialsOut, ProviderCredentialsOut
-from core_service.platform.errors import InvalidInput
 from core_service.platform.guards import requires_role
+from core_service.platform.principals import StaffPrincipal
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.host import PluginHost
-
-#: Generous bounds that still stop a pasted file from landing in the settings JSON.
-MAX_FIELDS = 20
-MAX_NAME_LENGTH = 64
-MAX_VALUE_LENGTH = 4096
-
-
-def installed_provider_names(host: PluginHost) -> list[str]:
-    """Names of the providers of every installed plugin, enabled here or not.
-
-    A facility enters its keys before it enables the provider, so the check is against
-    installed plugins rather than the facility's enabled ones.
-    """
-    return sorted(
-        {cls.name for classes in host.pm.hook.register_payment_providers() for cls in classes}
-    )
-
-
-def _credentials_out(tenant: Tenant, host: PluginHost) -> PaymentCredentialsOut:
-    stored = (tenant.facility.settings or {}).get(SETTINGS_KEY, {})
-    return PaymentCredentialsOut(
-        providers=installed_provider_names(host),
-        credentials=[
-            ProviderCredentialsOut(
-                provider=name,
-                fields=fields,
-                updated_at=stored.get(name, {}).get("updated_at"),
-            )
-            for name, fields in sorted(masked_credentials(tenant.facility).items())
-        ],
-    )
-
-
-def _checked_values(data: Any) -> dict[str, str]:
-    """The credential fields of the request body, or a 422 saying what is wrong."""
-    if not isinstance(data, dict) or not data:
-        raise InvalidInput(
-            "Send a JSON object of credential fields.",
-            "認証情報の項目をJSONオブジェクトで送信してください。",
-        )
-    if len(data) > MAX_FIELDS or not all(
-        isinstance(k, str) and 0 < len(k) <= MAX_NAME_LENGTH for k in data
-    ):
-        raise InvalidInput("Too many or invalid field names.", "項目名が正しくありません。")
-    if not all(isinstance(v, str) and 0 < len(v) <= MAX_VALUE_LENGTH for v in data.values()):
-        raise InvalidInput(
-            "Every credential must be non-empty text.",
-            "認証情報は空でない文字列で入力してください。",
-        )
-    return dict(data)
 
 
 class PaymentCredentialsController(Controller):
@@ -82,42 +32,28 @@ class PaymentCredentialsController(Controller):
     guards = [requires_role("manager")]
 
     @get("/")
-    async def read(self, tenant: Tenant, plugin_host: PluginHost) -> PaymentCredentialsOut:
-        return _credentials_out(tenant, plugin_host)
+    async def read(
+        self, tenant: NamedDependency[Tenant], plugin_host: NamedDependency[PluginHost]
+    ) -> PaymentCredentialsOut:
+        return credentials_overview(tenant, plugin_host)
 
     @put("/{provider:str}", guards=[requires_role("owner")])
     async def store(
         self,
-        request: Request[Any, Any, Any],
-        provider: str,
-        data: dict[str, Any],
-        tenant: Tenant,
-        db_session: AsyncSession,
-        plugin_host: PluginHost,
-        settings: Settings,
+        request: Request[StaffPrincipal, Any, Any],
+        provider: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        plugin_host: NamedDependency[PluginHost],
+        settings: NamedDependency[Settings],
     ) -> ProviderCredentialsOut:
-        if provider not in installed_provider_names(plugin_host):
-            raise InvalidInput(
-                f"Payment provider {provider!r} is not installed.",
-                "その決済サービスはインストールされていません。",
-            )
-        values = _checked_values(data)
-        masked = await store_credentials(
-            db_session, tenant.id, provider, values, settings.secret_key
-        )
-        db_session.add(
-            AuditLog(
-                facility_id=tenant.id,
-                at=utcnow(),
-                actor=request.user.email,
-                action="facility.payment_credentials",
-                subject=provider,
-                # Field names only: not even the masked values belong in the log.
-                data={"provider": provider, "fields": sorted(values)},
-            )
-        )
-        await db_session.commit()
-        stored = (tenant.facility.settings or {}).get(SETTINGS_KEY, {}).get(provider, {})
-        return ProviderCredentialsOut(
-            provider=provider, fields=masked, updated_at=stored.get("updated_at")
+        return await enter_credentials(
+            db_session,
+            tenant,
+            plugin_host,
+            provider,
+            data,
+            secret_key=settings.secret_key,
+            actor=request.user.email,
         )

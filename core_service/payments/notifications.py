@@ -20,7 +20,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar import MediaType, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Payment, PaymentEvent, utcnow
@@ -184,11 +186,11 @@ def webhook_route(plugin_name: str, provider_cls: type[PaymentProvider]) -> HTTP
 
     async def receive_notification(
         request: Request[Any, Any, Any],
-        facility_slug: str,
-        db_session: AsyncSession,
-        plugin_host: PluginHost,
-        settings: Settings,
-        signer: Signer,
+        facility_slug: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        plugin_host: NamedDependency[PluginHost],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Response[Any]:
         tenant = await load_tenant(db_session, plugin_host, slug=facility_slug)
         if plugin_name not in tenant.plugins.enabled:

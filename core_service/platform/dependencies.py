@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.platform.errors import Unauthorized
@@ -24,19 +25,22 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 
 
 def provide_settings(state: State) -> Settings:
-    return state.settings
+    settings: Settings = state.settings
+    return settings
 
 
 def provide_plugin_host(state: State) -> PluginHost:
-    return state.plugin_host
+    plugin_host: PluginHost = state.plugin_host
+    return plugin_host
 
 
 def provide_signer(state: State) -> Signer:
-    return state.signer
+    signer: Signer = state.signer
+    return signer
 
 
 async def provide_principal_tenant(
-    request: Request[Any, Any, Any], db_session: AsyncSession
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> Tenant:
     """The facility of the authenticated staff member or device (the tenant check).
 

@@ -1,9 +1,12 @@
 """Guards: the only place authorisation is decided for API routes.
 
 ``requires_role("manager")`` admits staff of at least that role; ``requires_device
-("kiosk")`` admits enrolled, unrevoked devices of that kind. Staff and devices act only
-for their own facility: handlers take the facility from the principal, never from the
-request body, which is the tenant check used everywhere.
+("kiosk")`` admits enrolled, unrevoked devices of that kind; ``requires_role_to_set
+("waive_fee", "manager", ...)`` admits a request that turns on a flag of its JSON body
+only from staff of at least that role (the rest of the route stays open to its own
+guard's roles). Staff and devices act only for their own facility: handlers take the
+facility from the principal, never from the request body, which is the tenant check used
+everywhere (the ``tenant`` dependency).
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.connection import ASGIConnection, Request
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    SerializationException,
+)
 from litestar.handlers.base import BaseRouteHandler
 
+from core_service.platform.errors import Forbidden
 from core_service.platform.principals import DevicePrincipal, StaffPrincipal
 from kippu_contract.roles import ROLE_RANK, role_at_least
 
@@ -47,4 +55,31 @@ def requires_device(kind: str) -> Guard:
             raise PermissionDeniedException(f"Only {kind} devices may do this.")
 
     guard.__name__ = f"requires_device_{kind}"
+    return guard
+
+
+def requires_role_to_set(flag: str, minimum: str, refusal_en: str, refusal_ja: str) -> Guard:
+    """Refuse (403, with the bilingual ``refusal``) a JSON body that sets ``flag`` to a true
+    value, unless the staff member has at least the ``minimum`` role.
+
+    Use it beside ``requires_role``, which decides who may call the route at all. It reads
+    the body, which Litestar keeps for the handler; a body that is not JSON passes, for
+    the handler's own validation to refuse with its usual answer."""
+    if minimum not in ROLE_RANK:
+        raise ValueError(f"unknown role {minimum!r}")
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.user
+        if not isinstance(user, StaffPrincipal):
+            raise NotAuthorizedException("Staff login required.")
+        if role_at_least(user.role, minimum) or not isinstance(connection, Request):
+            return
+        try:
+            body = await connection.json()
+        except SerializationException:
+            return
+        if isinstance(body, dict) and body.get(flag):
+            raise Forbidden(refusal_en, refusal_ja)
+
+    guard.__name__ = f"requires_{minimum}_to_set_{flag}"
     return guard

@@ -16,26 +16,21 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.aftersales import distribution
-from core_service.aftersales.cancellation import (
-    cancel_tickets,
-    cancellable,
-    claimed_ticket_ids,
-    policy_of,
-    quote,
-)
 from core_service.aftersales.receipts import DEFAULT_PURPOSE, issue_receipt, receipts_of
 from core_service.models import Customer
 from core_service.platform import urls
 from core_service.platform.errors import Conflict, Forbidden, InvalidInput
-from core_service.platform.security import Signer, new_token
+from core_service.platform.security import new_token
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
-from core_service.storefront import checkout, mypage
+from core_service.storefront import checkout, mypage, self_cancel
+from core_service.storefront.mypage_access import MYPAGE_DEPENDENCIES, MYPAGE_EXCEPTION_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
 from core_service.storefront.ticket_page import ticket_views
@@ -43,17 +38,18 @@ from core_service.storefront.ticket_page import ticket_views
 
 class AfterSalesPages(Controller):
     path = "/shop/{facility_slug:str}"
-    dependencies = {"shop": Provide(provide_shop)}
+    dependencies = {"shop": Provide(provide_shop), **MYPAGE_DEPENDENCIES}
+    exception_handlers = MYPAGE_EXCEPTION_HANDLERS
 
     @post("/orders/{code:str}/tickets/{ticket_id:int}/share", status_code=200)
     async def share(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        ticket_id: int,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        code: FromPath[str],
+        ticket_id: FromPath[int],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Redirect:
         form = await request.form()
         key = form.get("key") or ""
@@ -74,9 +70,9 @@ class AfterSalesPages(Controller):
     async def claim_form(
         self,
         request: Request[Any, Any, Any],
-        claim_key: str,
-        shop: Tenant,
-        db_session: AsyncSession,
+        claim_key: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template:
         view = await distribution.load_claim(db_session, shop, claim_key)
         return self._claim_page(request, shop, view, name="", error="")
@@ -85,9 +81,9 @@ class AfterSalesPages(Controller):
     async def claim(
         self,
         request: Request[Any, Any, Any],
-        claim_key: str,
-        shop: Tenant,
-        db_session: AsyncSession,
+        claim_key: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
         name = (await request.form()).get("name") or ""
         try:
@@ -138,10 +134,10 @@ class AfterSalesPages(Controller):
     async def holder_ticket(
         self,
         request: Request[Any, Any, Any],
-        holder_key: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        holder_key: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Template:
         locale = request_locale(request)
         view = await distribution.load_holder_ticket(db_session, shop, holder_key)
@@ -159,10 +155,10 @@ class AfterSalesPages(Controller):
     async def receipt_form(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        key: str = "",
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        key: FromQuery[str] = "",
     ) -> Template:
         order = await checkout.order_for_visitor(db_session, shop, code, key)
         customer = await db_session.get(Customer, order.customer_id) if order.customer_id else None
@@ -210,7 +206,11 @@ class AfterSalesPages(Controller):
 
     @post("/orders/{code:str}/receipt", status_code=200)
     async def receipt(
-        self, request: Request[Any, Any, Any], code: str, shop: Tenant, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Response[bytes] | Template:
         form = await request.form()
         key = form.get("key") or ""
@@ -250,14 +250,11 @@ class AfterSalesPages(Controller):
     async def cancel_form(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-    ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Template:
         order = await mypage.my_order(db_session, shop, me, code)
         return await self._cancel_page(request, shop, db_session, order, error="")
 
@@ -272,16 +269,7 @@ class AfterSalesPages(Controller):
         status_code: int = 200,
     ) -> Template:
         locale = request_locale(request)
-        handed_on = await claimed_ticket_ids(db_session, order)
-        policy = policy_of(shop)
-        choices = [t for t in order.tickets if cancellable(t) and t.id not in handed_on]
-        quotes = (
-            {q.ticket_id: q for q in quote(shop, order, [t.id for t in choices]).tickets}
-            if choices
-            else {}
-        )
-        allowed = [t for t in choices if policy.visitor_may_cancel(quotes[t.id].days_before)]
-        lines = {line.id: line for line in order.lines}
+        choices = await self_cancel.cancel_choices(db_session, shop, order)
         return render_page(
             request,
             "mypage_cancel.html",
@@ -289,10 +277,10 @@ class AfterSalesPages(Controller):
                 shop,
                 locale,
                 order=order,
-                tickets=allowed,
-                quotes=quotes,
-                lines=lines,
-                self_cancel=policy.self_cancel,
+                tickets=choices.tickets,
+                quotes=choices.quotes,
+                lines=choices.lines,
+                self_cancel=choices.self_cancel,
                 error=error,
                 form_key=new_token(16),
                 action=mypage.cancel_path(shop.facility.slug, order.code),
@@ -304,37 +292,19 @@ class AfterSalesPages(Controller):
     async def cancel(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-        settings: Settings,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         order = await mypage.my_order(db_session, shop, me, code)
         form = await request.form()
         locale = request_locale(request)
+        ids = self_cancel.chosen_ticket_ids(form.getall("ticket") if "ticket" in form else [])
         try:
-            ids = [int(v) for v in form.getall("ticket")] if "ticket" in form else []
-        except ValueError:
-            ids = []
-        form_key = (form.get("form_key") or "")[:60]
-        try:
-            if not ids or not form_key:
-                raise InvalidInput(
-                    "Choose the tickets to cancel.", "キャンセルするチケットを選んでください。"
-                )
-            await cancel_tickets(
-                db_session,
-                shop,
-                order,
-                ticket_ids=ids,
-                actor=f"visitor:{me.customer_id}",
-                idempotency_key=f"mypage:{me.customer_id}:{form_key}",
-                settings=settings,
-                self_service=True,
+            await self_cancel.cancel_mine(
+                db_session, shop, me, order, ids, form.get("form_key") or "", settings=settings
             )
         except (InvalidInput, Conflict, Forbidden) as exc:
             order = await mypage.my_order(db_session, shop, me, code)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,11 +20,11 @@ from core_service.storefront.rendering import render_page, request_locale
 @get("/shop/{slug:str}/availability-widget")
 async def availability_widget(
     request: Request[Any, Any, Any],
-    slug: str,
-    db_session: AsyncSession,
-    plugin_host: PluginHost,
-    days: int = 14,
-    product: str = "",
+    slug: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
+    days: FromQuery[int] = 14,
+    product: FromQuery[str] = "",
 ) -> Template:
     """The feed as a small, script-free HTML table for an ``<iframe>``."""
     tenant = await load_tenant(db_session, plugin_host, slug=slug)

@@ -11,7 +11,8 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,7 @@ from core_service.platform.tenancy import Tenant
 from core_service.storefront import checkout, mypage
 from core_service.storefront.aftersales_pages import AFTERSALES_HANDLERS
 from core_service.storefront.availability_widget import availability_widget
+from core_service.storefront.mypage_access import MYPAGE_DEPENDENCIES, MYPAGE_EXCEPTION_HANDLERS
 from core_service.storefront.payment_pages import PAYMENT_PAGE_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
@@ -39,7 +41,10 @@ class ShopController(Controller):
 
     @get("/")
     async def index(
-        self, request: Request[Any, Any, Any], shop: Tenant, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template:
         locale = request_locale(request)
         products = await checkout.web_products(db_session, shop)
@@ -57,10 +62,10 @@ class ShopController(Controller):
     async def product(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> Template:
         locale = request_locale(request)
         product = await checkout.web_product(db_session, shop, code)
@@ -75,11 +80,11 @@ class ShopController(Controller):
     async def buy(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         locale = request_locale(request)
         product = await checkout.web_product(db_session, shop, code)
@@ -105,13 +110,13 @@ class ShopController(Controller):
     async def order(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        key: str = "",
-        declined: str = "",
-        shared: int = 0,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        key: FromQuery[str] = "",
+        declined: FromQuery[str] = "",
+        shared: FromQuery[int] = 0,
     ) -> Template:
         locale = request_locale(request)
         order = await checkout.order_for_visitor(db_session, shop, code, key)
@@ -151,11 +156,11 @@ class ShopController(Controller):
     async def retry_payment(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        code: FromPath[str],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Redirect:
         form = await request.form()
         order = await checkout.order_for_visitor(db_session, shop, code, form.get("key") or "")
@@ -169,25 +174,25 @@ class MyPageController(Controller):
     """A visitor's purchase history in one facility, behind an e-mailed magic link."""
 
     path = "/shop/{facility_slug:str}/my"
-    dependencies = {"shop": Provide(provide_shop)}
+    dependencies = {"shop": Provide(provide_shop), **MYPAGE_DEPENDENCIES}
+    exception_handlers = MYPAGE_EXCEPTION_HANDLERS
 
     @get("/")
     async def show(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
-        settings: Settings,
-        cancelled: str = "",
-        password: str = "",
+        shop: NamedDependency[Tenant],
+        visitor: NamedDependency[mypage.MyPageSession | None],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        cancelled: FromQuery[str] = "",
+        password: FromQuery[str] = "",
     ) -> Template:
         locale = request_locale(request)
-        me = mypage.request_session(request, shop, signer)
         context = shop_context(shop, locale)
-        if me is None:
+        if visitor is None:
             return render_page(request, "mypage_login.html", {**context, "email": "", "error": ""})
-        customer, orders = await mypage.customer_orders(db_session, shop, me)
+        customer, orders = await mypage.customer_orders(db_session, shop, visitor)
         return render_page(
             request,
             "mypage.html",
@@ -209,10 +214,10 @@ class MyPageController(Controller):
     async def request_link(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template:
         locale = request_locale(request)
         email = ((await request.form()).get("email") or "").strip()
@@ -237,11 +242,11 @@ class MyPageController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
-        token: str = "",
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
+        token: FromQuery[str] = "",
     ) -> Template | Redirect:
         me = await mypage.open_link(db_session, shop, signer, token)
         if me is None:
@@ -273,10 +278,10 @@ class MyPageController(Controller):
     async def password_login(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         locale = request_locale(request)
         form = await request.form()
@@ -315,13 +320,10 @@ class MyPageController(Controller):
     async def password_form(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         customer = await mypage.signed_in_customer(db_session, shop, me)
         if customer is None:
             return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
@@ -331,13 +333,10 @@ class MyPageController(Controller):
     async def set_password(
         self,
         request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
+        db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         form = await request.form()
         password = form.get("password") or ""
         problem = mypage.password_problem(password, form.get("password_confirm") or "")
@@ -356,19 +355,15 @@ class MyPageController(Controller):
     @post("/password/remove", status_code=200)
     async def remove_password(
         self,
-        request: Request[Any, Any, Any],
-        shop: Tenant,
-        db_session: AsyncSession,
-        signer: Signer,
+        shop: NamedDependency[Tenant],
+        me: NamedDependency[mypage.MyPageSession],
+        db_session: NamedDependency[AsyncSession],
     ) -> Redirect:
-        me = mypage.request_session(request, shop, signer)
-        if me is None:
-            return Redirect(urls.mypage_path(shop.facility.slug), status_code=303)
         await mypage.set_password(db_session, shop, me, None)
         return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=removed", status_code=303)
 
     @post("/logout", status_code=200)
-    async def logout(self, shop: Tenant) -> Redirect:
+    async def logout(self, shop: NamedDependency[Tenant]) -> Redirect:
         gone = Cookie(
             key=mypage.SESSION_COOKIE,
             value="",

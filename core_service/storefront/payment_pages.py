@@ -21,33 +21,26 @@ the notification. Pages work without JavaScript except the provider SDK pages.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import segno
-import sqlalchemy as sa
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import Order, Payment
-from core_service.payments.reconciliation import check_with_provider
-from core_service.payments.registry import build_provider
-from core_service.payments.service import START_ERROR, deadline, resume_payment, stored_action
+from core_service.payments.service import START_ERROR, deadline, resume_payment
 from core_service.platform import urls
-from core_service.platform.errors import KippuError, NotFound
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
-from core_service.storefront import checkout
+from core_service.storefront.payment_attempts import current_payment, method_label, visitor_payment
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop
-
-log = logging.getLogger(__name__)
 
 #: Seconds between reloads of a waiting page.
 REFRESH_SECONDS = 4
@@ -97,49 +90,33 @@ class PaymentPageController(Controller):
     path = "/shop/{facility_slug:str}/orders/{code:str}/payments/{payment_id:int}"
     dependencies = {"shop": Provide(provide_shop)}
 
-    async def _load(
-        self, session: AsyncSession, shop: Tenant, code: str, key: str, payment_id: int
-    ) -> tuple[Order, Payment]:
-        order = await checkout.order_for_visitor(session, shop, code, key)
-        payment = await session.scalar(
-            sa.select(Payment).where(
-                Payment.id == payment_id,
-                Payment.facility_id == shop.id,
-                Payment.order_id == order.id,
-            )
-        )
-        if payment is None:
-            raise NotFound("No such payment.", "お支払いが見つかりません。")
-        return order, payment
-
     @get("/")
     async def show(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        payment_id: int,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
-        key: str = "",
+        code: FromPath[str],
+        payment_id: FromPath[int],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
+        key: FromQuery[str] = "",
     ) -> Template | Redirect:
-        order, payment = await self._load(db_session, shop, code, key, payment_id)
-        action = stored_action(payment)
         # Stripe appends these when it sends the visitor back after confirming.
         returned = any(p in request.query_params for p in RETURN_PARAMS)
-        if (
-            payment.state == "pending"
-            and action is not None
-            and (action.kind != "client_confirm" or returned)
-        ):
-            await self._ask_provider(db_session, shop, payment, settings, signer)
-            await db_session.refresh(payment)
-            await db_session.refresh(order)
-        if payment.state != "pending" or order.status != "pending":
-            extra = {"declined": "1"} if payment.state == "failed" else {}
-            target = urls.order_path(shop.facility.slug, order.code, order.access_key, **extra)
-            return Redirect(target, status_code=303)
+        view = await current_payment(
+            db_session,
+            shop,
+            code,
+            key,
+            payment_id,
+            returned=returned,
+            settings=settings,
+            signer=signer,
+        )
+        if view.decided_url:
+            return Redirect(view.decided_url, status_code=303)
+        order, payment, action = view.order, view.payment, view.action
         locale = request_locale(request)
         slug = shop.facility.slug
         context: dict[str, Any] = {
@@ -153,7 +130,7 @@ class PaymentPageController(Controller):
             "order_url": urls.order_path(slug, order.code, order.access_key),
             "retry_url": f"{urls.shop_path(slug)}orders/{order.code}/payments/{payment.id}/retry",
             "refresh_seconds": REFRESH_SECONDS,
-            "method_label": self._label(shop, payment, locale, settings),
+            "method_label": method_label(shop, payment, locale, settings),
         }
         if action is None:
             unavailable = (payment.data or {}).get(START_ERROR) == "unavailable"
@@ -197,42 +174,22 @@ class PaymentPageController(Controller):
     async def retry(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        payment_id: int,
-        shop: Tenant,
-        db_session: AsyncSession,
-        settings: Settings,
-        signer: Signer,
+        code: FromPath[str],
+        payment_id: FromPath[int],
+        shop: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Redirect:
         """Try the provider again for the same payment (same idempotency key)."""
         key = str((await request.form()).get("key") or "")
-        order, payment = await self._load(db_session, shop, code, key, payment_id)
+        order, payment = await visitor_payment(db_session, shop, code, key, payment_id)
         action = await resume_payment(
             db_session, shop, order, payment, settings=settings, signer=signer
         )
         return Redirect(
             action.url or urls.order_path(shop.facility.slug, code, key), status_code=303
         )
-
-    @staticmethod
-    async def _ask_provider(
-        session: AsyncSession, shop: Tenant, payment: Payment, settings: Settings, signer: Signer
-    ) -> None:
-        try:
-            await check_with_provider(session, shop, payment, settings=settings, signer=signer)
-        except KippuError as exc:
-            # The notification or the next reload will tell; the page still shows.
-            log.info("could not ask %s about payment %s: %s", payment.provider, payment.id, exc)
-            await session.rollback()
-
-    @staticmethod
-    def _label(shop: Tenant, payment: Payment, locale: str, settings: Settings) -> str:
-        try:
-            return build_provider(shop, payment.provider, settings).method_label(
-                payment.method, locale
-            )
-        except KippuError:
-            return payment.method
 
 
 PAYMENT_PAGE_HANDLERS: list[Any] = [PaymentPageController]

@@ -22,7 +22,10 @@ from litestar.template.config import TemplateConfig
 from core_service.platform.i18n import (
     LOCALES,
 )
-from core_service.platform.i18n.choice import LANG_COOKIE, LANG_COOKIE_MAX_AGE, request_locale
+
+# request_locale is re-exported: pages import it with render_page from here.
+from core_service.platform.i18n.choice import LANG_COOKIE, LANG_COOKIE_MAX_AGE
+from core_service.platform.i18n.choice import request_locale as request_locale
 from core_service.platform.templating import build_environment, i18n_context
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"

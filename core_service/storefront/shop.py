@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.platform import urls
@@ -17,7 +19,9 @@ from core_service.plugins.host import PluginHost
 
 
 async def provide_shop(
-    facility_slug: str, db_session: AsyncSession, plugin_host: PluginHost
+    facility_slug: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    plugin_host: NamedDependency[PluginHost],
 ) -> Tenant:
     """The facility named in the URL; visitor pages need no login to find it."""
     return await load_tenant(db_session, plugin_host, slug=facility_slug)
