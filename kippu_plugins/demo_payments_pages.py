@@ -53,6 +53,7 @@ from core_service.plugin_api import (
     store_credentials,
     urls,
 )
+from kippu_contract.states import PaymentState
 from kippu_plugins.demo_payments import (
     PLUGIN_NAME,
     PROVIDER_NAME,
@@ -164,7 +165,7 @@ async def demo_pay_page(
     key: FromQuery[str] = "",
 ) -> Template | Redirect:
     tenant, payment, order = await _checked(db_session, plugin_host, facility_slug, payment_id, key)
-    if payment.state == "paid":
+    if payment.state == PaymentState.PAID:
         return Redirect(
             urls.order_path(facility_slug, order.code, order.access_key), status_code=303
         )

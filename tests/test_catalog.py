@@ -19,13 +19,15 @@ from core_service.models.catalog import PassHolder
 from core_service.orders.expiry import expire_holds
 from core_service.orders.placement import place_order
 from core_service.orders.requests import CheckoutRequest, LineRequest
-from core_service.payments.transitions import confirm_payment, create_payment
+from core_service.payments import states as payment_states
+from core_service.payments.transitions import confirm_payment, create_payment, payment_outcome
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.errors import InvalidInput, SoldOut
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant, load_tenant
 from core_service.plugins.host import PluginHost, build_plugin_manager
 from kippu_contract.facility_time import facility_today
+from kippu_contract.states import OrderStatus, PaymentState
 
 HOST = PluginHost(build_plugin_manager())
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -279,11 +281,13 @@ async def test_late_payment_reacquires_free_places(
         await session.execute(sa.select(Capacity.sold, Capacity.held).where(Capacity.date == day))
     ).one()
     assert tuple(row) == (2, 0)
-    data = await session.scalar(sa.select(Payment.data).where(Payment.id == payment.id))
-    assert data == {"reacquired": True}
+    await session.refresh(payment)
+    assert payment.state == PaymentState.PAID and payment.data == {}
+    # Re-acquired is read from the recorded transition, not from a flag.
+    assert await payment_outcome(session, tenant, paid) == "reacquired"
 
 
-async def test_late_payment_for_sold_out_places_is_flagged_for_refund(
+async def test_late_payment_for_sold_out_places_is_owed_back(
     session: AsyncSession, demo: DemoFacility
 ) -> None:
     day, slot = _day(), demo.timed_slots[2]
@@ -294,9 +298,12 @@ async def test_late_payment_for_sold_out_places_is_flagged_for_refund(
     for _ in range(5):
         await _buy(session, demo, LineRequest(demo.timed_adult_category_id, 8, day, slot))
     late, newly = await confirm_payment(session, tenant, payment.id, "late")
-    assert not newly and late.status == "expired" and late.tickets == []
-    data = await session.scalar(sa.select(Payment.data).where(Payment.id == payment.id))
-    assert data["needs_refund"] is True
+    assert not newly and late.status == OrderStatus.EXPIRED and late.tickets == []
+    await session.refresh(payment)
+    assert payment.state == PaymentState.REFUND_DUE and payment.data == {}
+    cause = await payment_states.refund_due_cause(session, tenant.id, payment.id)
+    assert cause == payment_states.RefundDueCause.SOLD_OUT
+    assert await payment_outcome(session, tenant, late) == "refund"
     sold = await session.scalar(
         sa.select(Capacity.sold + Capacity.held).where(Capacity.slot == slot)
     )

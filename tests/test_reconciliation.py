@@ -155,10 +155,14 @@ async def test_money_for_an_expired_order_whose_seats_were_resold_is_reported(
 
     report = await run(db_settings)
 
-    assert [(d.what, d.provider) for d in report.differences] == [("needs_refund", "stripe")]
-    assert report.confirmed == []
-    assert (await order_and_payment(db_settings))[0] == ("expired", "paid")
+    assert [(r.what, r.provider, r.detail) for r in report.refunded] == [
+        ("refunded", "stripe", "sold_out")
+    ]
+    assert report.confirmed == [] and report.differences == []
+    assert (await order_and_payment(db_settings))[0] == ("expired", "refunded")
     assert (await query(db_settings, sa.select(sa.func.count()).select_from(Ticket)))[0][0] == 0
+    (refund,) = f.stripe.refunds.values()
+    assert refund["amount"] == f.stripe.intents[intent_id]["amount"]
 
 
 async def test_an_amount_mismatch_is_reported_and_not_confirmed(shop_client: Client) -> None:

@@ -8,7 +8,8 @@ across a network round trip), and sends the refund's idempotency key, so a retry
 timeout cannot refund twice. A replayed cancellation (same idempotency key: a
 double-click, a retried request) returns the first one and refunds nothing more.
 
-Refund rows and the provider call live in :mod:`.refunds`.
+Refund rows and the provider call live in :mod:`.refunds`; the ticket and order moves are
+``orders.states.cancel_ticket`` and ``cancel_order``.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from core_service.models import (
     TicketTransfer,
     utcnow,
 )
+from core_service.orders import states as order_states
 from core_service.platform.errors import Conflict, Forbidden, NotFound
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
 from kippu_contract.facility_time import facility_today
+from kippu_contract.states import OrderStatus, RefundState, TicketStatus, TransferState
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +88,13 @@ def policy_of(tenant: Tenant) -> CancellationPolicy:
 
 def cancellable(ticket: Ticket) -> bool:
     """Valid and not used at all: a used ticket (or a started coupon book) stays sold."""
-    return ticket.status == "valid" and ticket.uses_left == ticket.uses_total
+    return ticket.status == TicketStatus.VALID and ticket.uses_left == ticket.uses_total
 
 
 async def claimed_ticket_ids(session: AsyncSession, order: Order) -> set[int]:
     rows = await session.scalars(
         sa.select(TicketTransfer.ticket_id).where(
-            TicketTransfer.order_id == order.id, TicketTransfer.state == "claimed"
+            TicketTransfer.order_id == order.id, TicketTransfer.state == TransferState.CLAIMED
         )
     )
     return set(rows)
@@ -189,7 +192,7 @@ async def cancel_tickets(
     replay = await find_cancellation(session, tenant, idempotency_key)
     if replay is not None:
         return replay
-    if order.status != "paid":
+    if order.status != OrderStatus.PAID:
         raise Conflict(
             "Only paid orders can be cancelled.", "お支払い済みのご注文のみキャンセルできます。"
         )
@@ -231,7 +234,7 @@ async def cancel_tickets(
         await session.rollback()
         await refresh_after_rollback(session, tenant)
         raise
-    if outcome.refund is not None and outcome.refund.state == "pending":
+    if outcome.refund is not None and outcome.refund.state == RefundState.PENDING:
         refund = await send_refund(session, tenant, outcome.refund.id, settings=settings)
         outcome = CancelOutcome(outcome.cancellation, refund, created=True)
     return outcome
@@ -273,18 +276,7 @@ async def _write_cancellation(
     now = utcnow()
     ids = [t.ticket_id for t in planned.tickets]
     for ticket_id in ids:
-        moved = await session.execute(
-            sa.update(Ticket)
-            .where(
-                Ticket.id == ticket_id,
-                Ticket.facility_id == tenant.id,
-                Ticket.status == "valid",
-                Ticket.uses_left == Ticket.uses_total,
-            )
-            .values(status="cancelled")
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:
+        if not await order_states.cancel_ticket(session, tenant.id, ticket_id):
             raise Conflict(
                 "A ticket changed meanwhile (used or cancelled). Nothing was cancelled.",
                 "チケットの状態が変わりました(使用済みまたはキャンセル済み)。キャンセルは行われていません。",
@@ -292,17 +284,12 @@ async def _write_cancellation(
     await _return_capacity(session, order, ids)
     remaining = await session.scalar(
         sa.select(sa.func.count(Ticket.id)).where(
-            Ticket.order_id == order.id, Ticket.status != "cancelled"
+            Ticket.order_id == order.id, Ticket.status != TicketStatus.CANCELLED
         )
     )
     whole_order = remaining == 0
     if whole_order:
-        await session.execute(
-            sa.update(Order)
-            .where(Order.id == order.id, Order.status == "paid")
-            .values(status="cancelled", cancelled_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        await order_states.cancel_order(session, tenant.id, order.id, now)
     cancellation = Cancellation(
         facility_id=tenant.id,
         order_id=order.id,

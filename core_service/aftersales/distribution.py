@@ -15,12 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.aftersales import states
 from core_service.mailing.addresses import is_email_address
 from core_service.mailing.outbox import enqueue
 from core_service.models import AuditLog, Order, Ticket, TicketTransfer, utcnow
 from core_service.platform.errors import Conflict, InvalidInput, NotFound
 from core_service.platform.security import new_token
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from kippu_contract.states import OrderStatus, TicketStatus, TransferState
 
 MAX_NAME_LENGTH = 100
 
@@ -73,7 +75,7 @@ async def offer_ticket(
         raise InvalidInput(
             "This e-mail address does not look right.", "メールアドレスの形式が正しくありません。"
         )
-    if order.status != "paid":
+    if order.status != OrderStatus.PAID:
         raise Conflict(
             "Only tickets of a paid order can be handed on.",
             "お支払い済みのご注文のチケットのみお渡しできます。",
@@ -81,7 +83,7 @@ async def offer_ticket(
     ticket = next((t for t in order.tickets if t.id == ticket_id), None)
     if ticket is None:
         raise NotFound("No such ticket in this order.", "このご注文にそのチケットはありません。")
-    if ticket.status != "valid" or ticket.uses_left < ticket.uses_total:
+    if ticket.status != TicketStatus.VALID or ticket.uses_left < ticket.uses_total:
         raise Conflict(
             "This ticket can no longer be handed on.", "このチケットはお渡しできません。"
         )
@@ -107,7 +109,7 @@ async def offer_ticket(
             assert transfer is not None
     elif email:
         transfer.recipient_email = email
-    if email and transfer.state == "offered":
+    if email and transfer.state == TransferState.OFFERED:
         _mail_claim_link(session, tenant, transfer, claim_url_base, locale)
     session.add(
         AuditLog(
@@ -161,7 +163,7 @@ async def load_holder_ticket(session: AsyncSession, tenant: Tenant, holder_key: 
         sa.select(TicketTransfer).where(
             TicketTransfer.facility_id == tenant.id,
             TicketTransfer.holder_key == holder_key,
-            TicketTransfer.state == "claimed",
+            TicketTransfer.state == TransferState.CLAIMED,
         )
     )
     if transfer is None:
@@ -192,19 +194,16 @@ async def claim_ticket(
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput("The name is too long.", "お名前が長すぎます。")
     view = await load_claim(session, tenant, claim_key)
-    if view.transfer.state != "offered":
+    if view.transfer.state != TransferState.OFFERED:
         raise Conflict("This ticket has already been claimed.", "このチケットは受け取り済みです。")
-    if view.ticket.status != "valid":
+    if view.ticket.status != TicketStatus.VALID:
         raise Conflict("This ticket is no longer valid.", "このチケットは無効になりました。")
     holder_key = new_token(24)
     now = utcnow()
-    moved = await session.execute(
-        sa.update(TicketTransfer)
-        .where(TicketTransfer.id == view.transfer.id, TicketTransfer.state == "offered")
-        .values(state="claimed", holder_name=name, holder_key=holder_key, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    claimed = await states.claim_transfer(
+        session, tenant.id, view.transfer.id, holder_name=name, holder_key=holder_key, now=now
     )
-    if moved.rowcount != 1:
+    if not claimed:
         await session.rollback()
         await refresh_after_rollback(session, tenant)
         raise Conflict("This ticket has already been claimed.", "このチケットは受け取り済みです。")

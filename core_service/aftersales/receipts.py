@@ -30,6 +30,7 @@ from core_service.models import AuditLog, Cancellation, Order, Payment, Receipt,
 from core_service.orders.tax import TaxLine, tax_summary
 from core_service.platform.errors import Conflict, InvalidInput
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from kippu_contract.states import PaymentState
 
 GOTHIC = "HeiseiKakuGo-W5"
 MINCHO = "HeiseiMin-W3"
@@ -110,7 +111,9 @@ async def issue_receipt(
     addressee = clean_field(addressee, "The addressee", "宛名")
     purpose = clean_field(purpose, "The purpose", "但し書き") or DEFAULT_PURPOSE
     payment = await session.scalar(
-        sa.select(Payment).where(Payment.order_id == order.id, Payment.state == "paid").limit(1)
+        sa.select(Payment)
+        .where(Payment.order_id == order.id, Payment.state == PaymentState.PAID)
+        .limit(1)
     )
     if order.paid_at is None or payment is None:
         raise Conflict(

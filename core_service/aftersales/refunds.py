@@ -6,29 +6,31 @@ attempts. ``send_refund`` claims the row with a conditional UPDATE (so two concu
 retries call the provider once), calls the provider outside any transaction, and records
 the outcome; a failure leaves it "failed" for a retry with the same key. Kiosk terminal
 payments are owed in person instead (``mark_paid_out``). Every step is in the audit log.
+The moves of ``Refund.state`` are in :mod:`.states`.
+
+Money that paid no order at all (a ``refund_due`` payment) is given back by
+``payments.refund_due``, not here: there is no cancellation behind it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.aftersales import states
 from core_service.models import AuditLog, Cancellation, Order, Payment, Refund, utcnow
 from core_service.payments.registry import build_provider
 from core_service.platform.errors import Conflict, KippuError, NotFound
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
+from kippu_contract.states import PaymentState, RefundState
 
 log = logging.getLogger(__name__)
 
 #: Payments taken by a kiosk's terminal are refunded in person, not through a provider.
 IN_PERSON_PROVIDERS = ("kiosk_terminal",)
-#: A refund stuck in "sending" this long (a crash mid-call) may be sent again; the
-#: provider sees the same idempotency key and does not refund twice.
-STALE_SENDING = dt.timedelta(minutes=2)
 
 
 async def record_refund(
@@ -38,7 +40,7 @@ async def record_refund(
         return None
     payment = await session.scalar(
         sa.select(Payment)
-        .where(Payment.order_id == order.id, Payment.state == "paid")
+        .where(Payment.order_id == order.id, Payment.state == PaymentState.PAID)
         .order_by(Payment.id)
         .limit(1)
     )
@@ -51,7 +53,7 @@ async def record_refund(
         provider=payment.provider if payment else "",
         method=payment.method if payment else "",
         amount=cancellation.refund_amount,
-        state="owed" if in_person else "pending",
+        state=RefundState.OWED if in_person else RefundState.PENDING,
         # Derived from the cancellation, so every retry sends the provider the same key.
         idempotency_key=f"kippu-refund-{tenant.id}-{cancellation.id}",
     )
@@ -79,23 +81,10 @@ async def send_refund(
     actor: str = "system",
 ) -> Refund:
     """Ask the provider to refund; safe to call again (same idempotency key)."""
-    now = utcnow()
-    claimed = await session.execute(
-        sa.update(Refund)
-        .where(
-            Refund.id == refund_id,
-            Refund.facility_id == tenant.id,
-            sa.or_(
-                Refund.state.in_(("pending", "failed")),
-                sa.and_(Refund.state == "sending", Refund.updated_at < now - STALE_SENDING),
-            ),
-        )
-        .values(state="sending", attempts=Refund.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
+    claimed = await states.start_sending(session, tenant.id, refund_id, utcnow())
     await session.commit()
     refund = await _load_refund(session, tenant, refund_id)
-    if claimed.rowcount != 1:
+    if not claimed:
         return refund  # done already, or another request is sending it right now
     payment = await session.get(Payment, refund.payment_id) if refund.payment_id else None
     order = await session.get(Order, refund.order_id)
@@ -110,20 +99,20 @@ async def send_refund(
         )
     except KippuError as exc:
         log.warning("refund %s failed: %s", refund.id, exc)
-        values = {"state": "failed", "last_error": f"{type(exc).__name__}: {exc}"}
-        action, data = "refund.failed", {"error": values["last_error"]}
+        error = f"{type(exc).__name__}: {exc}"
+        await states.send_failed(session, tenant.id, refund.id, error)
+        action, data = "refund.failed", {"error": error}
     else:
-        refunded = result.state == "refunded"
-        values = {
-            "state": "refunded" if refunded else "processing",
-            "provider_ref": result.refund_ref,
-            "refunded_at": utcnow() if refunded else None,
-            "last_error": "",
-        }
+        await states.sent(
+            session,
+            tenant.id,
+            refund.id,
+            # The provider's RefundResult.state: "refunded" at once, else "pending".
+            settled=result.state == "refunded",
+            provider_ref=result.refund_ref,
+            now=utcnow(),
+        )
         action, data = "refund.sent", {"provider_ref": result.refund_ref, "state": result.state}
-    await session.execute(
-        sa.update(Refund).where(Refund.id == refund.id, Refund.state == "sending").values(**values)
-    )
     session.add(
         AuditLog(
             facility_id=tenant.id,
@@ -142,13 +131,9 @@ async def mark_paid_out(
     session: AsyncSession, tenant: Tenant, refund_id: int, actor: str
 ) -> Refund:
     """Staff handed an owed (kiosk) refund back in person."""
-    moved = await session.execute(
-        sa.update(Refund)
-        .where(Refund.id == refund_id, Refund.facility_id == tenant.id, Refund.state == "owed")
-        .values(state="paid_out", refunded_at=utcnow())
-    )
+    moved = await states.pay_out(session, tenant.id, refund_id, utcnow())
     refund = await _load_refund(session, tenant, refund_id)
-    if moved.rowcount == 1:
+    if moved:
         session.add(
             AuditLog(
                 facility_id=tenant.id,
@@ -159,7 +144,7 @@ async def mark_paid_out(
                 data={"amount": refund.amount},
             )
         )
-    elif refund.state != "paid_out":
+    elif refund.state != RefundState.PAID_OUT:
         raise Conflict(
             "This refund is not owed in person.", "この返金は窓口での返金対象ではありません。"
         )

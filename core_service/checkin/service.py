@@ -36,10 +36,12 @@ from core_service.models import (
     TicketTransfer,
     utcnow,
 )
+from core_service.orders import states as order_states
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import Redemption
 from kippu_contract.admission import ADMISSION_KINDS
 from kippu_contract.facility_time import facility_today
+from kippu_contract.states import OrderStatus, TicketStatus, TransferState
 from kippu_contract.tokens import (
     KIND_ORDER_GROUP,
     KIND_TICKET,
@@ -145,7 +147,7 @@ async def _decide(
     if ticket is None or ticket.secret_version != claim.secret_version:
         return ScanResult("invalid", None), "superseded or unknown ticket"
     product = await session.get(Product, ticket.product_id)
-    if ticket.status == "cancelled":
+    if ticket.status == TicketStatus.CANCELLED:
         return ScanResult("cancelled", ticket, product), ""
     today = facility_today(tenant.facility.timezone)
     if not ticket.valid_from <= today <= ticket.valid_until:
@@ -164,23 +166,7 @@ async def _use_once(
     product = await session.get(Product, ticket.product_id)  # usually from the identity map
     if product is not None and product.kind == "annual_pass":
         return await _enter_pass_today(session, tenant, ticket, product, direction)
-    now = utcnow()
-    result = await session.execute(
-        sa.update(Ticket)
-        .where(
-            Ticket.id == ticket.id,
-            Ticket.facility_id == tenant.id,
-            Ticket.status == "valid",
-            Ticket.uses_left > 0,
-        )
-        .values(
-            uses_left=Ticket.uses_left - 1,
-            status=sa.case((Ticket.uses_left == 1, "used"), else_=Ticket.status),
-            first_used_at=sa.func.coalesce(Ticket.first_used_at, now),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return await order_states.use_ticket(session, tenant.id, ticket.id, utcnow())
 
 
 async def _enter_pass_today(
@@ -204,7 +190,7 @@ async def _enter_pass_today(
         .where(
             Ticket.id == ticket.id,
             Ticket.facility_id == tenant.id,
-            Ticket.status == "valid",
+            Ticket.status == TicketStatus.VALID,
             Ticket.valid_from <= today,
             Ticket.valid_until >= today,
         )
@@ -303,12 +289,12 @@ async def _decide_group(
     )
     if order is None or claim.secret_version != 1:
         return ScanResult("invalid", group=True), "unknown order"
-    if order.status == "cancelled":
+    if order.status == OrderStatus.CANCELLED:
         return ScanResult("cancelled", group=True, order_code=order.code), ""
-    if order.status != "paid":
+    if order.status != OrderStatus.PAID:
         return ScanResult("invalid", group=True, order_code=order.code), f"order {order.status}"
     handed_on = sa.select(TicketTransfer.ticket_id).where(
-        TicketTransfer.order_id == order.id, TicketTransfer.state == "claimed"
+        TicketTransfer.order_id == order.id, TicketTransfer.state == TransferState.CLAIMED
     )
     members = list(
         await session.scalars(
@@ -324,7 +310,7 @@ async def _decide_group(
         )
     )
     today = facility_today(tenant.facility.timezone)
-    live = [t for t in members if t.status != "cancelled"]
+    live = [t for t in members if t.status != TicketStatus.CANCELLED]
     today_members = [t for t in live if t.valid_from <= today <= t.valid_until]
     if not live:
         return ScanResult("cancelled", group=True, order_code=order.code), "no live tickets"

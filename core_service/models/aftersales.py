@@ -8,14 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core_service.models.base import Base, BigId, TenantMixin, Timestamped
-
-TRANSFER_STATES = ("offered", "claimed")
-#: pending: to be sent to the provider; sending: a call is under way; refunded: done;
-#: processing: the provider accepted and settles later; failed: the provider refused or
-#: was unreachable (retry with the same key); owed: to be
-#: paid back in person (kiosk terminal payments); paid_out: staff handed the money back.
-REFUND_STATES = ("pending", "sending", "processing", "refunded", "failed", "owed", "paid_out")
+from core_service.models.base import Base, BigId, StateType, TenantMixin, Timestamped
+from kippu_contract.states import RefundState, TransferState
 
 
 class TicketTransfer(TenantMixin, Timestamped, Base):
@@ -33,7 +27,10 @@ class TicketTransfer(TenantMixin, Timestamped, Base):
     holder_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     recipient_email: Mapped[str] = mapped_column(sa.String(254), default="")
     holder_name: Mapped[str] = mapped_column(sa.String(200), default="")
-    state: Mapped[str] = mapped_column(sa.String(16), default="offered")
+    #: Moved only by ``core_service.aftersales.states``.
+    state: Mapped[TransferState] = mapped_column(
+        StateType(TransferState), default=TransferState.OFFERED
+    )
     claimed_at: Mapped[datetime | None]
 
 
@@ -81,7 +78,10 @@ class Refund(TenantMixin, Timestamped, Base):
     provider: Mapped[str] = mapped_column(sa.String(64))
     method: Mapped[str] = mapped_column(sa.String(32), default="")
     amount: Mapped[int]
-    state: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    #: Moved only by ``core_service.aftersales.states`` (see ``RefundState``).
+    state: Mapped[RefundState] = mapped_column(
+        StateType(RefundState), default=RefundState.PENDING, index=True
+    )
     provider_ref: Mapped[str] = mapped_column(sa.String(200), default="")
     idempotency_key: Mapped[str] = mapped_column(sa.String(100))
     attempts: Mapped[int] = mapped_column(default=0)

@@ -7,7 +7,8 @@ services scope every query by it (see ``core_service.platform.tenancy``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -36,6 +37,31 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+class StateType(sa.TypeDecorator[S]):
+    """A state column: text in the database, a member of ``states`` in Python.
+
+    Writing a value that is not one of the states fails at once (a misspelt state in a
+    query or an UPDATE never reaches the database), and every loaded row carries the
+    enum member, so the type checker's view of ``Order.status`` is the truth.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, states: type[S], length: int = 16) -> None:
+        super().__init__(length)
+        self.states = states
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else self.states(value).value
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> S | None:
+        return None if value is None else self.states(value)
 
 
 # SQLite only autoincrements INTEGER PRIMARY KEY, so big ids are plain integers there.

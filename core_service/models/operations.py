@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core_service.models.base import Base, BigId, TenantMixin, Timestamped
+from core_service.models.base import Base, BigId, StateType, TenantMixin, Timestamped
+from kippu_contract.states import PaymentState
 
-PAYMENT_STATES = ("created", "pending", "paid", "failed", "cancelled", "refunded")
 CHECKIN_RESULTS = (
     "admitted",
     "already_used",
@@ -28,10 +28,17 @@ class Payment(TenantMixin, Timestamped, Base):
     order_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(sa.String(64))
     method: Mapped[str] = mapped_column(sa.String(32))
-    state: Mapped[str] = mapped_column(sa.String(16), default="created", index=True)
+    #: Moved only by the transitions in ``core_service.payments.states``, each of which
+    #: records a :class:`PaymentEvent`.
+    state: Mapped[PaymentState] = mapped_column(
+        StateType(PaymentState), default=PaymentState.CREATED, index=True
+    )
     amount: Mapped[int]
     provider_ref: Mapped[str] = mapped_column(sa.String(200), default="")
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    #: The provider's data of this attempt only (next action, expiry, start error);
+    #: written by merging (``payments.service.merge_provider_data``), never replaced.
+    #: Outcomes are states, not keys here.
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -44,8 +51,9 @@ class PaymentEvent(TenantMixin, Base):
         BigId, sa.ForeignKey("payment.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime]
-    from_state: Mapped[str] = mapped_column(sa.String(16))
-    to_state: Mapped[str] = mapped_column(sa.String(16))
+    from_state: Mapped[PaymentState] = mapped_column(StateType(PaymentState))
+    #: Equal to ``from_state`` for a note (started, amount mismatch): no state change.
+    to_state: Mapped[PaymentState] = mapped_column(StateType(PaymentState))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

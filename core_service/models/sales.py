@@ -9,10 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core_service.models.base import Base, BigId, TenantMixin, Timestamped
-
-ORDER_STATUSES = ("pending", "paid", "cancelled", "expired")
-TICKET_STATUSES = ("valid", "used", "cancelled")
+from core_service.models.base import Base, BigId, StateType, TenantMixin, Timestamped
+from kippu_contract.states import OrderStatus, TicketStatus
 
 
 class Customer(TenantMixin, Timestamped, Base):
@@ -44,7 +42,10 @@ class Order(TenantMixin, Timestamped, Base):
 
     code: Mapped[str] = mapped_column(sa.String(16))
     channel: Mapped[str] = mapped_column(sa.String(16))  # web | kiosk | staff
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    #: Moved only by the transitions in ``core_service.orders.states``.
+    status: Mapped[OrderStatus] = mapped_column(
+        StateType(OrderStatus), default=OrderStatus.PENDING, index=True
+    )
     customer_id: Mapped[int | None] = mapped_column(
         BigId, sa.ForeignKey("customer.id", ondelete="SET NULL")
     )
@@ -107,7 +108,10 @@ class Ticket(TenantMixin, Timestamped, Base):
     order_line_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("order_line.id"))
     product_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("product.id"))
     price_category_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("price_category.id"))
-    status: Mapped[str] = mapped_column(sa.String(16), default="valid", index=True)
+    #: Moved only by the transitions in ``core_service.orders.states``.
+    status: Mapped[TicketStatus] = mapped_column(
+        StateType(TicketStatus), default=TicketStatus.VALID, index=True
+    )
     valid_from: Mapped[dt.date] = mapped_column(index=True)
     valid_until: Mapped[dt.date] = mapped_column(index=True)
     slot: Mapped[str] = mapped_column(sa.String(16), default="")

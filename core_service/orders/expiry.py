@@ -13,24 +13,23 @@ from core_service.models import (
     OrderLine,
     utcnow,
 )
+from core_service.orders import states
+from kippu_contract.states import OrderStatus
 
 
 async def expire_holds(session: AsyncSession, now: dt.datetime | None = None) -> int:
     """Expire unpaid checkouts past their hold (all facilities); returns how many."""
     now = now or utcnow()
     due = (
-        await session.scalars(
-            sa.select(Order.id).where(Order.status == "pending", Order.hold_expires_at < now)
+        await session.execute(
+            sa.select(Order.facility_id, Order.id).where(
+                Order.status == OrderStatus.PENDING, Order.hold_expires_at < now
+            )
         )
     ).all()
     expired = 0
-    for order_id in due:
-        moved = await session.execute(
-            sa.update(Order)
-            .where(Order.id == order_id, Order.status == "pending")
-            .values(status="expired", hold_expires_at=None)
-        )
-        if moved.rowcount != 1:
+    for facility_id, order_id in due:
+        if not await states.expire_order(session, facility_id, order_id):
             continue  # paid meanwhile
         lines = await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id))
         for line in lines:

@@ -1,5 +1,8 @@
 """An order becoming paid: pending (or expired) to paid exactly once, its tickets
 issued, held places turned into sold ones, and plugins told.
+
+The moves themselves are :mod:`core_service.orders.states`; this module does what comes
+with them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from core_service.models import (
     Ticket,
 )
 from core_service.models.catalog import PassHolder
+from core_service.orders import states
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import PaidOrder
 
@@ -29,14 +33,15 @@ async def mark_paid(
 ) -> list[OrderLine] | None:
     """pending → paid exactly once and issue the tickets; the order's lines, or None if
     it was not pending. Held places are NOT converted here: see :func:`convert_holds`."""
-    result = await session.execute(
-        sa.update(Order)
-        .where(Order.id == order.id, Order.facility_id == tenant.id, Order.status == "pending")
-        .values(status="paid", paid_at=now, hold_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not await states.pay_order(session, tenant.id, order.id, now):
         return None
+    return await issue_tickets(session, tenant, order, now)
+
+
+async def issue_tickets(
+    session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime
+) -> list[OrderLine]:
+    """The tickets of an order that has just become paid; its lines."""
     lines = (
         await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id))
     ).all()
@@ -133,7 +138,8 @@ async def announce_paid(tenant: Tenant, order: Order) -> None:
 async def revive_expired(
     session: AsyncSession, tenant: Tenant, order: Order, now: dt.datetime
 ) -> bool:
-    """expired → paid when every place of the order can be sold again; else nothing."""
+    """expired → paid when every place of the order can be sold again, with its tickets
+    issued; else nothing (False)."""
     lines = (
         await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id))
     ).all()
@@ -142,21 +148,23 @@ async def revive_expired(
         if line.capacity_id is None:
             continue
         if not await capacity.sell_now(session, line.capacity_id, line.quantity):
-            for done in taken:  # give back what this attempt took
-                await session.execute(
-                    sa.update(Capacity)
-                    .where(Capacity.id == done.capacity_id)
-                    .values(sold=Capacity.sold - done.quantity)
-                )
+            await _give_back(session, taken)
             return False
         taken.append(line)
-    moved = await session.execute(
-        sa.update(Order)
-        .where(Order.id == order.id, Order.facility_id == tenant.id, Order.status == "expired")
-        .values(status="pending")
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    if not await states.revive_order(session, tenant.id, order.id, now):
+        # Revived meanwhile by another payment of the order: these places are not ours.
+        await _give_back(session, taken)
         return False
     # The places are sold already: no holds to convert.
-    return await mark_paid(session, tenant, order, now) is not None
+    await issue_tickets(session, tenant, order, now)
+    return True
+
+
+async def _give_back(session: AsyncSession, taken: list[OrderLine]) -> None:
+    """Return the places a failed re-acquisition took."""
+    for done in taken:
+        await session.execute(
+            sa.update(Capacity)
+            .where(Capacity.id == done.capacity_id)
+            .values(sold=Capacity.sold - done.quantity)
+        )

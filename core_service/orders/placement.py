@@ -32,6 +32,7 @@ from core_service.platform.database import insert_or_ignore
 from core_service.platform.errors import Conflict, InvalidInput, KippuError, SoldOut
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
 from kippu_contract.facility_time import facility_today
+from kippu_contract.states import OrderStatus
 
 
 class CheckoutRefused(InvalidInput):
@@ -109,7 +110,7 @@ async def _place_new_order(
         connection = await reservations.autocommit(raw)
         if not await _sell_in_one_statement(connection, session, tenant, sale, wants):
             await _reserve_and_write(connection, session, tenant, sale, wants)
-    if sale.order.status == "paid":
+    if sale.order.status == OrderStatus.PAID:
         await announce_paid(tenant, sale.order)
     return sale.order
 

@@ -11,6 +11,7 @@ from core_service.models import Facility, Order, Payment, Product, Ticket
 from core_service.orders.schemas import OrderLineOut, OrderOut, TaxLineOut, TicketOut
 from core_service.orders.tax import tax_summary
 from core_service.platform.tenancy import signing_key
+from kippu_contract.states import PaymentState
 from kippu_contract.tokens import KIND_ORDER_GROUP, KIND_TICKET, TokenClaim, sign_token
 
 
@@ -26,7 +27,9 @@ def group_token(facility: Facility, order: Order, secret_key: str) -> str:
 
 async def paid_payment_method(session: AsyncSession, order: Order) -> str | None:
     return await session.scalar(
-        sa.select(Payment.method).where(Payment.order_id == order.id, Payment.state == "paid")
+        sa.select(Payment.method).where(
+            Payment.order_id == order.id, Payment.state == PaymentState.PAID
+        )
     )
 
 

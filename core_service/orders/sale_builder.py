@@ -28,6 +28,7 @@ from core_service.orders.issuing import new_tickets
 from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
 from core_service.platform.security import new_token
 from core_service.platform.tenancy import Tenant
+from kippu_contract.states import OrderStatus, PaymentState
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud
 
@@ -78,7 +79,7 @@ def build_sale(
         facility_id=tenant.id,
         code=new_order_code(),
         channel=request.channel,
-        status="paid" if paid else "pending",
+        status=OrderStatus.PAID if paid else OrderStatus.PENDING,
         paid_at=now if paid else None,
         customer_id=customer.id if customer else None,
         device_id=request.device_id,
@@ -183,7 +184,7 @@ def _immediate_payment(
         facility_id=tenant.id,
         provider=payment.provider,
         method=payment.method,
-        state="paid",
+        state=PaymentState.PAID,
         amount=payment.amount,
         provider_ref=payment.reference,
         idempotency_key=order.idempotency_key,
@@ -191,8 +192,8 @@ def _immediate_payment(
     event = PaymentEvent(
         facility_id=tenant.id,
         at=now,
-        from_state="created",
-        to_state="paid",
+        from_state=PaymentState.CREATED,
+        to_state=PaymentState.PAID,
         detail={"reference": payment.reference},
     )
     return record, event

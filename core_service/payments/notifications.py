@@ -3,8 +3,10 @@
 A provider plugin verifies a notification (its signature, or by re-fetching the payment
 from the provider's API) and turns it into a :class:`ProviderEvent`. :func:`apply_event`
 then finds the payment *within that facility* by provider and provider reference and
-moves it through the sale's state machine (``complete_payment`` / ``fail_payment``),
-whose conditional updates make duplicates and late, reordered events change nothing.
+moves it through the payment state machine (``complete_payment`` / ``fail_payment``, over
+``payments.states``), whose conditional updates make duplicates and late, reordered
+events change nothing. Money for a payment that cannot pay its order (or for an attempt
+given up) leaves it ``refund_due``.
 
 :func:`webhook_route` builds the Litestar handler each provider plugin mounts at
 ``/api/v1/payments/<provider>/webhook/<facility slug>``: it refuses facilities that have
@@ -25,7 +27,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import Payment, PaymentEvent, utcnow
+from core_service.models import Payment
+from core_service.payments import states
 from core_service.payments.provider import (
     NotificationRejected,
     PaymentProvider,
@@ -40,12 +43,15 @@ from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant, load_tenant
 from core_service.plugins.host import PluginHost
+from kippu_contract.states import PaymentState
 
 log = logging.getLogger(__name__)
 
 #: Outcomes of :func:`apply_event`, for logs, responses and tests.
 PAID, DUPLICATE, AUTHORIZED = "paid", "duplicate", "authorized"
 FAILED, IGNORED = "failed", "ignored"
+#: The money arrived but paid nothing: the payment is now ``refund_due``.
+REFUND_DUE = "refund_due"
 UNKNOWN_PAYMENT, AMOUNT_MISMATCH = "unknown_payment", "amount_mismatch"
 
 
@@ -121,7 +127,7 @@ async def apply_event(
         )
         return AMOUNT_MISMATCH
     if event.state == "authorized":
-        if payment.state != "pending":
+        if payment.state != PaymentState.PENDING:
             return IGNORED
         captured = await provider.capture(
             event.provider_ref,
@@ -132,21 +138,16 @@ async def apply_event(
             return AUTHORIZED
         event = captured
     if event.state == "paid":
-        was_failed = payment.state == "failed"
+        undecided = payment.state in (PaymentState.PENDING, PaymentState.FAILED)
         _, newly_paid = await complete_payment(
             session, tenant, payment.id, event.provider_ref, settings=settings, signer=signer
         )
-        if was_failed:
-            # Money arrived for an attempt we had given up on: keep it visible so that
-            # reconciliation refunds it; the order is not paid twice.
-            await _note(
-                session,
-                tenant,
-                payment,
-                "paid_after_failure",
-                {"provider_ref": event.provider_ref, "needs_refund": True},
-            )
-        return PAID if newly_paid else DUPLICATE
+        if newly_paid:
+            return PAID
+        await session.refresh(payment, ["state"])
+        # Paid nothing (given up, sold out, paid by another attempt): reconciliation
+        # gives it back. Any other answer means the payment was decided before.
+        return REFUND_DUE if undecided and payment.state == PaymentState.REFUND_DUE else DUPLICATE
     if event.state == "failed":
         await fail_payment(
             session,
@@ -155,7 +156,7 @@ async def apply_event(
             str(event.detail.get("reason") or f"{provider.name}: failed"),
         )
         if payment.method == "konbini":
-            await shorten_konbini_hold(session, payment.order_id, settings)
+            await shorten_konbini_hold(session, tenant.id, payment.order_id, settings)
         return FAILED
     return IGNORED
 
@@ -164,16 +165,7 @@ async def _note(
     session: AsyncSession, tenant: Tenant, payment: Payment, what: str, detail: dict[str, Any]
 ) -> None:
     """Record something notable about a payment without changing its state."""
-    session.add(
-        PaymentEvent(
-            facility_id=tenant.id,
-            payment_id=payment.id,
-            at=utcnow(),
-            from_state=payment.state,
-            to_state=payment.state,
-            detail={"note": what, **detail},
-        )
-    )
+    states.note(session, tenant.id, payment, what, detail)
     await session.commit()
 
 

@@ -11,10 +11,15 @@ that fresh ones get their notification first) and asks its provider:
 - any other attempt whose order is no longer pending (hold expired, paid another way)
   → cancelled and failed the same way, so that a late payment cannot arrive unnoticed.
 
-It also reports differences that need a person: money received for an order that is not
-paid by that payment (``needs_refund``), amounts that do not match, providers that could
-not be asked. The background loop of the core runs it every few minutes; ``kippu payments
-reconcile`` runs it by hand.
+Then it gives back every payment whose money paid nothing (state ``refund_due``: paid
+after the hold expired and the places were sold, paid when another attempt had paid the
+order, or paid after the attempt was given up) through :func:`.refund_due.give_back`,
+and reports each one: ``refunded``, or among the differences while it is still owed (the
+provider refused or could not be reached; the next run tries again).
+
+It also reports the other differences that need a person: amounts that do not match,
+providers that could not be asked. The background loop of the core runs it every few
+minutes; ``kippu payments reconcile`` runs it by hand.
 """
 
 from __future__ import annotations
@@ -30,15 +35,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.models import Order, Payment, utcnow
+from core_service.orders import states as order_states
 from core_service.orders.expiry import expire_holds
+from core_service.payments import states
 from core_service.payments.notifications import (
     AMOUNT_MISMATCH,
     DUPLICATE,
     FAILED,
     PAID,
+    REFUND_DUE,
     apply_event,
 )
 from core_service.payments.provider import NotificationRejected, PaymentProvider
+from core_service.payments.refund_due import give_back
 from core_service.payments.registry import build_provider
 from core_service.payments.service import EXPIRES_AT
 from core_service.payments.transitions import fail_payment
@@ -47,13 +56,12 @@ from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant, load_tenant
 from core_service.plugins.host import PluginHost
+from kippu_contract.states import OrderStatus, PaymentState
 
 log = logging.getLogger(__name__)
 
 #: Pending payments younger than this are left to their notification.
 MIN_AGE = dt.timedelta(minutes=2)
-#: Paid payments flagged ``needs_refund`` are reported while updated within this period.
-REPORT_NEEDS_REFUND_FOR = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +88,9 @@ class ReconciliationReport:
     failed: list[Finding] = field(default_factory=list)
     #: Konbini past the deadline or abandoned attempts: failed and seats released.
     expired: list[Finding] = field(default_factory=list)
-    #: Differences a person must look at (money to refund, amount mismatches).
+    #: Money that paid nothing, given back at the provider by this run.
+    refunded: list[Finding] = field(default_factory=list)
+    #: Differences a person must look at (money still owed back, amount mismatches).
     differences: list[Finding] = field(default_factory=list)
     #: Payments that could not be checked now (provider unreachable, no provider).
     errors: list[Finding] = field(default_factory=list)
@@ -91,8 +101,8 @@ class ReconciliationReport:
     def summary(self) -> str:
         return (
             f"checked {self.checked}: {len(self.confirmed)} confirmed, {len(self.failed)} "
-            f"failed, {len(self.expired)} expired, {len(self.differences)} differences, "
-            f"{len(self.errors)} errors"
+            f"failed, {len(self.expired)} expired, {len(self.refunded)} refunded, "
+            f"{len(self.differences)} differences, {len(self.errors)} errors"
         )
 
 
@@ -136,19 +146,17 @@ async def reconcile(
         due = (
             await session.execute(
                 sa.select(Payment.facility_id, Payment.id)
-                .where(Payment.state == "pending", Payment.created_at < now - min_age)
+                .where(Payment.state == PaymentState.PENDING, Payment.created_at < now - min_age)
                 .order_by(Payment.facility_id, Payment.id)
             )
         ).all()
-    slugs: dict[int, str] = {}
     for facility_id, payment_id in due:
         # One session per payment: each is applied and committed on its own, and one
         # that fails does not hold up the others.
         async with sessionmaker() as session:
             tenant = await load_tenant(session, host, facility_id=facility_id)
-            slugs[facility_id] = tenant.facility.slug
             payment = await session.get(Payment, payment_id)
-            if payment is None or payment.state != "pending":
+            if payment is None or payment.state != PaymentState.PENDING:
                 continue  # decided meanwhile
             report.checked += 1
             try:
@@ -166,28 +174,45 @@ async def reconcile(
                         repr(exc),
                     )
                 )
-    async with sessionmaker() as session:
-        # Recent ones only: the refund flow clears the flag, and a week of reminders is
-        # enough for a person to act on the report.
-        needing = await session.scalars(
-            sa.select(Payment)
-            .where(Payment.state == "paid", Payment.updated_at >= now - REPORT_NEEDS_REFUND_FOR)
-            .order_by(Payment.id)
-        )
-        for payment in needing:
-            if (payment.data or {}).get("needs_refund"):
-                order = await session.get(Order, payment.order_id)
-                report.differences.append(
-                    _finding(
-                        slugs.get(payment.facility_id, str(payment.facility_id)),
-                        payment,
-                        order,
-                        "needs_refund",
-                        "money received for an order this payment did not pay",
-                    )
-                )
+    await _give_back_owed(sessionmaker, host, settings, report)
     log.info("payment reconciliation: %s", report.summary())
     return report
+
+
+async def _give_back_owed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    host: PluginHost,
+    settings: Settings,
+    report: ReconciliationReport,
+) -> None:
+    """Refund every payment whose money paid nothing, and report each one."""
+    async with sessionmaker() as session:
+        owed = (
+            await session.execute(
+                sa.select(Payment.facility_id, Payment.id)
+                .where(Payment.state.in_(states.OWED_BACK))
+                .order_by(Payment.facility_id, Payment.id)
+            )
+        ).all()
+    for facility_id, payment_id in owed:
+        async with sessionmaker() as session:
+            tenant = await load_tenant(session, host, facility_id=facility_id)
+            slug = tenant.facility.slug
+            try:
+                payment, error = await give_back(session, tenant, payment_id, settings=settings)
+                order = await session.get(Order, payment.order_id)
+                cause = await states.refund_due_cause(session, tenant.id, payment.id)
+            except Exception as exc:  # one broken payment must not stop the run
+                log.exception("giving back payment %s failed", payment_id)
+                report.errors.append(Finding(slug, payment_id, "", "", "", "error", repr(exc)))
+                continue
+            if payment.state == PaymentState.REFUNDED:
+                report.refunded.append(_finding(slug, payment, order, "refunded", cause))
+            else:
+                detail = f"{cause}: {error}" if error else cause
+                if payment.state == PaymentState.REFUNDING:
+                    detail = f"{cause}: a refund is under way"
+                report.differences.append(_finding(slug, payment, order, "refund_due", detail))
 
 
 def _finding(
@@ -224,16 +249,16 @@ async def _reconcile_payment(
             session, tenant, payment, settings=settings, signer=signer, provider=provider
         )
     except KippuError as exc:
-        if not _past_deadline(payment, now) and order.status == "pending":
+        if not _past_deadline(payment, now) and order.status == OrderStatus.PENDING:
             report.errors.append(_finding(slug, payment, order, "not_checked", str(exc)))
             return
         # Unknown to the provider (or unreachable) and past its time: expired below.
         outcome = "unknown"
-    if outcome in (PAID, DUPLICATE):
+    if outcome in (PAID, DUPLICATE, REFUND_DUE):
         await session.refresh(payment)
         await session.refresh(order)
-        if (payment.data or {}).get("needs_refund") or order.status != "paid":
-            return  # reported with the other needs_refund payments at the end
+        if payment.state != PaymentState.PAID or order.status != OrderStatus.PAID:
+            return  # refund_due: given back and reported with the others at the end
         report.confirmed.append(_finding(slug, payment, order, "missed_notification"))
         return
     if outcome == FAILED:
@@ -244,12 +269,12 @@ async def _reconcile_payment(
         return
     await session.refresh(payment)
     await session.refresh(order)
-    if payment.state != "pending":
+    if payment.state != PaymentState.PENDING:
         return
     if _past_deadline(payment, now):
         await _expire(session, tenant, payment, order, provider, now, "konbini deadline passed")
         report.expired.append(_finding(slug, payment, order, "deadline_passed"))
-    elif order.status != "pending":
+    elif order.status != OrderStatus.PENDING:
         await _expire(session, tenant, payment, order, provider, now, f"order {order.status}")
         report.expired.append(_finding(slug, payment, order, f"order_{order.status}"))
 
@@ -278,13 +303,9 @@ async def _expire(
         except KippuError as exc:
             log.info("could not cancel payment %s at %s: %s", payment.id, payment.provider, exc)
     await fail_payment(session, tenant, payment.id, reason)
-    if order.status == "pending" and not await _other_pending(session, payment):
+    if order.status == OrderStatus.PENDING and not await _other_pending(session, payment):
         # Bring the hold forward to now; expire_holds then releases it like any other.
-        await session.execute(
-            sa.update(Order)
-            .where(Order.id == order.id, Order.status == "pending")
-            .values(hold_expires_at=now - dt.timedelta(seconds=1))
-        )
+        await order_states.hold_until(session, tenant.id, order.id, now - dt.timedelta(seconds=1))
         await session.commit()
         await expire_holds(session, now)
 
@@ -296,7 +317,7 @@ async def _other_pending(session: AsyncSession, payment: Payment) -> bool:
         .where(
             Payment.order_id == payment.order_id,
             Payment.id != payment.id,
-            Payment.state == "pending",
+            Payment.state == PaymentState.PENDING,
         )
     )
     return bool(count)

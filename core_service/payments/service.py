@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.mailing.messages import order_confirmation
 from core_service.mailing.outbox import enqueue
-from core_service.models import Customer, Order, Payment, PaymentEvent, utcnow
+from core_service.models import Customer, Order, Payment, utcnow
+from core_service.orders import states as order_states
+from core_service.payments import states
 from core_service.payments.provider import (
     NextAction,
     PaymentDeclined,
@@ -41,13 +43,14 @@ from core_service.platform.errors import InvalidInput, KippuError
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
+from kippu_contract.states import OrderStatus, PaymentState
 
 log = logging.getLogger(__name__)
 
 #: A konbini order's hold lasts this long past the slip's deadline, so that the
 #: reconciliation job (which asks the provider first) expires it, not the plain hold expiry.
 KONBINI_HOLD_GRACE = dt.timedelta(hours=6)
-#: Payment.data keys written here.
+#: Payment.data keys written here: the provider's data of the attempt, nothing else.
 NEXT_ACTION, EXPIRES_AT, START_ERROR = "next_action", "expires_at", "start_error"
 
 
@@ -129,7 +132,7 @@ async def resume_payment(
 ) -> NextAction:
     """Call the provider again for a pending attempt whose start failed (same payment,
     same idempotency key); where the visitor goes next."""
-    if payment.state != "pending" or order.status != "pending":
+    if payment.state != PaymentState.PENDING or order.status != OrderStatus.PENDING:
         page = urls.order_path(tenant.facility.slug, order.code, order.access_key)
         return NextAction(kind="redirect", url=urls.absolute(settings.base_url, page))
     if (action := stored_action(payment)) is not None:
@@ -144,7 +147,7 @@ async def _pending_attempts(session: AsyncSession, tenant: Tenant, order: Order)
         .where(
             Payment.facility_id == tenant.id,
             Payment.order_id == order.id,
-            Payment.state == "pending",
+            Payment.state == PaymentState.PENDING,
         )
         .order_by(Payment.id.desc())
     )
@@ -164,8 +167,8 @@ async def _give_up(
 ) -> None:
     """Fail a pending attempt, cancelling it at the provider first where possible.
 
-    If the cancel fails and the attempt is paid anyway, ``apply_event`` records it as
-    ``paid_after_failure`` with ``needs_refund``; the order is never paid twice.
+    If the cancel fails and the attempt is paid anyway, ``confirm_payment`` moves it to
+    ``refund_due`` (cause ``paid_after_failure``); the order is never paid twice.
     """
     if payment.provider_ref:
         try:
@@ -210,7 +213,9 @@ async def _start_with(
         action = await provider.start(request)
     except ProviderUnavailable as exc:
         log.warning("%s did not answer the start of payment %s: %s", provider.name, payment.id, exc)
-        await _update_data(session, payment, {START_ERROR: "unavailable"})
+        await merge_provider_data(session, payment.id, {START_ERROR: "unavailable"})
+        await session.commit()
+        await session.refresh(payment)
         return NextAction(
             kind="redirect",
             url=urls.absolute(
@@ -230,35 +235,25 @@ async def _start_with(
     if action.provider_ref:
         values["provider_ref"] = action.provider_ref
     expires = deadline(action.data.get("expires_at"))
-    data = {k: v for k, v in (payment.data or {}).items() if k not in (START_ERROR, EXPIRES_AT)}
-    data[NEXT_ACTION] = {"kind": action.kind, "url": action.url, "data": action.data}
+    changes: dict[str, Any] = {
+        NEXT_ACTION: {"kind": action.kind, "url": action.url, "data": action.data}
+    }
     if expires is not None:
-        data[EXPIRES_AT] = expires
-    await session.execute(
-        sa.update(Payment).where(Payment.id == payment.id).values(data=data, **values)
+        changes[EXPIRES_AT] = expires
+    await merge_provider_data(
+        session, payment.id, changes, drop=(START_ERROR, EXPIRES_AT), **values
     )
     if action.kind == "konbini" and expires is not None:
         # The slip is payable for days: keep the order's seats until reconciliation has
         # asked the provider after the deadline.
         hold = dt.datetime.fromtimestamp(expires, dt.UTC) + KONBINI_HOLD_GRACE
-        await session.execute(
-            sa.update(Order)
-            .where(Order.id == order.id, Order.status == "pending")
-            .values(hold_expires_at=hold)
-        )
-    session.add(
-        PaymentEvent(
-            facility_id=tenant.id,
-            payment_id=payment.id,
-            at=utcnow(),
-            from_state=payment.state,
-            to_state=payment.state,
-            detail={
-                "note": "started",
-                "next_action": action.kind,
-                "provider_ref": action.provider_ref,
-            },
-        )
+        await order_states.hold_until(session, tenant.id, order.id, hold)
+    states.note(
+        session,
+        tenant.id,
+        payment,
+        "started",
+        {"next_action": action.kind, "provider_ref": action.provider_ref},
     )
     await session.commit()
     await session.refresh(payment)
@@ -285,31 +280,37 @@ def _visitor_action(
     )
 
 
-async def shorten_konbini_hold(session: AsyncSession, order_id: int, settings: Settings) -> None:
+async def shorten_konbini_hold(
+    session: AsyncSession, facility_id: int, order_id: int, settings: Settings
+) -> None:
     """A slip that failed at the provider (expired, cancelled) no longer needs the days-long
     hold: keep the seats only for the usual minutes, in which the visitor may pay another way."""
     soon = utcnow() + dt.timedelta(minutes=settings.hold_minutes)
-    await session.execute(
-        sa.update(Order)
-        .where(
-            Order.id == order_id,
-            Order.status == "pending",
-            Order.hold_expires_at > soon,
-        )
-        .values(hold_expires_at=soon)
-    )
+    await order_states.hold_until(session, facility_id, order_id, soon, only_shorten=True)
     await session.commit()
 
 
-async def _update_data(session: AsyncSession, payment: Payment, changes: dict[str, Any]) -> None:
-    # A new dict, not an in-place change: the JSON column only notices reassignment.
+async def merge_provider_data(
+    session: AsyncSession,
+    payment_id: int,
+    changes: dict[str, Any],
+    *,
+    drop: tuple[str, ...] = (),
+    **values: Any,
+) -> None:
+    """Merge ``changes`` into ``Payment.data`` (dropping the keys ``drop``), keeping
+    every other key; ``values`` are other columns to set in the same UPDATE. Does not
+    commit.
+
+    The merge starts from the stored data, not from a loaded object that may be stale,
+    and writes a new dict (the JSON column only notices reassignment).
+    """
+    stored = await session.scalar(sa.select(Payment.data).where(Payment.id == payment_id))
+    data = {k: v for k, v in (stored or {}).items() if k not in drop}
+    data.update(changes)
     await session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment.id)
-        .values(data={**(payment.data or {}), **changes})
+        sa.update(Payment).where(Payment.id == payment_id).values(data=data, **values)
     )
-    await session.commit()
-    await session.refresh(payment)
 
 
 async def complete_payment(

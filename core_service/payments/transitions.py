@@ -1,5 +1,10 @@
-"""A payment attempt's state changes: created, confirmed (which pays its order),
-failed, and what a late payment meant for the visitor.
+"""Settling payment attempts: the services that move a payment (``payments.states``)
+together with its order (``orders.states``) in one transaction, and commit.
+
+``confirm_payment`` is where money arrives, from every path (notification, return page,
+reconciliation, the demo controls): it pays the order and issues its tickets, or, when
+the money cannot pay the order, leaves the payment ``refund_due`` for reconciliation to
+give back. ``payment_outcome`` tells the order page what a late payment meant.
 """
 
 from __future__ import annotations
@@ -7,45 +12,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import (
-    Order,
-    Payment,
-    PaymentEvent,
-    utcnow,
-)
+from core_service.models import Order, Payment, utcnow
 from core_service.orders.issuing import announce_paid, convert_holds, mark_paid, revive_expired
-from core_service.platform.errors import Conflict, NotFound
-from core_service.platform.security import new_token
+from core_service.payments import states
+from core_service.platform.errors import NotFound
 from core_service.platform.tenancy import Tenant
+from kippu_contract.states import OrderStatus, PaymentState
 
 
 async def create_payment(
     session: AsyncSession, tenant: Tenant, order: Order, provider: str, method: str
 ) -> Payment:
     """A new payment attempt for a pending order."""
-    if order.status != "pending":
-        raise Conflict("This order cannot be paid any more.", "このご注文はお支払いできません。")
-    payment = Payment(
-        facility_id=tenant.id,
-        order_id=order.id,
-        provider=provider,
-        method=method,
-        state="pending",
-        amount=order.total,
-        idempotency_key=new_token(16),
-    )
-    session.add(payment)
-    await session.flush()
-    session.add(
-        PaymentEvent(
-            facility_id=tenant.id,
-            payment_id=payment.id,
-            at=utcnow(),
-            from_state="created",
-            to_state="pending",
-            detail={},
-        )
-    )
+    payment = await states.open_payment(session, tenant.id, order, provider, method)
     await session.commit()
     return payment
 
@@ -53,8 +32,14 @@ async def create_payment(
 async def confirm_payment(
     session: AsyncSession, tenant: Tenant, payment_id: int, provider_ref: str
 ) -> tuple[Order, bool]:
-    """Mark a payment and its order paid. Returns (order, newly_paid); repeating it for
-    the same payment changes nothing."""
+    """The provider says the money of this payment arrived. Returns (order, newly_paid).
+
+    pending, order payable → paid, the order paid (re-acquiring its places if the hold
+    had expired and they are still free), tickets issued. pending, order not payable
+    (sold out after expiry, paid by another attempt, cancelled) or failed (given up) →
+    refund_due, nothing issued. Any other state: decided already, nothing changes, so
+    repeating it for the same payment is a no-op.
+    """
     now = utcnow()
     payment = await session.scalar(
         sa.select(Payment).where(Payment.id == payment_id, Payment.facility_id == tenant.id)
@@ -63,45 +48,46 @@ async def confirm_payment(
         raise NotFound("No such payment.", "お支払いが見つかりません。")
     order = await session.get(Order, payment.order_id)
     assert order is not None
-    moved = await session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment.id, Payment.state == "pending")
-        .values(state="paid", provider_ref=provider_ref)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    state = await states.take_undecided(session, tenant.id, payment.id)
+    if state is None:
         # Already decided (a duplicated or late notification): nothing changes.
         await session.commit()
         await session.refresh(order, ["status", "lines", "tickets"])
         return order, False
-    session.add(
-        PaymentEvent(
-            facility_id=tenant.id,
-            payment_id=payment.id,
-            at=now,
-            from_state="pending",
-            to_state="paid",
-            detail={"provider_ref": provider_ref},
+    if state == PaymentState.FAILED:
+        # Money arrived for an attempt we had given up on: owed back; the order is
+        # never paid twice, and stays as it is.
+        await states.owe_back(
+            session,
+            tenant.id,
+            payment.id,
+            provider_ref,
+            source=PaymentState.FAILED,
+            cause=states.RefundDueCause.PAID_AFTER_FAILURE,
         )
-    )
+        await session.commit()
+        await session.refresh(order, ["status", "lines", "tickets"])
+        return order, False
     paid_lines = await mark_paid(session, tenant, order, now)
+    order_from = OrderStatus.PENDING
     newly_paid = paid_lines is not None
     if not newly_paid:
         await session.refresh(order, ["status"])
-    if not newly_paid and order.status == "expired":
-        # Paid after the hold expired: the places may still be free.
-        newly_paid = await revive_expired(session, tenant, order, now)
-        if newly_paid:
-            await session.execute(
-                sa.update(Payment).where(Payment.id == payment.id).values(data={"reacquired": True})
-            )
-    if not newly_paid:
-        # Paid after the hold expired and the places are gone (or paid twice by two
-        # attempts): keep the record so that reconciliation refunds it; issue nothing.
-        await session.execute(
-            sa.update(Payment)
-            .where(Payment.id == payment.id)
-            .values(data={"needs_refund": True, "reason": f"order {order.status}"})
+        if order.status == OrderStatus.EXPIRED:
+            # Paid after the hold expired: the places may still be free.
+            newly_paid = await revive_expired(session, tenant, order, now)
+            order_from = OrderStatus.EXPIRED
+    if newly_paid:
+        await states.pay(session, tenant.id, payment.id, provider_ref, order_from=order_from)
+    else:
+        await session.refresh(order, ["status"])
+        await states.owe_back(
+            session,
+            tenant.id,
+            payment.id,
+            provider_ref,
+            source=PaymentState.PENDING,
+            cause=states.cause_for(order.status),
         )
     if paid_lines:
         await convert_holds(session, paid_lines)  # last before the COMMIT (see there)
@@ -114,39 +100,24 @@ async def confirm_payment(
 
 async def payment_outcome(session: AsyncSession, tenant: Tenant, order: Order) -> str:
     """What the visitor's order page should say about a late payment:
-    "reacquired" (paid after the hold expired, places still free), "refund" (paid after
-    the hold expired and sold out: refunded), or "" (nothing special)."""
-    rows = await session.scalars(
-        sa.select(Payment.data).where(
-            Payment.order_id == order.id, Payment.facility_id == tenant.id, Payment.state == "paid"
+    "reacquired" (paid after the hold expired, places still free), "refund" (money
+    received that paid nothing, while the order is not paid: owed back or given back),
+    or "" (nothing special)."""
+    if order.status != OrderStatus.PAID:
+        owed = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Payment)
+            .where(
+                Payment.facility_id == tenant.id,
+                Payment.order_id == order.id,
+                Payment.state.in_((*states.OWED_BACK, PaymentState.REFUNDED)),
+            )
         )
-    )
-    outcome = ""
-    for data in rows:
-        if (data or {}).get("needs_refund") and order.status != "paid":
-            return "refund"
-        if (data or {}).get("reacquired"):
-            outcome = "reacquired"
-    return outcome
+        return "refund" if owed else ""
+    return "reacquired" if await states.reacquired(session, tenant.id, order.id) else ""
 
 
 async def fail_payment(session: AsyncSession, tenant: Tenant, payment_id: int, reason: str) -> None:
-    moved = await session.execute(
-        sa.update(Payment)
-        .where(
-            Payment.id == payment_id, Payment.facility_id == tenant.id, Payment.state == "pending"
-        )
-        .values(state="failed")
-    )
-    if moved.rowcount == 1:
-        session.add(
-            PaymentEvent(
-                facility_id=tenant.id,
-                payment_id=payment_id,
-                at=utcnow(),
-                from_state="pending",
-                to_state="failed",
-                detail={"reason": reason},
-            )
-        )
+    """pending → failed (declined, cancelled, expired, given up); a no-op otherwise."""
+    await states.fail(session, tenant.id, payment_id, reason)
     await session.commit()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Facility, Order, OrderLine, Payment
 from kippu_contract.facility_time import local_bounds
+from kippu_contract.states import OrderStatus, PaymentState
 from kippu_contract.v1.staff import NO_PAYMENT_METHOD
 
 #: Longest range one report may cover; keeps one request's work bounded.
@@ -61,7 +62,7 @@ async def sales_rows(
             .where(
                 Order.facility_id == facility.id,
                 OrderLine.facility_id == facility.id,
-                Order.status == "paid",
+                Order.status == OrderStatus.PAID,
                 Order.paid_at >= start,
                 Order.paid_at < end,
             )
@@ -75,7 +76,7 @@ async def sales_rows(
         for pid, oid, method in await session.execute(
             sa.select(Payment.id, Payment.order_id, Payment.method).where(
                 Payment.facility_id == facility.id,
-                Payment.state == "paid",
+                Payment.state == PaymentState.PAID,
                 Payment.order_id.in_(chunk),
             )
         ):

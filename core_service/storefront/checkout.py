@@ -38,6 +38,7 @@ from core_service.storefront.forms import (
     validate,
 )
 from kippu_contract.facility_time import facility_today
+from kippu_contract.states import OrderStatus
 
 #: How far ahead the date picker goes.
 BOOKING_DAYS = 30
@@ -271,7 +272,7 @@ async def pay(
 ) -> str:
     """Start paying ``order`` with the "provider:method" ``choice``; where to go next."""
     ticket_page = urls.order_path(tenant.facility.slug, order.code, order.access_key)
-    if order.status != "pending":
+    if order.status != OrderStatus.PENDING:
         return ticket_page  # a replayed, already paid checkout: show its tickets
     provider_name, _, method = choice.partition(":")
     action = await start_payment(

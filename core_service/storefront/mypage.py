@@ -37,12 +37,13 @@ from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from core_service.storefront.ticket_page import TicketView, ticket_views
 from kippu_contract.facility_time import facility_today
+from kippu_contract.states import OrderStatus, TransferState
 
 SESSION_COOKIE = "kippu_mypage"
 SESSION_PURPOSE = "mypage-session"
 SESSION_MAX_AGE = 30 * 24 * 3600
 #: Orders that never got paid are clutter in a purchase history.
-HIDDEN_STATUSES = ("expired",)
+HIDDEN_STATUSES = (OrderStatus.EXPIRED,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +198,15 @@ async def order_summaries(
         transfers = await transfers_of(session, order)
         tickets = (
             await ticket_views(session, tenant.facility, order, secret_key, locale, transfers)
-            if order.status in ("paid", "cancelled")
+            if order.status in (OrderStatus.PAID, OrderStatus.CANCELLED)
             else []
         )
         # Offer cancellation only where the policy would accept it, so the button never
         # leads to a refusal.
-        may_cancel = order.status == "paid" and any(
+        may_cancel = order.status == OrderStatus.PAID and any(
             cancellable(t)
             and policy.visitor_may_cancel((t.valid_from - today).days)
-            and (t.id not in transfers or transfers[t.id].state != "claimed")
+            and (t.id not in transfers or transfers[t.id].state != TransferState.CLAIMED)
             for t in order.tickets
         )
         refunds = await session.scalars(

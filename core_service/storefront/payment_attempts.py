@@ -26,6 +26,7 @@ from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from core_service.storefront import checkout
+from kippu_contract.states import OrderStatus, PaymentState
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ async def current_payment(
     order, payment = await visitor_payment(session, shop, code, key, payment_id)
     action = stored_action(payment)
     if (
-        payment.state == "pending"
+        payment.state == PaymentState.PENDING
         and action is not None
         and (action.kind != "client_confirm" or returned)
     ):
@@ -80,8 +81,8 @@ async def current_payment(
         await session.refresh(payment)
         await session.refresh(order)
     decided_url = ""
-    if payment.state != "pending" or order.status != "pending":
-        extra = {"declined": "1"} if payment.state == "failed" else {}
+    if payment.state != PaymentState.PENDING or order.status != OrderStatus.PENDING:
+        extra = {"declined": "1"} if payment.state == PaymentState.FAILED else {}
         decided_url = urls.order_path(shop.facility.slug, order.code, order.access_key, **extra)
     return PaymentView(order, payment, action, decided_url)
 

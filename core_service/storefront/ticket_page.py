@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.models import Facility, Order, TicketTransfer
 from core_service.orders.presenters import group_token, tickets_out
 from kippu_contract.admission import ADMISSION_KINDS
+from kippu_contract.states import OrderStatus, TicketStatus, TransferState
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +102,13 @@ def group_view(
     Counts what a scan would admit now: valid admission tickets not handed on.
     """
     size = sum(
-        1 for t in tickets if t.admission and t.status == "valid" and t.transfer_state != "claimed"
+        1
+        for t in tickets
+        if t.admission
+        and t.status == TicketStatus.VALID
+        and t.transfer_state != TransferState.CLAIMED
     )
-    if order.status != "paid" or size < 2:
+    if order.status != OrderStatus.PAID or size < 2:
         return None
     token = group_token(facility, order, secret_key)
     uri = segno.make(token, error="m", micro=False).svg_data_uri(scale=5, border=4)
