@@ -142,6 +142,24 @@ def postgres_settings(postgres_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for an empty database (no schema) on SQLite, then PostgreSQL: for tests
+    that migrate step by step."""
+    if request.param == "sqlite":
+        yield Settings(
+            database_url=f"sqlite:///{tmp_path}/empty.sqlite3",
+            var_dir=tmp_path,
+            secret_key=TEST_SECRET,
+        )
+        return
+    request.getfixturevalue("postgres_url")  # skips (or fails in CI) without a server
+    name = f"kippu_empty_{_worker()}_{os.getpid()}"
+    asyncio.run(_recreate_database(name))
+    yield Settings(database_url=_database_url(name), var_dir=tmp_path, secret_key=TEST_SECRET)
+    asyncio.run(_drop_database(name))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_settings(request: pytest.FixtureRequest) -> Settings:
     """Runs the test once on SQLite and once on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_settings")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.catalog.rules import Holder
 from core_service.catalog.service import availability
 from core_service.demo.data import DemoFacility
-from core_service.models import Capacity, Facility, Order, Payment, Product, Ticket, utcnow
+from core_service.models import Capacity, Facility, Order, Product, Ticket, utcnow
 from core_service.models.catalog import PassHolder
 from core_service.orders.expiry import expire_holds
 from core_service.orders.placement import place_order

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -96,3 +98,131 @@ def test_passes_used_up_by_old_gates_are_valid_again_after_0009(tmp_path) -> Non
     after = asyncio.run(statuses())
     assert after[pass_id] == ("valid", 1)  # the pass admits again
     assert after[day_id] == ("used", 0)  # a used day ticket stays used
+
+
+#: Payments as the code before 0011 left them: (state, data, events after the pending one).
+BEFORE_0011: dict[str, tuple[str, dict, list[tuple[str, str, dict]]]] = {
+    "sold_out": ("paid", {"needs_refund": True, "reason": "order expired"}, [("pending", "paid", {})]),
+    "paid_twice": ("paid", {"needs_refund": True, "reason": "order paid"}, [("pending", "paid", {})]),
+    "reacquired": ("paid", {"reacquired": True}, [("pending", "paid", {"provider_ref": "r"})]),
+    "paid_after_failure": (
+        "failed",
+        {"next_action": {"kind": "qr", "url": "u", "data": {}}},
+        [
+            ("pending", "failed", {"reason": "superseded by a new attempt"}),
+            ("failed", "failed", {"note": "paid_after_failure", "needs_refund": True}),
+        ],
+    ),
+    "failed": ("failed", {"start_error": "unavailable"}, [("pending", "failed", {})]),
+    "paid": ("paid", {"next_action": {"kind": "redirect", "url": "u", "data": {}}}, []),
+}  # fmt: skip
+
+
+def _seed_before_0011(settings: Settings) -> dict[str, int]:
+    from core_service.demo.data import seed_demo_facility
+    from core_service.models import Order, Payment, PaymentEvent
+    from core_service.platform.database import make_sessionmaker
+
+    async def seed() -> dict[str, int]:
+        engine = make_engine(settings)
+        ids = {}
+        async with make_sessionmaker(engine)() as session:
+            demo = await seed_demo_facility(session, settings.secret_key)
+            for name, (state, data, events) in BEFORE_0011.items():
+                order = Order(
+                    facility_id=demo.facility_id, code=name[:16].upper(), channel="web",
+                    access_key="k", status="expired" if name == "sold_out" else "paid",
+                )  # fmt: skip
+                session.add(order)
+                await session.flush()
+                payment = Payment(
+                    facility_id=demo.facility_id, order_id=order.id, provider="stripe",
+                    method="card", state=state, amount=1000, provider_ref=f"pi_{name}", data=data,
+                )  # fmt: skip
+                session.add(payment)
+                await session.flush()
+                for source, target, detail in [("created", "pending", {}), *events]:
+                    session.add(
+                        PaymentEvent(
+                            facility_id=demo.facility_id, payment_id=payment.id,
+                            at=dt.datetime.now(dt.UTC), from_state=source, to_state=target,
+                            detail=detail,
+                        )
+                    )  # fmt: skip
+                ids[name] = payment.id
+            await session.commit()
+        await engine.dispose()
+        return ids
+
+    return asyncio.run(seed())
+
+
+def _payments(settings: Settings) -> dict[int, tuple[str, dict]]:
+    async def read() -> dict[int, tuple[str, dict]]:
+        engine = make_engine(settings)
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.text("SELECT id, state, data FROM payment"))
+            found = {
+                row.id: (
+                    row.state,
+                    row.data if isinstance(row.data, dict) else json.loads(row.data),
+                )
+                for row in rows
+            }
+        await engine.dispose()
+        return found
+
+    return asyncio.run(read())
+
+
+def _derived(settings: Settings, ids: dict[str, int]) -> tuple[dict[str, str], bool]:
+    """Refund causes by payment name, and whether the reacquired order reads as such."""
+    from core_service.models import Payment
+    from core_service.payments import states
+    from core_service.platform.database import make_sessionmaker
+
+    async def read() -> tuple[dict[str, str], bool]:
+        engine = make_engine(settings)
+        async with make_sessionmaker(engine)() as session:
+            payment = await session.get(Payment, ids["reacquired"])
+            assert payment is not None
+            facility = payment.facility_id
+            causes = {
+                n: await states.refund_due_cause(session, facility, i) for n, i in ids.items()
+            }
+            reacquired = await states.reacquired(session, payment.facility_id, payment.order_id)
+        await engine.dispose()
+        return causes, reacquired
+
+    return asyncio.run(read())
+
+
+def test_0011_turns_the_payment_flags_into_states_and_back(empty_db_settings: Settings) -> None:
+    from core_service.platform.database import alembic_config, upgrade_database
+
+    settings = empty_db_settings
+    upgrade_database(settings, "0010_facility_config_version")
+    ids = _seed_before_0011(settings)
+    before = _payments(settings)
+
+    upgrade_database(settings)
+
+    after = _payments(settings)
+    assert {name: after[i] for name, i in ids.items()} == {
+        "sold_out": ("refund_due", {}),
+        "paid_twice": ("refund_due", {}),
+        "reacquired": ("paid", {}),
+        "paid_after_failure": ("refund_due", {"next_action": {"kind": "qr", "url": "u", "data": {}}}),
+        "failed": ("failed", {"start_error": "unavailable"}),
+        "paid": ("paid", {"next_action": {"kind": "redirect", "url": "u", "data": {}}}),
+    }  # fmt: skip
+    causes, reacquired = _derived(settings, ids)
+    assert causes == {
+        "sold_out": "sold_out", "paid_twice": "order_paid", "reacquired": "",
+        "paid_after_failure": "paid_after_failure", "failed": "", "paid": "",
+    }  # fmt: skip
+    assert reacquired
+
+    command.downgrade(alembic_config(settings), "0010_facility_config_version")
+
+    assert _payments(settings) == before
