@@ -218,6 +218,28 @@ async def test_a_given_up_attempt_confirmed_on_the_return_page_is_owed_back(
     assert await causes(db_settings) == {"demo_late": Cause.PAID_AFTER_FAILURE}
 
 
+async def give_up_and_pay_anyway(
+    client: AsyncTestClient[Any], shop: Shop, f: Fakes, settings: Settings
+) -> str:
+    """A new order paid by card at Stripe after the visitor switched to another method."""
+    before = set(f.stripe.intents)
+    response = await client.post(
+        product_url(shop), data=checkout_form(shop, checkout_id="gave-up", payment="stripe:card")
+    )
+    assert response.status_code == 303
+    (intent_id,) = set(f.stripe.intents) - before
+    ((code, key),) = await query(
+        settings, sa.select(Order.code, Order.access_key).order_by(Order.id.desc()).limit(1)
+    )
+    switched = await client.post(
+        f"/shop/{shop.slug}/orders/{code}/pay", data={"key": key, "payment": "demo:card"}
+    )
+    assert switched.status_code == 303
+    f.stripe.succeed(intent_id)
+    assert await notify_paid(client, shop, f, intent_id) == "refund_due"
+    return intent_id
+
+
 async def test_reconciliation_gives_back_every_refund_due_payment_once(
     shop_client: Client,
 ) -> None:
@@ -228,20 +250,22 @@ async def test_reconciliation_gives_back_every_refund_due_payment_once(
     for intent_id in (first, second):
         f.stripe.succeed(intent_id)
         await notify_paid(client, shop, f, intent_id)
+    given_up = await give_up_and_pay_anyway(client, shop, f, settings)
 
     report = await run(settings)
 
-    assert [(r.what, r.detail) for r in report.refunded] == [("refunded", Cause.ORDER_PAID)]
+    assert [(r.what, r.detail) for r in report.refunded] == [
+        ("refunded", Cause.ORDER_PAID),
+        ("refunded", Cause.PAID_AFTER_FAILURE),
+    ]
     assert report.differences == [] and report.errors == []
-    assert await payments(settings) == [(first, "paid", "paid"), (second, "refunded", "paid")]
-    (refund,) = f.stripe.refunds.values()
-    assert (refund["payment_intent"], refund["amount"]) == (
-        second,
-        f.stripe.intents[second]["amount"],
-    )
+    states_now = {ref: state for ref, state, _ in await payments(settings)}
+    assert [states_now[i] for i in (first, second, given_up)] == ["paid", "refunded", "refunded"]
+    refunded = {r["payment_intent"]: r["amount"] for r in f.stripe.refunds.values()}
+    assert refunded == {i: f.stripe.intents[i]["amount"] for i in (second, given_up)}
     again = await run(settings)
     assert again.refunded == [] and again.differences == []
-    assert len(f.stripe.refunds) == 1  # never refunded twice
+    assert len(f.stripe.refunds) == 2  # never refunded twice
 
 
 async def test_a_refund_due_payment_the_provider_will_not_refund_stays_reported(
