@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Refund, TicketTransfer
+from core_service.platform.database import updated_one
 from kippu_contract.states import RefundState, TransferState
 
 #: A refund stuck in "sending" this long (a crash mid-call) may be sent again; the
@@ -33,13 +34,12 @@ async def _move_refund(
     target: RefundState,
     **values: Any,
 ) -> bool:
-    moved = await session.execute(
+    return await updated_one(
+        session,
         sa.update(Refund)
         .where(Refund.id == refund_id, Refund.facility_id == facility_id, source)
-        .values(state=target, **values)
-        .execution_options(synchronize_session=False)
+        .values(state=target, **values),
     )
-    return moved.rowcount == 1
 
 
 async def start_sending(
@@ -120,7 +120,8 @@ async def claim_transfer(
     now: dt.datetime,
 ) -> bool:
     """offered → claimed: the companion takes the ticket; only the first claim wins."""
-    moved = await session.execute(
+    return await updated_one(
+        session,
         sa.update(TicketTransfer)
         .where(
             TicketTransfer.id == transfer_id,
@@ -132,7 +133,5 @@ async def claim_transfer(
             holder_name=holder_name,
             holder_key=holder_key,
             claimed_at=now,
-        )
-        .execution_options(synchronize_session=False)
+        ),
     )
-    return moved.rowcount == 1

@@ -37,6 +37,7 @@ from core_service.models import (
     utcnow,
 )
 from core_service.orders import states as order_states
+from core_service.platform.database import updated_one
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import Redemption
 from kippu_contract.admission import ADMISSION_KINDS
@@ -185,7 +186,8 @@ async def _enter_pass_today(
         )
     # Takes the row lock even when nothing changes: a concurrent scan of the same pass
     # blocks here until this transaction commits its check-in row.
-    locked = await session.execute(
+    locked = await updated_one(
+        session,
         sa.update(Ticket)
         .where(
             Ticket.id == ticket.id,
@@ -194,10 +196,9 @@ async def _enter_pass_today(
             Ticket.valid_from <= today,
             Ticket.valid_until >= today,
         )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        .values(**values),
     )
-    if locked.rowcount != 1:
+    if not locked:
         return False
     # A new statement, so (READ COMMITTED) it sees check-ins committed while we waited.
     zone = ZoneInfo(timezone)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Order, Ticket
+from core_service.platform.database import updated_one
 from kippu_contract.states import OrderStatus, TicketStatus
 
 
@@ -30,13 +31,12 @@ async def _move_order(
     target: OrderStatus,
     **values: object,
 ) -> bool:
-    moved = await session.execute(
+    return await updated_one(
+        session,
         sa.update(Order)
         .where(Order.id == order_id, Order.facility_id == facility_id, Order.status == source)
-        .values(status=target, **values)
-        .execution_options(synchronize_session=False)
+        .values(status=target, **values),
     )
-    return moved.rowcount == 1
 
 
 async def pay_order(
@@ -107,19 +107,16 @@ async def hold_until(
     ]
     if only_shorten:
         condition.append(Order.hold_expires_at > until)
-    moved = await session.execute(
-        sa.update(Order)
-        .where(*condition)
-        .values(hold_expires_at=until)
-        .execution_options(synchronize_session=False)
+    return await updated_one(
+        session, sa.update(Order).where(*condition).values(hold_expires_at=until)
     )
-    return moved.rowcount == 1
 
 
 async def cancel_ticket(session: AsyncSession, facility_id: int, ticket_id: int) -> bool:
     """valid → cancelled, for a ticket not used at all: a used ticket, or a coupon book
     or pass used once, stays sold."""
-    moved = await session.execute(
+    return await updated_one(
+        session,
         sa.update(Ticket)
         .where(
             Ticket.id == ticket_id,
@@ -127,10 +124,8 @@ async def cancel_ticket(session: AsyncSession, facility_id: int, ticket_id: int)
             Ticket.status == TicketStatus.VALID,
             Ticket.uses_left == Ticket.uses_total,
         )
-        .values(status=TicketStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
+        .values(status=TicketStatus.CANCELLED),
     )
-    return moved.rowcount == 1
 
 
 async def use_ticket(
@@ -139,7 +134,8 @@ async def use_ticket(
     """One use of a valid ticket with uses left: valid → valid with one use fewer, or
     valid → used for its last use. (A pass admits once a day without using up: the
     check-in service decides that, and a pass stays valid.)"""
-    moved = await session.execute(
+    return await updated_one(
+        session,
         sa.update(Ticket)
         .where(
             Ticket.id == ticket_id,
@@ -154,7 +150,5 @@ async def use_ticket(
                 else_=Ticket.status,
             ),
             first_used_at=sa.func.coalesce(Ticket.first_used_at, now),
-        )
-        .execution_options(synchronize_session=False)
+        ),
     )
-    return moved.rowcount == 1

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Order, Payment, PaymentEvent, utcnow
+from core_service.platform.database import updated_one
 from core_service.platform.errors import Conflict
 from core_service.platform.security import new_token
 from kippu_contract.states import OrderStatus, PaymentState
@@ -82,10 +83,11 @@ async def _move(
     target: PaymentState,
     detail: dict[str, Any],
     *,
+    values: dict[str, Any] | None = None,
     also: sa.ColumnElement[bool] | None = None,
-    **values: Any,
 ) -> bool:
-    """``source`` → ``target`` (and ``also`` holds), recorded with ``detail``."""
+    """``source`` → ``target`` (when ``also`` holds too), setting ``values``, recorded
+    with ``detail``."""
     condition = [
         Payment.id == payment_id,
         Payment.facility_id == facility_id,
@@ -93,13 +95,8 @@ async def _move(
     ]
     if also is not None:
         condition.append(also)
-    moved = await session.execute(
-        sa.update(Payment)
-        .where(*condition)
-        .values(state=target, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    statement = sa.update(Payment).where(*condition).values(state=target, **(values or {}))
+    if not await updated_one(session, statement):
         return False
     session.add(_event(facility_id, payment_id, source, target, detail))
     return True
@@ -138,17 +135,17 @@ async def take_undecided(
     both try to pay its order, and the loser would take the order's being paid for a
     second payment.
     """
-    taken = await session.execute(
+    taken = await updated_one(
+        session,
         sa.update(Payment)
         .where(
             Payment.id == payment_id,
             Payment.facility_id == facility_id,
             Payment.state.in_((PaymentState.PENDING, PaymentState.FAILED)),
         )
-        .values(state=Payment.state)
-        .execution_options(synchronize_session=False)
+        .values(state=Payment.state),
     )
-    if taken.rowcount != 1:
+    if not taken:
         return None
     state = await session.scalar(sa.select(Payment.state).where(Payment.id == payment_id))
     return state
@@ -172,7 +169,7 @@ async def pay(
         PaymentState.PENDING,
         PaymentState.PAID,
         {"provider_ref": provider_ref, "order_from": order_from.value},
-        provider_ref=provider_ref,
+        values={"provider_ref": provider_ref},
     )
 
 
@@ -196,7 +193,7 @@ async def owe_back(
         source,
         PaymentState.REFUND_DUE,
         {"provider_ref": provider_ref, "cause": cause.value},
-        **values,
+        values=values,
     )
 
 

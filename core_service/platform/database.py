@@ -7,7 +7,7 @@ The schema is made only by the Alembic migrations in ``core_service/migrations``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -102,3 +102,11 @@ async def insert_or_ignore(
     dialect = session.dialect if isinstance(session, AsyncConnection) else session.bind.dialect
     insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+async def updated_one(session: AsyncSession, statement: sa.Update) -> bool:
+    """Run a conditional UPDATE; whether it changed exactly one row (the state machines'
+    test of "moved", see docs/states.md)."""
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    # An UPDATE returns a CursorResult, which carries the row count.
+    return cast("sa.CursorResult[Any]", result).rowcount == 1
