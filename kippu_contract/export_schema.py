@@ -39,7 +39,7 @@ class ExportTable:
 
 
 def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
-    keys = [("facility_id", pa.int64()), ("date", pa.date32())]
+    keys: list[tuple[str, pa.DataType]] = [("facility_id", pa.int64()), ("date", pa.date32())]
     return pa.schema(keys + list(fields))
 
 

@@ -109,4 +109,4 @@ async def _device(conn: AsyncConnection, digest: str) -> Mapping[str, Any] | Non
         driver = await driver_connection(conn)
         return await driver.fetchrow(_DEVICE_BY_DIGEST_PG, digest)  # type: ignore[no-any-return]
     row = (await conn.execute(_DEVICE_BY_DIGEST, {"digest": digest})).one_or_none()
-    return None if row is None else row._mapping
+    return None if row is None else dict(row._mapping)

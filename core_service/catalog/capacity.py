@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core_service.models import Capacity, Product
-from core_service.platform.database import insert_or_ignore
+from core_service.platform.database import affected_rows, insert_or_ignore
 
 
 async def capacity_row_id(
@@ -71,7 +71,7 @@ async def sell_now(session: AsyncSession, capacity_id: int, quantity: int) -> bo
         )
         .values(sold=Capacity.sold + quantity)
     )
-    return result.rowcount == 1
+    return affected_rows(result) == 1
 
 
 async def convert_hold(session: AsyncSession, capacity_id: int, quantity: int) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from core_service.catalog.capacity import capacity_row_id, ensure_capacity_row
 from core_service.models import Capacity, CapacityReservation, Product, utcnow
-from core_service.platform.database import driver_connection
+from core_service.platform.database import affected_rows, driver_connection
 
 #: A receipt this old belongs to a request that died; an order takes milliseconds.
 RESERVATION_TTL = dt.timedelta(minutes=5)
@@ -147,7 +147,8 @@ async def _reserve_row(
             )
             .returning(CapacityReservation.id)
         )
-        return receipt_id, found_id
+        assert receipt_id is not None  # INSERT ... RETURNING always returns the row
+        return int(receipt_id), int(found_id)
 
 
 async def _reserve_want(
@@ -236,7 +237,7 @@ async def consume(session: AsyncSession, receipts: list[Reservation]) -> bool:
     result = await session.execute(
         sa.delete(CapacityReservation).where(CapacityReservation.id.in_([r.id for r in receipts]))
     )
-    return result.rowcount == len(receipts)
+    return affected_rows(result) == len(receipts)
 
 
 async def _release_row(connection: AsyncConnection, receipt_id: int) -> bool:

@@ -122,7 +122,7 @@ async def _visit_dates(
             )
             .group_by(Order.customer_id)
         )
-        out.update({cid: day for cid, day in rows if day is not None})
+        out.update({cid: day for cid, day in rows if cid is not None and day is not None})
     return out
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.models import OutboxMessage, utcnow
+from core_service.platform.database import affected_rows
 from core_service.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ async def deliver_due(
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-            if claimed.rowcount != 1:
+            if affected_rows(claimed) != 1:
                 continue
             loop = asyncio.get_running_loop()
             if interval and loop.time() < next_send:

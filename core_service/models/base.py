@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from kippu_contract.facility_time import utcnow
+from kippu_contract.facility_time import utcnow as utcnow  # re-exported for the models
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -28,9 +28,10 @@ from core_service.orders.queries import find_order_by_key
 from core_service.orders.requests import CheckoutRequest
 from core_service.orders.sale_builder import PricedLine, build_sale, line_total
 from core_service.orders.writer import write_sale
-from core_service.platform.database import insert_or_ignore
+from core_service.platform.database import bound_engine, insert_or_ignore
 from core_service.platform.errors import Conflict, InvalidInput, KippuError, SoldOut
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from core_service.plugins.values import FieldError
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus
 
@@ -38,7 +39,7 @@ from kippu_contract.states import OrderStatus
 class CheckoutRefused(InvalidInput):
     """Plugin validation failed; ``field_errors`` says which field and why."""
 
-    def __init__(self, field_errors: list) -> None:  # list[FieldError]
+    def __init__(self, field_errors: list[FieldError]) -> None:
         first = field_errors[0]
         super().__init__(
             first.message_en,
@@ -106,7 +107,7 @@ async def _place_new_order(
     await session.commit()
     sale = build_sale(tenant, request, priced, total, hold_minutes, customer)
     wants = _wants(priced)
-    async with session.bind.connect() as raw:
+    async with bound_engine(session).connect() as raw:
         connection = await reservations.autocommit(raw)
         if not await _sell_in_one_statement(connection, session, tenant, sale, wants):
             await _reserve_and_write(connection, session, tenant, sale, wants)
@@ -158,6 +159,7 @@ async def _reserve_and_write(
     except reservations.NotEnoughPlaces as exc:
         raise _sold_out(exc.want) from None
     for line in sale.lines:
+        assert line.visit_date is not None  # every line has a day (open-dated: the purchase day)
         receipt = receipts.get((line.product_id, line.visit_date, line.slot))
         line.capacity_id = receipt.capacity_id if receipt else None
     taken = [r for r in receipts.values() if r is not None]
@@ -192,6 +194,7 @@ async def _price_lines(
         if category is None:
             raise InvalidInput("Unknown ticket type.", "存在しない券種です。")
         product = category.product
+        visit_date: dt.date | None
         if not product.requires_date:
             visit_date = today  # open-dated: validity counts from the purchase day
         else:

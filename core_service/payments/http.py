@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -109,7 +110,7 @@ class ProviderHTTP:
         raise ProviderUnavailable(provider=self.provider, problem=problem)
 
 
-def json_or_empty(response: httpx.Response) -> dict:
+def json_or_empty(response: httpx.Response) -> dict[str, Any]:
     """The JSON object of a response, or {} when the body is not JSON."""
     try:
         value = response.json()

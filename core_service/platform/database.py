@@ -91,6 +91,14 @@ def upgrade_database(settings: Settings, revision: str = "heads") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
+def bound_engine(session: AsyncSession) -> AsyncEngine:
+    """The engine a session of kippu's sessionmaker is bound to (it always is)."""
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("kippu sessions are bound to an engine")
+    return bind
+
+
 async def insert_or_ignore(
     session: AsyncSession | AsyncConnection, model: type[Any], **values: Any
 ) -> None:
@@ -99,14 +107,21 @@ async def insert_or_ignore(
     Get-or-create without a race: concurrent requests may both try, one row survives,
     and neither transaction fails.
     """
-    dialect = session.dialect if isinstance(session, AsyncConnection) else session.bind.dialect
+    dialect = (
+        session.dialect if isinstance(session, AsyncConnection) else bound_engine(session).dialect
+    )
     insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def affected_rows(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a CursorResult, which
+    carries the count; SQLAlchemy types ``execute`` as returning the general Result)."""
+    return cast("sa.CursorResult[Any]", result).rowcount
 
 
 async def updated_one(session: AsyncSession, statement: sa.Update) -> bool:
     """Run a conditional UPDATE; whether it changed exactly one row (the state machines'
     test of "moved", see docs/states.md)."""
     result = await session.execute(statement.execution_options(synchronize_session=False))
-    # An UPDATE returns a CursorResult, which carries the row count.
-    return cast("sa.CursorResult[Any]", result).rowcount == 1
+    return affected_rows(result) == 1

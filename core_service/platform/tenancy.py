@@ -38,7 +38,9 @@ class Tenant:
         return self.facility.id
 
 
-def _facility_with_plugins(column: sa.ColumnElement[Any]) -> sa.Select[Any]:
+def _facility_with_plugins(
+    column: sa.orm.InstrumentedAttribute[Any],
+) -> sa.Select[Facility, FacilityPlugin]:
     return (
         sa.select(Facility, FacilityPlugin)
         .outerjoin(

@@ -84,6 +84,7 @@ async def sales_rows(
                 methods[oid] = (pid, method)
     sums: dict[SalesKey, list[int]] = collections.defaultdict(lambda: [0, 0])
     for oid, channel, paid_at, product_id, quantity, line_total in lines:
+        assert paid_at is not None  # the query selects paid orders only
         key = SalesKey(
             day=paid_at.astimezone(zone).date(),
             channel=channel,
