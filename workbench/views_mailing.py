@@ -8,6 +8,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from kippu_contract.v1.staff import MailingOut
 from workbench.i18n import t
 from workbench.mailing import PLACEHOLDER_HELP, MailingState
 from workbench.views_common import PageBase, card, table
@@ -24,7 +25,7 @@ class MailingPage(PageBase):
             pn.pane.HTML(f'<div>{t(lang, "sample")}: <code id="sample">{keys}</code></div>'),
         )
 
-    def _campaigns(self, lang: str, campaigns: list[dict[str, object]]) -> pn.Column:
+    def _campaigns(self, lang: str, campaigns: list[MailingOut]) -> pn.Column:
         cols = [
             "id",
             "status",
@@ -35,7 +36,7 @@ class MailingPage(PageBase):
             "skipped",
             "created_at",
         ]
-        frame = pd.DataFrame(campaigns, columns=cols) if campaigns else pd.DataFrame(columns=cols)
+        frame = pd.DataFrame([{c: getattr(m, c) for c in cols} for m in campaigns], columns=cols)
         return pn.Column(f"### {t(lang, 'campaigns')}", table(frame))
 
     def __panel__(self) -> pn.viewable.Viewable:
