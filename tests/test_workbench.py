@@ -367,7 +367,10 @@ def served_workbench(tmp_path: Path) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
         core.shutdown()
+        core.server_close()
 
 
 @pytest.mark.slow

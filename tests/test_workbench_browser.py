@@ -126,6 +126,8 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
         server.should_exit = True
         thread.join(timeout=15)
         smtp.stop()

@@ -58,9 +58,9 @@ class OperationsPage(PageBase):
         s = self.state.param
         lang = self.param.lang
         query = pn.widgets.TextInput.from_param(
-            s.query, name=t(self.lang, "lookup"), css_classes=["lookup-query"]
+            s.query, label=t(self.lang, "lookup"), css_classes=["lookup-query"]
         )
-        search = pn.widgets.Button(name=t(self.lang, "search"), css_classes=["lookup-search"])
+        search = pn.widgets.Button(label=t(self.lang, "search"), css_classes=["lookup-search"])
         search.on_click(lambda _: self.state.lookup())
         return pn.Column(
             self.header(),
@@ -79,10 +79,10 @@ class SettingsPage(PageBase):
     def _plugin_editor(self, name: str, plugin: dict[str, object]) -> pn.Row:
         lang = self.lang
         enabled = pn.widgets.Checkbox(
-            name=f"{name} · {t(lang, 'enabled')}", value=bool(plugin.get("enabled"))
+            label=f"{name} · {t(lang, 'enabled')}", value=bool(plugin.get("enabled"))
         )
         options = pn.widgets.TextAreaInput(
-            name=t(lang, "options"),
+            label=t(lang, "options"),
             value=json.dumps(plugin.get("options") or {}, ensure_ascii=False),
             height=70,
         )
@@ -101,7 +101,7 @@ class SettingsPage(PageBase):
         s = self.state.param
         lang = self.lang
         save = pn.widgets.Button(
-            name=t(lang, "save"), button_type="primary", css_classes=["settings-save"]
+            label=t(lang, "save"), color="primary", css_classes=["settings-save"]
         )
         save.on_click(lambda _: self.state.save())
         return pn.Column(
@@ -109,10 +109,10 @@ class SettingsPage(PageBase):
             f"### {t(lang, 'payment_methods')}",
             # CheckBoxGroup shows no label of its own.
             pn.pane.Markdown(t(lang, "web_methods")),
-            pn.widgets.CheckBoxGroup.from_param(s.web_methods, name=t(lang, "web_methods")),
+            pn.widgets.CheckBoxGroup.from_param(s.web_methods, label=t(lang, "web_methods")),
             pn.pane.Markdown(t(lang, "kiosk_methods")),
-            pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, name=t(lang, "kiosk_methods")),
-            pn.widgets.Checkbox.from_param(s.self_cancel, name=t(lang, "self_cancel")),
+            pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
+            pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
             f"### {t(lang, 'plugins')}",
             *[self._plugin_editor(n, p) for n, p in self.state.plugins.items()],
             save,
