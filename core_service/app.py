@@ -1,7 +1,8 @@
 """``create_app(settings)``: builds the Litestar application of the core service.
 
 It wires the database, the plugin host, authentication, the routes of every domain and
-the background loop that expires unpaid holds and delivers the mail outbox.
+the background loop that expires unpaid holds, delivers the mail outbox and exports to
+Parquet.
 """
 
 from __future__ import annotations
@@ -58,10 +59,15 @@ BACKGROUND_INTERVAL_SECONDS = 2.0
 #: Payment reconciliation asks providers over the network: every few minutes is enough.
 RECONCILE_INTERVAL_SECONDS = 300.0
 
+#: How long a round waits for its export (an incremental one takes well under a second);
+#: a longer one, such as a first export of a large database, carries on beside the rounds.
+EXPORT_WAIT_SECONDS = 10.0
+
 
 async def run_background_once(state: State) -> None:
-    """One round of background work: expire holds, deliver due mail, and (at a slower
-    cadence) reconcile payments with their providers."""
+    """One round of background work: expire holds, deliver due mail, (at a slower
+    cadence) reconcile payments with their providers, and export to Parquet every
+    ``settings.export_interval_seconds``."""
     async with state.sessionmaker() as session:
         await expire_holds(session)
     await sweep_reservations(state.engine)
@@ -70,6 +76,12 @@ async def run_background_once(state: State) -> None:
         await reconcile_due(state, RECONCILE_INTERVAL_SECONDS)
     except Exception:  # a provider outage must not stop holds and mail
         log.exception("payment reconciliation failed")
+    if state.settings.export_interval_seconds > 0:
+        # Imported here: the exporter loads DuckDB and Arrow (~60 MB), which a core
+        # that does not export need not carry.
+        from core_service.exports.background import export_due
+
+        await export_due(state, EXPORT_WAIT_SECONDS)
 
 
 async def _background_loop(state: State) -> None:
@@ -79,6 +91,14 @@ async def _background_loop(state: State) -> None:
         except Exception:  # keep the loop alive; the next round retries
             log.exception("background round failed")
         await asyncio.sleep(BACKGROUND_INTERVAL_SECONDS)
+
+
+async def _finish_background_export(state: State) -> None:
+    """Let a running export end before the engine goes (its writes run in threads)."""
+    if "background_export" in state:
+        from core_service.exports.background import finish_export
+
+        await finish_export(state)
 
 
 def create_app(
@@ -104,6 +124,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await _finish_background_export(app.state)
             await engine.dispose()
 
     handlers: list[Any] = [

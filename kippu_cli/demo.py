@@ -1,8 +1,10 @@
 """``kippu demo``: seed the demo facility on SQLite and run every part side by side.
 
-Starts the core service, the exporter (following), the workbench and a kiosk driver with
-a file printer, as child processes of this one (each through its own ``kippu``
-subcommand), then prints where everything is. Ctrl-C stops them all. Re-running reuses
+Starts the core service (which also keeps the Parquet exports fresh in its background
+work), the workbench and a kiosk driver with a file printer, as child processes of this
+one (each through its own ``kippu`` subcommand), then prints where everything is. No
+separate exporter runs: the single core worker exports every
+``KIPPU_EXPORT_INTERVAL_SECONDS`` itself, with the database it already has open. Ctrl-C stops them all. Re-running reuses
 the seeded database (``make clean-demo`` forgets it). This is the one place that knows
 every part: it needs ``kippu[all]``.
 """
@@ -57,7 +59,12 @@ async def _seed_once(settings: Settings) -> dict[str, str]:
     return tokens
 
 
+#: What only the core may know: the clients get the environment without them.
+CORE_ONLY = ("KIPPU_DATABASE_URL", "KIPPU_SECRET_KEY")
+
+
 def _environment(settings: Settings) -> dict[str, str]:
+    """The core's environment; the workbench and kiosk get it less :data:`CORE_ONLY`."""
     env = dict(os.environ)
     env.update(
         {
@@ -65,9 +72,14 @@ def _environment(settings: Settings) -> dict[str, str]:
             "KIPPU_DATABASE_URL": settings.database_url,
             "KIPPU_BASE_URL": settings.base_url,
             "KIPPU_SECRET_KEY": settings.secret_key,
+            "KIPPU_EXPORT_DIR": str(settings.export_dir),
         }
     )
     return env
+
+
+def _client_environment(env: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key not in CORE_ONLY}
 
 
 def _wait_until_up(url: str, seconds: float = 60) -> bool:
@@ -94,7 +106,7 @@ def run_demo(
         return
     env = _environment(settings)
     kippu = [sys.executable, "-m", "kippu_cli"]
-    kiosk_env = env | {
+    kiosk_env = _client_environment(env) | {
         "KIPPU_KIOSK_CORE_URL": settings.base_url,
         "KIPPU_KIOSK_TOKEN": tokens["kiosk"],
         "KIPPU_KIOSK_PRINTER": f"file:{var_dir / 'kiosk-printer.bin'}",
@@ -106,8 +118,9 @@ def run_demo(
         _stop(children)
         raise SystemExit("the core service did not start; see its output above")
     children += [
-        subprocess.Popen([*kippu, "export", "--follow"], env=env),
-        subprocess.Popen([*kippu, "workbench", "--port", str(workbench_port)], env=env),
+        subprocess.Popen(
+            [*kippu, "workbench", "--port", str(workbench_port)], env=_client_environment(env)
+        ),
         subprocess.Popen([*kippu, "kiosk"], env=kiosk_env),
     ]
     _print_welcome(settings, tokens, workbench_port, kiosk_port)
@@ -173,7 +186,7 @@ def _print_welcome(
 @click.option("--kiosk-port", default=8100, show_default=True, type=int)
 @click.option("--seed-only", is_flag=True, help="Create and seed the demo database, then stop.")
 def demo(port: int, workbench_port: int, kiosk_port: int, seed_only: bool) -> None:
-    """Seed the demo facility on SQLite and run core, workbench, kiosk and exporter."""
+    """Seed the demo facility on SQLite and run core (exporting), workbench and kiosk."""
     run_demo(
         var_dir=Path("var/demo").resolve(),
         port=port,

@@ -24,6 +24,7 @@ from core_service.mailing.outbox import deliver_due
 from core_service.models import Customer
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
+from kippu_contract.v1.staff import CompositionIn
 from tests.conftest import seed_demo
 from tests.workbench_helpers import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource
@@ -38,6 +39,7 @@ COMPOSITION = {
     "body_ja": "{name}様\n{visit_date}のご来園ありがとうございました。",
     "body_en": "Dear {name},\nthank you for visiting on {visit_date}.",
 }
+COMPOSED = CompositionIn(**COMPOSITION)
 
 
 class Inbox(MessageHandler):
@@ -180,10 +182,10 @@ def test_core_sends_only_to_consenting_customers_of_its_facility(
     inbox, port = smtp
     settings = dataclasses.replace(crowd.settings, smtp_host="127.0.0.1", smtp_port=port)
     with core_api(settings, "manager") as core:
-        out = core.send_mailing(COMPOSITION, list(crowd.keys.values()), {"everyone": True})
-        assert out["status"] == "queued" and out["recipients"] == 3 and out["skipped"] == 2
+        out = core.send_mailing(COMPOSED, list(crowd.keys.values()), {"everyone": True})
+        assert out.status == "queued" and out.recipients == 3 and out.skipped == 2
         asyncio.run(_deliver(settings))
-        assert core.mailings()[0]["status"] == "sent"
+        assert core.mailings()[0].status == "sent"
     to = sorted(m["To"] for m in inbox.messages)
     assert to == ["ann@example.jp", "ben@example.jp", "dan@example.jp"]
 
@@ -192,7 +194,7 @@ def test_unsubscribe_link_turns_marketing_mail_off(crowd: Crowd, smtp: tuple[Inb
     inbox, port = smtp
     settings = dataclasses.replace(crowd.settings, smtp_host="127.0.0.1", smtp_port=port)
     with core_api(settings, "manager") as core:
-        core.send_mailing(COMPOSITION, [crowd.keys["ann"]], {})
+        core.send_mailing(COMPOSED, [crowd.keys["ann"]], {})
         asyncio.run(_deliver(settings))
         body = _text(inbox.messages[0])
         assert "2026-11-20" in body  # {visit_date}
@@ -201,8 +203,8 @@ def test_unsubscribe_link_turns_marketing_mail_off(crowd: Crowd, smtp: tuple[Inb
         assert page.status_code == 200 and 'id="unsubscribe"' in page.text
         assert core.http.post(path).status_code == 200
         assert core.http.post(path).status_code == 200  # idempotent
-        again = core.send_mailing(COMPOSITION, [crowd.keys["ann"]], {})
-        assert again["recipients"] == 0 and again["skipped"] == 1
+        again = core.send_mailing(COMPOSED, [crowd.keys["ann"]], {})
+        assert again.recipients == 0 and again.skipped == 1
         assert core.http.get("/unsubscribe/forged").status_code == 404
 
 
@@ -231,7 +233,7 @@ def test_workbench_send_hands_keys_to_the_core(crowd: Crowd) -> None:
             **{k: v for k, v in COMPOSITION.items() if k != "kind"},
         )
         assert state.send(), state.message
-        assert state.campaigns[0]["recipients"] == 2
+        assert state.campaigns[0].recipients == 2
 
 
 def test_incomplete_composition_is_refused(crowd: Crowd) -> None:
@@ -244,7 +246,7 @@ def test_outbox_paces_sends_by_the_rate_limit(crowd: Crowd, smtp: tuple[Inbox, i
     inbox, port = smtp
     settings = dataclasses.replace(crowd.settings, smtp_host="127.0.0.1", smtp_port=port)
     with core_api(settings, "manager") as core:
-        core.send_mailing(COMPOSITION, list(crowd.keys.values()), {})
+        core.send_mailing(COMPOSED, list(crowd.keys.values()), {})
     started = asyncio.run(_deliver(settings, rate=10.0))
     assert started >= 0.2 and len(inbox.messages) == 3  # 3 sends, 0.1 s apart
 

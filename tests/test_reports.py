@@ -80,13 +80,13 @@ def _state(shop: Shop, **params: object) -> SalesState:
 def test_core_report_counts_paid_orders_by_local_payment_day(shop: Shop) -> None:
     with core_api(shop.settings, "manager") as core:
         report = core.sales_report(DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=1))
-    assert report["total_amount"] == shop.expected_total
-    by_method = {}
-    for row in report["rows"]:  # type: ignore[union-attr]
-        by_method[row["method"]] = by_method.get(row["method"], 0) + row["amount"]
+    assert report.total_amount == shop.expected_total
+    by_method: dict[str, int] = {}
+    for row in report.rows:
+        by_method[row.method] = by_method.get(row.method, 0) + row.amount
     assert by_method == {"card": 4000, "emoney": 1000, "konbini": 6000, "none": 200}
-    kiosk = [r for r in report["rows"] if r["channel"] == "kiosk"]  # type: ignore[union-attr]
-    assert [r["day"] for r in kiosk] == [DAY.isoformat()]
+    kiosk = [r for r in report.rows if r.channel == "kiosk"]
+    assert [r.day for r in kiosk] == [DAY]
 
 
 def test_workbench_sales_equal_the_core_report_to_the_yen(shop: Shop) -> None:
@@ -94,7 +94,7 @@ def test_workbench_sales_equal_the_core_report_to_the_yen(shop: Shop) -> None:
         state = _state(shop)
         report = core.sales_report(state.date_from, state.date_to)
         assert export_rows(state.lines) == core_rows(report)
-        assert state.total_amount == report["total_amount"] == shop.expected_total
+        assert state.total_amount == report.total_amount == shop.expected_total
         assert _state(shop, core=core).check_core() is True
 
 

@@ -113,19 +113,19 @@ def test_order_lookup_masks_personal_data_below_staff(park: Park, role: str) -> 
     with core_api(park.settings, role) as core:
         by_code = core.lookup_orders(park.order_code)
         by_email = core.lookup_orders(SECRET_EMAIL)
-    assert [o["code"] for o in by_code] == [park.order_code] == [o["code"] for o in by_email]
+    assert [o.code for o in by_code] == [park.order_code] == [o.code for o in by_email]
     order = by_code[0]
     if role_at_least(role, "staff"):
-        assert order["customer_email"] == SECRET_EMAIL and order["customer_name"] == SECRET_NAME
+        assert order.customer_email == SECRET_EMAIL and order.customer_name == SECRET_NAME
     else:
-        assert order["masked"] and SECRET_EMAIL not in str(order) and SECRET_NAME not in str(order)
+        assert order.masked and SECRET_EMAIL not in str(order) and SECRET_NAME not in str(order)
 
 
 def test_another_facility_never_sees_the_order(park: Park) -> None:
     with core_api(park.settings, "owner", slug="other-park") as core:
         assert core.lookup_orders(park.order_code) == []
         assert core.lookup_orders(SECRET_EMAIL) == []
-        assert core.sales_report(DAY, DAY)["rows"] == []
+        assert core.sales_report(DAY, DAY).rows == []
 
 
 @pytest.mark.parametrize("role", ROLES)

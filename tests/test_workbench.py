@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from core_service.app import create_app
@@ -23,6 +24,8 @@ from core_service.demo.data import DEMO_PASSWORD, DemoFacility, demo_staff_email
 from core_service.exports import run_export
 from core_service.models import Facility
 from core_service.platform.settings import Settings
+from kippu_contract.v1.common import FacilityOut
+from kippu_contract.v1.staff import LoginOut, StaffOut
 from tests.workbench_helpers import Builder, at
 from workbench import core_client
 from workbench.attendance import AttendanceState
@@ -180,6 +183,35 @@ def test_state_defaults_to_the_facility_today(tmp_path: Path) -> None:
     assert AttendanceState(source, facility_id=1).date == source.today(1)
 
 
+# -- independence from the core ---------------------------------------------------------
+
+_CORE_PACKAGES = ("core_service", "sqlalchemy", "kippu_plugins", "kippu_cli")
+
+
+def _loaded_core_modules(*modules: str) -> list[str]:
+    """The core (or ORM) modules a fresh interpreter holds after importing ``modules``."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {list(modules)!r}: importlib.import_module(name)\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {_CORE_PACKAGES!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return list(json.loads(done.stdout))
+
+
+def test_workbench_data_and_state_modules_load_no_core_module() -> None:
+    """What the notebooks import reads the exports and talks HTTP; nothing of the core."""
+    modules = ("workbench.data_access", "workbench.attendance", "workbench.sales")
+    assert _loaded_core_modules(*modules, "workbench.mailing", "workbench.settings") == []
+
+
+@pytest.mark.slow
+def test_served_workbench_loads_no_core_module() -> None:
+    assert _loaded_core_modules("workbench.app", "workbench.command") == []
+
+
 # -- login ------------------------------------------------------------------------------
 
 GOOD = {"facility": "north", "email": "boss@north.example", "password": "correct horse"}
@@ -189,14 +221,20 @@ def _fake_core(request: httpx.Request) -> httpx.Response:
     assert request.url.path == "/api/v1/auth/login"
     if json.loads(request.content) != GOOD:
         return httpx.Response(401, json={"detail": "invalid credentials"})
-    return httpx.Response(
-        200,
-        json={
-            "token": "tok-123",
-            "role": "manager",
-            "facility": {"id": 7, "slug": "north", "name_ja": "北パーク", "name_en": "North"},
-        },
+    answer = msgspec.to_builtins(
+        LoginOut(
+            token="tok-123",
+            role="manager",
+            staff=StaffOut(id=3, email=GOOD["email"], display_name="Boss", role="manager"),
+            facility=FacilityOut(
+                id=7, slug="north", name_ja="北パーク", name_en="North", tax_registration_number=""
+            ),
+        )
     )
+    # A newer core may answer with more than this workbench knows.
+    answer["session_expires_in"] = 3600
+    answer["facility"]["logo_url"] = "/static/north.png"
+    return httpx.Response(200, json=answer)
 
 
 async def test_login_returns_the_staff_identity_from_the_core() -> None:
@@ -206,6 +244,14 @@ async def test_login_returns_the_staff_identity_from_the_core() -> None:
 
     assert identity is not None
     assert (identity.facility_id, identity.role, identity.token) == (7, "manager", "tok-123")
+
+
+async def test_login_reports_an_answer_missing_a_field_as_unavailable() -> None:
+    def partial(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"token": "tok-123", "role": "manager"})
+
+    with pytest.raises(core_client.CoreUnavailable, match="unexpected answer"):
+        await core_client.login("http://core", **GOOD, transport=httpx.MockTransport(partial))
 
 
 async def test_login_rejects_bad_credentials() -> None:
@@ -277,29 +323,28 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served_workbench(sqlite_settings: Settings) -> Iterator[str]:
-    """``serve_workbench`` in a subprocess, logging in against a fake core."""
+def served_workbench(tmp_path: Path) -> Iterator[str]:
+    """``kippu workbench`` in a subprocess, configured as in production by the
+    environment (no database URL, no core secret), logging in against a fake core."""
     core = ThreadingHTTPServer(("127.0.0.1", 0), _CoreHandler)
     threading.Thread(target=core.serve_forever, daemon=True).start()
     port = _free_port()
-    code = (
-        "import sys; from pathlib import Path; from core_service.platform.settings import Settings;"
-        "from workbench.app import serve_workbench;"
-        "serve_workbench(Settings(database_url=sys.argv[1], var_dir=Path(sys.argv[2])),"
-        " port=int(sys.argv[3]), core_url=sys.argv[4], refresh_seconds=1)"
-    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("KIPPU_DATABASE_URL", "KIPPU_SECRET_KEY")
+    }
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            code,
-            sqlite_settings.database_url,
-            str(sqlite_settings.var_dir),
-            str(port),
-            f"http://127.0.0.1:{core.server_port}",
-        ],
+        [sys.executable, "-m", "kippu_cli", "workbench", "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={
+            **env,
+            "PYTHONPATH": str(ROOT),
+            "KIPPU_EXPORT_DIR": str(tmp_path / "exports"),
+            "KIPPU_BASE_URL": f"http://127.0.0.1:{core.server_port}",
+            "KIPPU_WORKBENCH_SECRET_KEY": "served-workbench-test-secret",
+            "KIPPU_WORKBENCH_REFRESH_SECONDS": "1",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -322,7 +367,10 @@ def served_workbench(sqlite_settings: Settings) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
         core.shutdown()
+        core.server_close()
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """The workbench in a real browser (Debian's chromium through Playwright): log in, open
 every page, and send a mailing that a real SMTP server on loopback receives.
 
-The core runs under uvicorn in a thread (with its background loop delivering the outbox to
-aiosmtpd), the workbench is ``serve_workbench`` in a subprocess, as in production.
+The core runs under uvicorn in a thread (with its background loop exporting to Parquet and
+delivering the outbox to aiosmtpd), the workbench is ``serve_workbench`` in a subprocess,
+as in production.
 Assertions are on DOM text, never pixels (the machine has no CJK fonts).
 """
 
@@ -29,7 +30,7 @@ from aiosmtpd.handlers import Message as MessageHandler
 
 from core_service.app import create_app
 from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
-from core_service.exports import run_export
+from core_service.exports.exporter import seconds_since_last_run
 from core_service.platform.settings import Settings
 from tests.browser import launch_chromium, require_chromium
 from tests.conftest import seed_demo
@@ -72,28 +73,32 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
 
     b.order(park, b.product(park), dt.date.today(), customer=customer)  # type: ignore[arg-type]
     b.close()
-    run_export(settings)
+    assert settings.export_dir is not None
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=core_port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    # The pages read what the core's background work exports (its first round, at start).
+    deadline = time.monotonic() + 60
+    while seconds_since_last_run(settings.export_dir) is None:
+        assert time.monotonic() < deadline, "the core did not export"
+        time.sleep(0.2)
+    # The workbench knows the exports and the core's URL, not the database or its secret.
     code = (
-        "import sys; from pathlib import Path; from core_service.platform.settings import Settings;"
+        "import sys; from pathlib import Path; from workbench.settings import WorkbenchSettings;"
         "from workbench.app import serve_workbench;"
-        "serve_workbench(Settings(database_url=sys.argv[1], var_dir=Path(sys.argv[2]),"
-        " secret_key=sys.argv[5]), port=int(sys.argv[3]), core_url=sys.argv[4], refresh_seconds=2)"
+        "serve_workbench(WorkbenchSettings(export_dir=Path(sys.argv[1]), core_url=sys.argv[3],"
+        " secret_key='browser-test-workbench', refresh_seconds=2), port=int(sys.argv[2]))"
     )
     proc = subprocess.Popen(
         [
             sys.executable,
             "-c",
             code,
-            settings.database_url,
-            str(settings.var_dir),
+            str(settings.export_dir),
             str(wb_port),
             f"http://127.0.0.1:{core_port}",
-            settings.secret_key,
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -121,6 +126,8 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
         server.should_exit = True
         thread.join(timeout=15)
         smtp.stop()

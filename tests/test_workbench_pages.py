@@ -77,7 +77,7 @@ def test_operations_lists_devices_and_finds_orders_by_email(sqlite_settings: Set
         state = OperationsState(core, query=SECRET_EMAIL)
         assert set(state.devices["kind"]) == {"kiosk", "gate"}
         state.lookup()
-        assert len(state.orders) == 1 and state.orders[0]["customer_email"] == SECRET_EMAIL
+        assert len(state.orders) == 1 and state.orders[0].customer_email == SECRET_EMAIL
         state.query = "x"
         state.lookup()
         assert state.message == "query too short"

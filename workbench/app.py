@@ -1,6 +1,8 @@
 """The Panel workbench for managers: staff login and the pages (F20-F24).
 
-``serve_workbench(settings, ...)`` is what ``kippu workbench`` calls. It serves:
+``serve_workbench(settings, ...)`` is what ``kippu workbench`` calls, with the
+:class:`~workbench.settings.WorkbenchSettings` (the exports and the core's URL: the
+workbench never opens the core's database). It serves:
 
 - ``/login``: a bilingual (日本語 / English) login form. Credentials are checked by the
   core (``POST /api/v1/auth/login``) through a custom login handler plugged into Panel's
@@ -10,9 +12,8 @@
   another facility's id.
 - ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``: each page only
   for the roles ``workbench.roles`` lists (the core's guards decide for real). Exported
-  figures refresh every ``refresh_seconds``; each refresh first runs the exporter
-  in-process (throttled to one run per interval for the whole server, and skipped while
-  another exporter such as ``kippu export --follow`` holds the export lock).
+  figures refresh every ``settings.refresh_seconds`` from the files the core's
+  background export (or ``kippu export --follow``) writes.
 
 State lives in the ``param`` classes (``attendance``, ``sales``, ``mailing``,
 ``operations``, ``facility_settings``), data access in ``data_access``, views in
@@ -21,12 +22,8 @@ State lives in the ``param`` classes (``attendance``, ``sales``, ``mailing``,
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
-import time
 from collections.abc import Callable
-from hashlib import sha256
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,8 +37,6 @@ from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler
 from panel.config import config as pn_config
 from tornado.web import decode_signed_value
 
-from core_service.exports import export_async
-from core_service.platform.settings import Settings
 from workbench import core_client
 from workbench.attendance import AttendanceState
 from workbench.core_client import CoreAPI, StaffIdentity
@@ -52,6 +47,7 @@ from workbench.mailing import MailingState
 from workbench.operations import OperationsState
 from workbench.roles import PAGES, can_open
 from workbench.sales import SalesState
+from workbench.settings import WorkbenchSettings
 from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_mailing import MailingPage
@@ -228,28 +224,6 @@ def current_identity() -> StaffIdentity | None:
 # -- serving ----------------------------------------------------------------------------
 
 
-class ExportTicker:
-    """Runs the exporter at most once per ``interval`` for the whole workbench process."""
-
-    def __init__(self, settings: Settings, interval: float) -> None:
-        self.settings = settings
-        self.interval = interval
-        self._last = 0.0
-        self._lock = asyncio.Lock()
-
-    async def maybe_run(self) -> None:
-        # Every open page ticks; only the first tick of an interval exports.
-        if self._lock.locked() or time.monotonic() - self._last < self.interval * 0.8:
-            return
-        async with self._lock:
-            try:
-                await export_async(self.settings)
-            except Exception:
-                log.exception("in-process export failed; pages show the last export")
-            finally:
-                self._last = time.monotonic()
-
-
 def _session_lang() -> str:
     lang_arg = pn.state.session_args.get("lang", [b"ja"])[0].decode()
     return lang_arg if lang_arg in TEXT else "ja"
@@ -277,14 +251,10 @@ def _guarded(
     return page
 
 
-def _refreshing(
-    state: Any, ticker: ExportTicker | None, refresh_seconds: float, method: str
-) -> None:
-    """Run the exporter (throttled), then ``state.<method>()``, every ``refresh_seconds``."""
+def _refreshing(state: Any, refresh_seconds: float, method: str) -> None:
+    """Call ``state.<method>()`` every ``refresh_seconds`` while the session lives."""
 
-    async def tick() -> None:
-        if ticker is not None:
-            await ticker.maybe_run()
+    def tick() -> None:
         try:
             getattr(state, method)()
         except duckdb.Error:
@@ -295,26 +265,23 @@ def _refreshing(
     pn.state.add_periodic_callback(tick, period=int(refresh_seconds * 1000))
 
 
-def workbench_pages(
-    settings: Settings, ticker: ExportTicker | None, refresh_seconds: float, core_url: str
-) -> dict[str, Callable[[], pn.viewable.Viewable]]:
+def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.viewable.Viewable]]:
     """Every page's per-session factory, by URL path."""
-    assert settings.export_dir is not None
-    export_dir = settings.export_dir
+    export_dir, refresh_seconds = settings.export_dir, settings.refresh_seconds
 
     def core(identity: StaffIdentity) -> CoreAPI:
-        return CoreAPI.connect(core_url, identity.token)
+        return CoreAPI.connect(settings.core_url, identity.token)
 
     def attendance(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         state = AttendanceState(ExportSource(export_dir), facility_id=identity.facility_id)
-        _refreshing(state, ticker, refresh_seconds, "tick")
+        _refreshing(state, refresh_seconds, "tick")
         return AttendancePage(state=state, identity=identity, lang=lang)
 
     def sales(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         state = SalesState(
             ExportSource(export_dir), core(identity), facility_id=identity.facility_id, lang=lang
         )
-        _refreshing(state, ticker, refresh_seconds * 6, "refresh")
+        _refreshing(state, refresh_seconds * 6, "refresh")
         return SalesPage(state=state, identity=identity, lang=lang)
 
     def mailing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
@@ -322,12 +289,12 @@ def workbench_pages(
             ExportSource(export_dir), core(identity), facility_id=identity.facility_id
         )
         state.load_campaigns()
-        _refreshing(state, ticker, refresh_seconds * 2, "load_campaigns")
+        _refreshing(state, refresh_seconds * 2, "load_campaigns")
         return MailingPage(state=state, identity=identity, lang=lang)
 
     def operations(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         state = OperationsState(core(identity))
-        _refreshing(state, None, refresh_seconds * 2, "refresh_devices")
+        _refreshing(state, refresh_seconds * 2, "refresh_devices")
         return OperationsPage(state=state, identity=identity, lang=lang)
 
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
@@ -343,46 +310,42 @@ def workbench_pages(
     return {name: _guarded(name, builders[name]) for name in PAGES}
 
 
-def cookie_secret(settings: Settings) -> str:
-    """Panel's cookie-signing secret, derived from (not equal to) the deployment secret."""
-    return hmac.new(settings.secret_key.encode(), b"kippu-workbench-cookies", sha256).hexdigest()
-
-
 def serve_workbench(
-    settings: Settings,
+    settings: WorkbenchSettings,
     port: int = 5006,
     address: str = "127.0.0.1",
-    core_url: str = "http://127.0.0.1:8000",
     show: bool = False,
     *,
-    refresh_seconds: float = 5.0,
-    export_in_process: bool = True,
     websocket_origin: list[str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     start: bool = True,
 ) -> Any:
     """Serve the workbench; blocks while serving unless ``start=False``.
 
-    ``export_in_process=False`` leaves exporting to ``kippu export --follow``.
     ``websocket_origin`` must list the public host:port when served behind a proxy or on
     a non-loopback address. Returns Panel's server object.
     """
+    loopback = address in ("127.0.0.1", "localhost", "::1")
     if websocket_origin is None and address in ("0.0.0.0", "::", ""):
         log.warning(
             "workbench on all interfaces: pass websocket_origin=['<public host>:<port>'], "
             "or browsers reaching it by name will be refused"
         )
+    if settings.uses_development_secret and not loopback:
+        log.warning(
+            "workbench cookies are signed with the development secret: set "
+            "KIPPU_WORKBENCH_SECRET_KEY"
+        )
     pn.extension(design="bootstrap")
     hv.extension("bokeh", logo=False)
-    ticker = ExportTicker(settings, refresh_seconds) if export_in_process else None
     return pn.serve(
-        workbench_pages(settings, ticker, refresh_seconds, core_url),
+        workbench_pages(settings),
         port=port,
         address=address,
         show=show,
         start=start,
         title={p: f"kippu · {TEXT['ja'][p]} / {TEXT['en'][p]}" for p in PAGES},
         websocket_origin=websocket_origin or [f"{address}:{port}", f"localhost:{port}"],
-        auth_provider=KippuAuthProvider(core_url, transport),
-        cookie_secret=cookie_secret(settings),
+        auth_provider=KippuAuthProvider(settings.core_url, transport),
+        cookie_secret=settings.cookie_secret,
     )

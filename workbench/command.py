@@ -1,6 +1,12 @@
-"""``kippu workbench``: the workbench's subcommand, registered in ``kippu.commands``."""
+"""``kippu workbench``: the workbench's subcommand, registered in ``kippu.commands``.
+
+Settings come from the environment (:class:`~workbench.settings.WorkbenchSettings`,
+``docs/configuration.md``); options given here override them.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import click
 
@@ -11,8 +17,10 @@ import click
 @click.option("--core-url", default=None, help="Core service URL (default: KIPPU_BASE_URL).")
 def workbench(host: str, port: int, core_url: str | None) -> None:
     """Run the managers' Panel workbench."""
-    from core_service.platform.settings import Settings
     from workbench.app import serve_workbench
+    from workbench.settings import WorkbenchSettings
 
-    settings = Settings.from_env()
-    serve_workbench(settings, port=port, address=host, core_url=core_url or settings.base_url)
+    settings = WorkbenchSettings.from_env()
+    if core_url:
+        settings = dataclasses.replace(settings, core_url=core_url)
+    serve_workbench(settings, port=port, address=host)

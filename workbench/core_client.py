@@ -2,7 +2,10 @@
 
 The workbench never reads the OLTP database; it proves who a manager is by asking the core
 (``POST /api/v1/auth/login``) and keeps the returned token for later actions, so the core
-decides roles. The httpx transport is injectable for tests (``httpx.MockTransport``).
+decides roles. Requests and answers are the contract's shapes
+(:mod:`kippu_contract.v1.staff`): answers decode tolerantly, so a newer core may add
+fields; an answer that lacks a field the workbench needs is the core being unavailable,
+not a traceback. The httpx transport is injectable for tests (``httpx.MockTransport``).
 """
 
 from __future__ import annotations
@@ -10,21 +13,43 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
+
+from kippu_contract.v1.staff import (
+    CompositionIn,
+    DeviceOut,
+    FacilitySettingsIn,
+    FacilitySettingsOut,
+    LoginIn,
+    LoginOut,
+    LookupOrderOut,
+    MailingIn,
+    MailingOut,
+    SalesReportOut,
+    TestMailIn,
+    TestMailOut,
+)
 
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/api/v1/auth/login"
 
+T = TypeVar("T")
+
 
 class CoreUnavailable(Exception):
-    """The core could not be reached or answered with an unexpected status."""
+    """The core could not be reached or answered with an unexpected status or shape."""
 
 
 @dataclass(frozen=True, slots=True)
 class StaffIdentity:
-    """A staff member the core accepted, with the facility they belong to."""
+    """A staff member the core accepted, with the facility they belong to.
+
+    The workbench's own cookie shape (not the core's): what the pages need of a login.
+    """
 
     token: str
     role: str
@@ -33,6 +58,18 @@ class StaffIdentity:
     facility_slug: str
     facility_name_ja: str
     facility_name_en: str
+
+    @classmethod
+    def from_login(cls, answer: LoginOut) -> StaffIdentity:
+        return cls(
+            token=answer.token,
+            role=answer.role,
+            email=answer.staff.email,
+            facility_id=answer.facility.id,
+            facility_slug=answer.facility.slug,
+            facility_name_ja=answer.facility.name_ja,
+            facility_name_en=answer.facility.name_en,
+        )
 
     def facility_name(self, lang: str) -> str:
         return self.facility_name_ja if lang == "ja" else self.facility_name_en
@@ -43,6 +80,16 @@ class StaffIdentity:
     @classmethod
     def from_json(cls, text: str | bytes) -> StaffIdentity:
         return cls(**json.loads(text))
+
+
+def decode(content: bytes, shape: type[T]) -> T:
+    """The core's JSON answer as ``shape``; :class:`CoreUnavailable` if it does not fit."""
+    try:
+        return msgspec.json.decode(content, type=shape)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: checked first
+        raise CoreUnavailable(f"unexpected answer from the core: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise CoreUnavailable(f"the core's answer is not JSON: {exc}") from exc
 
 
 async def login(
@@ -61,32 +108,21 @@ async def login(
     """
     if not (facility and email and password):
         return None
-    payload = {"facility": facility, "email": email, "password": password}
+    payload = msgspec.json.encode(LoginIn(facility=facility, email=email, password=password))
     try:
         async with httpx.AsyncClient(
             base_url=core_url, transport=transport, timeout=timeout
         ) as client:
-            response = await client.post(LOGIN_PATH, json=payload)
+            response = await client.post(
+                LOGIN_PATH, content=payload, headers={"Content-Type": "application/json"}
+            )
     except httpx.HTTPError as exc:
         raise CoreUnavailable(str(exc)) from exc
     if response.status_code in (400, 401, 403, 404, 422):
         return None
     if response.status_code != 200:
         raise CoreUnavailable(f"core answered {response.status_code} to login")
-    try:
-        body = response.json()
-        fac = body["facility"]
-        return StaffIdentity(
-            token=str(body["token"]),
-            role=str(body["role"]),
-            email=email,
-            facility_id=int(fac["id"]),
-            facility_slug=str(fac["slug"]),
-            facility_name_ja=str(fac.get("name_ja", "")),
-            facility_name_en=str(fac.get("name_en", "")),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CoreUnavailable(f"unexpected login response: {exc}") from exc
+    return StaffIdentity.from_login(decode(response.content, LoginOut))
 
 
 class CoreRefused(Exception):
@@ -114,47 +150,62 @@ class CoreAPI:
     def connect(cls, core_url: str, token: str, timeout: float = 15.0) -> CoreAPI:
         return cls(httpx.Client(base_url=core_url, timeout=timeout), token)
 
-    def _call(self, method: str, path: str, **kwargs: object) -> object:
+    def _call(
+        self, method: str, path: str, body: msgspec.Struct | None = None, **kwargs: Any
+    ) -> bytes:
+        """The answer's body; raises :class:`CoreRefused` on 4xx, :class:`CoreUnavailable` else."""
+        if body is not None:
+            kwargs["content"] = msgspec.json.encode(body)
+            headers = {**self._headers, "Content-Type": "application/json"}
+        else:
+            headers = self._headers
         try:
-            response = self.http.request(method, path, headers=self._headers, **kwargs)  # type: ignore[arg-type]
+            response = self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise CoreUnavailable(str(exc)) from exc
         if 400 <= response.status_code < 500:
-            try:
-                detail = str(response.json().get("detail", ""))
-            except ValueError:
-                detail = response.text[:200]
-            raise CoreRefused(response.status_code, detail)
+            raise CoreRefused(response.status_code, _detail(response))
         if response.status_code >= 300:
             raise CoreUnavailable(f"core answered {response.status_code} to {path}")
-        return response.json() if response.content else None
+        return response.content
 
     # Each method names the route it uses; tests/test_roles_matrix.py lists the same.
-    def devices(self) -> list[dict[str, object]]:
-        return self._call("GET", "/api/v1/devices")  # type: ignore[return-value]
+    def devices(self) -> list[DeviceOut]:
+        return decode(self._call("GET", "/api/v1/devices"), list[DeviceOut])
 
-    def lookup_orders(self, query: str) -> list[dict[str, object]]:
-        return self._call("GET", "/api/v1/orders/lookup", params={"q": query})  # type: ignore[return-value]
+    def lookup_orders(self, query: str) -> list[LookupOrderOut]:
+        answer = self._call("GET", "/api/v1/orders/lookup", params={"q": query})
+        return decode(answer, list[LookupOrderOut])
 
-    def sales_report(self, day_from: object, day_to: object) -> dict[str, object]:
+    def sales_report(self, day_from: object, day_to: object) -> SalesReportOut:
         params = {"from": str(day_from), "to": str(day_to)}
-        return self._call("GET", "/api/v1/reports/sales", params=params)  # type: ignore[return-value]
+        return decode(self._call("GET", "/api/v1/reports/sales", params=params), SalesReportOut)
 
     def send_mailing(
-        self, composition: dict[str, str], customer_keys: list[str], segment: dict[str, object]
-    ) -> dict[str, object]:
-        body = {"composition": composition, "customer_keys": customer_keys, "segment": segment}
-        return self._call("POST", "/api/v1/mailings", json=body)  # type: ignore[return-value]
+        self, composition: CompositionIn, customer_keys: list[str], segment: dict[str, Any]
+    ) -> MailingOut:
+        body = MailingIn(composition=composition, customer_keys=customer_keys, segment=segment)
+        return decode(self._call("POST", "/api/v1/mailings", body), MailingOut)
 
-    def send_test_mail(self, composition: dict[str, str], locale: str) -> dict[str, object]:
-        body = {"composition": composition, "locale": locale}
-        return self._call("POST", "/api/v1/mailings/test", json=body)  # type: ignore[return-value]
+    def send_test_mail(self, composition: CompositionIn, locale: str) -> TestMailOut:
+        body = TestMailIn(composition=composition, locale=locale)
+        return decode(self._call("POST", "/api/v1/mailings/test", body), TestMailOut)
 
-    def mailings(self) -> list[dict[str, object]]:
-        return self._call("GET", "/api/v1/mailings")  # type: ignore[return-value]
+    def mailings(self) -> list[MailingOut]:
+        return decode(self._call("GET", "/api/v1/mailings"), list[MailingOut])
 
-    def facility_settings(self) -> dict[str, object]:
-        return self._call("GET", "/api/v1/facility/settings")  # type: ignore[return-value]
+    def facility_settings(self) -> FacilitySettingsOut:
+        return decode(self._call("GET", "/api/v1/facility/settings"), FacilitySettingsOut)
 
-    def update_facility_settings(self, changes: dict[str, object]) -> dict[str, object]:
-        return self._call("PUT", "/api/v1/facility/settings", json=changes)  # type: ignore[return-value]
+    def update_facility_settings(self, changes: FacilitySettingsIn) -> FacilitySettingsOut:
+        answer = self._call("PUT", "/api/v1/facility/settings", changes)
+        return decode(answer, FacilitySettingsOut)
+
+
+def _detail(response: httpx.Response) -> str:
+    """The ``detail`` of an error answer, or the start of its text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("detail", "")) if isinstance(body, dict) else str(body)[:200]

@@ -7,10 +7,10 @@ A ``param.Parameterized`` without Panel, over ``GET``/``PUT /api/v1/facility/set
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import param
 
+from kippu_contract.v1.staff import FacilitySettingsIn, FacilitySettingsOut, PluginSettingIn
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 
 
@@ -36,18 +36,15 @@ class SettingsState(param.Parameterized):
             return
         self._apply(data)
 
-    def _apply(self, data: dict[str, Any]) -> None:
-        available = data["available_methods"]
-        self.param.web_methods.objects = list(available["web"])
-        self.param.kiosk_methods.objects = list(available["kiosk"])
+    def _apply(self, data: FacilitySettingsOut) -> None:
+        available = data.available_methods
+        self.param.web_methods.objects = list(available.get("web", []))
+        self.param.kiosk_methods.objects = list(available.get("kiosk", []))
         self.param.update(
-            self_cancel=bool(data["self_cancel"]),
-            web_methods=list(data["payment_methods"]["web"]),
-            kiosk_methods=list(data["payment_methods"]["kiosk"]),
-            plugins={
-                p["name"]: {"enabled": p["enabled"], "options": p["options"]}
-                for p in data["plugins"]
-            },
+            self_cancel=data.self_cancel,
+            web_methods=list(data.payment_methods.get("web", [])),
+            kiosk_methods=list(data.payment_methods.get("kiosk", [])),
+            plugins={p.name: {"enabled": p.enabled, "options": p.options} for p in data.plugins},
         )
         with param.edit_constant(self):
             self.loaded = True
@@ -65,14 +62,16 @@ class SettingsState(param.Parameterized):
         return True
 
     def save(self) -> bool:
-        changes = {
-            "self_cancel": self.self_cancel,
-            "payment_methods": {"web": list(self.web_methods), "kiosk": list(self.kiosk_methods)},
-            "plugins": [
-                {"name": n, "enabled": bool(p.get("enabled")), "options": p.get("options") or {}}
+        changes = FacilitySettingsIn(
+            self_cancel=self.self_cancel,
+            payment_methods={"web": list(self.web_methods), "kiosk": list(self.kiosk_methods)},
+            plugins=[
+                PluginSettingIn(
+                    name=n, enabled=bool(p.get("enabled")), options=p.get("options") or {}
+                )
                 for n, p in self.plugins.items()
             ],
-        }
+        )
         try:
             data = self._core.update_facility_settings(changes)
         except (CoreRefused, CoreUnavailable) as exc:

@@ -9,9 +9,11 @@ consent, adds the unsubscribe link and queues the mail.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import param
 
+from kippu_contract.v1.staff import CompositionIn
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 from workbench.data_access import ExportSource
 from workbench.data_segments import Segment
@@ -47,7 +49,9 @@ class MailingState(param.Parameterized):
     body_en = param.String(default="")
 
     message = param.String(default="", constant=True, doc="Outcome of the last action.")
-    campaigns = param.List(default=[], constant=True, doc="Recent mailings and their status.")
+    campaigns = param.List(
+        default=[], constant=True, doc="Recent mailings and their status (MailingOut)."
+    )
 
     def __init__(self, source: ExportSource, core: CoreAPI | None = None, **params: object) -> None:
         self._source = source
@@ -102,19 +106,19 @@ class MailingState(param.Parameterized):
                 sample=self._source.segment_sample(self.facility_id, segment),
             )
 
-    def composition(self) -> dict[str, str]:
-        return {
-            "kind": self.kind,
-            "subject_ja": self.subject_ja,
-            "subject_en": self.subject_en,
-            "body_ja": self.body_ja,
-            "body_en": self.body_en,
-        }
+    def composition(self) -> CompositionIn:
+        return CompositionIn(
+            kind=self.kind,
+            subject_ja=self.subject_ja,
+            subject_en=self.subject_en,
+            body_ja=self.body_ja,
+            body_en=self.body_en,
+        )
 
     def send_test(self, locale: str = "ja") -> bool:
         """Send the composition to the logged-in staff member's own address."""
         return self._act(
-            lambda core: f"test → {core.send_test_mail(self.composition(), locale)['to']}"
+            lambda core: f"test → {core.send_test_mail(self.composition(), locale).to}"
         )
 
     def send(self) -> bool:
@@ -127,7 +131,7 @@ class MailingState(param.Parameterized):
 
         def go(core: CoreAPI) -> str:
             out = core.send_mailing(self.composition(), keys, segment.describe())
-            return f"#{out['id']} {out['status']}: {out['recipients']} (skipped {out['skipped']})"
+            return f"#{out.id} {out.status}: {out.recipients} (skipped {out.skipped})"
 
         ok = self._act(go)
         if ok:
@@ -145,12 +149,12 @@ class MailingState(param.Parameterized):
         with param.edit_constant(self):
             self.campaigns = campaigns
 
-    def _act(self, action: object) -> bool:
+    def _act(self, action: Callable[[CoreAPI], str]) -> bool:
         if self._core is None:
             self._say("core not connected")
             return False
         try:
-            self._say(action(self._core))  # type: ignore[operator]
+            self._say(action(self._core))
         except CoreRefused as exc:
             self._say(f"refused ({exc.status_code}): {exc.detail}")
             return False

@@ -21,7 +21,9 @@ class OperationsState(param.Parameterized):
     query = param.String(default="", doc="Order code or customer e-mail.")
     devices = param.DataFrame(default=None, allow_None=True, constant=True)
     devices_allowed = param.Boolean(default=True, constant=True)
-    orders = param.List(default=[], constant=True, doc="Lookup results, as the core sent them.")
+    orders = param.List(
+        default=[], constant=True, doc="Lookup results, as the core sent them (LookupOrderOut)."
+    )
     message = param.String(default="", constant=True)
 
     def __init__(self, core: CoreAPI, **params: object) -> None:
@@ -42,16 +44,16 @@ class OperationsState(param.Parameterized):
         frame = pd.DataFrame(
             [
                 {
-                    "id": d["id"],
-                    "kind": d["kind"],
-                    "name": d["name"],
-                    "silent": d["silent"],
-                    "revoked": d["revoked"],
-                    "last_seen_at": d["last_seen_at"],
-                    "staff_call": bool(d.get("open_call")),
-                    "status": json.dumps(d.get("status") or {}, ensure_ascii=False)[:200],
+                    "id": d.id,
+                    "kind": d.kind,
+                    "name": d.name,
+                    "silent": d.silent,
+                    "revoked": d.revoked,
+                    "last_seen_at": d.last_seen_at,
+                    "staff_call": d.open_call is not None,
+                    "status": json.dumps(d.status, ensure_ascii=False, default=str)[:200],
                 }
-                for d in rows  # type: ignore[union-attr]
+                for d in rows
             ],
             columns=DEVICE_COLUMNS,
         )

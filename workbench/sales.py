@@ -13,6 +13,7 @@ import io
 import pandas as pd
 import param
 
+from kippu_contract.v1.staff import SalesReportOut
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 from workbench.data_access import ExportSource
 from workbench.data_sales import SALES_COLUMNS
@@ -120,18 +121,9 @@ class SalesState(param.Parameterized):
         return buffer.getvalue()
 
 
-def core_rows(report: dict[str, object]) -> list[tuple[str, str, str, int, int, int]]:
-    rows = report.get("rows") or []
+def core_rows(report: SalesReportOut) -> list[tuple[str, str, str, int, int, int]]:
     return sorted(
-        (
-            str(r["day"]),
-            r["channel"],
-            r["method"],
-            int(r["product_id"]),
-            int(r["quantity"]),
-            int(r["amount"]),
-        )
-        for r in rows  # type: ignore[union-attr]
+        (str(r.day), r.channel, r.method, r.product_id, r.quantity, r.amount) for r in report.rows
     )
 
 

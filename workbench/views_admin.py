@@ -9,10 +9,16 @@ import pandas as pd
 import panel as pn
 import param
 
+from kippu_contract.v1.staff import LookupLineOut, LookupOrderOut
 from workbench.facility_settings import SettingsState
 from workbench.i18n import t
 from workbench.operations import OperationsState
 from workbench.views_common import PageBase, table, yen
+
+
+def _named(line: LookupLineOut, field: str, lang: str) -> str:
+    """``line.<field>_ja`` or ``_en``: the line's name in the page's language."""
+    return str(getattr(line, f"{field}_{'ja' if lang == 'ja' else 'en'}"))
 
 
 class OperationsPage(PageBase):
@@ -26,24 +32,24 @@ class OperationsPage(PageBase):
             return pn.Column()  # the core refuses device health to this role: hide it
         return pn.Column(f"### {t(lang, 'devices')}", table(frame, css_classes=["devices"]))
 
-    def _orders(self, lang: str, orders: list[dict[str, object]], message: str) -> pn.pane.HTML:
+    def _orders(self, lang: str, orders: list[LookupOrderOut], message: str) -> pn.pane.HTML:
         parts = [f'<p id="ops-message">{html.escape(message)}</p>']
-        if any(o.get("masked") for o in orders):
+        if any(o.masked for o in orders):
             parts.append(f"<p>{t(lang, 'masked')}</p>")
         for o in orders:
             lines = "".join(
-                f"<li>{html.escape(str(ln['product_name_' + lang]))} / "
-                f"{html.escape(str(ln['category_name_' + lang]))} × {ln['quantity']} "
-                f"({yen(int(ln['line_total']))}) {ln['visit_date'] or ''}</li>"
-                for ln in o["lines"]  # type: ignore[attr-defined]
+                f"<li>{html.escape(_named(ln, 'product_name', lang))} / "
+                f"{html.escape(_named(ln, 'category_name', lang))} × {ln.quantity} "
+                f"({yen(ln.line_total)}) {ln.visit_date or ''}</li>"
+                for ln in o.lines
             )
-            pays = ", ".join(f"{p['method']} {p['state']}" for p in o["payments"])  # type: ignore[attr-defined]
+            pays = ", ".join(f"{p.method} {p.state}" for p in o.payments)
             parts.append(
-                f'<div class="order"><b class="order-code">{html.escape(str(o["code"]))}</b> '
-                f"{html.escape(str(o['status']))} · {html.escape(str(o['channel']))} · "
-                f'{yen(int(o["total"]))} · <span class="customer-email">'
-                f"{html.escape(str(o['customer_email']))}</span> "
-                f"{html.escape(str(o['customer_name']))} · {html.escape(pays)}<ul>{lines}</ul>"
+                f'<div class="order"><b class="order-code">{html.escape(o.code)}</b> '
+                f"{html.escape(o.status)} · {html.escape(o.channel)} · "
+                f'{yen(o.total)} · <span class="customer-email">'
+                f"{html.escape(o.customer_email)}</span> "
+                f"{html.escape(o.customer_name)} · {html.escape(pays)}<ul>{lines}</ul>"
                 f"<small>{t(lang, 'cancel_soon')}</small></div>"
             )
         return pn.pane.HTML("".join(parts), sizing_mode="stretch_width")
@@ -52,9 +58,9 @@ class OperationsPage(PageBase):
         s = self.state.param
         lang = self.param.lang
         query = pn.widgets.TextInput.from_param(
-            s.query, name=t(self.lang, "lookup"), css_classes=["lookup-query"]
+            s.query, label=t(self.lang, "lookup"), css_classes=["lookup-query"]
         )
-        search = pn.widgets.Button(name=t(self.lang, "search"), css_classes=["lookup-search"])
+        search = pn.widgets.Button(label=t(self.lang, "search"), css_classes=["lookup-search"])
         search.on_click(lambda _: self.state.lookup())
         return pn.Column(
             self.header(),
@@ -73,10 +79,10 @@ class SettingsPage(PageBase):
     def _plugin_editor(self, name: str, plugin: dict[str, object]) -> pn.Row:
         lang = self.lang
         enabled = pn.widgets.Checkbox(
-            name=f"{name} · {t(lang, 'enabled')}", value=bool(plugin.get("enabled"))
+            label=f"{name} · {t(lang, 'enabled')}", value=bool(plugin.get("enabled"))
         )
         options = pn.widgets.TextAreaInput(
-            name=t(lang, "options"),
+            label=t(lang, "options"),
             value=json.dumps(plugin.get("options") or {}, ensure_ascii=False),
             height=70,
         )
@@ -95,7 +101,7 @@ class SettingsPage(PageBase):
         s = self.state.param
         lang = self.lang
         save = pn.widgets.Button(
-            name=t(lang, "save"), button_type="primary", css_classes=["settings-save"]
+            label=t(lang, "save"), color="primary", css_classes=["settings-save"]
         )
         save.on_click(lambda _: self.state.save())
         return pn.Column(
@@ -103,10 +109,10 @@ class SettingsPage(PageBase):
             f"### {t(lang, 'payment_methods')}",
             # CheckBoxGroup shows no label of its own.
             pn.pane.Markdown(t(lang, "web_methods")),
-            pn.widgets.CheckBoxGroup.from_param(s.web_methods, name=t(lang, "web_methods")),
+            pn.widgets.CheckBoxGroup.from_param(s.web_methods, label=t(lang, "web_methods")),
             pn.pane.Markdown(t(lang, "kiosk_methods")),
-            pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, name=t(lang, "kiosk_methods")),
-            pn.widgets.Checkbox.from_param(s.self_cancel, name=t(lang, "self_cancel")),
+            pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
+            pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
             f"### {t(lang, 'plugins')}",
             *[self._plugin_editor(n, p) for n, p in self.state.plugins.items()],
             save,

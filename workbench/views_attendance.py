@@ -91,7 +91,7 @@ class AttendancePage(PageBase):
         lang = self.param.lang
         return pn.Column(
             self.header(),
-            pn.widgets.DatePicker.from_param(s.date, name=""),
+            pn.widgets.DatePicker.from_param(s.date, label=""),
             pn.bind(
                 self._numbers,
                 lang,

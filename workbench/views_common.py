@@ -61,5 +61,5 @@ class PageBase(pn.viewable.Viewer):
         )
 
     def header(self) -> pn.Row:
-        switch = pn.widgets.RadioButtonGroup.from_param(self.param.lang, options=LANGS, name="")
+        switch = pn.widgets.RadioButtonGroup.from_param(self.param.lang, options=LANGS, label="")
         return pn.Row(pn.bind(self._header, self.param.lang), pn.Spacer(), switch)

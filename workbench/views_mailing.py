@@ -8,6 +8,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from kippu_contract.v1.staff import MailingOut
 from workbench.i18n import t
 from workbench.mailing import PLACEHOLDER_HELP, MailingState
 from workbench.views_common import PageBase, card, table
@@ -24,7 +25,7 @@ class MailingPage(PageBase):
             pn.pane.HTML(f'<div>{t(lang, "sample")}: <code id="sample">{keys}</code></div>'),
         )
 
-    def _campaigns(self, lang: str, campaigns: list[dict[str, object]]) -> pn.Column:
+    def _campaigns(self, lang: str, campaigns: list[MailingOut]) -> pn.Column:
         cols = [
             "id",
             "status",
@@ -35,7 +36,7 @@ class MailingPage(PageBase):
             "skipped",
             "created_at",
         ]
-        frame = pd.DataFrame(campaigns, columns=cols) if campaigns else pd.DataFrame(columns=cols)
+        frame = pd.DataFrame([{c: getattr(m, c) for c in cols} for m in campaigns], columns=cols)
         return pn.Column(f"### {t(lang, 'campaigns')}", table(frame))
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -44,27 +45,27 @@ class MailingPage(PageBase):
         w = pn.widgets
         segment = pn.Column(
             f"### {t(lang, 'segment')}",
-            w.Checkbox.from_param(s.everyone, name=t(lang, "everyone")),
-            w.Checkbox.from_param(s.purchase_completed, name=t(lang, "purchase_completed")),
+            w.Checkbox.from_param(s.everyone, label=t(lang, "everyone")),
+            w.Checkbox.from_param(s.purchase_completed, label=t(lang, "purchase_completed")),
             pn.Row(
-                w.DatePicker.from_param(s.purchased_from, name=t(lang, "purchased_from")),
-                w.DatePicker.from_param(s.purchased_to, name=t(lang, "purchased_to")),
+                w.DatePicker.from_param(s.purchased_from, label=t(lang, "purchased_from")),
+                w.DatePicker.from_param(s.purchased_to, label=t(lang, "purchased_to")),
             ),
             pn.Row(
-                w.IntInput.from_param(s.purchased_hour_from, name=t(lang, "hour_from")),
-                w.IntInput.from_param(s.purchased_hour_to, name=t(lang, "hour_to")),
+                w.IntInput.from_param(s.purchased_hour_from, label=t(lang, "hour_from")),
+                w.IntInput.from_param(s.purchased_hour_to, label=t(lang, "hour_to")),
             ),
-            w.DatePicker.from_param(s.visit_date, name=t(lang, "visit_date")),
-            w.Select.from_param(s.product_id, name=t(lang, "product"), options=self._products()),
-            w.Select.from_param(s.channel, name=t(lang, "channel")),
-            w.RadioButtonGroup.from_param(s.checked_in, name=t(lang, "checked_in")),
-            w.Checkbox.from_param(s.annual_pass, name=t(lang, "annual_pass")),
-            w.RadioButtonGroup.from_param(s.kind, name=t(lang, "kind")),
+            w.DatePicker.from_param(s.visit_date, label=t(lang, "visit_date")),
+            w.Select.from_param(s.product_id, label=t(lang, "product"), options=self._products()),
+            w.Select.from_param(s.channel, label=t(lang, "channel")),
+            w.RadioButtonGroup.from_param(s.checked_in, label=t(lang, "checked_in")),
+            w.Checkbox.from_param(s.annual_pass, label=t(lang, "annual_pass")),
+            w.RadioButtonGroup.from_param(s.kind, label=t(lang, "kind")),
             pn.bind(self._count, self.param.lang, s.count, s.sample),
         )
-        test = w.Button(name=t(lang, "send_test"), css_classes=["send-test"])
+        test = w.Button(label=t(lang, "send_test"), css_classes=["send-test"])
         test.on_click(lambda _: self.state.send_test(self.lang))
-        send = w.Button(name=t(lang, "send"), button_type="danger", css_classes=["send-mailing"])
+        send = w.Button(label=t(lang, "send"), color="danger", css_classes=["send-mailing"])
         send.on_click(lambda _: self.state.send())
         compose = pn.Column(
             f"### {t(lang, 'compose')}",
@@ -72,16 +73,16 @@ class MailingPage(PageBase):
                 f"{t(lang, 'marketing_note')}  \n{t(lang, 'placeholders')}: `{PLACEHOLDER_HELP}`"
             ),
             w.TextInput.from_param(
-                s.subject_ja, name=t(lang, "subject_ja"), css_classes=["subject-ja"]
+                s.subject_ja, label=t(lang, "subject_ja"), css_classes=["subject-ja"]
             ),
             w.TextAreaInput.from_param(
-                s.body_ja, name=t(lang, "body_ja"), height=140, css_classes=["body-ja"]
+                s.body_ja, label=t(lang, "body_ja"), height=140, css_classes=["body-ja"]
             ),
             w.TextInput.from_param(
-                s.subject_en, name=t(lang, "subject_en"), css_classes=["subject-en"]
+                s.subject_en, label=t(lang, "subject_en"), css_classes=["subject-en"]
             ),
             w.TextAreaInput.from_param(
-                s.body_en, name=t(lang, "body_en"), height=140, css_classes=["body-en"]
+                s.body_en, label=t(lang, "body_en"), height=140, css_classes=["body-en"]
             ),
             pn.Row(test, send),
             pn.bind(

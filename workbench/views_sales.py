@@ -65,17 +65,17 @@ class SalesPage(PageBase):
             callback=lambda: io.BytesIO(self.state.csv_bytes()),
             filename="kippu-sales.csv",
             label="CSV",
-            button_type="primary",
+            color="primary",
         )
         xlsx = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(self.state.xlsx_bytes()),
             filename="kippu-sales.xlsx",
             label="XLSX",
-            button_type="primary",
+            color="primary",
         )
         tools: list[pn.viewable.Viewable] = [csv, xlsx] if can(role, "sales.download") else []
         if can(role, "sales.core_check"):
-            check = pn.widgets.Button(name=t(self.lang, "core_check"), css_classes=["core-check"])
+            check = pn.widgets.Button(label=t(self.lang, "core_check"), css_classes=["core-check"])
             check.on_click(lambda _: self.state.check_core())
             tools.append(check)
         breakdowns = [
@@ -90,8 +90,8 @@ class SalesPage(PageBase):
         return pn.Column(
             self.header(),
             pn.Row(
-                pn.widgets.DatePicker.from_param(s.date_from, name=t(self.lang, "from")),
-                pn.widgets.DatePicker.from_param(s.date_to, name=t(self.lang, "to")),
+                pn.widgets.DatePicker.from_param(s.date_from, label=t(self.lang, "from")),
+                pn.widgets.DatePicker.from_param(s.date_to, label=t(self.lang, "to")),
                 *tools,
             ),
             pn.bind(self._totals, lang, s.total_amount, s.total_quantity, s.core_agrees),

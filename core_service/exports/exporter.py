@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.json"
 LOCK_FILE = ".export.lock"
+#: Touched at the end of every completed run: its modification time is that moment.
+LAST_RUN_FILE = ".export.last"
 #: How far before the high-water mark each run re-reads (see the module docstring).
 DEFAULT_OVERLAP = dt.timedelta(seconds=30)
 #: Rows gathered per written batch (one file per partition it touches), to bound memory
@@ -81,8 +83,11 @@ class ExportReport:
     files: int = 0
     #: Partitions whose small files were merged into one after this run.
     compacted: int = 0
-    #: True when another export held the lock and this run did nothing.
+    #: True when this run did nothing: another export held the lock, or (with
+    #: ``min_interval``) the last run had ended too recently.
     skipped: bool = False
+    #: Why it was skipped: ``"locked"`` or ``"recent"``.
+    skip_reason: str = ""
     seconds: float = 0.0
 
     @property
@@ -90,6 +95,8 @@ class ExportReport:
         return sum(self.rows.values())
 
     def __str__(self) -> str:
+        if self.skip_reason == "recent":
+            return f"export skipped: {self.export_dir} was exported moments ago"
         if self.skipped:
             return f"export skipped: another export is running in {self.export_dir}"
         counts = ", ".join(f"{name} {n}" for name, n in self.rows.items())
@@ -148,8 +155,15 @@ async def export_async(
     overlap: dt.timedelta = DEFAULT_OVERLAP,
     batch_size: int = DEFAULT_BATCH_SIZE,
     compact_min_files: int = DEFAULT_MIN_FILES,
+    min_interval: float = 0.0,
 ) -> ExportReport:
-    """The export itself, for callers that already run an event loop (the workbench)."""
+    """The export itself, for callers that already run an event loop (the core's
+    background work, :mod:`~core_service.exports.background`).
+
+    ``min_interval``: do nothing when the last completed run, by any process, ended less
+    than this many seconds ago. It is checked under the lock, so core workers that find
+    an export due at the same moment export once between them.
+    """
     assert settings.export_dir is not None  # filled in by Settings.__post_init__
     export_dir = Path(settings.export_dir)
     export_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +171,11 @@ async def export_async(
     started = time.monotonic()
     with _exclusive(export_dir) as acquired:
         if not acquired:
-            report.skipped = True
+            report.skipped, report.skip_reason = True, "locked"
+            return report
+        age = seconds_since_last_run(export_dir)
+        if min_interval > 0 and age is not None and age < min_interval:
+            report.skipped, report.skip_reason = True, "recent"
             return report
         own_engine = engine is None
         engine = engine or make_engine(settings)
@@ -201,8 +219,19 @@ async def export_async(
             shutil.rmtree(staging, ignore_errors=True)
             if own_engine:
                 await engine.dispose()
+        # Still under the lock, so a worker that takes it next sees this run's end.
+        (export_dir / LAST_RUN_FILE).touch()
     report.seconds = time.monotonic() - started
     return report
+
+
+def seconds_since_last_run(export_dir: Path) -> float | None:
+    """Seconds since the last completed run into ``export_dir`` ended; None if none did."""
+    try:
+        stamp = (export_dir / LAST_RUN_FILE).stat().st_mtime
+    except FileNotFoundError:
+        return None
+    return max(0.0, time.time() - stamp)
 
 
 async def _facility_zones(conn: AsyncConnection) -> dict[int, ZoneInfo]:

@@ -29,8 +29,12 @@ class Settings:
     secret_key: str = "kippu-dev-secret-change-me"
     #: Public base URL of the core, used in e-mail links.
     base_url: str = "http://127.0.0.1:8000"
-    #: Where ``kippu export`` writes Parquet files (hive-partitioned).
+    #: Where ``kippu export`` and the background export write Parquet files
+    #: (hive-partitioned).
     export_dir: Path | None = None
+    #: Seconds between the incremental exports the core's background work runs into
+    #: ``export_dir`` (one run per interval between all workers); 0 switches them off.
+    export_interval_seconds: float = 5.0
     #: SMTP relay for the outbox. ``smtp_host`` empty means: write mail to ``mail_dir``.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -82,6 +86,8 @@ def _coerce(type_name: object, raw: str) -> object:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if text.startswith("int"):
         return int(raw)
+    if text.startswith("float"):
+        return float(raw)
     if "Path" in text:
         return Path(raw).resolve()
     return raw
