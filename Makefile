@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint format bench browser clean-demo architecture
+.PHONY: install demo test test-fast lint format bench browser clean-demo architecture typecheck
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,14 @@ demo: $(INSTALLED)  ## seed the demo facility on SQLite and run core, workbench 
 browser:  ## install Debian's chromium for the browser tests (needs root and apt-get)
 	scripts/ensure-chromium
 
-test: $(INSTALLED) browser architecture  ## the layer rules, then the whole suite (SQLite and PostgreSQL, browser tests)
+test: $(INSTALLED) browser architecture typecheck  ## layer rules, types, then the whole suite (SQLite and PostgreSQL, browsers)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 architecture: $(INSTALLED)  ## check the import rules of docs/architecture.md (import-linter)
 	$(BIN)/lint-imports
+
+typecheck: $(INSTALLED)  ## mypy --strict on the contract, core, plugins, command and kiosk driver
+	$(BIN)/mypy
 
 test-fast: $(INSTALLED)  ## the suite without browser tests, on one process
 	$(BIN)/python -m pytest -m "not browser"

@@ -133,6 +133,10 @@ def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         "KIPPU_DATABASE_URL": url,
         "KIPPU_SECRET_KEY": SECRET,
         "KIPPU_BASE_URL": f"http://127.0.0.1:{port}",
+        # What is measured is selling. The core's own periodic export (on by default
+        # since exports moved out of the workbench) is off, as it was before, when
+        # exports ran in a separate process or not at all.
+        "KIPPU_EXPORT_INTERVAL_SECONDS": "0",
     }
     # KIPPU_BENCH_PROFILE=<file>: record the core with py-spy (collapsed stacks).
     profile = os.environ.get("KIPPU_BENCH_PROFILE")

@@ -18,7 +18,7 @@ from escpos.printer import Dummy
 Fault = Literal["paper_out", "cover_open", "offline"]
 
 
-class FaultyPrinter(Dummy):
+class FaultyPrinter(Dummy):  # type: ignore[misc]  # escpos is untyped
     """A memory printer with switchable faults; ``output`` holds what really printed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -103,6 +103,10 @@ def _registration(facility: FacilityOut) -> list[Block]:
 REPRINT = Text("再発行", "REPRINT", align="center", size="double", bold=True)
 
 
+def _reprint_banner() -> list[Block]:
+    return [REPRINT, Feed()]
+
+
 def ticket_blocks(
     ticket: TicketOut, confirmation: KioskOrderOut, *, reprint: bool = False
 ) -> list[Block]:
@@ -116,7 +120,7 @@ def ticket_blocks(
         return coupon_blocks(ticket, confirmation, reprint=reprint, last=last)
     facility = confirmation.facility
     blocks: list[Block] = [
-        *([REPRINT, Feed()] if reprint else []),
+        *(_reprint_banner() if reprint else []),
         Text(facility.name_ja, facility.name_en, align="center", size="double"),
         Feed(),
         Text(ticket.product_name_ja, ticket.product_name_en, align="center", bold=True),
@@ -183,7 +187,7 @@ def coupon_blocks(
     facility = confirmation.facility
     number, count = ticket.coupon_no, ticket.coupon_count
     blocks: list[Block] = [
-        *([REPRINT, Feed()] if reprint else []),
+        *(_reprint_banner() if reprint else []),
         Text(facility.name_ja, facility.name_en, align="center", bold=True),
         Text(ticket.product_name_ja, ticket.product_name_en, align="center"),
         Text(ticket.category_name_ja, ticket.category_name_en, align="center"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from escpos.capabilities import get_profile
 
@@ -77,7 +78,7 @@ def resolve_profile(
             paper_mm=58 if isinstance(pixels, int) and pixels <= 432 else 80,
             dots=pixels if isinstance(pixels, int) else 512,
         )
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if paper_mm is not None:
         if paper_mm not in (58, 80):
             raise ConfigError(f"paper width must be 58 or 80, not {paper_mm}")

@@ -45,7 +45,8 @@ async def _seed_once(settings: Settings) -> dict[str, str]:
         async with make_sessionmaker(engine)() as session:
             exists = await session.scalar(sa.select(Facility.id).where(Facility.slug == DEMO_SLUG))
             if exists is not None and tokens_path.exists():
-                return json.loads(tokens_path.read_text())
+                saved: dict[str, str] = json.loads(tokens_path.read_text())
+                return saved
             if exists is not None:
                 raise SystemExit(
                     f"{settings.var_dir} holds a demo without tokens; run `make clean-demo`."

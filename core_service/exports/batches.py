@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import operator
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -62,7 +62,7 @@ def to_arrow(
     return pa.Table.from_arrays([arrays[n] for n in table.schema.names], schema=table.schema)
 
 
-def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array[Any]:
     """One column of driver values as an Arrow array of ``type_``."""
     if pa.types.is_timestamp(type_):
         return _timestamps(values, type_)
@@ -87,13 +87,14 @@ def json_text(text: str | None) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _timestamps(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+def _timestamps(values: Sequence[Any], type_: pa.DataType) -> pa.Array[Any]:
     if not isinstance(_first(values), str):
         return pa.array(values, type_)  # aware datetimes are converted to UTC
     text = pa.array(values, pa.string())
     try:
         # Naive text is UTC: a cast to the naive type, then a relabel (no conversion).
-        return text.cast(pa.timestamp(type_.unit)).cast(type_)
+        unit = cast(pa.TimestampType, type_).unit
+        return text.cast(pa.timestamp(unit)).cast(type_)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # Text in a shape Arrow's ISO 8601 parser rejects: parse it the way Python does.
         return pa.array([None if v is None else _parse_text(v) for v in values], type_)
@@ -109,22 +110,25 @@ def _first(values: Sequence[Any]) -> Any:
 
 
 def partition_dates(
-    facility_ids: pa.Array, source: pa.Array, zones: Mapping[int, ZoneInfo]
-) -> pa.Array:
+    facility_ids: pa.Array[Any], source: pa.Array[Any], zones: Mapping[int, ZoneInfo]
+) -> pa.Array[Any]:
     """The local calendar date of each row's ``source`` in its facility's time zone."""
     if pa.types.is_date32(source.type):
         return source
-    result: pa.Array | None = None
+    result: pa.Array[Any] | None = None
     for facility_id in pc.unique(facility_ids).to_pylist():
+        assert facility_id is not None  # every exported row belongs to a facility
         local = _local_dates(source, zones.get(facility_id, DEFAULT_ZONE))
         if result is None:
             result = local
         else:
-            result = pc.if_else(pc.equal(facility_ids, facility_id), local, result)
+            result = pc.if_else(
+                pc.equal(facility_ids, pa.scalar(facility_id, pa.int64())), local, result
+            )
     return result if result is not None else pa.array([], pa.date32())
 
 
-def _local_dates(timestamps: pa.Array, zone: ZoneInfo) -> pa.Array:
+def _local_dates(timestamps: pa.Array[Any], zone: ZoneInfo) -> pa.Array[Any]:
     try:
         return timestamps.cast(pa.timestamp("us", tz=zone.key)).cast(pa.date32())
     except pa.ArrowInvalid:

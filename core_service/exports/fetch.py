@@ -13,16 +13,18 @@ of Python rows, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core_service.exports.sources import Query
+
 
 async def driver_rows(
-    conn: AsyncConnection, query: sa.Select[Any], chunk_rows: int
-) -> AsyncIterator[tuple[list[str], Sequence[Sequence[Any]]]]:
+    conn: AsyncConnection, query: Query, chunk_rows: int
+) -> AsyncGenerator[tuple[list[str], Sequence[Sequence[Any]]]]:
     """Yield ``(column names, rows)`` of ``query`` in chunks of up to ``chunk_rows``."""
     # Literal values instead of bound parameters: the driver would need them in its own
     # form (text on SQLite), which the compiler renders from the column's type. The only
@@ -39,7 +41,7 @@ async def driver_rows(
 
 def _open_cursor(sync_conn: sa.Connection, sql: str) -> Any:
     # server_side: SQLAlchemy's asyncio adapters would otherwise fetch every row at once.
-    cursor = sync_conn.connection.dbapi_connection.cursor(server_side=True)  # type: ignore[union-attr, call-arg]
+    cursor = sync_conn.connection.dbapi_connection.cursor(server_side=True)  # type: ignore[union-attr]
     cursor.execute(sql)
     return cursor
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +25,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 
-Column = pa.Array | pa.ChunkedArray
+Column = pa.Array[Any] | pa.ChunkedArray[Any]
 
 
 class Increment:
@@ -34,7 +34,9 @@ class Increment:
     def __init__(self, table_state: Mapping[str, Any], overlap: dt.timedelta) -> None:
         watermark = table_state.get("watermark")
         self._overlap = overlap // _MICROSECOND
-        self._watermark = _micros(dt.datetime.fromisoformat(watermark)) if watermark else None
+        self._watermark: int | None = (
+            _micros(dt.datetime.fromisoformat(watermark)) if watermark else None
+        )
         self._already = {
             (int(i), _micros(dt.datetime.fromisoformat(str(ts))))
             for i, ts in table_state.get("recent", [])
@@ -50,14 +52,14 @@ class Increment:
             return None
         return _datetime(self._watermark - self._overlap)
 
-    def admit(self, ids: Column, stamps: Column) -> pa.Array | None:
+    def admit(self, ids: Column, stamps: Column) -> pa.Array[Any] | None:
         """Note a batch of fetched rows; a mask of those to write (None: all of them).
 
         ``stamps`` are the rows' watermark column (``timestamp[us, tz=UTC]``), fetched in
         ascending order.
         """
         micros = stamps.cast(pa.int64())
-        newest = pc.max(micros).as_py()
+        newest: int | None = pc.max(micros).as_py()
         if newest is not None and (self._watermark is None or newest > self._watermark):
             self._watermark = newest
         if self._watermark is None:  # an empty batch on a first export
@@ -71,7 +73,7 @@ class Increment:
         recent: list[list[Any]] = []
         if self._window:
             window = pa.concat_tables(self._window)
-            stamps = _isoformat(window["ts"].to_pylist())
+            stamps = _isoformat(_ints(window["ts"]))
             recent = [[i, ts] for i, ts in zip(window["id"].to_pylist(), stamps, strict=True)]
         watermark = self._watermark
         return {
@@ -81,13 +83,14 @@ class Increment:
 
     def _inside(self, part: pa.Table) -> pa.Table:
         assert self._watermark is not None
-        return part.filter(pc.greater_equal(part["ts"], self._watermark - self._overlap))
+        bound = pa.scalar(self._watermark - self._overlap, pa.int64())
+        return part.filter(pc.greater_equal(part["ts"], bound))
 
-    def _unseen(self, ids: Column, micros: Column) -> pa.Array | None:
+    def _unseen(self, ids: Column, micros: Column) -> pa.Array[Any] | None:
         if self._already_newest is None:
             return None
-        near = pc.less_equal(micros, self._already_newest)
-        positions = pc.indices_nonzero(near).to_pylist()
+        near = pc.less_equal(micros, pa.scalar(self._already_newest, pa.int64()))
+        positions = _ints(pc.indices_nonzero(near))
         if not positions:
             return None
         keep = [True] * len(micros)
@@ -107,6 +110,11 @@ def _micros(moment: dt.datetime) -> int:
 
 def _datetime(micros: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+def _ints(column: Column) -> list[int]:
+    """The values of an integer column without nulls (ids, microseconds, positions)."""
+    return cast("list[int]", column.to_pylist())
 
 
 def _isoformat(micros: list[int]) -> list[str]:

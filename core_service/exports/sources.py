@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
@@ -33,8 +33,11 @@ from core_service.models import (
     Ticket,
 )
 
+#: A SELECT of any columns (each table's query has its own row type).
+Query: TypeAlias = sa.Select[*tuple[Any, ...]]
 
-def _facilities() -> sa.Select[Any]:
+
+def _facilities() -> Query:
     return sa.select(
         Facility.id.label("facility_id"),
         Facility.id,
@@ -47,7 +50,7 @@ def _facilities() -> sa.Select[Any]:
     )
 
 
-def _products() -> sa.Select[Any]:
+def _products() -> Query:
     return sa.select(
         Product.facility_id,
         Product.id,
@@ -63,7 +66,7 @@ def _products() -> sa.Select[Any]:
     )
 
 
-def _customers() -> sa.Select[Any]:
+def _customers() -> Query:
     return sa.select(
         Customer.facility_id,
         Customer.id,
@@ -75,7 +78,7 @@ def _customers() -> sa.Select[Any]:
     )
 
 
-def _orders() -> sa.Select[Any]:
+def _orders() -> Query:
     return sa.select(
         Order.facility_id,
         Order.id,
@@ -91,7 +94,7 @@ def _orders() -> sa.Select[Any]:
     ).outerjoin(Customer, Customer.id == Order.customer_id)
 
 
-def _order_lines() -> sa.Select[Any]:
+def _order_lines() -> Query:
     return sa.select(
         OrderLine.facility_id,
         OrderLine.id,
@@ -111,7 +114,7 @@ def _order_lines() -> sa.Select[Any]:
     ).outerjoin(PriceCategory, PriceCategory.id == OrderLine.price_category_id)
 
 
-def _tickets() -> sa.Select[Any]:
+def _tickets() -> Query:
     return (
         sa.select(
             Ticket.facility_id,
@@ -133,7 +136,7 @@ def _tickets() -> sa.Select[Any]:
     )
 
 
-def _checkins() -> sa.Select[Any]:
+def _checkins() -> Query:
     return sa.select(
         CheckIn.facility_id,
         CheckIn.id,
@@ -147,7 +150,7 @@ def _checkins() -> sa.Select[Any]:
     ).outerjoin(Device, Device.id == CheckIn.device_id)
 
 
-def _payments() -> sa.Select[Any]:
+def _payments() -> Query:
     return sa.select(
         Payment.facility_id,
         Payment.id,
@@ -161,7 +164,7 @@ def _payments() -> sa.Select[Any]:
     )
 
 
-def _refunds() -> sa.Select[Any]:
+def _refunds() -> Query:
     # Not selected: idempotency_key (sent to the provider, a replay handle), provider_ref
     # (the provider's own id, as for payments) and last_error (free text from a provider
     # that may quote the customer). The order and cancellation ids join to the rest.
@@ -182,7 +185,7 @@ def _refunds() -> sa.Select[Any]:
     )
 
 
-def _devices() -> sa.Select[Any]:
+def _devices() -> Query:
     # The token hashes are secrets and never selected; the status is the device's own
     # heartbeat (no personal data). It is read as its JSON text, because each driver
     # would decode it its own way (see JSON_COLUMNS).
@@ -199,7 +202,7 @@ def _devices() -> sa.Select[Any]:
 
 
 # (query builder, model, watermark column name, column giving the partition date)
-_SOURCES: dict[str, tuple[Callable[[], sa.Select[Any]], type[Any], str, str]] = {
+_SOURCES: dict[str, tuple[Callable[[], Query], type[Any], str, str]] = {
     "facilities": (_facilities, Facility, "updated_at", "created_at"),
     "products": (_products, Product, "updated_at", "created_at"),
     "customers": (_customers, Customer, "updated_at", "created_at"),
@@ -218,7 +221,7 @@ _SOURCES: dict[str, tuple[Callable[[], sa.Select[Any]], type[Any], str, str]] = 
 JSON_COLUMNS: dict[str, frozenset[str]] = {"devices": frozenset({"status_json"})}
 
 
-def changed_since(table: str, lower: dt.datetime | None) -> sa.Select[Any]:
+def changed_since(table: str, lower: dt.datetime | None) -> Query:
     """Rows of ``table`` whose watermark column is at or after ``lower`` (all if None).
 
     Ordered by the watermark column, then id.
@@ -240,5 +243,5 @@ def partition_source(table: str) -> str:
     return _SOURCES[table][3]
 
 
-def facility_timezones_query() -> sa.Select[Any]:
+def facility_timezones_query() -> Query:
     return sa.select(Facility.id, Facility.timezone)

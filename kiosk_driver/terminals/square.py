@@ -164,7 +164,10 @@ class SquareTerminal(PaymentTerminal):
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(3):
             try:
-                return self._call("POST", "/v2/terminals/checkouts", body)["checkout"]
+                created: dict[str, Any] = self._call("POST", "/v2/terminals/checkouts", body)[
+                    "checkout"
+                ]
+                return created
             except httpx.TransportError as exc:
                 # Same idempotency key on retry: Square returns the same checkout.
                 log.warning("square create attempt %d: %r", attempt + 1, exc)
@@ -184,7 +187,7 @@ class SquareTerminal(PaymentTerminal):
             self._sleep(self.poll_interval)
             try:
                 checkout = (
-                    self._pushed.pop(checkout_id, None)
+                    self._pushed.pop(checkout_id, {})
                     or self._call("GET", f"/v2/terminals/checkouts/{checkout_id}")["checkout"]
                 )
                 failures = 0
