@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +25,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 
-Column = pa.Array[Any] | pa.ChunkedArray[Any]
+Column: TypeAlias = "pa.Array[Any] | pa.ChunkedArray[Any]"
 
 
 class Increment:
