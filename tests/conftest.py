@@ -28,6 +28,9 @@ from core_service.models import Base
 from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
 from core_service.platform.settings import Settings
 
+#: Fixture modules every test may use (registered here so pytest rewrites their asserts).
+pytest_plugins = ("tests.support.web",)
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "KIPPU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

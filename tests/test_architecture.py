@@ -17,7 +17,7 @@ from pathlib import Path
 import grimp
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 PARTS = (
     "kippu_contract",
     "kippu_cli",

@@ -24,8 +24,8 @@ from kiosk_driver.config import KioskConfig
 from kiosk_driver.runtime import simulate_sale
 from kippu_contract.facility_time import facility_today
 from tests.conftest import seed_demo
-from tests.live_server import free_port, serve
-from tests.notebook_runner import ROOT, run_notebook
+from tests.support.live_server import free_port, serve
+from tests.support.notebook import ROOT, run_notebook
 from workbench.attendance import AttendanceState
 from workbench.data_access import ExportSource
 

@@ -169,7 +169,7 @@ class CoreAPI:
             raise CoreUnavailable(f"core answered {response.status_code} to {path}")
         return response.content
 
-    # Each method names the route it uses; tests/test_roles_matrix.py lists the same.
+    # Each method names the route it uses; tests/core/accounts/test_roles_matrix.py lists the same.
     def devices(self) -> list[DeviceOut]:
         return decode(self._call("GET", "/api/v1/devices"), list[DeviceOut])
 

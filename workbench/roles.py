@@ -2,7 +2,7 @@
 
 The core decides: every action goes through a core route whose guard refuses a role that
 may not act. This table only *hides* what would be refused, so nobody clicks a button that
-can only fail; it mirrors the guards and ``tests/test_roles_matrix.py`` checks that it does.
+can only fail; it mirrors the guards and ``tests/core/accounts/test_roles_matrix.py`` checks that it does.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ one commit instead of two.
 It writes exactly the ORM objects the shared builder in ``sales.service`` made (their
 Python-side column defaults filled in here, as a flush would), and hands them back as
 persistent objects of the session: callers see the same order either way, and SQLite
-keeps the ORM path. ``tests/test_sale_statement.py`` compares both paths row by row.
+keeps the ORM path. ``tests/core/orders/test_sale_statement.py`` compares both paths row by row.
 """
 
 from __future__ import annotations

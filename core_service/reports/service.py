@@ -4,7 +4,7 @@ The definition is the one in ``docs/exports.md`` ("Sales definitions"), shared w
 workbench's DuckDB query over the exports: order lines of paid orders, dated by the order's
 ``paid_at`` in the facility's time zone, amount ``line_total`` (yen, tax included), method
 of the newest (highest id) paid payment of the order, or ``none``. The two must agree to
-the yen; ``tests/test_reports.py`` checks that they do.
+the yen; ``tests/core/reports/test_reports.py`` checks that they do.
 """
 
 from __future__ import annotations

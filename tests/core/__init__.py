@@ -1,0 +1,1 @@
+"""Tests of core_service, one folder per package of the core (docs/architecture.md)."""

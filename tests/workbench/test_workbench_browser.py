@@ -1,0 +1,200 @@
+"""The workbench in a real browser (Debian's chromium through Playwright): log in, open
+every page, and send a mailing that a real SMTP server on loopback receives.
+
+The core runs under uvicorn in a thread (with its background loop exporting to Parquet and
+delivering the outbox to aiosmtpd), the workbench is ``serve_workbench`` in a subprocess,
+as in production.
+Assertions are on DOM text, never pixels (the machine has no CJK fonts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from email.message import Message
+
+import httpx
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message as MessageHandler
+
+from core_service.app import create_app
+from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
+from core_service.exports.exporter import seconds_since_last_run
+from core_service.platform.settings import Settings
+from tests.conftest import seed_demo
+from tests.support import REPO_ROOT
+from tests.support.browser import launch_chromium, require_chromium
+from tests.support.live_server import free_port as _free_port
+from tests.support.workbench import Builder, FacilityRef
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = REPO_ROOT
+CUSTOMER = "visitor.browser@example.jp"
+
+
+class Inbox(MessageHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[Message] = []
+
+    def handle_message(self, message: Message) -> None:
+        self.messages.append(message)
+
+
+@pytest.fixture
+def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
+    """SMTP server, core (uvicorn thread) and workbench (subprocess); yields the workbench URL."""
+    require_chromium()
+    inbox, smtp_port, core_port, wb_port = Inbox(), _free_port(), _free_port(), _free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    settings = dataclasses.replace(
+        sqlite_settings,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        base_url=f"http://127.0.0.1:{core_port}",
+    )
+    demo = asyncio.run(seed_demo(settings))
+    b = Builder(settings)
+    park = FacilityRef(demo.facility_id)
+    customer = b.customer(park, CUSTOMER)  # type: ignore[arg-type]
+    import datetime as dt
+
+    b.order(park, b.product(park), dt.date.today(), customer=customer)  # type: ignore[arg-type]
+    b.close()
+    assert settings.export_dir is not None
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=core_port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    # The pages read what the core's background work exports (its first round, at start).
+    deadline = time.monotonic() + 60
+    while seconds_since_last_run(settings.export_dir) is None:
+        assert time.monotonic() < deadline, "the core did not export"
+        time.sleep(0.2)
+    # The workbench knows the exports and the core's URL, not the database or its secret.
+    code = (
+        "import sys; from pathlib import Path; from workbench.settings import WorkbenchSettings;"
+        "from workbench.app import serve_workbench;"
+        "serve_workbench(WorkbenchSettings(export_dir=Path(sys.argv[1]), core_url=sys.argv[3],"
+        " secret_key='browser-test-workbench', refresh_seconds=2), port=int(sys.argv[2]))"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(settings.export_dir),
+            str(wb_port),
+            f"http://127.0.0.1:{core_port}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{wb_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        "workbench did not start:\n"
+                        + (proc.stdout.read().decode() if proc.stdout else "")
+                    )
+                time.sleep(0.3)
+        yield url, settings, inbox
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        server.should_exit = True
+        thread.join(timeout=15)
+        smtp.stop()
+
+
+def test_manager_opens_every_page_and_sends_a_mailing_that_arrives(
+    stack: tuple[str, Settings, Inbox],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, settings, inbox = stack
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{url}/login?lang=en")
+            page.fill("#facility", DEMO_SLUG)
+            page.fill("#email", demo_staff_email("manager"))
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(re.compile(r"/attendance"))
+            page.get_by_text("Visitors admitted").first.wait_for()
+            page.get_by_text("In the park now").first.wait_for()
+
+            page.goto(f"{url}/sales?lang=en")
+            page.get_by_text("Total sales").first.wait_for()
+            page.get_by_text("By payment method").first.wait_for()
+
+            page.goto(f"{url}/operations?lang=en")
+            page.get_by_text("Devices").first.wait_for()
+            page.locator(".lookup-query input").fill(CUSTOMER)
+            page.locator(".lookup-query input").press("Enter")
+            page.locator(".lookup-search button").click()
+            page.locator(".order-code").first.wait_for()
+
+            page.goto(f"{url}/settings?lang=en")
+            page.get_by_text("Kiosk payment methods").first.wait_for()
+
+            page.goto(f"{url}/mailing?lang=en")
+            page.locator("#recipient-count").wait_for()
+            assert page.locator("#recipient-count").inner_text().strip() == "1"
+            for css, text in (
+                (".subject-ja input", "{facility}からのお知らせ"),
+                (".subject-en input", "News from {facility}"),
+                (".body-ja textarea", "{name}様、ご来園ありがとうございました。"),
+                (".body-en textarea", "Dear {name}, thank you for your visit."),
+            ):
+                page.locator(css).fill(text)
+                page.locator(css).press("Tab")
+            page.locator(".send-mailing button").click()
+            page.locator("#mailing-message", has_text="queued").wait_for()
+        finally:
+            browser.close()
+
+    deadline = time.monotonic() + 30
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (message,) = inbox.messages
+    assert message["To"] == CUSTOMER
+    parsed = email.message_from_bytes(message.as_bytes())
+    body = next(p for p in parsed.walk() if p.get_content_type() == "text/plain")
+    text = body.get_payload(decode=True).decode(body.get_content_charset() or "utf-8")  # type: ignore[union-attr]
+    link = re.search(r"(http://127\.0\.0\.1:\d+/unsubscribe/\S+)", text)
+    assert link, text
+    with httpx.Client(timeout=10) as client:
+        form = client.get(link.group(1))
+        done = client.post(link.group(1))
+    assert form.status_code == 200 and 'id="unsubscribe"' in form.text
+    assert done.status_code == 200 and 'id="done"' in done.text
