@@ -178,6 +178,8 @@ def _seed_sqlite(root: Path, rows: int) -> Path:
     from core_service.platform.settings import Settings
 
     db = root / "export-bench.sqlite3"
+    # A reused KIPPU_BENCH_DIR still holds the last run's database: start afresh.
+    db.unlink(missing_ok=True)
     upgrade_database(Settings(database_url=f"sqlite:///{db}", var_dir=root))
     con = sqlite3.connect(db)
     now = dt.datetime.now(dt.UTC)
