@@ -127,8 +127,8 @@ async def _seed(settings: Settings, capacity: int) -> tuple[str, int, int, str]:
         await engine.dispose()
 
 
-def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {
+def _core_environment(url: str, port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "KIPPU_DATABASE_URL": url,
         "KIPPU_SECRET_KEY": SECRET,
@@ -138,6 +138,19 @@ def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         # exports ran in a separate process or not at all.
         "KIPPU_EXPORT_INTERVAL_SECONDS": "0",
     }
+
+
+def _start_worker(url: str, port: int) -> subprocess.Popen[bytes]:
+    """The job worker a PostgreSQL deployment runs beside the core (holds, mail, ...):
+    it shares the machine with the core as it would in production."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kippu_cli", "worker", "--concurrency", "2"],
+        env=_core_environment(url, port),
+    )
+
+
+def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = _core_environment(url, port)
     # KIPPU_BENCH_PROFILE=<file>: record the core with py-spy (collapsed stacks).
     profile = os.environ.get("KIPPU_BENCH_PROFILE")
     prefix = (
@@ -345,6 +358,7 @@ async def run(
     await conn.close()
     port = _free_port()
     core = _start_core(url, port, workers)
+    worker = _start_worker(url, port)
     results = []
     try:
         base = f"http://127.0.0.1:{port}"
@@ -390,13 +404,18 @@ async def run(
             _print(results[-1])
     finally:
         # py-spy writes its profile on SIGINT; SIGTERM would kill it and orphan uvicorn.
-        core.send_signal(signal.SIGINT if os.environ.get("KIPPU_BENCH_PROFILE") else signal.SIGTERM)
-        try:
-            core.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            core.kill()
+        _stop(core, signal.SIGINT if os.environ.get("KIPPU_BENCH_PROFILE") else signal.SIGTERM)
+        _stop(worker, signal.SIGTERM)
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return results
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int) -> None:
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _process_tree(pid: int) -> list[int]:

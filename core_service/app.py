@@ -1,15 +1,14 @@
 """``create_app(settings)``: builds the Litestar application of the core service.
 
-It wires the database, the plugin host, authentication, the routes of every domain and
-the background loop that expires unpaid holds, delivers the mail outbox and exports to
-Parquet.
+It wires the database, the plugin host, authentication and the routes of every domain.
+With the in-process job runner (the SQLite embedded default) it also runs the periodic
+background jobs (:mod:`core_service.jobs`); with the job queue (PostgreSQL) a web process
+runs none of them: ``kippu worker`` processes do.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,18 +21,16 @@ from core_service.accounts.auth import BearerAuthMiddleware
 from core_service.accounts.controllers import AuthController
 from core_service.aftersales.controllers import CancellationController
 from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
-from core_service.catalog.reservations import sweep as sweep_reservations
 from core_service.checkin.controllers import GateController, facility_public_key
 from core_service.facilities.controllers import FacilitySettingsController
+from core_service.jobs.inprocess import InProcessRunner
+from core_service.jobs.resources import JobResources
 from core_service.kiosks.controllers import KioskController, enrol_kiosk
 from core_service.kiosks.staff_controllers import DeviceController
 from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
-from core_service.mailing.outbox import deliver_due
-from core_service.orders.expiry import expire_holds
 from core_service.orders.lookup_controllers import OrderLookupController
 from core_service.orders.pass_export_controllers import PassExportController
 from core_service.payments.credentials_controllers import PaymentCredentialsController
-from core_service.payments.reconciliation import reconcile_due
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.dependencies import (
     provide_db_session,
@@ -51,55 +48,6 @@ from core_service.reports.controllers import ReportController
 from core_service.storefront.controllers import WEB_ROUTE_HANDLERS
 from core_service.storefront.rendering import render_error_page, template_config
 
-log = logging.getLogger(__name__)
-
-BACKGROUND_INTERVAL_SECONDS = 2.0
-
-
-#: Payment reconciliation asks providers over the network: every few minutes is enough.
-RECONCILE_INTERVAL_SECONDS = 300.0
-
-#: How long a round waits for its export (an incremental one takes well under a second);
-#: a longer one, such as a first export of a large database, carries on beside the rounds.
-EXPORT_WAIT_SECONDS = 10.0
-
-
-async def run_background_once(state: State) -> None:
-    """One round of background work: expire holds, deliver due mail, (at a slower
-    cadence) reconcile payments with their providers, and export to Parquet every
-    ``settings.export_interval_seconds``."""
-    async with state.sessionmaker() as session:
-        await expire_holds(session)
-    await sweep_reservations(state.engine)
-    await deliver_due(state.sessionmaker, state.settings)
-    try:
-        await reconcile_due(state, RECONCILE_INTERVAL_SECONDS)
-    except Exception:  # a provider outage must not stop holds and mail
-        log.exception("payment reconciliation failed")
-    if state.settings.export_interval_seconds > 0:
-        # Imported here: the exporter loads DuckDB and Arrow (~60 MB), which a core
-        # that does not export need not carry.
-        from core_service.exports.background import export_due
-
-        await export_due(state, EXPORT_WAIT_SECONDS)
-
-
-async def _background_loop(state: State) -> None:
-    while True:
-        try:
-            await run_background_once(state)
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("background round failed")
-        await asyncio.sleep(BACKGROUND_INTERVAL_SECONDS)
-
-
-async def _finish_background_export(state: State) -> None:
-    """Let a running export end before the engine goes (its writes run in threads)."""
-    if "background_export" in state:
-        from core_service.exports.background import finish_export
-
-        await finish_export(state)
-
 
 def create_app(
     settings: Settings | None = None,
@@ -116,15 +64,15 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.tenant_cache = TenantCache(app.state.sessionmaker, host)
-        task = asyncio.create_task(_background_loop(app.state)) if background else None
+        runner = None
+        if background and settings.job_runner == "inprocess":
+            runner = InProcessRunner(JobResources.from_state(app.state))
+            runner.start()
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await _finish_background_export(app.state)
+            if runner is not None:
+                await runner.stop()
             await engine.dispose()
 
     handlers: list[Any] = [

@@ -1,5 +1,5 @@
-"""The core's subcommands of ``kippu``: serve, db upgrade, export, gate scan, payments
-reconcile.
+"""The core's subcommands of ``kippu``: serve, worker, jobs, db upgrade, export, gate scan,
+payments reconcile.
 
 Each is registered in the ``kippu.commands`` entry-point group and found by
 :mod:`kippu_cli`; none of them knows the kiosk driver or the workbench. Every command
@@ -133,3 +133,64 @@ def payments_reconcile(as_json: bool) -> None:
 
     result = asyncio.run(run())
     raise SystemExit(1 if result["differences"] or result["errors"] else 0)
+
+
+@click.command()
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Jobs this process runs at once.",
+)
+def worker(concurrency: int) -> None:
+    """Run the background jobs from the job queue (PostgreSQL deployments).
+
+    Start one or more beside the core's web processes; each periodic job runs once per
+    period between all of them (docs/jobs.md).
+    """
+    from core_service.jobs.worker import run_worker
+
+    settings = _settings()
+    if settings.job_runner != "queue":
+        raise click.UsageError(
+            "kippu worker runs the PostgreSQL job queue; with SQLite (KIPPU_JOB_RUNNER="
+            f"{settings.job_runner}) the core process runs its jobs itself."
+        )
+    asyncio.run(run_worker(settings, concurrency=concurrency))
+
+
+@click.group()
+def jobs() -> None:
+    """Background job commands."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """The periodic jobs and how often they run with the current settings."""
+    from core_service.jobs.definitions import PERIODIC_JOBS
+
+    settings = _settings()
+    click.echo(f"runner: {settings.job_runner}")
+    for job in PERIODIC_JOBS:
+        period = job.period(settings)
+        every = f"every {period:g} s" if period > 0 else "off"
+        click.echo(f"{job.name:<20} {every:<14} {job.description}")
+
+
+@jobs.command("run")
+@click.argument("name")
+def jobs_run(name: str) -> None:
+    """Run one periodic job once, now, in this process."""
+    from core_service.jobs.definitions import JOBS_BY_NAME
+    from core_service.jobs.resources import open_resources
+
+    job = JOBS_BY_NAME.get(name)
+    if job is None:
+        raise click.BadParameter(f"no job {name!r}; see `kippu jobs list`", param_hint="NAME")
+
+    async def run() -> object:
+        async with open_resources(_settings()) as resources:
+            return await job.run(resources)
+
+    click.echo(str(asyncio.run(run())))

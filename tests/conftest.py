@@ -114,10 +114,20 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_drop_database(name))
 
 
+#: The job queue's own tables (procrastinate's, made by migration 0012_job_queue).
+JOB_QUEUE_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+)
+
+
 async def _truncate_all(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        names = [t.name for t in Base.metadata.sorted_tables] + list(JOB_QUEUE_TABLES)
+        tables = ", ".join(f'"{name}"' for name in names)
         await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,18 +320,3 @@ async def _other_pending(session: AsyncSession, payment: Payment) -> bool:
         )
     )
     return bool(count)
-
-
-async def reconcile_due(state: Any, interval_seconds: float) -> ReconciliationReport | None:
-    """Run :func:`reconcile` from the background loop at most every ``interval_seconds``."""
-    last = getattr(state, "payments_reconciled_at", None)
-    if last is not None and time.monotonic() - last < interval_seconds:
-        return None
-    state.payments_reconciled_at = time.monotonic()
-    return await reconcile(
-        state.sessionmaker,
-        state.plugin_host,
-        state.settings,
-        Signer(state.settings.secret_key),
-        min_age=MIN_AGE,  # read now, so that tests (and operators) may change it
-    )

@@ -324,26 +324,31 @@ async def complete_payment(
 ) -> tuple[Order, bool]:
     """Confirm a payment (idempotent) and, the first time, queue the confirmation mail.
 
-    The mail is queued right after ``confirm_payment`` commits, not inside its
-    transaction: ``confirm_payment`` owns its transaction (kiosks and webhooks call it
-    too) and the mail needs the issued tickets, which exist only once it has run. The
-    cost is a small window (a crash between the two commits) in which a paid order gets
-    no mail; the tickets stay reachable from My Page, so nothing is lost but the mail.
+    The mail is written in the transaction that pays the order (``on_paid``), so a crash
+    at any point leaves either an unpaid order and no mail, or a paid order and its mail
+    in the outbox; the delivery job sends it (docs/jobs.md).
     """
-    order, newly_paid = await confirm_payment(session, tenant, payment_id, provider_ref)
-    if newly_paid:
+
+    async def queue_confirmation(order: Order) -> None:
         try:
-            await queue_order_confirmation(session, tenant, order, settings=settings, signer=signer)
-        except Exception:  # the sale stands even if the mail cannot be built
+            # A savepoint: a mail that cannot be built must not undo the payment.
+            async with session.begin_nested():
+                await queue_order_confirmation(
+                    session, tenant, order, settings=settings, signer=signer
+                )
+        except Exception:
             log.exception("could not queue the confirmation of order %s", order.code)
-            await session.rollback()
-    return order, newly_paid
+
+    return await confirm_payment(
+        session, tenant, payment_id, provider_ref, on_paid=queue_confirmation
+    )
 
 
 async def queue_order_confirmation(
     session: AsyncSession, tenant: Tenant, order: Order, *, settings: Settings, signer: Signer
 ) -> bool:
-    """Queue the confirmation e-mail of a paid web order; False when there is no address."""
+    """Add the confirmation e-mail of a paid web order to the outbox, in the caller's
+    transaction (no commit); False when there is no address."""
     email = await customer_email(session, order)
     if order.channel != "web" or not email:
         return False
@@ -374,5 +379,4 @@ async def queue_order_confirmation(
         text=message.text,
         html=message.html,
     )
-    await session.commit()
     return True

@@ -9,6 +9,8 @@ give back. ``payment_outcome`` tells the order page what a late payment meant.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +31,18 @@ async def create_payment(
     return payment
 
 
+#: Work done when an order becomes paid, inside the transaction that pays it (the
+#: confirmation mail is written there, so that a paid order never lacks its mail).
+OnPaid = Callable[[Order], Awaitable[None]]
+
+
 async def confirm_payment(
-    session: AsyncSession, tenant: Tenant, payment_id: int, provider_ref: str
+    session: AsyncSession,
+    tenant: Tenant,
+    payment_id: int,
+    provider_ref: str,
+    *,
+    on_paid: OnPaid | None = None,
 ) -> tuple[Order, bool]:
     """The provider says the money of this payment arrived. Returns (order, newly_paid).
 
@@ -39,6 +51,9 @@ async def confirm_payment(
     (sold out after expiry, paid by another attempt, cancelled) or failed (given up) →
     refund_due, nothing issued. Any other state: decided already, nothing changes, so
     repeating it for the same payment is a no-op.
+
+    ``on_paid(order)`` runs when the order has just become paid, with its tickets issued,
+    before the COMMIT: what it writes commits or rolls back with the payment.
     """
     now = utcnow()
     payment = await session.scalar(
@@ -79,6 +94,10 @@ async def confirm_payment(
             order_from = OrderStatus.EXPIRED
     if newly_paid:
         await states.pay(session, tenant.id, payment.id, provider_ref, order_from=order_from)
+        if on_paid is not None:
+            await session.flush()
+            await session.refresh(order, ["status", "lines", "tickets"])
+            await on_paid(order)
     else:
         await session.refresh(order, ["status"])
         await states.owe_back(

@@ -85,6 +85,12 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+def is_kippu_schema_object(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name``: everything but the job queue's own tables, which
+    procrastinate defines (migration 0012_job_queue) and the models do not."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def upgrade_database(settings: Settings, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` (default: every head, the newest)."""
     _ensure_sqlite_directory(settings)

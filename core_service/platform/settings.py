@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+#: The two runners of the background jobs (see ``Settings.job_runner``).
+JOB_RUNNERS = ("inprocess", "queue")
+
 
 def _default_var_dir() -> Path:
     return Path(os.environ.get("KIPPU_VAR_DIR", "var")).resolve()
@@ -44,6 +47,20 @@ class Settings:
     mail_from: str = "kippu <no-reply@kippu.invalid>"
     #: Where outgoing mail is stored as ``.eml`` files when no SMTP host is set.
     mail_dir: Path | None = None
+    #: Messages per second the outbox sends at most, across every worker (one delivery
+    #: job runs at a time); 0 leaves sending unpaced.
+    mail_rate_per_second: float = 20.0
+    #: Seconds a claimed (``sending``) message belongs to the delivery that claimed it; a
+    #: message still ``sending`` after that was left by a crash and is sent again.
+    mail_lease_seconds: float = 300.0
+    #: Who runs the periodic background jobs (holds, reservations, mail, payments,
+    #: exports): ``inprocess`` (each core process, for the SQLite embedded default) or
+    #: ``queue`` (the procrastinate job queue on PostgreSQL, run by ``kippu worker``; the
+    #: web processes then run none). Empty: ``inprocess`` on SQLite, ``queue`` otherwise.
+    job_runner: str = ""
+    #: Seconds without a heartbeat after which ``kippu worker`` takes a worker for dead
+    #: and runs the jobs it held again.
+    worker_stalled_seconds: float = 30.0
     #: Minutes a checkout holds capacity before it returns by itself.
     hold_minutes: int = 15
     #: Send debug tracebacks to the browser. Never in production.
@@ -61,6 +78,10 @@ class Settings:
             object.__setattr__(self, "export_dir", self.var_dir / "exports")
         if self.mail_dir is None:
             object.__setattr__(self, "mail_dir", self.var_dir / "mail")
+        if not self.job_runner:
+            object.__setattr__(self, "job_runner", "inprocess" if self.is_sqlite else "queue")
+        if self.job_runner not in JOB_RUNNERS:
+            raise ValueError(f"KIPPU_JOB_RUNNER must be one of {', '.join(JOB_RUNNERS)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

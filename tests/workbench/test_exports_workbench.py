@@ -1,9 +1,10 @@
 """Exports for the workbench: payments (sales by method), device health, and the core's
-background export that keeps the workbench's files fresh."""
+export job that keeps the workbench's files fresh."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -15,11 +16,8 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
-from litestar.datastructures import State
 
-from core_service.app import run_background_once
-from core_service.exports import background, run_export
-from core_service.exports.background import BackgroundExport, background_export, finish_export
+from core_service.exports import exporter, run_export
 from core_service.exports.exporter import (
     LAST_RUN_FILE,
     ExportReport,
@@ -27,10 +25,11 @@ from core_service.exports.exporter import (
     export_async,
     seconds_since_last_run,
 )
+from core_service.jobs.definitions import JOBS_BY_NAME
+from core_service.jobs.inprocess import run_all_once
+from core_service.jobs.resources import JobResources, open_resources
 from core_service.models import Device, Payment
-from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
-from core_service.plugins.host import PluginHost, build_plugin_manager
 from kippu_contract.facility_time import facility_today
 from tests.support.workbench import Builder
 from workbench.attendance import AttendanceState
@@ -80,7 +79,7 @@ def test_device_heartbeats_are_exported_without_tokens(sqlite_settings: Settings
     assert "f" * 64 not in text
 
 
-# -- the core's background export ---------------------------------------------------------
+# -- the core's export job ---------------------------------------------------------
 
 INTERVAL = 0.5
 
@@ -92,38 +91,22 @@ def exporting(sqlite_settings: Settings) -> Settings:
 
 
 def _workers(settings: Settings, n: int, body: Callable[..., Awaitable[None]]) -> None:
-    """Run ``body(*states)`` with the app state of ``n`` core workers (one engine each),
-    then let their exports end as the app's shutdown does."""
+    """Run ``body(*resources)`` with the job resources of ``n`` workers (one engine each)."""
 
     async def go() -> None:
-        engines = [make_engine(settings) for _ in range(n)]
-        states = [
-            State(
-                {
-                    "settings": settings,
-                    "engine": engine,
-                    "sessionmaker": make_sessionmaker(engine),
-                    "plugin_host": PluginHost(build_plugin_manager()),
-                }
-            )
-            for engine in engines
-        ]
-        try:
-            await body(*states)
-        finally:
-            for state in states:
-                await finish_export(state)
-            for engine in engines:
-                await engine.dispose()
+        async with contextlib.AsyncExitStack() as stack:
+            workers = [await stack.enter_async_context(open_resources(settings)) for _ in range(n)]
+            await body(*workers)
 
     asyncio.run(go())
 
 
-def _one_round(settings: Settings) -> None:
-    async def body(state: State) -> None:
-        await run_background_once(state)
+async def _export_job(resources: JobResources) -> None:
+    await JOBS_BY_NAME["export"].run(resources)
 
-    _workers(settings, 1, body)
+
+def _one_round(settings: Settings) -> None:
+    _workers(settings, 1, run_all_once)
 
 
 def _last_run(settings: Settings) -> float:
@@ -131,10 +114,10 @@ def _last_run(settings: Settings) -> float:
     return (settings.export_dir / LAST_RUN_FILE).stat().st_mtime_ns
 
 
-def test_the_background_round_exports_each_new_scan_for_the_attendance_page(
+def test_the_background_jobs_export_each_new_scan_for_the_attendance_page(
     exporting: Settings,
 ) -> None:
-    """Scan to dashboard: a scan, the core's next due round, the page's next refresh."""
+    """Scan to dashboard: a scan, the next export job, the page's next refresh."""
     b = Builder(exporting)
     park = b.facility("park")
     today = facility_today("Asia/Tokyo")
@@ -147,7 +130,7 @@ def test_the_background_round_exports_each_new_scan_for_the_attendance_page(
     assert state.admitted == 1
 
     b.scan(second, dt.datetime.now(dt.UTC), gate)
-    time.sleep(INTERVAL)  # the next round that is due
+    time.sleep(INTERVAL)  # the next period
     _one_round(exporting)
     b.close()
     state.tick()
@@ -155,13 +138,13 @@ def test_the_background_round_exports_each_new_scan_for_the_attendance_page(
     assert state.admitted == 2
 
 
-def test_a_round_within_the_interval_does_not_export_again(exporting: Settings) -> None:
+def test_an_export_job_within_the_interval_does_not_export_again(exporting: Settings) -> None:
     stamps: list[float] = []
 
-    async def body(state: State) -> None:
-        await run_background_once(state)
+    async def body(resources: JobResources) -> None:
+        await _export_job(resources)
         stamps.append(_last_run(exporting))
-        await run_background_once(state)
+        await _export_job(resources)
         stamps.append(_last_run(exporting))
 
     _workers(exporting, 1, body)
@@ -171,34 +154,35 @@ def test_a_round_within_the_interval_does_not_export_again(exporting: Settings) 
 
 @pytest.fixture
 def reports(monkeypatch: pytest.MonkeyPatch) -> list[ExportReport]:
-    """Every export run the background work starts, as its report."""
+    """Every export run the export job starts, as its report."""
     runs: list[ExportReport] = []
 
     async def recorded(*args: Any, **kwargs: Any) -> ExportReport:
         runs.append(await export_async(*args, **kwargs))
         return runs[-1]
 
-    monkeypatch.setattr(background, "export_async", recorded)
+    monkeypatch.setattr(exporter, "export_async", recorded)
     return runs
 
 
 def test_a_worker_does_not_export_what_another_worker_just_exported(
     exporting: Settings, reports: list[ExportReport]
 ) -> None:
-    async def body(one: State, other: State) -> None:
-        await run_background_once(one)
-        await run_background_once(other)
+    async def body(one: JobResources, other: JobResources) -> None:
+        await _export_job(one)
+        await _export_job(other)
 
     _workers(exporting, 2, body)
 
-    assert len(reports) == 1 and not reports[0].skipped
+    assert len(reports) == 2
+    assert [r.skipped for r in reports] == [False, True]
 
 
 def test_workers_whose_exports_fall_due_together_export_once(
     exporting: Settings, reports: list[ExportReport]
 ) -> None:
-    async def body(*workers: State) -> None:
-        await asyncio.gather(*(run_background_once(w) for w in workers))
+    async def body(*workers: JobResources) -> None:
+        await asyncio.gather(*(_export_job(w) for w in workers))
 
     _workers(exporting, 3, body)
 
@@ -219,10 +203,10 @@ def test_an_export_just_after_a_completed_one_is_skipped_under_the_lock(
     assert not forced.skipped
 
 
-def test_the_background_export_skips_while_another_exporter_holds_the_lock(
+def test_the_export_job_skips_while_another_exporter_holds_the_lock(
     exporting: Settings,
 ) -> None:
-    """``kippu export --follow`` beside the core: the core's round leaves the run to it."""
+    """``kippu export --follow`` beside the core: the job leaves the run to it."""
     b = Builder(exporting)
     b.facility("park")
     b.close()
@@ -234,32 +218,12 @@ def test_the_background_export_skips_while_another_exporter_holds_the_lock(
     assert seconds_since_last_run(exporting.export_dir) is None
     assert not list(exporting.export_dir.rglob("*.parquet"))
 
-    _one_round(exporting)  # a new worker: due at once
+    _one_round(exporting)
 
     assert list(exporting.export_dir.rglob("*.parquet"))
 
 
-def test_a_long_export_carries_on_beside_the_rounds_and_ends_before_shutdown(
-    exporting: Settings,
-) -> None:
-    started: list[asyncio.Task[object]] = []
-
-    async def body(state: State) -> None:
-        schedule = background_export(state)
-        await schedule.run_due(wait_seconds=0)  # the round does not wait for it
-        assert schedule.task is not None and not schedule.task.done()
-        started.append(schedule.task)  # type: ignore[arg-type]
-        await schedule.run_due(wait_seconds=0)  # no second export while one runs
-        assert schedule.task is started[0]
-
-    _workers(exporting, 1, body)  # ends with finish_export, as the app's shutdown
-
-    assert started[0].done() and not started[0].cancelled()
-    assert exporting.export_dir is not None
-    assert seconds_since_last_run(exporting.export_dir) is not None
-
-
-def test_an_interval_of_zero_switches_the_background_export_off(
+def test_an_interval_of_zero_switches_the_export_job_off(
     sqlite_settings: Settings,
 ) -> None:
     off = dataclasses.replace(sqlite_settings, export_interval_seconds=0)
@@ -267,7 +231,7 @@ def test_an_interval_of_zero_switches_the_background_export_off(
     _one_round(off)
 
     assert off.export_dir is not None and not off.export_dir.exists()
-    assert not BackgroundExport(off, make_engine(off)).due()
+    assert JOBS_BY_NAME["export"].period(off) == 0
 
 
 def test_export_interval_is_read_from_the_environment() -> None:

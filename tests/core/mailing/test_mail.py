@@ -3,51 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
 from core_service.mailing.outbox import deliver_due
 from core_service.models import Order, OutboxMessage
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
+from tests.support.live_server import free_port
+from tests.support.smtp import Inbox, smtp_server
 from tests.support.web import Shop, checkout_form, pay_with_demo, product_url, query
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Inbox:
-    """aiosmtpd handler that keeps every received message."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as served:
+        yield served
 
 
 async def deliver(settings: Settings) -> int:

@@ -8,15 +8,12 @@ import dataclasses
 import datetime as dt
 import email
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message as MessageHandler
 
 from core_service.exports import run_export
 from core_service.mailing.campaigns import Composition
@@ -26,6 +23,7 @@ from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from kippu_contract.v1.staff import CompositionIn
 from tests.conftest import seed_demo
+from tests.support.smtp import Inbox, smtp_server
 from tests.support.workbench import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource
 from workbench.data_segments import Segment
@@ -42,28 +40,11 @@ COMPOSITION = {
 COMPOSED = CompositionIn(**COMPOSITION)
 
 
-class Inbox(MessageHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[Message] = []
-
-    def handle_message(self, message: Message) -> None:
-        self.messages.append(message)
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     """A real SMTP server on loopback."""
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd's start() cannot use port 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as served:
+        yield served
 
 
 @dataclass
@@ -247,16 +228,16 @@ def test_outbox_paces_sends_by_the_rate_limit(crowd: Crowd, smtp: tuple[Inbox, i
     settings = dataclasses.replace(crowd.settings, smtp_host="127.0.0.1", smtp_port=port)
     with core_api(settings, "manager") as core:
         core.send_mailing(COMPOSED, list(crowd.keys.values()), {})
-    started = asyncio.run(_deliver(settings, rate=10.0))
+    started = asyncio.run(_deliver(dataclasses.replace(settings, mail_rate_per_second=10.0)))
     assert started >= 0.2 and len(inbox.messages) == 3  # 3 sends, 0.1 s apart
 
 
-async def _deliver(settings: Settings, rate: float | None = None) -> float:
+async def _deliver(settings: Settings) -> float:
     engine = make_engine(settings)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
-        await deliver_due(make_sessionmaker(engine), settings, rate_per_second=rate)
+        await deliver_due(make_sessionmaker(engine), settings)
     finally:
         await engine.dispose()
     return loop.time() - t0

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from core_service.app import run_background_once
+from core_service.jobs.definitions import JOBS_BY_NAME, RECONCILE_PERIOD_SECONDS
+from core_service.jobs.resources import open_resources
 from core_service.models import Order, Payment, Ticket, utcnow
 from core_service.orders.expiry import expire_holds
 from core_service.payments import reconciliation
@@ -191,29 +191,19 @@ async def test_an_unreachable_provider_is_reported_and_changes_nothing(
     assert await order_and_payment(settings) == [("pending", "pending")]
 
 
-async def test_the_background_loop_reconciles_at_its_own_cadence(
+async def test_the_reconcile_job_reconciles_every_few_minutes(
     shop_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, shop, _f, settings = shop_client
     page = await checkout(client, shop, "demo:paypay")
     await demo_pay_without_notification(client, page, "paypay")
     monkeypatch.setattr(reconciliation, "MIN_AGE", dt.timedelta(0))
-    engine = make_engine(settings)
-    try:
-        state = State(
-            {
-                "engine": engine,
-                "sessionmaker": make_sessionmaker(engine),
-                "plugin_host": PluginHost(build_plugin_manager()),
-                "settings": settings,
-            }
-        )
-        await run_background_once(state)
-        assert await order_and_payment(settings) == [("paid", "paid")]
-        # The next round is too soon to ask the providers again.
-        assert await reconciliation.reconcile_due(state, 300.0) is None
-    finally:
-        await engine.dispose()
+    job = JOBS_BY_NAME["reconcile_payments"]
+    async with open_resources(settings) as resources:
+        await job.run(resources)
+    assert await order_and_payment(settings) == [("paid", "paid")]
+    # Providers are asked over the network: not at the cadence of holds and mail.
+    assert job.period(settings) == RECONCILE_PERIOD_SECONDS >= 60
 
 
 def test_the_cli_reconciles_and_prints_a_summary(

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from core_service.models import Base
-from core_service.platform.database import make_engine
+from core_service.platform.database import is_kippu_schema_object, make_engine
 from core_service.platform.settings import Settings
 
 
@@ -22,7 +22,10 @@ def _differences(settings: Settings) -> list:
         engine = make_engine(settings)
         async with engine.connect() as connection:
             diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": is_kippu_schema_object}),
+                    Base.metadata,
+                )
             )
         await engine.dispose()
         return diff
