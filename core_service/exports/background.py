@@ -25,6 +25,7 @@ from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.exports.exporter import ExportReport, export_async, seconds_since_last_run
+from core_service.exports.storage import export_store
 from core_service.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,13 @@ class BackgroundExport:
 
     def due(self) -> bool:
         """Whether to start an export now (and, if not, when to look again)."""
-        if self.interval <= 0 or self.settings.export_dir is None:
+        if self.interval <= 0:
             return False
         now = time.monotonic()
         if now < self._next_try:
             return False
         self._next_try = now + self.interval
-        age = seconds_since_last_run(self.settings.export_dir)
+        age = seconds_since_last_run(export_store(self.settings))
         if age is not None and age < self.interval:
             # Someone else exported moments ago: look again when that run is due.
             self._next_try = now + (self.interval - age)
@@ -60,7 +61,8 @@ class BackgroundExport:
         if self.task is not None and self.task.done():
             self._collect(self.task)
             self.task = None
-        if self.task is None and self.due():
+        # In a thread: on an object store, reading the stamp is a request.
+        if self.task is None and await asyncio.to_thread(self.due):
             self.task = asyncio.create_task(self._export(), name="kippu background export")
         if self.task is not None:
             await asyncio.wait({self.task}, timeout=wait_seconds)

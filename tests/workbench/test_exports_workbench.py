@@ -23,10 +23,10 @@ from core_service.exports.background import BackgroundExport, background_export,
 from core_service.exports.exporter import (
     LAST_RUN_FILE,
     ExportReport,
-    _exclusive,
     export_async,
     seconds_since_last_run,
 )
+from core_service.exports.locking import directory_lock
 from core_service.models import Device, Payment
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
@@ -228,7 +228,7 @@ def test_the_background_export_skips_while_another_exporter_holds_the_lock(
     b.close()
     assert exporting.export_dir is not None
     exporting.export_dir.mkdir(parents=True)
-    with _exclusive(exporting.export_dir) as acquired:
+    with directory_lock(exporting.export_dir) as acquired:
         assert acquired
         _one_round(exporting)
     assert seconds_since_last_run(exporting.export_dir) is None
