@@ -104,6 +104,8 @@ class ExportStore:
     def read_bytes(self, *parts: str) -> bytes | None:
         """The content of a file below the root; None if there is none."""
         try:
+            if self.local_dir is not None:
+                return self.local_dir.joinpath(*parts).read_bytes()
             with self.filesystem.open_input_stream(self.path(*parts)) as stream:
                 return stream.read()
         except FileNotFoundError:
@@ -120,14 +122,12 @@ class ExportStore:
 
     def last_run(self) -> LastRun | None:
         """The stamp of the last published run; None when no run has published yet."""
-        if self.local_dir is not None:
-            path = self.local_dir / LAST_RUN_FILE
-            try:
-                return parse_last_run(path.read_bytes(), path.stat().st_mtime)
-            except FileNotFoundError:
-                return None
         content = self.read_bytes(LAST_RUN_FILE)
-        return None if content is None else parse_last_run(content, 0.0)
+        if content is None:
+            return None
+        # Only an older kippu's empty stamp needs its time, and only local ones were empty.
+        stamp = self.local_dir / LAST_RUN_FILE if self.local_dir and not content.strip() else None
+        return parse_last_run(content, stamp.stat().st_mtime if stamp else 0.0)
 
 
 def local_path(location: str | os.PathLike[str]) -> Path | None:
