@@ -76,6 +76,8 @@ def _environment(settings: Settings) -> dict[str, str]:
             "KIPPU_EXPORT_DIR": str(settings.export_dir),
         }
     )
+    # The demo exports into its own directory, even where a store is configured.
+    env.pop("KIPPU_EXPORT_URL", None)
     return env
 
 

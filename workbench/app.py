@@ -267,27 +267,25 @@ def _refreshing(state: Any, refresh_seconds: float, method: str) -> None:
 
 def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.viewable.Viewable]]:
     """Every page's per-session factory, by URL path."""
-    export_dir, refresh_seconds = settings.export_dir, settings.refresh_seconds
+    store, refresh_seconds = settings.export_store(), settings.refresh_seconds
 
     def core(identity: StaffIdentity) -> CoreAPI:
         return CoreAPI.connect(settings.core_url, identity.token)
 
     def attendance(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        state = AttendanceState(ExportSource(export_dir), facility_id=identity.facility_id)
+        state = AttendanceState(ExportSource(store), facility_id=identity.facility_id)
         _refreshing(state, refresh_seconds, "tick")
         return AttendancePage(state=state, identity=identity, lang=lang)
 
     def sales(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         state = SalesState(
-            ExportSource(export_dir), core(identity), facility_id=identity.facility_id, lang=lang
+            ExportSource(store), core(identity), facility_id=identity.facility_id, lang=lang
         )
         _refreshing(state, refresh_seconds * 6, "refresh")
         return SalesPage(state=state, identity=identity, lang=lang)
 
     def mailing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        state = MailingState(
-            ExportSource(export_dir), core(identity), facility_id=identity.facility_id
-        )
+        state = MailingState(ExportSource(store), core(identity), facility_id=identity.facility_id)
         state.load_campaigns()
         _refreshing(state, refresh_seconds * 2, "load_campaigns")
         return MailingPage(state=state, identity=identity, lang=lang)

@@ -1,8 +1,9 @@
 """Read-only access to the Parquet exports through DuckDB, for the workbench and notebooks.
 
-One class, :class:`ExportSource`, opens an export directory (see ``docs/exports.md``) on an
-injectable DuckDB connection, in the manner of Lumen's ``DuckDBSource``. For every exported
-table it defines two views:
+One class, :class:`ExportSource`, opens an export location (a directory or ``s3://``
+URL, see ``docs/exports.md``) on an injectable DuckDB connection, in the manner of Lumen's
+``DuckDBSource``. It sees only the files of published export runs (``export_files``), so
+never an export half-written. For every exported table it defines two views:
 
 - ``<table>_log``: every exported row version, as appended by the exporter (read from the
   files on each query: for history and ad-hoc analysis, not for the pages);
@@ -36,14 +37,16 @@ import pandas as pd
 
 from kippu_contract.admission import ADMISSION_KINDS
 from kippu_contract.export_schema import TABLES, ExportTable
+from kippu_contract.export_store import ExportStore, local_path
 from workbench.admitted_orders import AdmittedOrders
 from workbench.checkin_cache import CheckinCache
 from workbench.data_live import LiveQueries
 from workbench.data_sales import SalesQueries
 from workbench.data_segments import SegmentQueries
-from workbench.export_cache import HIVE, Delta, FileCache, columns_of, sql_list
-from workbench.export_files import Partition, TableListing
+from workbench.export_cache import HIVE, Delta, FileCache, columns_of
+from workbench.export_files import ExportListing, Partition, attach_store
 from workbench.sales_cache import SalesLines
+from workbench.settings import WorkbenchSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +84,21 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
 
     def __init__(
         self,
-        export_dir: str | os.PathLike[str],
+        location: str | os.PathLike[str] | ExportStore,
         connection: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
-        self.export_dir = Path(export_dir)
+        #: Where the exports are (a directory or an S3-compatible store).
+        self.store = location if isinstance(location, ExportStore) else ExportStore.open(location)
+        #: The export directory; None for an object store.
+        self.export_dir = self.store.local_dir
         if connection is None:
             connection = duckdb.connect()
             # Hand memory freed after a load back to the system (a first load needs twice
             # what the tables keep); DuckDB's allocator otherwise holds on to it.
             connection.execute("SET allocator_background_threads = true")
         self.connection = connection
-        self._listings = {name: TableListing(str(self.export_dir / name)) for name in TABLES}
+        attach_store(connection, self.store)
+        self._listing = ExportListing(self.store)
         self._cache = FileCache(self.connection)
         self._checkins = CheckinCache(self.connection)
         self._admitted = AdmittedOrders(self.connection)
@@ -100,8 +107,9 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self._partitions: dict[str, dict[str, Partition]] = {}
         #: The copied tables kept in memory (see _want_tables).
         self._wanted = {"facilities"}
-        # Whether each table's log view reads files (else an empty placeholder).
+        # Whether each table's log view reads files (else an empty placeholder), and which.
         self._log_reads_files: dict[str, bool] = {}
+        self._log_files: dict[str, list[str]] = {}
         #: Bumped whenever a memory table changes; results derived from them remember it.
         self._generation = 0
         self._day_tables: dict[tuple[int, dt.date], tuple[int, str]] = {}
@@ -113,12 +121,18 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
 
     @classmethod
     def from_env(cls, connection: duckdb.DuckDBPyConnection | None = None) -> ExportSource:
-        """The export dir named by ``KIPPU_EXPORT_DIR`` (default ``var/exports``).
+        """The exports named by ``KIPPU_EXPORT_URL`` or ``KIPPU_EXPORT_DIR`` (default
+        ``var/exports``), as the workbench reads them (``WorkbenchSettings``).
 
         A relative path that does not exist under the working directory is tried under its
         parent too, because Jupyter runs notebooks in ``notebooks/``, below the repo root.
         """
-        path = Path(os.environ.get("KIPPU_EXPORT_DIR", "var/exports"))
+        location = os.environ.get("KIPPU_EXPORT_URL") or os.environ.get(
+            "KIPPU_EXPORT_DIR", "var/exports"
+        )
+        path = local_path(location)
+        if path is None:
+            return cls(WorkbenchSettings.from_env().export_store(), connection)
         if not path.is_absolute() and not path.exists() and (Path("..") / path).exists():
             path = Path("..") / path
         return cls(path, connection)
@@ -132,9 +146,15 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         transaction. Should a file vanish while it is read (compaction), everything stays
         as it was and the next refresh tries again.
         """
-        self._partitions = {name: listing.partitions() for name, listing in self._listings.items()}
+        self._partitions = self._listing.partitions()
         for table in TABLES.values():
-            self._define_log_view(table, bool(self._partitions[table.name]))
+            files = [f for p in self._partitions[table.name].values() for f in p.files]
+            if files and files != self._log_files.get(table.name):
+                self.connection.execute(
+                    f"SET VARIABLE _files_{table.name} = $files", {"files": files}
+                )
+                self._log_files[table.name] = files
+            self._define_log_view(table, bool(files))
         try:
             self._sync(self._wanted)
         except duckdb.Error:
@@ -242,8 +262,10 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             return
         con = self.connection
         if has_files:
-            files = sql_list([str(self.export_dir / table.name / "*" / "*" / "*.parquet")])
-            # union_by_name: files written before a column was added lack it.
+            # The files of the last refresh (set there), not a pattern: a pattern would read
+            # the files of a run not yet published, too. union_by_name: files written
+            # before a column was added lack it.
+            files = f"getvariable('_files_{table.name}')"
             source = f"read_parquet({files}, {HIVE}, union_by_name = true)"
         else:
             source = f"_empty_{table.name}"

@@ -1,8 +1,9 @@
 """The workbench's settings: one typed object, read once from ``KIPPU_*`` variables.
 
-The workbench needs only the exports (a directory the core writes) and the core's URL,
-plus a secret of its own for its cookies: it never sees the core's database URL or
-secret key. Where a variable means what it means for the core (``KIPPU_EXPORT_DIR``,
+The workbench needs only the exports (a directory or an S3-compatible store the core
+writes) and the core's URL, plus a secret of its own for its cookies: it never sees the
+core's database URL or secret key. Where a variable means what it means for the core
+(``KIPPU_EXPORT_URL``, ``KIPPU_EXPORT_DIR``, ``KIPPU_S3_ENDPOINT_URL``, ``KIPPU_S3_REGION``,
 ``KIPPU_VAR_DIR``, ``KIPPU_BASE_URL``), the same name is read, so one environment serves
 ``kippu demo`` and a deployment alike. ``docs/configuration.md`` lists them for operators.
 """
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
+
+from kippu_contract.export_store import ExportStore, local_path
 
 #: The secret when none is set: fine on a developer's machine, never in production.
 DEVELOPMENT_SECRET = "kippu-workbench-dev-secret-change-me"
@@ -36,6 +39,13 @@ class WorkbenchSettings:
     #: Seconds between two refreshes of an open attendance page from the exports
     #: (``KIPPU_WORKBENCH_REFRESH_SECONDS``); other pages refresh at multiples of it.
     refresh_seconds: float = 5.0
+    #: The exports in an S3-compatible store, ``s3://bucket/prefix`` (``KIPPU_EXPORT_URL``;
+    #: empty: ``export_dir``). A local ``KIPPU_EXPORT_URL`` sets ``export_dir`` instead.
+    export_url: str = ""
+    #: The store's server and region (``KIPPU_S3_ENDPOINT_URL``, ``KIPPU_S3_REGION``), as
+    #: for the core; empty: the AWS SDK's defaults. Credentials: the ``AWS_*`` variables.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
 
     @classmethod
     def from_env(
@@ -47,6 +57,15 @@ class WorkbenchSettings:
         values: dict[str, object] = {
             "export_dir": Path(env.get("KIPPU_EXPORT_DIR") or var_dir / "exports").resolve()
         }
+        if env.get("KIPPU_EXPORT_URL"):
+            local = local_path(env["KIPPU_EXPORT_URL"])
+            if local is None:
+                values["export_url"] = env["KIPPU_EXPORT_URL"]
+            else:
+                values["export_dir"] = local.resolve()
+        for name in ("s3_endpoint_url", "s3_region"):
+            if f"KIPPU_{name.upper()}" in env:
+                values[name] = env[f"KIPPU_{name.upper()}"]
         if "KIPPU_BASE_URL" in env:
             values["core_url"] = env["KIPPU_BASE_URL"]
         if "KIPPU_WORKBENCH_SECRET_KEY" in env:
@@ -61,6 +80,17 @@ class WorkbenchSettings:
         object.__setattr__(self, "core_url", self.core_url.rstrip("/"))
         if self.refresh_seconds <= 0:
             raise ValueError("KIPPU_WORKBENCH_REFRESH_SECONDS must be positive")
+
+    @property
+    def export_location(self) -> str:
+        """Where the pages read the exports: the ``s3://`` URL, or the directory."""
+        return self.export_url or str(self.export_dir)
+
+    def export_store(self) -> ExportStore:
+        """The exports, opened (one store serves every page session)."""
+        return ExportStore.open(
+            self.export_location, endpoint_url=self.s3_endpoint_url, region=self.s3_region
+        )
 
     @property
     def cookie_secret(self) -> str:

@@ -3,7 +3,8 @@
 Each run reads, per table, the rows whose watermark column (``updated_at``; ``scanned_at``
 for the append-only check-in log) is at or after the last high-water mark minus an
 *overlap window*, and appends them as new Parquet files under
-``<export_dir>/<table>/facility_id=<id>/date=<yyyy-mm-dd>/``.
+``<store>/<table>/facility_id=<id>/date=<yyyy-mm-dd>/``; the store is a local directory
+or an S3-compatible bucket (``settings.export_location``, :mod:`~core_service.exports.storage`).
 
 Why the overlap: timestamps are taken when a transaction writes a row, but transactions
 commit out of order, so a row stamped 10:00:01 can become visible after a row stamped
@@ -18,9 +19,16 @@ as plain driver rows in chunks of :data:`FETCH_ROWS` (:mod:`~core_service.export
 each chunk becomes an Arrow table of the export schema, column by column, partition date
 included (:mod:`~core_service.exports.batches`); chunks are gathered up to ``batch_size``
 rows and written by :mod:`~core_service.exports.writer` (DuckDB's ``COPY ...
-PARTITION_BY`` into a staging directory, then renamed into place, so a reader never sees
-a half-written file). The state file is saved only after the data files are in place:
-a crash in between re-exports some rows, which the readers' de-duplication absorbs.
+PARTITION_BY`` into a staging directory, then published whole). The state file is saved
+only after the data files are in place: a crash in between re-exports some rows, which
+the readers' de-duplication absorbs.
+
+A run's files carry its run id and stay invisible to readers until the run publishes
+them all at once, by replacing the stamp ``.export.last`` (see
+:mod:`kippu_contract.export_store`); only then are small files merged
+(:mod:`~core_service.exports.compaction`). Runs into one store are serialised by
+:mod:`~core_service.exports.locking` (a lock file locally, PostgreSQL's advisory lock for
+an object store).
 
 The database is read with SQLAlchemy (the core's async engine, run with ``asyncio.run``
 by :func:`run_export`) on SQLite and PostgreSQL alike, not with DuckDB's database
@@ -38,31 +46,41 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core_service.exports import batches, sources
+from core_service.exports import batches, sources, storage
 from core_service.exports.compaction import DEFAULT_MIN_FILES, compact_exports
 from core_service.exports.fetch import driver_rows
 from core_service.exports.increments import Increment
-from core_service.exports.writer import STAGING_DIR, PartitionedWriter
+from core_service.exports.locking import LOCK_FILE, export_lock
+from core_service.exports.writer import PartitionedWriter
 from core_service.platform.database import make_engine
 from core_service.platform.settings import Settings
 from kippu_contract.export_schema import SCHEMA_VERSION, TABLES, ExportTable, manifest
+from kippu_contract.export_store import LAST_RUN_FILE, ExportStore, new_run_id
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "LAST_RUN_FILE",
+    "LOCK_FILE",
+    "MANIFEST_FILE",
+    "STATE_FILE",
+    "ExportReport",
+    "export_async",
+    "follow_exports",
+    "run_export",
+    "seconds_since_last_run",
+]
+
 STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.json"
-LOCK_FILE = ".export.lock"
-#: Touched at the end of every completed run: its modification time is that moment.
-LAST_RUN_FILE = ".export.last"
 #: How far before the high-water mark each run re-reads (see the module docstring).
 DEFAULT_OVERLAP = dt.timedelta(seconds=30)
 #: Rows gathered per written batch (one file per partition it touches), to bound memory
@@ -77,7 +95,8 @@ FETCH_ROWS = 10_000
 class ExportReport:
     """What one export run did."""
 
-    export_dir: Path
+    #: The export directory, or the ``s3://`` URL.
+    location: str
     #: Rows written per table (0 when nothing changed).
     rows: dict[str, int] = field(default_factory=dict)
     files: int = 0
@@ -96,13 +115,13 @@ class ExportReport:
 
     def __str__(self) -> str:
         if self.skip_reason == "recent":
-            return f"export skipped: {self.export_dir} was exported moments ago"
+            return f"export skipped: {self.location} was exported moments ago"
         if self.skipped:
-            return f"export skipped: another export is running in {self.export_dir}"
+            return f"export skipped: another export is running in {self.location}"
         counts = ", ".join(f"{name} {n}" for name, n in self.rows.items())
         return (
             f"exported {self.total_rows} rows ({counts}) in {self.files} files to "
-            f"{self.export_dir} in {self.seconds:.2f} s; {self.compacted} partitions merged"
+            f"{self.location} in {self.seconds:.2f} s; {self.compacted} partitions merged"
         )
 
 
@@ -164,74 +183,92 @@ async def export_async(
     than this many seconds ago. It is checked under the lock, so core workers that find
     an export due at the same moment export once between them.
     """
-    assert settings.export_dir is not None  # filled in by Settings.__post_init__
-    export_dir = Path(settings.export_dir)
-    export_dir.mkdir(parents=True, exist_ok=True)
-    report = ExportReport(export_dir=export_dir)
+    store = storage.export_store(settings)
+    if store.local_dir is not None:
+        store.local_dir.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(location=store.url)
     started = time.monotonic()
-    with _exclusive(export_dir) as acquired:
-        if not acquired:
-            report.skipped, report.skip_reason = True, "locked"
-            return report
-        age = seconds_since_last_run(export_dir)
-        if min_interval > 0 and age is not None and age < min_interval:
-            report.skipped, report.skip_reason = True, "recent"
-            return report
-        own_engine = engine is None
-        engine = engine or make_engine(settings)
-        staging = export_dir / STAGING_DIR
-        # Left over by a run that crashed; nobody else writes while we hold the lock.
-        shutil.rmtree(staging, ignore_errors=True)
-        writer = PartitionedWriter(export_dir)
-        try:
-            state = _load_state(export_dir)
-            _write_json(export_dir / MANIFEST_FILE, manifest())
-            unsaved = False
-            async with engine.connect() as conn:
-                zones = await _facility_zones(conn)
-                for table in TABLES.values():
-                    rows, table_state = await _export_table(
-                        conn,
-                        table,
-                        state["tables"].get(table.name, {}),
-                        overlap,
-                        zones,
-                        writer,
-                        batch_size,
-                    )
-                    report.rows[table.name] = rows
-                    if table_state != state["tables"].get(table.name):
-                        state["tables"][table.name] = table_state
-                        unsaved = True
-                    if rows and unsaved:
-                        # Saved once a table's files are in place (see the module docstring);
-                        # a table that wrote nothing can wait for the end of the run.
-                        _write_json(export_dir / STATE_FILE, state, indent=None)
-                        unsaved = False
-            if unsaved:
-                _write_json(export_dir / STATE_FILE, state, indent=None)
-            report.files = writer.files
-            report.compacted = await asyncio.to_thread(
-                compact_exports, export_dir, staging, compact_min_files
-            )
-        finally:
-            writer.close()
-            shutil.rmtree(staging, ignore_errors=True)
-            if own_engine:
-                await engine.dispose()
-        # Still under the lock, so a worker that takes it next sees this run's end.
-        (export_dir / LAST_RUN_FILE).touch()
+    own_engine = engine is None
+    engine = engine or make_engine(settings)
+    try:
+        async with export_lock(store, settings, engine) as acquired:
+            if not acquired:
+                report.skipped, report.skip_reason = True, "locked"
+                return report
+            age = await asyncio.to_thread(seconds_since_last_run, store)
+            if min_interval > 0 and age is not None and age < min_interval:
+                report.skipped, report.skip_reason = True, "recent"
+                return report
+            await _run(store, engine, report, overlap, batch_size, compact_min_files)
+    finally:
+        if own_engine:
+            await engine.dispose()
     report.seconds = time.monotonic() - started
     return report
 
 
-def seconds_since_last_run(export_dir: Path) -> float | None:
-    """Seconds since the last completed run into ``export_dir`` ended; None if none did."""
+async def _run(
+    store: ExportStore,
+    engine: AsyncEngine,
+    report: ExportReport,
+    overlap: dt.timedelta,
+    batch_size: int,
+    compact_min_files: int,
+) -> None:
+    """One run under the lock: write, publish, then merge small files."""
+    state = await asyncio.to_thread(_load_state, store)
+    last = await asyncio.to_thread(store.last_run)
+    # After the last published run and the last run that saved state (it may have crashed
+    # before publishing: its files become visible with this run's).
+    previous = [r for r in (state.get("run"), last.run_id if last else None) if r]
+    run_id = new_run_id(after=max(previous, default=None))
+    state["run"] = run_id
+    staging = await asyncio.to_thread(storage.staging_dir, store)
+    writer = PartitionedWriter(store, staging, run_id)
     try:
-        stamp = (export_dir / LAST_RUN_FILE).stat().st_mtime
-    except FileNotFoundError:
-        return None
-    return max(0.0, time.time() - stamp)
+        await asyncio.to_thread(_write_json, store, MANIFEST_FILE, manifest())
+        unsaved = False
+        async with engine.connect() as conn:
+            zones = await _facility_zones(conn)
+            for table in TABLES.values():
+                rows, table_state = await _export_table(
+                    conn,
+                    table,
+                    state["tables"].get(table.name, {}),
+                    overlap,
+                    zones,
+                    writer,
+                    batch_size,
+                )
+                report.rows[table.name] = rows
+                if table_state != state["tables"].get(table.name):
+                    state["tables"][table.name] = table_state
+                    unsaved = True
+                if rows and unsaved:
+                    # Saved once a table's files are in place (see the module docstring);
+                    # a table that wrote nothing can wait for the end of the run.
+                    await asyncio.to_thread(_write_json, store, STATE_FILE, state, None)
+                    unsaved = False
+        if unsaved:
+            await asyncio.to_thread(_write_json, store, STATE_FILE, state, None)
+        report.files = writer.files
+        # Readers see every file of the run from here on, and the next worker that takes
+        # the lock sees that the run ended.
+        await asyncio.to_thread(storage.publish_last_run, store, run_id)
+        report.compacted = await asyncio.to_thread(
+            compact_exports, store, staging, compact_min_files
+        )
+    finally:
+        writer.close()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def seconds_since_last_run(store: ExportStore | os.PathLike[str]) -> float | None:
+    """Seconds since the last completed run into ``store`` ended; None if none did."""
+    if not isinstance(store, ExportStore):
+        store = ExportStore.open(store)
+    last = store.last_run()
+    return None if last is None else max(0.0, time.time() - last.ended_at)
 
 
 async def _facility_zones(conn: AsyncConnection) -> dict[int, ZoneInfo]:
@@ -289,42 +326,23 @@ async def _export_table(
     return written, increment.state()
 
 
-def _load_state(export_dir: Path) -> dict[str, Any]:
-    path = export_dir / STATE_FILE
-    if not path.exists():
+def _load_state(store: ExportStore) -> dict[str, Any]:
+    content = store.read_bytes(STATE_FILE)
+    if content is None:
         return {"schema_version": SCHEMA_VERSION, "tables": {}}
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    state: dict[str, Any] = json.loads(content)
     if state.get("schema_version") != SCHEMA_VERSION:
         raise RuntimeError(
-            f"{path} was written for export schema {state.get('schema_version')}, this is "
-            f"{SCHEMA_VERSION}: export into a new directory (see docs/exports.md)"
+            f"{store.path(STATE_FILE)} was written for export schema "
+            f"{state.get('schema_version')}, this is {SCHEMA_VERSION}: export into a new "
+            "directory (see docs/exports.md)"
         )
     state.setdefault("tables", {})
     return state
 
 
-def _write_json(path: Path, data: dict[str, Any], indent: int | None = 2) -> None:
-    """Replace ``path`` atomically; ``indent=None`` for large files (json's C encoder)."""
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=indent, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _exclusive(export_dir: Path) -> Iterator[bool]:
-    """Yield True when this process got the export lock, False when another run holds it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no cross-process lock
-        yield True
-        return
-    with open(export_dir / LOCK_FILE, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _write_json(
+    store: ExportStore, name: str, data: dict[str, Any], indent: int | None = 2
+) -> None:
+    """Replace ``name`` atomically; ``indent=None`` for large files (json's C encoder)."""
+    storage.write_bytes(store, name, json.dumps(data, indent=indent, sort_keys=True).encode())

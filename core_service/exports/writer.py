@@ -1,33 +1,32 @@
-"""Writing Arrow batches as hive-partitioned Parquet files that appear atomically.
+"""Writing Arrow batches as hive-partitioned Parquet files of one export run.
 
-DuckDB's ``COPY ... PARTITION_BY`` writes each batch into a private staging directory;
-the files are then renamed into ``<export_dir>/<table>/facility_id=<id>/date=<day>/``, so a
-reader never sees a half-written file. One DuckDB connection serves a whole run.
+DuckDB's ``COPY ... PARTITION_BY`` writes each batch into a local staging directory; the
+files are then published into ``<store>/<table>/facility_id=<id>/date=<day>/``: renamed on
+a local disk, uploaded whole to an object store (:mod:`~core_service.exports.storage`).
+Their names begin with the run id, so readers see them only once the run is published.
+One DuckDB connection serves a whole run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from core_service.exports import storage
 from kippu_contract.export_schema import PARTITION_BY, ExportTable
-
-#: Private directory of the export dir where files are written before they are moved in.
-STAGING_DIR = "_staging"
+from kippu_contract.export_store import ExportStore
 
 
 class PartitionedWriter:
     """Writes the batches of one export run; files are named ``<run>-<batch>-<n>.parquet``."""
 
-    def __init__(self, export_dir: Path) -> None:
-        self.export_dir = export_dir
-        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    def __init__(self, store: ExportStore, staging: Path, run_id: str) -> None:
+        self.store = store
+        self.staging = staging
+        self.run_id = run_id
         self.batches = 0
         self.files = 0
         self._duckdb: duckdb.DuckDBPyConnection | None = None
@@ -35,7 +34,7 @@ class PartitionedWriter:
     def write(self, table: ExportTable, batch: pa.Table) -> int:
         """Append ``batch`` (rows of ``table.schema``) to the export; returns its rows."""
         self.batches += 1
-        staging = self.export_dir / STAGING_DIR / f"{self.run_id}-{self.batches}"
+        staging = self.staging / f"{self.run_id}-{self.batches}"
         target = staging / table.name
         staging.mkdir(parents=True, exist_ok=True)
         try:
@@ -49,11 +48,14 @@ class PartitionedWriter:
                 )
             finally:
                 con.unregister("batch")
-            for path in sorted(target.rglob("*.parquet")):
-                final = self.export_dir / table.name / path.relative_to(target)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, final)  # atomic: readers see whole files only
-                self.files += 1
+            made = sorted(target.rglob("*.parquet"))
+            self.files += storage.publish(
+                self.store,
+                (
+                    (path, self.store.path(table.name, *path.relative_to(target).parts))
+                    for path in made
+                ),
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return batch.num_rows

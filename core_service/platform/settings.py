@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from kippu_contract.export_store import local_path
+
 #: The two runners of the background jobs (see ``Settings.job_runner``).
 JOB_RUNNERS = ("inprocess", "queue")
 
@@ -33,8 +35,18 @@ class Settings:
     #: Public base URL of the core, used in e-mail links.
     base_url: str = "http://127.0.0.1:8000"
     #: Where ``kippu export`` and the background export write Parquet files
-    #: (hive-partitioned).
+    #: (hive-partitioned), when the exports are a local directory.
     export_dir: Path | None = None
+    #: Where the exports go, as a URL: ``s3://bucket/prefix`` for an S3-compatible store,
+    #: or a path or ``file://`` URL for a local directory. Set, it wins over
+    #: ``export_dir`` (which is then the same directory, or None for a store).
+    export_url: str = ""
+    #: The S3-compatible server of an ``s3://`` ``export_url`` (``http://minio:9000``);
+    #: empty: ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, else AWS. Credentials are
+    #: the AWS SDK's (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, profiles, roles).
+    s3_endpoint_url: str = ""
+    #: The region of the bucket; empty: the AWS SDK's (``AWS_REGION``, the profile).
+    s3_region: str = ""
     #: Seconds between the incremental exports the core's background work runs into
     #: ``export_dir`` (one run per interval between all workers); 0 switches them off.
     export_interval_seconds: float = 5.0
@@ -74,7 +86,10 @@ class Settings:
                 self, "database_url", f"sqlite+aiosqlite:///{self.var_dir / 'kippu.sqlite3'}"
             )
         object.__setattr__(self, "database_url", normalise_database_url(self.database_url))
-        if self.export_dir is None:
+        if self.export_url:
+            local = local_path(self.export_url)
+            object.__setattr__(self, "export_dir", local.resolve() if local else None)
+        elif self.export_dir is None:
             object.__setattr__(self, "export_dir", self.var_dir / "exports")
         if self.mail_dir is None:
             object.__setattr__(self, "mail_dir", self.var_dir / "mail")
@@ -95,6 +110,11 @@ class Settings:
             values[f.name] = _coerce(f.type, raw)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def export_location(self) -> str:
+        """Where the exports go: the local directory, or the ``s3://`` URL."""
+        return str(self.export_dir) if self.export_dir is not None else self.export_url
 
     @property
     def is_sqlite(self) -> bool:

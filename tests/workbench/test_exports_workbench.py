@@ -21,10 +21,10 @@ from core_service.exports import exporter, run_export
 from core_service.exports.exporter import (
     LAST_RUN_FILE,
     ExportReport,
-    _exclusive,
     export_async,
     seconds_since_last_run,
 )
+from core_service.exports.locking import directory_lock
 from core_service.jobs.definitions import JOBS_BY_NAME
 from core_service.jobs.inprocess import run_all_once
 from core_service.jobs.resources import JobResources, open_resources
@@ -212,7 +212,7 @@ def test_the_export_job_skips_while_another_exporter_holds_the_lock(
     b.close()
     assert exporting.export_dir is not None
     exporting.export_dir.mkdir(parents=True)
-    with _exclusive(exporting.export_dir) as acquired:
+    with directory_lock(exporting.export_dir) as acquired:
         assert acquired
         _one_round(exporting)
     assert seconds_since_last_run(exporting.export_dir) is None

@@ -20,7 +20,8 @@ from core_service.exports import (
     follow_exports,
     run_export,
 )
-from core_service.exports.exporter import STATE_FILE, _exclusive
+from core_service.exports.exporter import STATE_FILE
+from core_service.exports.locking import directory_lock
 from core_service.exports.writer import PartitionedWriter
 from core_service.platform.settings import Settings
 from kippu_contract.export_schema import ExportTable
@@ -207,7 +208,7 @@ def test_export_is_skipped_while_another_export_holds_the_lock(
 ) -> None:
     builder.facility("park")
     _export_dir(settings).mkdir(parents=True, exist_ok=True)
-    with _exclusive(_export_dir(settings)) as acquired:
+    with directory_lock(_export_dir(settings)) as acquired:
         assert acquired
         report = run_export(settings)
 
