@@ -1,8 +1,8 @@
 """``create_app(settings)``: builds the Litestar application of the core service.
 
 It wires the database, the plugin host, authentication, the routes of every domain and
-the background loop that expires unpaid holds, delivers the mail outbox and exports to
-Parquet.
+the background loop that expires unpaid holds, delivers the mail outbox and the webhooks
+and exports to Parquet.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from core_service.facilities.controllers import FacilitySettingsController
 from core_service.kiosks.controllers import KioskController, enrol_kiosk
 from core_service.kiosks.staff_controllers import DeviceController
 from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingController
-from core_service.mailing.outbox import deliver_due
+from core_service.mailing.outbox import deliver_due as deliver_due_mail
 from core_service.orders.expiry import expire_holds
 from core_service.orders.lookup_controllers import OrderLookupController
 from core_service.orders.pass_export_controllers import PassExportController
@@ -50,6 +50,8 @@ from core_service.plugins.host import PluginHost, build_plugin_manager
 from core_service.reports.controllers import ReportController
 from core_service.storefront.controllers import WEB_ROUTE_HANDLERS
 from core_service.storefront.rendering import render_error_page, template_config
+from core_service.webhooks.controllers import WebhookController
+from core_service.webhooks.delivery import deliver_due as deliver_due_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +67,18 @@ EXPORT_WAIT_SECONDS = 10.0
 
 
 async def run_background_once(state: State) -> None:
-    """One round of background work: expire holds, deliver due mail, (at a slower
-    cadence) reconcile payments with their providers, and export to Parquet every
+    """One round of background work: expire holds, deliver due mail and webhooks, (at a
+    slower cadence) reconcile payments with their providers, and export to Parquet every
     ``settings.export_interval_seconds``."""
     async with state.sessionmaker() as session:
         await expire_holds(session)
     await sweep_reservations(state.engine)
-    await deliver_due(state.sessionmaker, state.settings)
+    await deliver_due_mail(state.sessionmaker, state.settings)
+    # Until the job queue (``kippu worker``) runs it: every round, in every worker.
+    try:
+        await deliver_due_webhooks(state.sessionmaker, state.settings)
+    except Exception:  # an endpoint's or the database's trouble must not stop the round
+        log.exception("webhook delivery failed")
     try:
         await reconcile_due(state, RECONCILE_INTERVAL_SECONDS)
     except Exception:  # a provider outage must not stop holds and mail
@@ -143,6 +150,7 @@ def create_app(
         PassExportController,
         FacilitySettingsController,
         PaymentCredentialsController,
+        WebhookController,
         *WEB_ROUTE_HANDLERS,
         *host.route_handlers(),
     ]
