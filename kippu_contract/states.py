@@ -1,4 +1,5 @@
-"""The states of orders, tickets, payments, refunds and handed-on tickets.
+"""The states of orders, tickets, payments, refunds, handed-on tickets and webhook
+deliveries.
 
 The core stores these values; the kiosk reads an order's status, the workbench and the
 notebooks filter the exports by them. Which move between them is allowed is the core's
@@ -86,3 +87,16 @@ class TransferState(StrEnum):
     OFFERED = "offered"
     #: The companion claimed it: the ticket is theirs.
     CLAIMED = "claimed"
+
+
+class WebhookDeliveryState(StrEnum):
+    """``WebhookDelivery.status``: one event on its way to one endpoint."""
+
+    #: Waiting for its turn (``next_attempt_at``), first try or a retry after a failure.
+    PENDING = "pending"
+    #: One worker is sending it; the claim lapses at ``lease_until`` (a killed worker).
+    SENDING = "sending"
+    #: The endpoint answered 2xx.
+    DELIVERED = "delivered"
+    #: Every attempt failed: given up.
+    FAILED = "failed"

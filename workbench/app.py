@@ -10,13 +10,13 @@ workbench never opens the core's database). It serves:
   session crypto of our own. The core's answer (token, role, facility) is kept in a signed,
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
-- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``: each page only
-  for the roles ``workbench.roles`` lists (the core's guards decide for real). Exported
-  figures refresh every ``settings.refresh_seconds`` from the files the core's
-  background export (or ``kippu export --follow``) writes.
+- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/webhooks``:
+  each page only for the roles ``workbench.roles`` lists (the core's guards decide for
+  real). Exported figures refresh every ``settings.refresh_seconds`` from the files the
+  core's background export (or ``kippu export --follow``) writes.
 
 State lives in the ``param`` classes (``attendance``, ``sales``, ``mailing``,
-``operations``, ``facility_settings``), data access in ``data_access``, views in
+``operations``, ``facility_settings``, ``webhooks``), data access in ``data_access``, views in
 ``views_*``; this module only logs in and serves.
 """
 
@@ -52,6 +52,8 @@ from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
+from workbench.views_webhooks import WebhooksPage
+from workbench.webhooks import WebhooksState
 
 __all__ = ["AttendancePage", "admissions_chart", "serve_workbench"]
 
@@ -298,12 +300,19 @@ def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.vi
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
 
+    def webhooks(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        timezone = ExportSource(store).timezone(identity.facility_id)
+        state = WebhooksState(core(identity), timezone=timezone)
+        _refreshing(state, refresh_seconds * 2, "refresh")
+        return WebhooksPage(state=state, identity=identity, lang=lang)
+
     builders = {
         "attendance": attendance,
         "sales": sales,
         "mailing": mailing,
         "operations": operations,
         "settings": facility_settings,
+        "webhooks": webhooks,
     }
     return {name: _guarded(name, builders[name]) for name in PAGES}
 

@@ -31,6 +31,8 @@ from kippu_contract.v1.staff import (
     SalesReportOut,
     TestMailIn,
     TestMailOut,
+    WebhookDeliveryPageOut,
+    WebhookEndpointOut,
 )
 
 log = logging.getLogger(__name__)
@@ -200,6 +202,16 @@ class CoreAPI:
     def update_facility_settings(self, changes: FacilitySettingsIn) -> FacilitySettingsOut:
         answer = self._call("PUT", "/api/v1/facility/settings", changes)
         return decode(answer, FacilitySettingsOut)
+
+    def webhook_endpoints(self) -> list[WebhookEndpointOut]:
+        return decode(self._call("GET", "/api/v1/webhooks/endpoints"), list[WebhookEndpointOut])
+
+    def webhook_deliveries(self, limit: int, before: int | None = None) -> WebhookDeliveryPageOut:
+        params: dict[str, int] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        answer = self._call("GET", "/api/v1/webhooks/deliveries", params=params)
+        return decode(answer, WebhookDeliveryPageOut)
 
 
 def _detail(response: httpx.Response) -> str:

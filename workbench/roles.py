@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kippu_contract.roles import ROLES, role_at_least
 
-PAGES = ("attendance", "sales", "mailing", "operations", "settings")
+PAGES = ("attendance", "sales", "mailing", "operations", "settings", "webhooks")
 
 #: Lowest role that sees each page. Viewers see aggregates (attendance, sales) and the
 #: order lookup with personal data masked by the core; staff add kiosk health.
@@ -19,6 +19,7 @@ PAGE_MIN_ROLE: dict[str, str] = {
     "operations": "viewer",
     "mailing": "manager",
     "settings": "manager",
+    "webhooks": "manager",
 }
 
 #: Lowest role per page action, and the core route it calls (None: exports only).
@@ -35,6 +36,8 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "operations.lookup": ("viewer", "GET /api/v1/orders/lookup"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
+    "webhooks.endpoints": ("manager", "GET /api/v1/webhooks/endpoints"),
+    "webhooks.deliveries": ("manager", "GET /api/v1/webhooks/deliveries"),
 }
 
 

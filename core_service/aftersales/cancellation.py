@@ -2,8 +2,8 @@
 
 ``cancel_tickets`` is one transaction: it cancels each ticket with a conditional UPDATE
 (valid and unused, so a ticket scanned meanwhile is not cancelled), gives the places back
-to capacity, records the :class:`Cancellation` and its :class:`Refund`, and writes the
-audit log. The provider's refund call happens after that commit (never holding locks
+to capacity, records the :class:`Cancellation` and its :class:`Refund`, the
+``order.cancelled`` webhook when the last ticket goes, and writes the audit log. The provider's refund call happens after that commit (never holding locks
 across a network round trip), and sends the refund's idempotency key, so a retry after a
 timeout cannot refund twice. A replayed cancellation (same idempotency key: a
 double-click, a retried request) returns the first one and refunds nothing more.
@@ -38,8 +38,10 @@ from core_service.orders import states as order_states
 from core_service.platform.errors import Conflict, Forbidden, NotFound
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from core_service.webhooks import outbox, payloads
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus, RefundState, TicketStatus, TransferState
+from kippu_contract.webhooks import ORDER_CANCELLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +320,10 @@ async def _write_cancellation(
     )
     session.add(cancellation)
     await session.flush()
+    if whole_order:
+        await outbox.record(
+            session, tenant, ORDER_CANCELLED, payloads.order_cancelled(order, cancellation)
+        )
     refund = await record_refund(session, tenant, order, cancellation)
     session.add(
         AuditLog(

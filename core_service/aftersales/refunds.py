@@ -5,7 +5,9 @@ with an idempotency key derived from the cancellation, so the key never changes 
 attempts. ``send_refund`` claims the row with a conditional UPDATE (so two concurrent
 retries call the provider once), calls the provider outside any transaction, and records
 the outcome; a failure leaves it "failed" for a retry with the same key. Kiosk terminal
-payments are owed in person instead (``mark_paid_out``). Every step is in the audit log.
+payments are owed in person instead (``mark_paid_out``). Every step is in the audit log;
+money going back (the provider took the refund, or staff paid it out) is also the
+``order.refunded`` webhook, written with the move.
 The moves of ``Refund.state`` are in :mod:`.states`.
 
 Money that paid no order at all (a ``refund_due`` payment) is given back by
@@ -25,7 +27,9 @@ from core_service.payments.registry import build_provider
 from core_service.platform.errors import Conflict, KippuError, NotFound
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
+from core_service.webhooks import outbox, payloads
 from kippu_contract.states import PaymentState, RefundState
+from kippu_contract.webhooks import ORDER_REFUNDED
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +107,18 @@ async def send_refund(
         await states.send_failed(session, tenant.id, refund.id, error)
         action, data = "refund.failed", {"error": error}
     else:
-        await states.sent(
+        # The provider's RefundResult.state: "refunded" at once, else "pending".
+        settled = result.state == "refunded"
+        if await states.sent(
             session,
             tenant.id,
             refund.id,
-            # The provider's RefundResult.state: "refunded" at once, else "pending".
-            settled=result.state == "refunded",
+            settled=settled,
             provider_ref=result.refund_ref,
             now=utcnow(),
-        )
+        ):
+            state = RefundState.REFUNDED if settled else RefundState.PROCESSING
+            await _announce(session, tenant, order.code, refund, state)
         action, data = "refund.sent", {"provider_ref": result.refund_ref, "state": result.state}
     session.add(
         AuditLog(
@@ -134,6 +141,9 @@ async def mark_paid_out(
     moved = await states.pay_out(session, tenant.id, refund_id, utcnow())
     refund = await _load_refund(session, tenant, refund_id)
     if moved:
+        order = await session.get(Order, refund.order_id)
+        assert order is not None
+        await _announce(session, tenant, order.code, refund, RefundState.PAID_OUT)
         session.add(
             AuditLog(
                 facility_id=tenant.id,
@@ -150,6 +160,16 @@ async def mark_paid_out(
         )
     await session.commit()
     return await _load_refund(session, tenant, refund_id)
+
+
+async def _announce(
+    session: AsyncSession, tenant: Tenant, order_code: str, refund: Refund, state: RefundState
+) -> None:
+    """The ``order.refunded`` webhook of a refund the provider took or staff paid out."""
+    data = payloads.order_refunded(
+        order_code, amount=refund.amount, reason="cancellation", state=state, refund_id=refund.id
+    )
+    await outbox.record(session, tenant, ORDER_REFUNDED, data)
 
 
 async def _load_refund(session: AsyncSession, tenant: Tenant, refund_id: int) -> Refund:

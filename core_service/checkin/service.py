@@ -2,7 +2,9 @@
 
 The signature check needs only the facility's public key; whether the ticket is still
 unused is decided by one conditional UPDATE, so two gates scanning the same QR at the
-same moment admit it once. Every scan, admitted or refused, is logged.
+same moment admit it once. Every scan, admitted or refused, is logged; a scan that used
+tickets (an entry or a ride, not an exit) writes their ``ticket.redeemed`` webhooks in
+the same transaction.
 
 A group code (F3, ``KIND_ORDER_GROUP``) admits every unused admission ticket of a paid
 order in one scan: each ticket is used by its own conditional UPDATE and gets its own
@@ -21,6 +23,7 @@ first admitted entry.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -40,6 +43,7 @@ from core_service.orders import states as order_states
 from core_service.platform.database import updated_one
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import Redemption
+from core_service.webhooks import outbox
 from kippu_contract.admission import ADMISSION_KINDS
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus, TicketStatus, TransferState
@@ -101,6 +105,8 @@ async def scan(
     if group_claim is not None:
         return await scan_group(session, tenant, token, group_claim, direction, device_id)
     outcome, reason = await _decide(session, tenant, token, direction)
+    if outcome.admitted and outcome.ticket is not None:
+        await _announce(session, tenant, [outcome.ticket], direction, device_id)
     session.add(
         CheckIn(
             facility_id=tenant.id,
@@ -125,6 +131,22 @@ async def scan(
             )
         )
     return outcome
+
+
+async def _announce(
+    session: AsyncSession,
+    tenant: Tenant,
+    tickets: Sequence[Ticket],
+    direction: str,
+    device_id: int | None,
+    order_code: str = "",
+) -> None:
+    """The ``ticket.redeemed`` webhooks of a scan, in its transaction. An exit admits
+    without using the ticket, so it redeems nothing."""
+    if direction != "exit":
+        await outbox.record_redemptions(
+            session, tenant, tickets, direction=direction, gate_id=device_id, order_code=order_code
+        )
 
 
 async def _decide(
@@ -249,6 +271,9 @@ async def scan_group(
                 scanned_at=now,
             )
         )
+    await _announce(
+        session, tenant, outcome.admitted_tickets, direction, device_id, outcome.order_code
+    )
     if not outcome.admitted_tickets:
         session.add(
             CheckIn(

@@ -177,7 +177,7 @@ async def export_async(
     min_interval: float = 0.0,
 ) -> ExportReport:
     """The export itself, for callers that already run an event loop (the core's
-    background work, :mod:`~core_service.exports.background`).
+    background work, the `export` job of :mod:`core_service.jobs`).
 
     ``min_interval``: do nothing when the last completed run, by any process, ended less
     than this many seconds ago. It is checked under the lock, so core workers that find

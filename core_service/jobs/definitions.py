@@ -53,6 +53,12 @@ async def deliver_mail(resources: JobResources) -> int:
     return await deliver_due(resources.sessionmaker, resources.settings)
 
 
+async def deliver_webhooks(resources: JobResources) -> int:
+    from core_service.webhooks.delivery import deliver_due
+
+    return await deliver_due(resources.sessionmaker, resources.settings)
+
+
 async def reconcile_payments(resources: JobResources) -> object:
     from core_service.payments.reconciliation import MIN_AGE, reconcile
 
@@ -94,6 +100,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         deliver_mail,
         _every(SHORT_PERIOD_SECONDS),
         "send the mail outbox over SMTP (one delivery at a time: one global rate limit)",
+    ),
+    PeriodicJob(
+        "deliver_webhooks",
+        deliver_webhooks,
+        _every(SHORT_PERIOD_SECONDS),
+        "POST due webhook deliveries to facilities' endpoints, with retries and back-off",
     ),
     PeriodicJob(
         "reconcile_payments",

@@ -15,6 +15,12 @@ from core_service.models.facilities import AuditLog, Device, Facility, FacilityP
 from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
+from core_service.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "AuditLog",
@@ -42,5 +48,9 @@ __all__ = [
     "StaffUser",
     "Ticket",
     "TicketTransfer",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "utcnow",
 ]

@@ -32,6 +32,7 @@ from core_service.platform.database import bound_engine, insert_or_ignore
 from core_service.platform.errors import Conflict, InvalidInput, KippuError, SoldOut
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
 from core_service.plugins.values import FieldError
+from core_service.webhooks import outbox
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus
 
@@ -101,19 +102,42 @@ async def _place_new_order(
     # objects only weakly, and a cached snapshot's are not in it): presenters then find
     # them here instead of querying again.
     session.info["priced_products"] = [line.product for line in priced]
+    # Who receives a paid sale's webhooks: the device paths' cached snapshot says so
+    # without a query; other callers ask now, before this transaction ends.
+    subscribed = await outbox.subscriptions(session, tenant) if request.payment else {}
     # Take the places first, on a connection of their own (catalog.reservations): the
     # hot capacity row is then locked only inside one server statement. Ending this
     # read-only transaction first means a request never holds two pooled connections.
     await session.commit()
     sale = build_sale(tenant, request, priced, total, hold_minutes, customer)
+    announce = _announcement(tenant, subscribed, sale, priced)
     wants = _wants(priced)
     async with bound_engine(session).connect() as raw:
         connection = await reservations.autocommit(raw)
-        if not await _sell_in_one_statement(connection, session, tenant, sale, wants):
-            await _reserve_and_write(connection, session, tenant, sale, wants)
+        # A sale with webhook events takes the receipt path: its order statement and
+        # the events then share one transaction, which the hot row's lock is not part of.
+        if announce is not None or not await _sell_in_one_statement(
+            connection, session, tenant, sale, wants
+        ):
+            await _reserve_and_write(connection, session, tenant, sale, wants, announce)
     if sale.order.status == OrderStatus.PAID:
         await announce_paid(tenant, sale.order)
     return sale.order
+
+
+def _announcement(
+    tenant: Tenant,
+    subscribed: outbox.Subscriptions,
+    sale: sale_statement.Sale,
+    priced: list[PricedLine],
+) -> outbox.Announcement | None:
+    """The webhook events of a sale paid at once (order.paid, pass.issued), built when
+    its rows have ids; None when nobody receives them, and the sale is written as ever."""
+    if sale.payment is None or not outbox.wants_paid_order(subscribed):
+        return None
+    products = {line.product.id: line.product for line in priced}
+    tickets = [ticket for _, ticket in sale.tickets]
+    return lambda: outbox.paid_order_events(tenant, subscribed, sale.order, tickets, products)
 
 
 async def _sell_in_one_statement(
@@ -149,9 +173,11 @@ async def _reserve_and_write(
     tenant: Tenant,
     sale: sale_statement.Sale,
     wants: list[reservations.Want],
+    announce: outbox.Announcement | None,
 ) -> None:
     """Take the places first, each row in one statement that writes a receipt, then
-    write the order consuming the receipts; give the places back if that fails."""
+    write the order consuming the receipts (and its webhook events, if ``announce``);
+    give the places back if that fails."""
     try:
         receipts = await reservations.reserve_on(
             connection, tenant.id, wants, sell=sale.payment is not None
@@ -164,7 +190,7 @@ async def _reserve_and_write(
         line.capacity_id = receipt.capacity_id if receipt else None
     taken = [r for r in receipts.values() if r is not None]
     try:
-        if not await write_sale(connection, session, sale, taken):
+        if not await write_sale(connection, session, sale, taken, announce):
             # The sweeper gave these places back (this request took minutes).
             raise Conflict(
                 "The reservation expired while the order was written; please try again.",

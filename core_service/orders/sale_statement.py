@@ -47,6 +47,7 @@ from core_service.catalog import reservations
 from core_service.models import Base, ConsentRecord, Order, OrderLine, Payment, PaymentEvent, Ticket
 from core_service.models.catalog import PassHolder
 from core_service.platform.database import driver_connection
+from core_service.webhooks import outbox
 
 
 @dataclass(slots=True)
@@ -233,12 +234,32 @@ async def _run(connection: AsyncConnection, sql: str, *arguments: Any) -> Any:
 
 
 async def write_order(
-    connection: AsyncConnection, session: AsyncSession, sale: Sale, receipt_ids: Sequence[int]
+    connection: AsyncConnection,
+    session: AsyncSession,
+    sale: Sale,
+    receipt_ids: Sequence[int],
+    announce: outbox.Announcement | None = None,
 ) -> bool:
     """Write ``sale`` and consume the receipts in one autocommitted statement; False
     (nothing written) when a receipt was gone. On success the order, its lines and
-    tickets become persistent objects of ``session``, as if a flush had written them."""
-    written = await _run(connection, SQL, list(receipt_ids), *_order_arguments(sale, _LINE))
+    tickets become persistent objects of ``session``, as if a flush had written them.
+
+    With ``announce`` (someone receives the sale's webhooks) the statement and the
+    events' insert share one transaction instead: BEGIN, the insert and COMMIT are three
+    more round trips, paid only then."""
+    arguments = (list(receipt_ids), *_order_arguments(sale, _LINE))
+    if announce is None:
+        return _attached(session, sale, await _run(connection, SQL, *arguments))
+    driver = await driver_connection(connection)
+    async with driver.transaction():
+        if not _attached(session, sale, await _run(connection, SQL, *arguments)):
+            return False
+        await outbox.write_on_driver(driver, announce())
+    return True
+
+
+def _attached(session: AsyncSession, sale: Sale, written: Any) -> bool:
+    """Whether the statement wrote the order; if so, its objects are in the session."""
     if written["order_id"] is None:
         return False
     _attach(session, sale, written["order_id"], written["line_ids"], written["ticket_ids"])

@@ -1,5 +1,6 @@
 """Writing a built sale: one statement on PostgreSQL (:mod:`.sale_statement`), the ORM on
-SQLite, consuming the capacity receipts in the same transaction.
+SQLite, consuming the capacity receipts (and writing the sale's webhook events, if it
+has any) in the same transaction.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from core_service.catalog import reservations
 from core_service.orders import sale_statement
 from core_service.orders.issuing import note_first_purchase
+from core_service.webhooks import outbox
 
 
 async def write_sale(
@@ -16,16 +18,21 @@ async def write_sale(
     session: AsyncSession,
     sale: sale_statement.Sale,
     receipts: list[reservations.Reservation],
+    announce: outbox.Announcement | None = None,
 ) -> bool:
     """Write the sale and consume its receipts: one statement on PostgreSQL, the ORM on
     SQLite (which has no data-modifying CTEs). False when a receipt was swept."""
     if connection.dialect.name == "postgresql":
-        return await sale_statement.write_order(connection, session, sale, [r.id for r in receipts])
-    return await write_with_orm(session, sale, receipts)
+        receipt_ids = [r.id for r in receipts]
+        return await sale_statement.write_order(connection, session, sale, receipt_ids, announce)
+    return await write_with_orm(session, sale, receipts, announce)
 
 
 async def write_with_orm(
-    session: AsyncSession, sale: sale_statement.Sale, receipts: list[reservations.Reservation]
+    session: AsyncSession,
+    sale: sale_statement.Sale,
+    receipts: list[reservations.Reservation],
+    announce: outbox.Announcement | None = None,
 ) -> bool:
     """The ORM writer (SQLite): the sale's objects in the session's transaction, which
     also consumes the receipts; False, nothing committed, if one was swept meanwhile."""
@@ -56,6 +63,8 @@ async def write_with_orm(
             holder.ticket_id = sale.tickets[ticket_index][1].id
     if sale.first_purchase_customer_id is not None:
         await note_first_purchase(session, sale.first_purchase_customer_id, sale.now)
+    if announce is not None:
+        await outbox.write(session, announce())
     if not await reservations.consume(session, receipts):
         return False  # the caller rolls back
     await session.commit()

@@ -5,8 +5,9 @@ A payment is ``refund_due`` when its money arrived for an order it could not pay
 provider exactly once: it claims the payment (refund_due → refunding, a conditional
 UPDATE, so two concurrent runs call the provider once), calls the provider outside any
 transaction with a key derived from the payment (so a retry after a timeout or a crash
-cannot refund twice), and records the outcome: refunded, or back to refund_due with the
-error for the next try. Reconciliation calls it for every such payment on each run.
+cannot refund twice), and records the outcome: refunded (with the ``order.refunded``
+webhook), or back to refund_due with the error for the next try. Reconciliation calls it
+for every such payment on each run.
 
 Refunds of cancelled tickets are another flow (``aftersales.refunds``): their payment
 paid its order and stays ``paid``.
@@ -25,6 +26,8 @@ from core_service.payments.registry import build_provider
 from core_service.platform.errors import KippuError
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
+from core_service.webhooks import outbox, payloads
+from kippu_contract.webhooks import ORDER_REFUNDED
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,8 @@ async def give_back(
         await states.refund_failed(session, tenant.id, payment.id, error)
         action, data = "payment.refund_failed", {"error": error}
     else:
-        await states.refunded(session, tenant.id, payment.id, result.refund_ref, result.state)
+        if await states.refunded(session, tenant.id, payment.id, result.refund_ref, result.state):
+            await _announce(session, tenant, code, payment)
         action, data = "payment.refunded", {"refund_ref": result.refund_ref}
     session.add(
         AuditLog(
@@ -76,6 +80,14 @@ async def give_back(
     )
     await session.commit()
     return await _load(session, tenant, payment_id), error
+
+
+async def _announce(session: AsyncSession, tenant: Tenant, code: str, payment: Payment) -> None:
+    """The ``order.refunded`` webhook of the payment's money, gone back in full."""
+    data = payloads.order_refunded(
+        code, amount=payment.amount, reason="refund_due", state="refunded", payment_id=payment.id
+    )
+    await outbox.record(session, tenant, ORDER_REFUNDED, data)
 
 
 async def _load(session: AsyncSession, tenant: Tenant, payment_id: int) -> Payment:

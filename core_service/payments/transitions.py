@@ -4,7 +4,8 @@ together with its order (``orders.states``) in one transaction, and commit.
 ``confirm_payment`` is where money arrives, from every path (notification, return page,
 reconciliation, the demo controls): it pays the order and issues its tickets, or, when
 the money cannot pay the order, leaves the payment ``refund_due`` for reconciliation to
-give back. ``payment_outcome`` tells the order page what a late payment meant.
+give back; a paid order's webhook events (order.paid, pass.issued) are written in the
+same transaction. ``payment_outcome`` tells the order page what a late payment meant.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core_service.orders.issuing import announce_paid, convert_holds, mark_paid,
 from core_service.payments import states
 from core_service.platform.errors import NotFound
 from core_service.platform.tenancy import Tenant
+from core_service.webhooks import outbox
 from kippu_contract.states import OrderStatus, PaymentState
 
 
@@ -94,6 +96,7 @@ async def confirm_payment(
             order_from = OrderStatus.EXPIRED
     if newly_paid:
         await states.pay(session, tenant.id, payment.id, provider_ref, order_from=order_from)
+        await outbox.record_paid_order(session, tenant, order)  # commits with the payment
         if on_paid is not None:
             await session.flush()
             await session.refresh(order, ["status", "lines", "tickets"])

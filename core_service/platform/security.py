@@ -50,8 +50,13 @@ def _derive(secret_key: str, purpose: bytes) -> bytes:
     )
 
 
+def purpose_cipher(secret_key: str, purpose: bytes) -> Fernet:
+    """A Fernet key of its own per ``purpose``, derived from the deployment secret."""
+    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, purpose)))
+
+
 def key_cipher(secret_key: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"kippu facility keys")))
+    return purpose_cipher(secret_key, b"kippu facility keys")
 
 
 class Signer:

@@ -73,6 +73,17 @@ class Settings:
     #: Seconds without a heartbeat after which ``kippu worker`` takes a worker for dead
     #: and runs the jobs it held again.
     worker_stalled_seconds: float = 30.0
+    #: Seconds a webhook endpoint has to answer one delivery attempt.
+    webhook_timeout_seconds: float = 10.0
+    #: Attempts of one webhook delivery before it is given up (state ``failed``).
+    webhook_max_attempts: int = 10
+    #: Seconds before the first retry of a failed webhook delivery; each further retry
+    #: waits twice as long as the one before, at most six hours.
+    webhook_retry_seconds: float = 30.0
+    #: Deliver webhooks to loopback, private and link-local addresses too. Off by default:
+    #: a facility's manager must not reach the deployment's internal network through
+    #: kippu. Switch it on where the receivers are on the facility's own network.
+    webhook_allow_private_targets: bool = False
     #: Minutes a checkout holds capacity before it returns by itself.
     hold_minutes: int = 15
     #: Send debug tracebacks to the browser. Never in production.

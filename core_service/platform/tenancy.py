@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from core_service.models import Facility, FacilityPlugin, PriceCategory, Product
+from core_service.models import Facility, FacilityPlugin, PriceCategory, Product, WebhookEndpoint
 from core_service.platform.errors import NotFound
 from core_service.platform.security import key_cipher
 from core_service.plugins.host import FacilityPlugins, PluginHost
@@ -32,6 +33,10 @@ class Tenant:
     #: Every price category (with its product) by id, in a cached read-only snapshot
     #: (``tenant_cache``); None when the tenant was loaded in the request's session.
     catalog: Mapping[int, PriceCategory] | None = None
+    #: Active webhook endpoints by the event type they receive, in the cached snapshot;
+    #: None when not loaded (the webhook outbox then asks the database). An event type
+    #: missing here has no subscriber: recording it costs a device request nothing.
+    webhook_subscriptions: Mapping[str, tuple[int, ...]] | None = None
 
     @property
     def id(self) -> int:
@@ -96,6 +101,30 @@ async def refresh_after_rollback(session: AsyncSession, tenant: Tenant) -> None:
     snapshot's facility is not in the session, so a rollback leaves it alone."""
     if tenant.facility in session:
         await session.refresh(tenant.facility)
+
+
+#: The facility's active endpoints and what they receive. Built once: the tenant cache and
+#: the webhook outbox of every uncached request run it.
+ACTIVE_WEBHOOK_ENDPOINTS = (
+    sa.select(WebhookEndpoint.id, WebhookEndpoint.events)
+    .where(
+        WebhookEndpoint.facility_id == sa.bindparam("facility_id"),
+        WebhookEndpoint.active.is_(True),
+    )
+    .order_by(WebhookEndpoint.id)
+)
+
+
+async def load_webhook_subscriptions(
+    session: AsyncSession, facility_id: int
+) -> Mapping[str, tuple[int, ...]]:
+    """Active webhook endpoint ids by event type (endpoints in id order)."""
+    rows = await session.execute(ACTIVE_WEBHOOK_ENDPOINTS, {"facility_id": facility_id})
+    by_type: dict[str, list[int]] = {}
+    for endpoint_id, events in rows:
+        for event_type in events or []:
+            by_type.setdefault(str(event_type), []).append(endpoint_id)
+    return MappingProxyType({k: tuple(v) for k, v in by_type.items()})
 
 
 def signing_key(facility: Facility, secret_key: str) -> bytes:

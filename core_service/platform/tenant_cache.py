@@ -1,13 +1,14 @@
 """Per-worker cache of a facility's setup for device requests, checked on every request.
 
-A kiosk sale or a gate scan needs the facility, its enabled plugins and (for a sale) the
-price categories with their products: data staff change a few times a day, read
-hundreds of times a second during an onsale. Loading it per request cost a transaction
+A kiosk sale or a gate scan needs the facility, its enabled plugins, (for a sale) the
+price categories with their products, and which webhook event types have subscribers:
+data staff change a few times a day, read hundreds of times a second during an onsale. Loading it per request cost a transaction
 (BEGIN, two queries, COMMIT) and the ORM's object building on the hottest path.
 
 Here each worker keeps one snapshot per facility, tagged with the facility's
 ``config_version``. Triggers in the database bump that version on any change of the
-facility row, its plugins, products or price categories (migration 0010), and the
+facility row, its plugins, products or price categories (migration 0010) or its webhook
+endpoints (migration 0012), and the
 device-token lookup reads it in the same statement (``accounts.auth``), so a request
 uses a snapshot only when nothing changed since it was taken: correct across workers
 and machines, with no invalidation messages to lose.
@@ -25,7 +26,12 @@ from types import MappingProxyType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core_service.platform.tenancy import FACILITY_CATEGORIES_WITH_PRODUCT, Tenant, load_tenant
+from core_service.platform.tenancy import (
+    FACILITY_CATEGORIES_WITH_PRODUCT,
+    Tenant,
+    load_tenant,
+    load_webhook_subscriptions,
+)
 from core_service.plugins.host import PluginHost
 
 
@@ -81,11 +87,13 @@ class TenantCache:
                     FACILITY_CATEGORIES_WITH_PRODUCT, {"facility_id": facility_id}
                 )
             ).all()
+            subscriptions = await load_webhook_subscriptions(session, facility_id)
         # Closing the session detached every object with its attributes loaded.
         snapshot = Tenant(
             tenant.facility,
             tenant.context,
             tenant.plugins,
             catalog=MappingProxyType({c.id: c for c in categories}),
+            webhook_subscriptions=subscriptions,
         )
         return version, snapshot

@@ -1,4 +1,4 @@
-"""The staff API: login, order lookup, cancellation and refunds, facility settings,
+"""The staff API: login, order lookup, cancellation and refunds, facility settings, webhooks,
 payment credentials, mailing, sales reports and devices. The workbench is its client.
 """
 
@@ -250,3 +250,62 @@ class DeviceOut(msgspec.Struct):
 
 class AllowedProductsIn(msgspec.Struct, forbid_unknown_fields=True):
     product_ids: list[int]
+
+
+class WebhookEndpointIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: http:// or https:// only; the events are POSTed here.
+    url: str
+    #: Event types (``kippu_contract.webhooks.EVENT_TYPES``) this endpoint receives.
+    events: list[str]
+    active: bool = True
+    description: str = ""
+
+
+class WebhookEndpointChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields given change."""
+
+    url: str | None = None
+    events: list[str] | None = None
+    active: bool | None = None
+    description: str | None = None
+
+
+class WebhookEndpointOut(msgspec.Struct):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    description: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class WebhookSecretOut(msgspec.Struct):
+    """The endpoint with its signing secret: answered only at creation and rotation."""
+
+    endpoint: WebhookEndpointOut
+    secret: str
+
+
+class WebhookDeliveryOut(msgspec.Struct):
+    id: int
+    event_id: str
+    event_type: str
+    event_created_at: dt.datetime
+    endpoint_id: int
+    endpoint_url: str
+    #: ``kippu_contract.states.WebhookDeliveryState``.
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str
+    last_attempt_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+
+
+class WebhookDeliveryPageOut(msgspec.Struct):
+    """Newest first; ask again with ``before=next_before`` for the next page."""
+
+    deliveries: list[WebhookDeliveryOut]
+    next_before: int | None

@@ -26,6 +26,7 @@ from workbench.mailing import MailingState
 from workbench.operations import OperationsState
 from workbench.roles import ACTIONS, PAGE_MIN_ROLE, PAGES, can, can_open, pages_for
 from workbench.sales import SalesState
+from workbench.webhooks import WebhooksState
 
 DAY = dt.date(2026, 11, 20)
 COMPOSITION = {"subject_ja": "件名", "subject_en": "Subject", "body_ja": "本文", "body_en": "Body"}
@@ -48,6 +49,8 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     "operations.lookup": ("GET", "/api/v1/orders/lookup", {"params": {"q": "K000001"}}),
     "settings.view": ("GET", "/api/v1/facility/settings", {}),
     "settings.save": ("PUT", "/api/v1/facility/settings", {"json": {}}),
+    "webhooks.endpoints": ("GET", "/api/v1/webhooks/endpoints", {}),
+    "webhooks.deliveries": ("GET", "/api/v1/webhooks/deliveries", {}),
 }
 
 
@@ -147,6 +150,9 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         settings = SettingsState(core)
         assert settings.loaded == can(role, "settings.view")
         assert settings.save() == can(role, "settings.save")
+        webhooks = WebhooksState(core)
+        assert (webhooks.deliveries is not None) == can(role, "webhooks.deliveries")
+        assert (webhooks.message == "") == can(role, "webhooks.endpoints")
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -144,9 +144,11 @@ async def _request(engine: AsyncEngine, demo: DemoFacility, name: str, run: str)
     )
 
 
-async def _orm_write(connection: Any, session: Any, sale: Any, receipts: Any) -> bool:
+async def _orm_write(
+    connection: Any, session: Any, sale: Any, receipts: Any, announce: Any = None
+) -> bool:
     """The SQLite writer, forced on PostgreSQL as the reference."""
-    return await writer.write_with_orm(session, sale, receipts)
+    return await writer.write_with_orm(session, sale, receipts, announce)
 
 
 def _recording(outcomes: list[sale_statement.Taken]) -> Any:
@@ -372,7 +374,9 @@ async def test_a_swept_receipt_writes_nothing_and_gives_the_places_back(
     write_order = writer.sale_statement.write_order
     counts = await _counts(engine)
 
-    async def after_a_sweep(connection: Any, session: Any, sale: Any, receipt_ids: Any) -> bool:
+    async def after_a_sweep(
+        connection: Any, session: Any, sale: Any, receipt_ids: Any, announce: Any = None
+    ) -> bool:
         assert len(receipt_ids) == 2  # day ticket and parking
         if swept == "all":  # the request stalled; the sweeper ran meanwhile
             later = utcnow() + reservations.RESERVATION_TTL + dt.timedelta(seconds=1)
@@ -380,7 +384,7 @@ async def test_a_swept_receipt_writes_nothing_and_gives_the_places_back(
         else:  # only one receipt gone: the other must not be consumed either
             gone = reservations.Reservation(receipt_ids[0], 0, 0, reservations.SOLD)
             await reservations.release(engine, [gone])
-        written = await write_order(connection, session, sale, receipt_ids)
+        written = await write_order(connection, session, sale, receipt_ids, announce)
         assert written is False
         left = await _counts(engine)
         assert left == {**counts, "capacity_reservation": 0 if swept == "all" else 1}
