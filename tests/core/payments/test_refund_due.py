@@ -45,7 +45,14 @@ Cause = states.RefundDueCause
 
 async def notify_paid(client: AsyncTestClient[Any], shop: Shop, f: Fakes, intent_id: str) -> str:
     """Stripe's payment_intent.succeeded webhook for ``intent_id``; kippu's outcome."""
-    body, headers = fake_stripe.signed(f.stripe.event(intent_id, "payment_intent.succeeded"))
+    return await notify(client, shop, f, intent_id, "payment_intent.succeeded")
+
+
+async def notify(
+    client: AsyncTestClient[Any], shop: Shop, f: Fakes, intent_id: str, event_type: str
+) -> str:
+    """Stripe's signed ``event_type`` webhook for ``intent_id``; kippu's outcome."""
+    body, headers = fake_stripe.signed(f.stripe.event(intent_id, event_type))
     hook = await client.post(
         f"/api/v1/payments/stripe/webhook/{shop.slug}", content=body, headers=headers
     )
@@ -293,3 +300,32 @@ async def test_a_refund_due_payment_the_provider_will_not_refund_stays_reported(
     assert [d.what for d in later.differences] == ["refund_due"]  # tried again, still owed
     assert (await payments(settings))[1] == (second, "refund_due", "paid")
     assert list(f.stripe.refunds) == ["re_by_hand"]
+
+
+async def test_a_signed_failed_then_paid_notification_is_owed_back_and_reported(
+    shop_client: Client,
+) -> None:
+    """Issue 18: Stripe says the attempt failed (canceled), then that it was paid after
+    all. The money paid nothing: the payment is refund_due (paid_after_failure), the
+    order stays payable, and reconciliation refunds it and reports it, once."""
+    client, shop, f, settings = shop_client
+    await checkout(client, shop, "stripe:card")
+    (intent_id,) = f.stripe.intents
+    f.stripe.intents[intent_id]["status"] = "canceled"
+    assert await notify(client, shop, f, intent_id, "payment_intent.canceled") == "failed"
+    assert (await payments(settings))[0] == (intent_id, "failed", "pending")
+    f.stripe.succeed(intent_id)
+
+    assert await notify_paid(client, shop, f, intent_id) == "refund_due"
+    assert await notify_paid(client, shop, f, intent_id) == "duplicate"
+
+    assert (await payments(settings))[0] == (intent_id, "refund_due", "pending")
+    assert await causes(settings) == {intent_id: Cause.PAID_AFTER_FAILURE}
+    tickets = await query(settings, sa.select(sa.func.count()).select_from(Ticket))
+    assert tickets[0][0] == 0
+    report = await run(settings)
+    assert [(r.what, r.detail, r.payment_id) for r in report.refunded] == [
+        ("refunded", Cause.PAID_AFTER_FAILURE, 1)
+    ]
+    assert [r["payment_intent"] for r in f.stripe.refunds.values()] == [intent_id]
+    assert (await run(settings)).refunded == []
