@@ -8,13 +8,18 @@ Claim layout (big-endian): kind (1 byte: 1 ticket, 2 order group), facility id
 (4 bytes), subject id (8 bytes: ticket or order id), secret version (4 bytes), and one
 reserved byte. Bumping a ticket's secret version (when it is handed on) makes every
 older token for it invalid.
+
+Decoding is strict: only the URL-safe alphabet, no padding, no whitespace, and the last
+character's unused bits zero, so each signed claim has exactly ONE text. The signature
+covers the decoded bytes, not the text; a forgiving decoder would let many spellings of
+one ticket verify, and a scanner that remembers the codes it has seen would admit each.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
+import re
 import struct
 from dataclasses import dataclass
 
@@ -48,8 +53,19 @@ def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of ``text`` if it is their canonical unpadded base64url spelling: the
+    encoding of the result is compared with the text, which refuses set spare bits in
+    the last character, padding, ``+``/``/`` and characters outside the alphabet."""
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise InvalidToken("malformed ticket code")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64encode(raw) != text:
+        raise InvalidToken("malformed ticket code")
+    return raw
 
 
 def generate_signing_key() -> tuple[bytes, str]:
@@ -75,31 +91,34 @@ def _private_key(private_key_raw: bytes) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(private_key_raw)
 
 
-def read_claim(token: str) -> TokenClaim:
-    """Parse a token's claim WITHOUT verifying it (to pick the facility's key)."""
+def _decode(token: str) -> tuple[TokenClaim, bytes, bytes]:
+    """The claim, the signed bytes and the signature of a strictly decoded token."""
     if not token.startswith(PREFIX):
         raise InvalidToken("not a kippu ticket code")
-    try:
-        raw = _b64decode(token[len(PREFIX) :].strip())
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidToken("malformed ticket code") from exc
+    raw = _b64decode(token[len(PREFIX) :])
     if len(raw) != _CLAIM.size + _SIGNATURE_LEN:
         raise InvalidToken("malformed ticket code")
-    kind, facility_id, subject_id, version, _reserved = _CLAIM.unpack(raw[: _CLAIM.size])
-    return TokenClaim(kind, facility_id, subject_id, version)
+    packed = raw[: _CLAIM.size]
+    kind, facility_id, subject_id, version, _reserved = _CLAIM.unpack(packed)
+    return TokenClaim(kind, facility_id, subject_id, version), packed, raw[_CLAIM.size :]
+
+
+def read_claim(token: str) -> TokenClaim:
+    """Parse a token's claim WITHOUT verifying it (to pick the facility's key)."""
+    return _decode(token)[0]
 
 
 def verify_token(token: str, public_key_text_b64: str) -> TokenClaim:
     """The claim of a token signed by the holder of ``public_key_text_b64``.
 
-    Raises :class:`InvalidToken` for anything else. Needs nothing but the public key, so
-    gates and third-party scanners can run it offline.
+    Raises :class:`InvalidToken` for anything else, including any spelling of a valid
+    token but the canonical one. Needs nothing but the public key, so gates and
+    third-party scanners can run it offline.
     """
-    claim = read_claim(token)
-    raw = _b64decode(token[len(PREFIX) :].strip())
+    claim, packed, signature = _decode(token)
     public = Ed25519PublicKey.from_public_bytes(_b64decode(public_key_text_b64))
     try:
-        public.verify(raw[_CLAIM.size :], raw[: _CLAIM.size])
+        public.verify(signature, packed)
     except InvalidSignature as exc:
         raise InvalidToken("signature does not match") from exc
     return claim

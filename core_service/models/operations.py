@@ -23,7 +23,18 @@ CHECKIN_RESULTS = (
 
 class Payment(TenantMixin, Timestamped, Base):
     __tablename__ = "payment"
-    __table_args__ = (sa.UniqueConstraint("facility_id", "idempotency_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("facility_id", "idempotency_key"),
+        # One payable attempt per order: a second start (a double click) cannot open
+        # another; payments.service continues the one there is.
+        sa.Index(
+            "uq_payment_one_pending_per_order",
+            "order_id",
+            unique=True,
+            postgresql_where=sa.text("state = 'pending'"),
+            sqlite_where=sa.text("state = 'pending'"),
+        ),
+    )
 
     order_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("orders.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(sa.String(64))

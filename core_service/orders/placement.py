@@ -2,7 +2,8 @@
 
 ``place_order`` validates a checkout, reserves capacity with atomic updates and writes
 the order, so a refusal leaves nothing behind; a replay of the same idempotency key
-returns the first order.
+returns the first order, also when it arrives while the first is still being placed
+(sales of one key take turns: ``key_lock``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core_service.models import (
 )
 from core_service.orders import sale_statement
 from core_service.orders.issuing import announce_paid
+from core_service.orders.key_lock import one_sale_per_key
 from core_service.orders.queries import find_order_by_key
 from core_service.orders.requests import CheckoutRequest
 from core_service.orders.sale_builder import PricedLine, build_sale, line_total
@@ -114,12 +116,15 @@ async def _place_new_order(
     wants = _wants(priced)
     async with bound_engine(session).connect() as raw:
         connection = await reservations.autocommit(raw)
+        # A replay of this key waits here until this sale is written or refused, so that
+        # place_order's lookup after its refusal finds this order (orders.key_lock).
         # A sale with webhook events takes the receipt path: its order statement and
         # the events then share one transaction, which the hot row's lock is not part of.
-        if announce is not None or not await _sell_in_one_statement(
-            connection, session, tenant, sale, wants
-        ):
-            await _reserve_and_write(connection, session, tenant, sale, wants, announce)
+        async with one_sale_per_key(connection, tenant.id, request.idempotency_key):
+            if announce is not None or not await _sell_in_one_statement(
+                connection, session, tenant, sale, wants
+            ):
+                await _reserve_and_write(connection, session, tenant, sale, wants, announce)
     if sale.order.status == OrderStatus.PAID:
         await announce_paid(tenant, sale.order)
     return sale.order

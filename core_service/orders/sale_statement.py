@@ -300,8 +300,8 @@ async def take_and_write_order(
     if written["order_id"] is None:
         if not written["row_exists"]:
             return Taken.NO_ROW
-        # As of the statement's start: a double submit still being written is not
-        # seen, just as place_order's lookup after a refusal would not see it.
+        # As of the statement's start, which is after any other sale with this key has
+        # committed or failed: placement holds the key's lock around it (key_lock).
         return Taken.FULL if written["key_taken"] else Taken.FULL_FIRST_TRY
     for line in sale.lines:
         line.capacity_id = written["capacity_id"]

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.mailing.messages import order_confirmation
@@ -39,10 +40,10 @@ from core_service.payments.provider_pages import customer_email
 from core_service.payments.registry import build_provider
 from core_service.payments.transitions import confirm_payment, create_payment, fail_payment
 from core_service.platform import urls
-from core_service.platform.errors import InvalidInput, KippuError
+from core_service.platform.errors import Conflict, InvalidInput, KippuError
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
-from core_service.platform.tenancy import Tenant
+from core_service.platform.tenancy import Tenant, refresh_after_rollback
 from kippu_contract.states import OrderStatus, PaymentState
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 #: A konbini order's hold lasts this long past the slip's deadline, so that the
 #: reconciliation job (which asks the provider first) expires it, not the plain hold expiry.
 KONBINI_HOLD_GRACE = dt.timedelta(hours=6)
+#: Rounds of finding or opening an attempt; a second is needed only after losing a race.
+_ROUNDS = 3
 #: Payment.data keys written here: the provider's data of the attempt, nothing else.
 NEXT_ACTION, EXPIRES_AT, START_ERROR = "next_action", "expires_at", "start_error"
 
@@ -108,17 +111,46 @@ async def start_payment(
     provider = build_provider(tenant, provider_name, settings)
     if method not in provider.methods:
         raise InvalidInput("Unknown payment method.", "このお支払い方法はご利用いただけません。")
-    payment = None
-    for earlier in await _pending_attempts(session, tenant, order):
-        if payment is None and _continuable(earlier, provider_name, method):
-            payment = earlier
-        else:
-            await _give_up(session, tenant, earlier, settings, "superseded by a new attempt")
-    if payment is None:
-        payment = await create_payment(session, tenant, order, provider_name, method)
-    elif (action := stored_action(payment)) is not None:
+    payment = await _attempt_to_pay(session, tenant, order, provider_name, method, settings)
+    if (action := stored_action(payment)) is not None:
         return _visitor_action(tenant, order, payment, action, settings.base_url)
     return await _start_with(session, tenant, provider, order, payment, settings, signer)
+
+
+async def _attempt_to_pay(
+    session: AsyncSession,
+    tenant: Tenant,
+    order: Order,
+    provider_name: str,
+    method: str,
+    settings: Settings,
+) -> Payment:
+    """The order's pending attempt with this provider and method, or a new one after
+    giving up any other.
+
+    The database keeps one pending attempt per order (a partial unique index): when a
+    concurrent start (a double click) opened one first, this insert is refused, and the
+    next round finds that attempt and continues it, as if this request had come second.
+    """
+    for _ in range(_ROUNDS):
+        payment = None
+        for earlier in await _pending_attempts(session, tenant, order):
+            if payment is None and _continuable(earlier, provider_name, method):
+                payment = earlier
+            else:
+                await _give_up(session, tenant, earlier, settings, "superseded by a new attempt")
+        if payment is not None:
+            return payment
+        try:
+            return await create_payment(session, tenant, order, provider_name, method)
+        except IntegrityError:
+            await session.rollback()
+            await refresh_after_rollback(session, tenant)
+            await session.refresh(order)
+    raise Conflict(
+        "This order is being paid in another window; please reload the page.",
+        "このご注文は別の画面でお支払い中です。ページを再読み込みしてください。",
+    )
 
 
 async def resume_payment(

@@ -99,6 +99,14 @@ async def pending_payments(
     settings: Settings, demo: DemoFacility, provider: str, method: str, count: int
 ) -> list[PendingPayment]:
     """``count`` pending web orders of one adult ticket each, with a payment attempt."""
+    return await pending_orders(settings, demo, count, attempt=(provider, method))
+
+
+async def pending_orders(
+    settings: Settings, demo: DemoFacility, count: int, *, attempt: tuple[str, str] | None = None
+) -> list[PendingPayment]:
+    """``count`` pending web orders of one adult ticket each, with a payment attempt of ``attempt`` (provider, method) if given, else none
+    (``payment_id`` 0)."""
     engine = make_engine(settings)
     visit = dt.date.today() + dt.timedelta(days=3)
     made = []
@@ -117,10 +125,11 @@ async def pending_payments(
                     ),
                     hold_minutes=15,
                 )
-                payment = await create_payment(session, tenant, order, provider, method)
-                made.append(
-                    PendingPayment(order.code, payment.id, payment.amount, order.access_key)
-                )
+                payment_id = 0
+                if attempt is not None:
+                    payment = await create_payment(session, tenant, order, *attempt)
+                    payment_id = payment.id
+                made.append(PendingPayment(order.code, payment_id, order.total, order.access_key))
     finally:
         await engine.dispose()
     return made

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from litestar import Request
+from litestar import HttpMethod, Litestar, Request, Router, get, route
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
     SerializationException,
 )
 from litestar.handlers.base import BaseRouteHandler
-from litestar.testing import RequestFactory
+from litestar.testing import AsyncTestClient, RequestFactory
 from litestar.utils.scope.state import ScopeState
 
 from core_service.platform.errors import Forbidden
@@ -75,3 +75,39 @@ async def test_a_device_guard_refuses_the_other_kind_of_device() -> None:
     gate = DevicePrincipal(id=1, facility_id=1, kind="gate", name="G", facility_version=1)
     with pytest.raises(PermissionDeniedException):
         await requires_device("kiosk")(_post(gate, {}), HANDLER)
+
+
+def _guarded_app() -> Litestar:
+    """An app without the authentication middleware: one guarded GET, and a guarded
+    route with an OPTIONS handler of its own."""
+
+    @get("/open-options", sync_to_thread=False)
+    def listing() -> str:
+        return "listing"
+
+    @route("/own-options", http_method=[HttpMethod.OPTIONS], sync_to_thread=False)
+    def own_options() -> str:
+        return "our own answer"
+
+    return Litestar(
+        [Router("/", route_handlers=[listing, own_options], guards=[requires_role("viewer")])]
+    )
+
+
+async def test_litestars_own_options_answer_passes_the_guards() -> None:
+    async with AsyncTestClient(app=_guarded_app()) as client:
+        response = await client.options("/open-options")
+    assert response.status_code == 204
+    assert "GET" in response.headers["allow"]
+
+
+async def test_an_options_handler_of_our_own_stays_guarded() -> None:
+    async with AsyncTestClient(app=_guarded_app()) as client:
+        response = await client.options("/own-options")
+    assert response.status_code == 401
+
+
+async def test_a_guard_without_authentication_middleware_refuses_rather_than_fails() -> None:
+    async with AsyncTestClient(app=_guarded_app()) as client:
+        response = await client.get("/open-options")
+    assert response.status_code == 401

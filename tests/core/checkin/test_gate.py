@@ -56,6 +56,17 @@ async def test_altered_token_is_invalid(
     assert (await _scan(client, gate_headers, "hello world"))["result"] == "invalid"
 
 
+async def test_another_spelling_of_a_valid_token_is_invalid_and_admits_nobody(
+    client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict, gate_headers: dict
+) -> None:
+    """The same bytes spelt with padding or the standard alphabet (see
+    tests/contract/test_tokens.py for every variant) do not open the gate."""
+    token = (await _buy(client, demo, kiosk_headers, demo.adult_category_id, 2000))["qr_token"]
+    for variant in (token + "==", token.replace("-", "+").replace("_", "/") + "=="):
+        assert (await _scan(client, gate_headers, variant))["result"] == "invalid"
+    assert (await _scan(client, gate_headers, token))["result"] == "admitted"
+
+
 async def test_token_signed_with_another_key_is_invalid(
     client: AsyncTestClient, demo: DemoFacility, gate_headers: dict
 ) -> None:

@@ -23,7 +23,6 @@ from core_service.payments.registry import build_provider
 from core_service.payments.service import merge_provider_data
 from core_service.payments.transitions import (
     confirm_payment,
-    create_payment,
     fail_payment,
     payment_outcome,
 )
@@ -45,7 +44,14 @@ Cause = states.RefundDueCause
 
 async def notify_paid(client: AsyncTestClient[Any], shop: Shop, f: Fakes, intent_id: str) -> str:
     """Stripe's payment_intent.succeeded webhook for ``intent_id``; kippu's outcome."""
-    body, headers = fake_stripe.signed(f.stripe.event(intent_id, "payment_intent.succeeded"))
+    return await notify(client, shop, f, intent_id, "payment_intent.succeeded")
+
+
+async def notify(
+    client: AsyncTestClient[Any], shop: Shop, f: Fakes, intent_id: str, event_type: str
+) -> str:
+    """Stripe's signed ``event_type`` webhook for ``intent_id``; kippu's outcome."""
+    body, headers = fake_stripe.signed(f.stripe.event(intent_id, event_type))
     hook = await client.post(
         f"/api/v1/payments/stripe/webhook/{shop.slug}", content=body, headers=headers
     )
@@ -85,15 +91,27 @@ async def event_count(settings: Settings) -> int:
 
 
 async def second_stripe_attempt(settings: Settings, shop: Shop) -> str:
-    """Another pending card attempt for the shop's one order, started at Stripe (as two
-    payment starts racing each other would leave it); its PaymentIntent id."""
+    """Another pending card attempt for the shop's one order, which another attempt has
+    paid, started at Stripe; its PaymentIntent id. Two racing payment starts left such
+    pairs before the database kept one pending attempt per order (migration 0012), so
+    the row is written as they left it, past ``open_payment``'s refusal."""
     engine = make_engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             tenant = await load_tenant(session, HOST, facility_id=shop.facility_id)
             order = await session.scalar(sa.select(Order))
-            assert order is not None
-            payment = await create_payment(session, tenant, order, "stripe", "card")
+            assert order is not None and order.status == OrderStatus.PAID
+            payment = Payment(
+                facility_id=tenant.id,
+                order_id=order.id,
+                provider="stripe",
+                method="card",
+                state=PaymentState.PENDING,
+                amount=order.total,
+                idempotency_key="left-by-a-race",
+            )
+            session.add(payment)
+            await session.flush()
             action = await build_provider(tenant, "stripe", settings).start(
                 PaymentStart(
                     payment_id=payment.id,
@@ -110,6 +128,21 @@ async def second_stripe_attempt(settings: Settings, shop: Shop) -> str:
             return action.provider_ref
     finally:
         await engine.dispose()
+
+
+async def paid_twice(
+    client: AsyncTestClient[Any], shop: Shop, f: Fakes, settings: Settings
+) -> tuple[str, str]:
+    """The shop's one order paid by card, then by the attempt a race left (see
+    :func:`second_stripe_attempt`): both PaymentIntent ids."""
+    await checkout(client, shop, "stripe:card")
+    (first,) = f.stripe.intents
+    f.stripe.succeed(first)
+    assert await notify_paid(client, shop, f, first) == "paid"
+    second = await second_stripe_attempt(settings, shop)
+    f.stripe.succeed(second)
+    assert await notify_paid(client, shop, f, second) == "refund_due"
+    return first, second
 
 
 async def order_page(client: AsyncTestClient[Any], shop: Shop, settings: Settings) -> str:
@@ -155,16 +188,9 @@ async def test_money_after_the_hold_expired_and_the_places_sold_is_owed_back(
 
 async def test_money_for_an_order_another_attempt_paid_is_owed_back(shop_client: Client) -> None:
     client, shop, f, settings = shop_client
-    await checkout(client, shop, "stripe:card")
-    (first,) = f.stripe.intents
-    second = await second_stripe_attempt(settings, shop)
-    f.stripe.succeed(first)
-    f.stripe.succeed(second)
+    first, second = await paid_twice(client, shop, f, settings)
 
-    assert await notify_paid(client, shop, f, first) == "paid"
-    assert await notify_paid(client, shop, f, second) == "refund_due"
     assert await notify_paid(client, shop, f, second) == "duplicate"
-
     assert await payments(settings) == [(first, "paid", "paid"), (second, "refund_due", "paid")]
     assert await causes(settings) == {second: Cause.ORDER_PAID}
     tickets = await query(settings, sa.select(sa.func.count()).select_from(Ticket))
@@ -244,12 +270,7 @@ async def test_reconciliation_gives_back_every_refund_due_payment_once(
     shop_client: Client,
 ) -> None:
     client, shop, f, settings = shop_client
-    await checkout(client, shop, "stripe:card")
-    (first,) = f.stripe.intents
-    second = await second_stripe_attempt(settings, shop)
-    for intent_id in (first, second):
-        f.stripe.succeed(intent_id)
-        await notify_paid(client, shop, f, intent_id)
+    first, second = await paid_twice(client, shop, f, settings)
     given_up = await give_up_and_pay_anyway(client, shop, f, settings)
 
     report = await run(settings)
@@ -272,12 +293,7 @@ async def test_a_refund_due_payment_the_provider_will_not_refund_stays_reported(
     shop_client: Client,
 ) -> None:
     client, shop, f, settings = shop_client
-    await checkout(client, shop, "stripe:card")
-    (first,) = f.stripe.intents
-    second = await second_stripe_attempt(settings, shop)
-    for intent_id in (first, second):
-        f.stripe.succeed(intent_id)
-        await notify_paid(client, shop, f, intent_id)
+    first, second = await paid_twice(client, shop, f, settings)
     # Someone refunded it by hand in the Stripe Dashboard: Stripe refuses a second refund.
     amount = f.stripe.intents[second]["amount"]
     f.stripe.refunds["re_by_hand"] = {"amount": amount, "payment_intent": second}
@@ -293,3 +309,32 @@ async def test_a_refund_due_payment_the_provider_will_not_refund_stays_reported(
     assert [d.what for d in later.differences] == ["refund_due"]  # tried again, still owed
     assert (await payments(settings))[1] == (second, "refund_due", "paid")
     assert list(f.stripe.refunds) == ["re_by_hand"]
+
+
+async def test_a_signed_failed_then_paid_notification_is_owed_back_and_reported(
+    shop_client: Client,
+) -> None:
+    """Issue 18: Stripe says the attempt failed (canceled), then that it was paid after
+    all. The money paid nothing: the payment is refund_due (paid_after_failure), the
+    order stays payable, and reconciliation refunds it and reports it, once."""
+    client, shop, f, settings = shop_client
+    await checkout(client, shop, "stripe:card")
+    (intent_id,) = f.stripe.intents
+    f.stripe.intents[intent_id]["status"] = "canceled"
+    assert await notify(client, shop, f, intent_id, "payment_intent.canceled") == "failed"
+    assert (await payments(settings))[0] == (intent_id, "failed", "pending")
+    f.stripe.succeed(intent_id)
+
+    assert await notify_paid(client, shop, f, intent_id) == "refund_due"
+    assert await notify_paid(client, shop, f, intent_id) == "duplicate"
+
+    assert (await payments(settings))[0] == (intent_id, "refund_due", "pending")
+    assert await causes(settings) == {intent_id: Cause.PAID_AFTER_FAILURE}
+    tickets = await query(settings, sa.select(sa.func.count()).select_from(Ticket))
+    assert tickets[0][0] == 0
+    report = await run(settings)
+    assert [(r.what, r.detail, r.payment_id) for r in report.refunded] == [
+        ("refunded", Cause.PAID_AFTER_FAILURE, 1)
+    ]
+    assert [r["payment_intent"] for r in f.stripe.refunds.values()] == [intent_id]
+    assert (await run(settings)).refunded == []

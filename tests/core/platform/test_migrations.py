@@ -229,3 +229,84 @@ def test_0011_turns_the_payment_flags_into_states_and_back(empty_db_settings: Se
     command.downgrade(alembic_config(settings), "0010_facility_config_version")
 
     assert _payments(settings) == before
+
+
+def _seed_pending_attempts(settings: Settings, per_order: tuple[int, ...]) -> list[list[int]]:
+    """Orders with that many pending attempts each, as racing starts left them before
+    0012; the payment ids per order, oldest first."""
+    from core_service.demo.data import seed_demo_facility
+    from core_service.models import Order, Payment
+    from core_service.platform.database import make_sessionmaker
+
+    async def seed() -> list[list[int]]:
+        engine = make_engine(settings)
+        made = []
+        async with make_sessionmaker(engine)() as session:
+            demo = await seed_demo_facility(session, settings.secret_key)
+            for n, count in enumerate(per_order):
+                order = Order(
+                    facility_id=demo.facility_id, code=f"RACE{n}", channel="web", access_key="k"
+                )
+                session.add(order)
+                await session.flush()
+                ids = []
+                for _ in range(count):
+                    payment = Payment(
+                        facility_id=demo.facility_id, order_id=order.id, provider="demo",
+                        method="card", state="pending", amount=1000,
+                    )  # fmt: skip
+                    session.add(payment)
+                    await session.flush()
+                    ids.append(payment.id)
+                made.append(ids)
+            await session.commit()
+        await engine.dispose()
+        return made
+
+    return asyncio.run(seed())
+
+
+def _failure_reasons(settings: Settings) -> dict[int, str]:
+    async def read() -> dict[int, str]:
+        engine = make_engine(settings)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                sa.text("SELECT payment_id, detail FROM payment_event WHERE to_state = 'failed'")
+            )
+            found = {
+                row.payment_id: (
+                    row.detail if isinstance(row.detail, dict) else json.loads(row.detail)
+                )
+                for row in rows
+            }
+        await engine.dispose()
+        return {payment_id: detail["reason"] for payment_id, detail in found.items()}
+
+    return asyncio.run(read())
+
+
+def test_0012_keeps_the_newest_pending_attempt_of_each_order(empty_db_settings: Settings) -> None:
+    from core_service.platform.database import alembic_config, upgrade_database
+
+    settings = empty_db_settings
+    upgrade_database(settings, "0011_payment_refund_due")
+    (raced, single) = _seed_pending_attempts(settings, (3, 1))
+
+    upgrade_database(settings, "0012_issue18_fixes")
+
+    states = {i: state for i, (state, _) in _payments(settings).items()}
+    assert [states[i] for i in raced] == ["failed", "failed", "pending"]
+    assert [states[i] for i in single] == ["pending"]
+    reasons = _failure_reasons(settings)
+    assert set(reasons) == set(raced[:2])
+    assert all("one pending attempt per order" in r for r in reasons.values())
+    command.downgrade(alembic_config(settings), "0011_payment_refund_due")
+
+    async def pend_again() -> None:  # the index is gone: several pending attempts again
+        engine = make_engine(settings)
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("UPDATE payment SET state = 'pending'"))
+        await engine.dispose()
+
+    asyncio.run(pend_again())
+    assert {state for state, _ in _payments(settings).values()} == {"pending"}
