@@ -6,7 +6,7 @@ of migration 0010 that bump ``facility.config_version`` on every insert, update 
 delete: on PostgreSQL through the existing ``kippu_bump_facility_version()``, on SQLite
 one trigger per event.
 
-Revision ID: 0012_webhooks
+Revision ID: 0013_webhooks
 Revises: 0012_job_queue
 Create Date: 2026-12-08
 """
@@ -19,7 +19,7 @@ from alembic import op
 
 import core_service.models.base
 
-revision: str = "0012_webhooks"
+revision: str = "0013_webhooks"
 down_revision: str | None = "0012_job_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

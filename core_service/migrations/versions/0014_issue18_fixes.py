@@ -6,7 +6,7 @@
   the others become ``failed`` with an event saying why. If one of them is paid after
   all, its money is owed back like any attempt given up (``paid_after_failure``).
 
-Revision ID: 0012_issue18_fixes
+Revision ID: 0014_issue18_fixes
 Revises: 0013_webhooks
 Create Date: 2026-12-07
 """
@@ -19,12 +19,12 @@ from alembic import op
 
 import core_service.models.base
 
-revision: str = "0012_issue18_fixes"
+revision: str = "0014_issue18_fixes"
 down_revision: str | None = "0013_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MIGRATED = "0012_issue18_fixes"
+MIGRATED = "0014_issue18_fixes"
 ONE_PENDING_INDEX = "uq_payment_one_pending_per_order"
 PENDING = sa.text("state = 'pending'")
 

@@ -285,14 +285,14 @@ def _failure_reasons(settings: Settings) -> dict[int, str]:
     return asyncio.run(read())
 
 
-def test_0012_keeps_the_newest_pending_attempt_of_each_order(empty_db_settings: Settings) -> None:
+def test_0014_keeps_the_newest_pending_attempt_of_each_order(empty_db_settings: Settings) -> None:
     from core_service.platform.database import alembic_config, upgrade_database
 
     settings = empty_db_settings
     upgrade_database(settings, "0011_payment_refund_due")
     (raced, single) = _seed_pending_attempts(settings, (3, 1))
 
-    upgrade_database(settings, "0012_issue18_fixes")
+    upgrade_database(settings, "0014_issue18_fixes")
 
     states = {i: state for i, (state, _) in _payments(settings).items()}
     assert [states[i] for i in raced] == ["failed", "failed", "pending"]

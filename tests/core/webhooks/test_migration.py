@@ -32,11 +32,11 @@ def _tables_and_triggers(settings: Settings) -> tuple[set[str], set[str]]:
 
 def test_0012_upgrades_downgrades_and_upgrades_again(empty_db_settings: Settings) -> None:
     settings = empty_db_settings
-    upgrade_database(settings, "0012_webhooks")
+    upgrade_database(settings, "0013_webhooks")
     tables, triggers = _tables_and_triggers(settings)
     assert tables == {"webhook_endpoint", "webhook_event", "webhook_delivery", "webhook_attempt"}
     assert triggers  # the endpoint table moves the facility's version
     command.downgrade(alembic_config(settings), "0011_payment_refund_due")
     assert _tables_and_triggers(settings) == (set(), set())
-    upgrade_database(settings, "0012_webhooks")
+    upgrade_database(settings, "0013_webhooks")
     assert _tables_and_triggers(settings) == (tables, triggers)
