@@ -106,24 +106,12 @@ def payments_reconcile(as_json: bool) -> None:
 
     Exits with status 1 when the report lists differences or errors to look at.
     """
+    from core_service.jobs.resources import open_resources
     from core_service.payments.reconciliation import reconcile
-    from core_service.platform.database import make_engine, make_sessionmaker
-    from core_service.platform.security import Signer
-    from core_service.plugins.host import PluginHost, build_plugin_manager
-
-    settings = _settings()
 
     async def run() -> dict[str, object]:
-        engine = make_engine(settings)
-        try:
-            report = await reconcile(
-                make_sessionmaker(engine),
-                PluginHost(build_plugin_manager()),
-                settings,
-                Signer(settings.secret_key),
-            )
-        finally:
-            await engine.dispose()
+        async with open_resources(_settings()) as r:
+            report = await reconcile(r.sessionmaker, r.plugin_host, r.settings, r.signer)
         click.echo(
             json.dumps(report.as_dict(), ensure_ascii=False, indent=2)
             if as_json

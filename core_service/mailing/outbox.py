@@ -202,7 +202,7 @@ async def _send_one(
     try:
         await asyncio.to_thread(relay.send, build_email(settings, message), message.id)
     except (OSError, smtplib.SMTPException) as exc:
-        relay.close()
+        await asyncio.to_thread(relay.close)  # QUIT is network I/O: off the event loop
         final = attempts >= MAX_ATTEMPTS
         await session.execute(
             sa.update(OutboxMessage)

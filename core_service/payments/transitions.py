@@ -114,7 +114,8 @@ async def confirm_payment(
     if paid_lines:
         await convert_holds(session, paid_lines)  # last before the COMMIT (see there)
     await session.commit()
-    await session.refresh(order, ["lines", "tickets"])
+    if not (newly_paid and on_paid is not None):  # on_paid loaded them already
+        await session.refresh(order, ["lines", "tickets"])
     if newly_paid:
         await announce_paid(tenant, order)
     return order, newly_paid
