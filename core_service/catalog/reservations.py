@@ -12,7 +12,7 @@ A sale takes its places first, on a connection of its own, and writes the order 
 3. If the order cannot be written, :func:`release` gives the places back, again in one
    statement per receipt; deleting the receipt and returning the places happen together,
    so a release racing the sweeper or a late commit gives back at most once.
-4. A crash between 1 and 2 leaves a receipt behind; :func:`sweep` (the background loop)
+4. A crash between 1 and 2 leaves a receipt behind; :func:`sweep` (the ``sweep_reservations`` job)
    releases receipts older than :data:`RESERVATION_TTL`. An order transaction still
    running then finds its receipt gone and rolls back: never an order without places.
 

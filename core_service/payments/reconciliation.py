@@ -18,7 +18,7 @@ and reports each one: ``refunded``, or among the differences while it is still o
 provider refused or could not be reached; the next run tries again).
 
 It also reports the other differences that need a person: amounts that do not match,
-providers that could not be asked. The background loop of the core runs it every few
+providers that could not be asked. The ``reconcile_payments`` job runs it every few
 minutes; ``kippu payments reconcile`` runs it by hand.
 """
 
