@@ -4,9 +4,11 @@ The compose file cannot run here (no container runtime in CI), so this test read
 starts every kippu service with the service's own command and environment, replicas
 included: the schema migration, three `kippu serve` processes, two `kippu worker`
 processes and the workbench, with the compose hostnames (postgres, mail, proxy) pointed at
-PostgreSQL, an SMTP server and the core processes on loopback. A web order placed on one
-core and paid on another, and a kiosk sale on a third, then get their confirmation mail
-from a worker, once, and reach the exports.
+PostgreSQL, an SMTP server, an S3-compatible store (moto in server mode, standing in for
+MinIO, with the compose file's bucket, prefix and credentials) and the core processes on
+loopback. A web order placed on one core and paid on another, and a kiosk sale on a
+third, then get their confirmation mail from a worker, once, and reach the exports in the
+store.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.fs as pafs
 import pytest
 import yaml
 
 from core_service.platform.settings import Settings
+from kippu_contract.export_store import ExportStore
 from tests.conftest import seed_demo
 from tests.support import REPO_ROOT
 from tests.support.live_server import free_port
@@ -35,6 +39,7 @@ from tests.support.processes import (
     wait_for,
     wait_until_serving,
 )
+from tests.support.s3 import s3_endpoint  # noqa: F401 (a fixture)
 from tests.support.smtp import smtp_server
 from tests.support.web import Shop, checkout_form, pay_with_demo, product_url
 from workbench.data_access import ExportSource
@@ -101,7 +106,7 @@ def test_the_compose_file_names_only_settings_kippu_reads() -> None:
 class Deployment:
     """The kippu processes of the compose file, started on loopback."""
 
-    def __init__(self, settings: Settings, tmp_path: Path, smtp_port: int) -> None:
+    def __init__(self, settings: Settings, tmp_path: Path, smtp_port: int, s3_url: str) -> None:
         self.compose = load_compose()["services"]
         self.settings = settings
         self.tmp_path = tmp_path
@@ -118,9 +123,31 @@ class Deployment:
         self.hosts = {
             "postgresql://kippu:kippu@postgres:5432/kippu": database,
             "http://proxy:80": self.core_url(0),
-            "http://s3:9000": "",  # the exports stay in a directory here (below)
+            "http://s3:9000": s3_url,
         }
         self.processes: list[subprocess.Popen[bytes]] = []
+
+    def export_store(self) -> ExportStore:
+        """The exports as the workbench service reads them: the compose file's URL on the
+        loopback store."""
+        env = self.environment("workbench")
+        return ExportStore.open(
+            env["KIPPU_EXPORT_URL"],
+            endpoint_url=env["KIPPU_S3_ENDPOINT_URL"],
+            region=env["KIPPU_S3_REGION"],
+        )
+
+    def create_bucket(self) -> None:
+        """What compose's `s3-bucket` service does: create the exports' bucket."""
+        env = self.environment("workbench")
+        admin = pafs.S3FileSystem(
+            endpoint_override=env["KIPPU_S3_ENDPOINT_URL"],
+            access_key=env["AWS_ACCESS_KEY_ID"],
+            secret_key=env["AWS_SECRET_ACCESS_KEY"],
+            region=env["KIPPU_S3_REGION"],
+            allow_bucket_creation=True,
+        )
+        admin.create_dir(self.export_store().root.split("/", 1)[0])
 
     def replicas(self, name: str) -> int:
         return int(self.compose[name].get("deploy", {}).get("replicas", 1))
@@ -132,10 +159,6 @@ class Deployment:
         env = service_environment(self.compose[name], self.variables, self.hosts)
         if env.get("KIPPU_SMTP_HOST") == "mail":
             env["KIPPU_SMTP_HOST"] = "127.0.0.1"
-        # Exports in a directory shared by the processes, as the S3 store is in compose.
-        for key in ("KIPPU_EXPORT_URL", "KIPPU_S3_ENDPOINT_URL"):
-            env.pop(key, None)
-        env["KIPPU_EXPORT_DIR"] = str(self.tmp_path / "exports")
         base = settings_environment(self.settings)
         for key in ("KIPPU_DATABASE_URL", "KIPPU_SECRET_KEY"):
             base.pop(key)
@@ -179,9 +202,20 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(postgres_settings: Settings, tmp_path: Path) -> Iterator[tuple[Deployment, Any]]:
+def deployment(
+    postgres_settings: Settings,
+    tmp_path: Path,
+    s3_endpoint: str,  # noqa: F811 (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Deployment, Any]]:
     with smtp_server() as (inbox, port):
-        deployed = Deployment(postgres_settings, tmp_path, port)
+        deployed = Deployment(postgres_settings, tmp_path, port, s3_endpoint)
+        # This process reads the store with the workbench's credentials.
+        for key, value in deployed.environment("workbench").items():
+            if key.startswith("AWS_"):
+                monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        deployed.create_bucket()
         try:
             yield deployed, inbox
         finally:
@@ -229,7 +263,7 @@ def test_the_compose_services_sell_mail_and_export_together(
     try:
         asyncio.run(_sell(deployed, shop, demo.kiosk_token, demo.adult_category_id))
         wait_for(lambda: len(inbox.messages) >= 1, timeout=60, what="the confirmation mail")
-        exports = deployed.tmp_path / "exports"
+        exports = deployed.export_store()
 
         def both_orders_exported() -> bool:
             try:
