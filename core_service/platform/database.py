@@ -60,10 +60,22 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     # before it takes places), so waiting cannot deadlock.
     kwargs.setdefault("pool_size", 15)
     kwargs.setdefault("max_overflow", 0)
-    # No pre-ping: it costs two round trips per checkout on every request. A connection
-    # the server dropped fails its request once; SQLAlchemy then invalidates the pool.
+    # No pre-ping: it costs two round trips per checkout on every request; the checkout
+    # hook below replaces the connections a server restart closed, for free.
     kwargs.setdefault("pool_recycle", 1800)
-    return create_async_engine(settings.database_url, **kwargs)
+    engine = create_async_engine(settings.database_url, **kwargs)
+
+    @sa.event.listens_for(engine.sync_engine, "checkout")
+    def _replace_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A restarted or failed-over server closes every pooled connection; asyncpg sees
+        # the socket close while the connection idles and marks it closed. Checking that
+        # flag costs no round trip (unlike pre-ping), and DisconnectionError makes the
+        # pool replace the connection instead of failing a request with it (the hot
+        # statements run on the driver directly, where SQLAlchemy cannot invalidate it).
+        if dbapi_connection.driver_connection.is_closed():
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
+
+    return engine
 
 
 async def driver_connection(connection: AsyncConnection) -> Any:

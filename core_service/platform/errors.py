@@ -13,7 +13,9 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core_service.platform.i18n.choice import request_locale
 
@@ -69,6 +71,36 @@ class InvalidInput(KippuError):
 ErrorPage = Callable[[Request[Any, Any, Any], int, str], Response[Any]]
 
 
+#: SQLSTATEs of a database that is not there for the moment: class 08 (connection
+#: exceptions) and the server shutting down, crashing or still starting (57P01-57P03).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+#: Seconds a client is asked to wait when the database is unavailable; a PostgreSQL
+#: restart or fail-over takes a few.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached right now (restarting, failed
+    over, the connection dropped, the pool exhausted) rather than that the request or the
+    code is wrong. The transaction the request was in did not commit, and what an earlier
+    step of it may have committed is safe to meet again (a hold expires, an idempotency
+    key replays the sale), so the client may retry, with the same key where it has one."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the cause chain: SQLAlchemy wraps the driver's error
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, ConnectionError | PoolTimeout):
+            return True
+        sqlstate = str(getattr(seen, "sqlstate", "") or getattr(seen, "pgcode", "") or "")
+        if sqlstate.startswith(_UNAVAILABLE_STATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
@@ -100,6 +132,8 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
         return respond(request, exc.status_code, str(exc.detail), body)
 
     def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        if database_unavailable(exc):
+            return unavailable(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = (
             "Something went wrong on our side. Nothing was charged twice; please try again."
@@ -108,5 +142,20 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
         )
         body = {"detail": message, "code": "internal_error"}
         return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, message, body)
+
+    def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        # One line, not a traceback per request: a restart fails every request in flight.
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        message = (
+            "The service is briefly unavailable. Nothing was charged; "
+            "please try again in a few seconds."
+            if request_locale(request) == "en"
+            else "ただいま一時的にご利用いただけません。課金はされていません。"
+            "数秒後にもう一度お試しください。"
+        )
+        body = {"detail": message, "code": "service_unavailable"}
+        response = respond(request, HTTP_503_SERVICE_UNAVAILABLE, message, body)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     return {KippuError: kippu_error, HTTPException: http_error, Exception: unexpected_error}
