@@ -10,7 +10,9 @@ kiosk tickets at gates (some twice), and sends a mail campaign to
 ``KIPPU_BENCH_SOAK_CAMPAIGN`` (default 600) customers. At 30% of the run one worker and
 one core are killed (SIGKILL) and restarted 3 s later; at 60% PostgreSQL is restarted
 (``pg_ctlcluster ... restart``; ``KIPPU_BENCH_SOAK_PG_RESTART=0`` skips it: it needs root
-and disturbs anything else using the server). A process that dies is restarted, as
+and disturbs anything else using the server, so on a shared machine give the soak a
+cluster of its own: ``KIPPU_BENCH_SOAK_PG_CLUSTER`` names it, default ``main``, and
+``KIPPU_BENCH_POSTGRES_URL`` points at its port; docs/benchmarks.md shows how). A process that dies is restarted, as
 compose's ``restart: unless-stopped`` would.
 
 Then, once the outbox has drained and two more export periods have passed, it checks:
@@ -349,9 +351,10 @@ async def _campaign(fleet: Fleet, demo: Any, keys: list[str], tally: Tally) -> i
 
 def _restart_postgres() -> float:
     version = sorted(os.listdir("/etc/postgresql"))[-1]
+    cluster = os.environ.get("KIPPU_BENCH_SOAK_PG_CLUSTER", "main")
     started = time.perf_counter()
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"], check=True
     )
     return time.perf_counter() - started
 
