@@ -12,8 +12,8 @@ one core are killed (SIGKILL) and restarted 3 s later; at 60% PostgreSQL is rest
 (``pg_ctlcluster ... restart``; ``KIPPU_BENCH_SOAK_PG_RESTART=0`` skips it: it needs root
 and disturbs anything else using the server, so on a shared machine give the soak a
 cluster of its own: ``KIPPU_BENCH_SOAK_PG_CLUSTER`` names it, default ``main``, and
-``KIPPU_BENCH_POSTGRES_URL`` points at its port; docs/benchmarks.md shows how). A process that dies is restarted, as
-compose's ``restart: unless-stopped`` would.
+``KIPPU_BENCH_POSTGRES_URL`` points at its port; docs/benchmarks.md shows how). A
+process that dies is restarted, as compose's ``restart: unless-stopped`` would.
 
 Then, once the outbox has drained and two more export periods have passed, it checks:
 every paid order has all its tickets; every paid web order got exactly one confirmation

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow.fs as pafs
 import pytest
 import yaml
 
@@ -39,7 +38,7 @@ from tests.support.processes import (
     wait_for,
     wait_until_serving,
 )
-from tests.support.s3 import s3_endpoint  # noqa: F401 (a fixture)
+from tests.support.s3 import create_bucket, s3_endpoint  # noqa: F401 (a fixture)
 from tests.support.smtp import smtp_server
 from tests.support.web import Shop, checkout_form, pay_with_demo, product_url
 from workbench.data_access import ExportSource
@@ -137,18 +136,6 @@ class Deployment:
             region=env["KIPPU_S3_REGION"],
         )
 
-    def create_bucket(self) -> None:
-        """What compose's `s3-bucket` service does: create the exports' bucket."""
-        env = self.environment("workbench")
-        admin = pafs.S3FileSystem(
-            endpoint_override=env["KIPPU_S3_ENDPOINT_URL"],
-            access_key=env["AWS_ACCESS_KEY_ID"],
-            secret_key=env["AWS_SECRET_ACCESS_KEY"],
-            region=env["KIPPU_S3_REGION"],
-            allow_bucket_creation=True,
-        )
-        admin.create_dir(self.export_store().root.split("/", 1)[0])
-
     def replicas(self, name: str) -> int:
         return int(self.compose[name].get("deploy", {}).get("replicas", 1))
 
@@ -215,7 +202,8 @@ def deployment(
             if key.startswith("AWS_"):
                 monkeypatch.setenv(key, value)
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        deployed.create_bucket()
+        # What compose's `s3-bucket` service does: create the exports' bucket.
+        create_bucket(s3_endpoint, deployed.export_store().root.split("/", 1)[0])
         try:
             yield deployed, inbox
         finally:

@@ -61,6 +61,12 @@ def on_s3(settings: Settings, bucket: S3Bucket, prefix: str = "exports") -> Sett
     )
 
 
+def create_bucket(endpoint_url: str, name: str) -> None:
+    """Create bucket ``name`` on the server, with the credentials in the environment."""
+    admin = pafs.S3FileSystem(endpoint_override=endpoint_url, allow_bucket_creation=True)
+    admin.create_dir(name)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """The URL of a moto server on loopback, for the whole test process."""
@@ -80,6 +86,5 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
     for key, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
     name = f"kippu-{uuid.uuid4().hex[:12]}"
-    admin = pafs.S3FileSystem(endpoint_override=s3_endpoint, allow_bucket_creation=True)
-    admin.create_dir(name)
+    create_bucket(s3_endpoint, name)
     return S3Bucket(s3_endpoint, name)
