@@ -41,6 +41,7 @@ from core_service.platform.dependencies import (
 )
 from core_service.platform.errors import exception_handlers
 from core_service.platform.security import Signer
+from core_service.platform.security_headers import security_headers_hook
 from core_service.platform.settings import Settings
 from core_service.platform.tenant_cache import TenantCache
 from core_service.plugins.host import PluginHost, build_plugin_manager
@@ -110,6 +111,7 @@ def create_app(
             "tenant": Provide(provide_principal_tenant),
         },
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        before_send=[security_headers_hook(served_over_tls=settings.served_over_tls)],
         exception_handlers=exception_handlers(render_error_page),
         template_config=template_config(),
         debug=settings.debug,

@@ -45,12 +45,21 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the core service (web checkout, APIs)."""
     import uvicorn
 
+    settings = _settings()
+    # uvicorn takes the client address from X-Forwarded-For only from these proxies.
+    proxies = settings.trusted_proxies
     if workers > 1:
-        uvicorn.run("core_service.asgi:app", host=host, port=port, workers=workers)
+        uvicorn.run(
+            "core_service.asgi:app", host=host, port=port, workers=workers,
+            proxy_headers=True, forwarded_allow_ips=proxies,
+        )  # fmt: skip
     else:
         from core_service.app import create_app
 
-        uvicorn.run(create_app(_settings()), host=host, port=port)
+        uvicorn.run(
+            create_app(settings), host=host, port=port,
+            proxy_headers=True, forwarded_allow_ips=proxies,
+        )  # fmt: skip
 
 
 @click.command()

@@ -33,6 +33,7 @@ import holoviews.plotting.bokeh  # noqa: F401 - registers the renderer that .opt
 import httpx
 import jinja2
 import panel as pn
+import tornado.web
 from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler
 from panel.config import config as pn_config
 from tornado.web import decode_signed_value
@@ -106,7 +107,22 @@ button { margin-top: 1.5em; width: 100%; padding: .7em; background: #107bba; col
 )
 
 
-class KippuLoginHandler(BasicLoginHandler):
+class SafeCookies(tornado.web.RequestHandler):
+    """Every cookie these handlers set (Panel's own session cookies included) is
+    HttpOnly and SameSite=Lax, and Secure when the request came by HTTPS or the
+    workbench is configured to be reached by it (``secure_cookies``)."""
+
+    secure_cookies: bool = False
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("httponly", True)
+        kwargs.setdefault("samesite", "Lax")
+        if self.secure_cookies or self.request.protocol == "https":
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, *args, **kwargs)
+
+
+class KippuLoginHandler(SafeCookies, BasicLoginHandler):
     """Panel's basic login handler, with the credential check delegated to the core."""
 
     core_url: str = "http://127.0.0.1:8000"
@@ -171,10 +187,17 @@ class KippuLoginHandler(BasicLoginHandler):
         self.redirect(f"{self.request.path}?{query}")
 
 
-class KippuLogoutHandler(LogoutHandler):
-    """Panel's logout, also forgetting the core token."""
+class KippuLogoutHandler(SafeCookies, LogoutHandler):
+    """Panel's logout, also ending the core token (every token of this staff member:
+    a copied cookie stops working too) and forgetting it."""
 
-    def get(self) -> None:
+    core_url: str = "http://127.0.0.1:8000"
+    transport: httpx.AsyncBaseTransport | None = None
+
+    async def get(self) -> None:
+        identity = _identity_from_cookie(self.get_cookie(IDENTITY_COOKIE))
+        if identity is not None:
+            await core_client.logout(self.core_url, identity.token, transport=self.transport)
         self.clear_cookie(IDENTITY_COOKIE, path=pn_config.cookie_path)
         super().get()
 
@@ -182,10 +205,17 @@ class KippuLogoutHandler(LogoutHandler):
 class KippuAuthProvider(BasicAuthProvider):
     """Panel's ``BasicAuthProvider`` whose login form asks the core (see module docstring)."""
 
-    def __init__(self, core_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        core_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        secure_cookies: bool = False,
+    ) -> None:
         # Set before super().__init__(), which already asks for login_handler.
         self._core_url = core_url.rstrip("/")
         self._transport = transport
+        self._secure_cookies = secure_cookies
         super().__init__()
 
     @property
@@ -197,19 +227,31 @@ class KippuAuthProvider(BasicAuthProvider):
             {
                 "core_url": self._core_url,
                 "transport": self._transport,
+                "secure_cookies": self._secure_cookies,
                 "_login_endpoint": getattr(self, "_login_endpoint", "/login"),
             },
         )
 
     @property
     def logout_handler(self) -> type[LogoutHandler]:
-        KippuLogoutHandler._login_endpoint = self._login_endpoint
-        return KippuLogoutHandler
+        return type(
+            "ConfiguredKippuLogoutHandler",
+            (KippuLogoutHandler,),
+            {
+                "core_url": self._core_url,
+                "transport": self._transport,
+                "secure_cookies": self._secure_cookies,
+                "_login_endpoint": self._login_endpoint,
+            },
+        )
 
 
 def current_identity() -> StaffIdentity | None:
     """The logged-in staff member of the current Panel session, from the signed cookie."""
-    raw = pn.state.cookies.get(IDENTITY_COOKIE)
+    return _identity_from_cookie(pn.state.cookies.get(IDENTITY_COOKIE))
+
+
+def _identity_from_cookie(raw: str | None) -> StaffIdentity | None:
     if not raw or pn_config.cookie_secret is None:
         return None
     value = decode_signed_value(
@@ -353,6 +395,8 @@ def serve_workbench(
         start=start,
         title={p: f"kippu · {TEXT['ja'][p]} / {TEXT['en'][p]}" for p in PAGES},
         websocket_origin=websocket_origin or [f"{address}:{port}", f"localhost:{port}"],
-        auth_provider=KippuAuthProvider(settings.core_url, transport),
+        auth_provider=KippuAuthProvider(
+            settings.core_url, transport, secure_cookies=settings.secure_cookies
+        ),
         cookie_secret=settings.cookie_secret,
     )

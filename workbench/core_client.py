@@ -38,6 +38,7 @@ from kippu_contract.v1.staff import (
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/api/v1/auth/login"
+LOGOUT_PATH = "/api/v1/auth/logout"
 
 T = TypeVar("T")
 
@@ -125,6 +126,29 @@ async def login(
     if response.status_code != 200:
         raise CoreUnavailable(f"core answered {response.status_code} to login")
     return StaffIdentity.from_login(decode(response.content, LoginOut))
+
+
+async def logout(
+    core_url: str,
+    token: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 10.0,
+) -> bool:
+    """Ask the core to end every token of this staff member; whether it did.
+
+    A token the core no longer accepts (401) is as good as ended. A core that cannot be
+    reached is logged and reported as False: the workbench forgets its cookie anyway.
+    """
+    try:
+        async with httpx.AsyncClient(
+            base_url=core_url, transport=transport, timeout=timeout
+        ) as client:
+            response = await client.post(LOGOUT_PATH, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        log.warning("workbench logout: core unavailable: %s", exc)
+        return False
+    return response.status_code in (204, 401)
 
 
 class CoreRefused(Exception):

@@ -46,6 +46,10 @@ class WorkbenchSettings:
     #: for the core; empty: the AWS SDK's defaults. Credentials: the ``AWS_*`` variables.
     s3_endpoint_url: str = ""
     s3_region: str = ""
+    #: Mark the session cookies ``Secure`` (``KIPPU_WORKBENCH_SECURE_COOKIES``): set it
+    #: when managers reach the workbench by HTTPS through a proxy that speaks plain HTTP
+    #: to it. Requests that arrive by HTTPS get ``Secure`` cookies anyway.
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(
@@ -70,6 +74,9 @@ class WorkbenchSettings:
             values["core_url"] = env["KIPPU_BASE_URL"]
         if "KIPPU_WORKBENCH_SECRET_KEY" in env:
             values["secret_key"] = env["KIPPU_WORKBENCH_SECRET_KEY"]
+        if "KIPPU_WORKBENCH_SECURE_COOKIES" in env:
+            flag = env["KIPPU_WORKBENCH_SECURE_COOKIES"].strip().lower()
+            values["secure_cookies"] = flag in {"1", "true", "yes", "on"}
         if "KIPPU_WORKBENCH_REFRESH_SECONDS" in env:
             values["refresh_seconds"] = float(env["KIPPU_WORKBENCH_REFRESH_SECONDS"])
         values.update(overrides)

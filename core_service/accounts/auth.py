@@ -1,7 +1,8 @@
 """Bearer-token authentication for the API: staff tokens and device tokens.
 
-Staff tokens are signed by itsdangerous and name a staff user, who is re-read on every
-request so that deactivating a user or changing a role takes effect at once. Device
+Staff tokens are signed by itsdangerous and name a staff user and the user's token
+version; the user is re-read on every request so that deactivating a user, changing a
+role or logging out (which bumps the version) takes effect at once. Device
 tokens (prefix ``kd_``) are random and looked up by their SHA-256 digest; a revoked
 device is refused. Requests without a bearer token pass with ``user = None``; the
 guards decide whether a route needs one.
@@ -28,8 +29,8 @@ STAFF_TOKEN_PURPOSE = "staff"
 STAFF_TOKEN_MAX_AGE = 12 * 3600
 
 
-def issue_staff_token(signer: Signer, staff_id: int) -> str:
-    return signer.dumps(STAFF_TOKEN_PURPOSE, {"sid": staff_id})
+def issue_staff_token(signer: Signer, staff_id: int, token_version: int) -> str:
+    return signer.dumps(STAFF_TOKEN_PURPOSE, {"sid": staff_id, "v": token_version})
 
 
 # Built once: both run on every authenticated request.
@@ -60,6 +61,7 @@ _STAFF_BY_ID = sa.select(
     StaffUser.role,
     StaffUser.display_name,
     StaffUser.active,
+    StaffUser.token_version,
 ).where(StaffUser.id == sa.bindparam("staff_id"))
 
 
@@ -95,7 +97,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     if data
                     else None
                 )
-                if staff is None or not staff.active:
+                # Tokens from before 0015 carry no version: they end with the upgrade.
+                if staff is None or not staff.active or data.get("v") != staff.token_version:
                     raise NotAuthorizedException("Invalid or expired staff token; log in again.")
                 principal = StaffPrincipal(
                     staff.id, staff.facility_id, staff.email, staff.role, staff.display_name

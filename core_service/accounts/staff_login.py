@@ -1,7 +1,8 @@
-"""Staff login and "who am I", as the staff API answers them."""
+"""Staff login, logout and "who am I", as the staff API answers them."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.accounts.auth import issue_staff_token
@@ -19,15 +20,27 @@ def _staff_out(staff: StaffUser) -> StaffOut:
     )
 
 
-async def log_in(session: AsyncSession, signer: Signer, login: LoginIn) -> LoginOut:
+async def log_in(session: AsyncSession, signer: Signer, login: LoginIn, address: str) -> LoginOut:
     """Check the facility, e-mail and password; answer with a bearer token."""
-    staff, facility = await authenticate(session, login.facility, login.email, login.password)
+    staff, facility = await authenticate(
+        session, login.facility, login.email, login.password, address
+    )
     return LoginOut(
-        token=issue_staff_token(signer, staff.id),
+        token=issue_staff_token(signer, staff.id, staff.token_version),
         role=staff.role,
         staff=_staff_out(staff),
         facility=facility_out(facility),
     )
+
+
+async def log_out(session: AsyncSession, principal: StaffPrincipal) -> None:
+    """End every token of the staff member (each device and browser they logged in on)."""
+    await session.execute(
+        sa.update(StaffUser)
+        .where(StaffUser.id == principal.id, StaffUser.facility_id == principal.facility_id)
+        .values(token_version=StaffUser.token_version + 1)
+    )
+    await session.commit()
 
 
 async def who_am_i(session: AsyncSession, principal: StaffPrincipal) -> LoginOut:

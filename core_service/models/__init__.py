@@ -15,6 +15,7 @@ from core_service.models.facilities import AuditLog, Device, Facility, FacilityP
 from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
+from core_service.models.security import LoginAttempt
 from core_service.models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -34,6 +35,7 @@ __all__ = [
     "Device",
     "Facility",
     "FacilityPlugin",
+    "LoginAttempt",
     "MailCampaign",
     "MailRecipient",
     "Order",

@@ -63,8 +63,9 @@ class StaffUser(TenantMixin, Timestamped, Base):
     #: owner > manager > staff > viewer (see kippu_contract.roles).
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
-    #: Times (epoch seconds) of recent failed logins; see core_service.accounts.login_throttle.
-    login_failures: Mapped[list[Any] | None]
+    #: Staff tokens carry the version they were issued under; logging out bumps it, so
+    #: every token issued before stops working at once (core_service.accounts.auth).
+    token_version: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
 
 class Device(TenantMixin, Timestamped, Base):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,9 +27,10 @@ class Customer(TenantMixin, Timestamped, Base):
     first_purchase_at: Mapped[datetime | None]
     #: Argon2id hash of the optional My Page password; None means magic link only.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    #: Unix times of the latest failed password logins (at most five), for throttling.
-    #: Kept on the row rather than in memory so every worker process sees the same count.
-    password_failures: Mapped[list[Any] | None]
+    #: My Page session cookies carry the version they were issued under; logging out or
+    #: changing the password bumps it, which ends every earlier session
+    #: (core_service.storefront.mypage).
+    session_version: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
 
 class Order(TenantMixin, Timestamped, Base):

@@ -37,6 +37,10 @@ class KippuError(Exception):
     def message(self, locale: str) -> str:
         return self.message_ja if locale == "ja" else self.message_en
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the refusal needs besides its body."""
+        return {}
+
 
 class NotFound(KippuError):
     status_code = 404
@@ -65,6 +69,20 @@ class SoldOut(Conflict):
 class InvalidInput(KippuError):
     status_code = 422
     code = "invalid_input"
+
+
+class TooManyAttempts(KippuError):
+    """Refused for a while (login throttling); ``retry_after`` seconds until it lifts."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message_en: str, message_ja: str, *, retry_after: int) -> None:
+        super().__init__(message_en, message_ja, retry_after=retry_after)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 #: Renders the visitor's error page (the storefront's): request, status, message.
@@ -123,7 +141,9 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
     def kippu_error(request: Request[Any, Any, Any], exc: KippuError) -> Response[Any]:
         message = exc.message(request_locale(request))
         body = {"detail": message, "code": exc.code, **exc.extra}
-        return respond(request, exc.status_code, message, body)
+        response = respond(request, exc.status_code, message, body)
+        response.headers.update(exc.headers())
+        return response
 
     def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
         body: dict[str, Any] = {"detail": exc.detail, "code": "http_error"}

@@ -1,6 +1,8 @@
 """Secrets handling: password hashing, device tokens, signed staff tokens, key encryption.
 
-Passwords use Argon2id (argon2-cffi). Device tokens are random and stored only as
+Passwords use Argon2id (argon2-cffi), hashed and verified in worker threads (about 145 ms
+of CPU each, which would stall every gate scan on the event loop); argon2-cffi releases
+the GIL while it works. Device tokens are random and stored only as
 SHA-256 digests. Staff bearer tokens and magic links are signed with itsdangerous.
 Facilities' Ed25519 private keys are stored Fernet-encrypted under a key derived from the
 deployment secret, so a database dump alone cannot forge tickets.
@@ -8,11 +10,16 @@ deployment secret, so a database dump alone cannot forge tickets.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import os
 import secrets
+import weakref
 from typing import Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
@@ -32,6 +39,35 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+#: Password checks running at once per process: more would only queue for the same
+#: cores and take them from the requests the event loop serves meanwhile.
+ARGON2_THREADS = max(1, (os.cpu_count() or 2) // 2)
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _argon2_limiter() -> CapacityLimiter:
+    # One per event loop: a limiter belongs to the loop it was first used on.
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(ARGON2_THREADS)
+    return limiter
+
+
+async def hash_password_in_thread(password: str) -> str:
+    """:func:`hash_password` off the event loop."""
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=_argon2_limiter())
+
+
+async def verify_password_in_thread(password_hash: str, password: str) -> bool:
+    """:func:`verify_password` off the event loop."""
+    return await anyio.to_thread.run_sync(
+        verify_password, password_hash, password, limiter=_argon2_limiter()
+    )
 
 
 def new_token(nbytes: int = 32) -> str:

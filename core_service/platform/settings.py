@@ -88,6 +88,11 @@ class Settings:
     hold_minutes: int = 15
     #: Send debug tracebacks to the browser. Never in production.
     debug: bool = False
+    #: Addresses of the reverse proxies whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed (comma-separated; ``*`` for any), as uvicorn's
+    #: ``--forwarded-allow-ips``. The client address decides login throttling, so a
+    #: header from anyone else is ignored.
+    trusted_proxies: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in
@@ -126,6 +131,12 @@ class Settings:
     def export_location(self) -> str:
         """Where the exports go: the local directory, or the ``s3://`` URL."""
         return str(self.export_dir) if self.export_dir is not None else self.export_url
+
+    @property
+    def served_over_tls(self) -> bool:
+        """Whether visitors reach the core by HTTPS: cookies are then ``Secure`` and
+        responses carry HSTS."""
+        return self.base_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

@@ -17,6 +17,7 @@ import jinja2
 from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from core_service.platform.i18n import format_day, format_long_day, format_money, translations
+from core_service.platform.security_headers import csp_nonce
 
 
 def build_environment(template_dir: Path) -> jinja2.Environment:
@@ -34,6 +35,7 @@ def build_environment(template_dir: Path) -> jinja2.Environment:
     env.filters["yen"] = _yen
     env.filters["day"] = _day
     env.filters["long_day"] = _long_day
+    env.globals["csp_nonce"] = csp_nonce
     return env
 
 

@@ -17,7 +17,7 @@ from core_service.plugins.host import PluginHost
 from core_service.storefront.rendering import render_page, request_locale
 
 
-@get("/shop/{slug:str}/availability-widget")
+@get("/shop/{slug:str}/availability-widget", opt={"frameable": True})
 async def availability_widget(
     request: Request[Any, Any, Any],
     slug: FromPath[str],

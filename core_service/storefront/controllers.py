@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.aftersales.distribution import claim_path, transfers_of
 from core_service.payments.registry import method_choices
 from core_service.platform import urls
+from core_service.platform.client_address import client_address
+from core_service.platform.errors import TooManyAttempts
 from core_service.platform.i18n import gettext
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
@@ -263,16 +265,11 @@ class MyPageController(Controller):
                 },
                 status_code=400,
             )
-        cookie = Cookie(
-            key=mypage.SESSION_COOKIE,
-            value=mypage.session_cookie_value(signer, me),
-            max_age=mypage.SESSION_MAX_AGE,
-            path=urls.shop_path(shop.facility.slug),
-            httponly=True,
-            samesite="lax",
-            secure=settings.base_url.startswith("https://"),
+        return Redirect(
+            urls.mypage_path(shop.facility.slug),
+            status_code=303,
+            cookies=[_session_cookie(shop, settings, signer, me)],
         )
-        return Redirect(urls.mypage_path(shop.facility.slug), status_code=303, cookies=[cookie])
 
     @post("/password-login", status_code=200)
     async def password_login(
@@ -286,11 +283,29 @@ class MyPageController(Controller):
         locale = request_locale(request)
         form = await request.form()
         email = (form.get("email") or "").strip()
-        me = (
-            await mypage.password_login(db_session, shop, email, form.get("password") or "")
-            if mypage.valid_email(email)
-            else None
-        )
+        try:
+            me = (
+                await mypage.password_login(
+                    db_session, shop, email, form.get("password") or "", client_address(request)
+                )
+                if mypage.valid_email(email)
+                else None
+            )
+        except TooManyAttempts as paused:
+            page = render_page(
+                request,
+                "mypage_login.html",
+                {
+                    **shop_context(shop, locale),
+                    "email": "",
+                    "error": "",
+                    "login_email": email,
+                    "login_error": paused.message(locale),
+                },
+                status_code=paused.status_code,
+            )
+            page.headers.update(paused.headers())
+            return page
         if me is None:
             # One message for every failure, so the form does not tell who is a customer.
             return render_page(
@@ -304,8 +319,7 @@ class MyPageController(Controller):
                     "login_error": gettext(
                         locale,
                         "We could not log you in with this e-mail address and password. "
-                        "If you have not set a password, or after 5 failed attempts (password "
-                        "login then pauses for 15 minutes), ask for a login link above.",
+                        "If you have not set a password, ask for a login link above.",
                     ),
                 },
                 status_code=401,
@@ -336,6 +350,8 @@ class MyPageController(Controller):
         shop: NamedDependency[Tenant],
         me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Template | Redirect:
         form = await request.form()
         password = form.get("password") or ""
@@ -349,8 +365,8 @@ class MyPageController(Controller):
                 error=gettext(request_locale(request), problem),
                 status_code=422,
             )
-        await mypage.set_password(db_session, shop, me, password)
-        return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=set", status_code=303)
+        renewed = await mypage.set_password(db_session, shop, me, password)
+        return _after_password_change(shop, settings, signer, renewed, "set")
 
     @post("/password/remove", status_code=200)
     async def remove_password(
@@ -358,12 +374,21 @@ class MyPageController(Controller):
         shop: NamedDependency[Tenant],
         me: NamedDependency[mypage.MyPageSession],
         db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        signer: NamedDependency[Signer],
     ) -> Redirect:
-        await mypage.set_password(db_session, shop, me, None)
-        return Redirect(f"{urls.mypage_path(shop.facility.slug)}?password=removed", status_code=303)
+        renewed = await mypage.set_password(db_session, shop, me, None)
+        return _after_password_change(shop, settings, signer, renewed, "removed")
 
     @post("/logout", status_code=200)
-    async def logout(self, shop: NamedDependency[Tenant]) -> Redirect:
+    async def logout(
+        self,
+        shop: NamedDependency[Tenant],
+        visitor: NamedDependency[mypage.MyPageSession | None],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Redirect:
+        if visitor is not None:  # ends the session everywhere, not only in this browser
+            await mypage.end_sessions(db_session, shop, visitor)
         gone = Cookie(
             key=mypage.SESSION_COOKIE,
             value="",
@@ -373,6 +398,22 @@ class MyPageController(Controller):
             samesite="lax",
         )
         return Redirect(urls.mypage_path(shop.facility.slug), status_code=303, cookies=[gone])
+
+
+def _after_password_change(
+    shop: Tenant,
+    settings: Settings,
+    signer: Signer,
+    renewed: mypage.MyPageSession | None,
+    notice: str,
+) -> Redirect:
+    """Back to My Page with this browser's session renewed (the change ended the rest)."""
+    cookies = [_session_cookie(shop, settings, signer, renewed)] if renewed else []
+    return Redirect(
+        f"{urls.mypage_path(shop.facility.slug)}?password={notice}",
+        status_code=303,
+        cookies=cookies,
+    )
 
 
 def _session_cookie(
@@ -386,7 +427,7 @@ def _session_cookie(
         path=urls.shop_path(shop.facility.slug),
         httponly=True,
         samesite="lax",
-        secure=settings.base_url.startswith("https://"),
+        secure=settings.served_over_tls,
     )
 
 

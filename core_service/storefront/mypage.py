@@ -5,15 +5,20 @@ address signed with itsdangerous; opening it sets a signed session cookie scoped
 facility's ``/shop/<slug>/`` path, so a session for one facility never shows another
 facility's orders (and the service re-checks the facility).
 
-Once logged in, a visitor may also set an optional password (Argon2id) and later log in
-with e-mail and password. The link keeps working either way. Password login answers every
-failure with the same message (unknown address, no password set, wrong password,
-throttled) so it cannot be used to learn who bought tickets here.
+Once logged in, a visitor may also set an optional password (Argon2id, in a worker
+thread) and later log in with e-mail and password. The link keeps working either way.
+Password login answers every failure with the same message (unknown address, no password
+set, wrong password) so it cannot be used to learn who bought tickets here; repeated
+failures pause it from that client address (login_throttle).
+
+Sessions are revocable: the cookie carries the customer's ``session_version``, which
+logging out and setting or removing a password bump, so every earlier cookie (a shared
+computer's, a stolen one's) stops working at once; each page checks it (one indexed
+read).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -32,7 +37,12 @@ from core_service.mailing.outbox import enqueue
 from core_service.models import Customer, Order, Refund
 from core_service.platform import urls
 from core_service.platform.errors import NotFound
-from core_service.platform.security import Signer, hash_password, verify_password
+from core_service.platform.security import (
+    Signer,
+    hash_password,
+    hash_password_in_thread,
+    verify_password_in_thread,
+)
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
 from core_service.storefront.ticket_page import TicketView, ticket_views
@@ -50,20 +60,52 @@ HIDDEN_STATUSES = (OrderStatus.EXPIRED,)
 class MyPageSession:
     facility_id: int
     customer_id: int
+    #: The customer's ``session_version`` when the session began.
+    version: int = 0
 
 
 def session_cookie_value(signer: Signer, session: MyPageSession) -> str:
-    return signer.dumps(SESSION_PURPOSE, {"f": session.facility_id, "c": session.customer_id})
+    return signer.dumps(
+        SESSION_PURPOSE, {"f": session.facility_id, "c": session.customer_id, "v": session.version}
+    )
 
 
 def read_session(signer: Signer, tenant: Tenant, cookie: str | None) -> MyPageSession | None:
-    """The My Page session of this facility from the cookie, or None."""
+    """The session the cookie claims for this facility (signature checked, version not:
+    see :func:`current_session`), or None."""
     if not cookie:
         return None
     data = signer.loads(SESSION_PURPOSE, cookie, SESSION_MAX_AGE)
-    if not isinstance(data, dict) or data.get("f") != tenant.id:
+    # Cookies from before sessions had versions carry none: they end with the upgrade.
+    if not isinstance(data, dict) or data.get("f") != tenant.id or "v" not in data:
         return None
-    return MyPageSession(tenant.id, int(data["c"]))
+    return MyPageSession(tenant.id, int(data["c"]), int(data["v"]))
+
+
+async def current_session(
+    session: AsyncSession, signer: Signer, tenant: Tenant, cookie: str | None
+) -> MyPageSession | None:
+    """The cookie's session if it is still valid: signed for this facility, and not
+    ended by a logout or a password change since."""
+    claimed = read_session(signer, tenant, cookie)
+    if claimed is None:
+        return None
+    version = await session.scalar(
+        sa.select(Customer.session_version).where(
+            Customer.id == claimed.customer_id, Customer.facility_id == tenant.id
+        )
+    )
+    return claimed if version == claimed.version else None
+
+
+async def end_sessions(session: AsyncSession, tenant: Tenant, me: MyPageSession) -> None:
+    """Log the visitor out everywhere: every cookie issued so far stops working."""
+    await session.execute(
+        sa.update(Customer)
+        .where(Customer.id == me.customer_id, Customer.facility_id == tenant.id)
+        .values(session_version=Customer.session_version + 1)
+    )
+    await session.commit()
 
 
 #: Shortest accepted password; the same rule as staff passwords.
@@ -126,17 +168,21 @@ async def open_link(
     data = urls.read_magic_link(signer, token)
     if data is None or data["f"] != tenant.id:
         return None
-    customer_id = await session.scalar(
-        sa.select(Customer.id).where(Customer.facility_id == tenant.id, Customer.email == data["e"])
-    )
-    return MyPageSession(tenant.id, customer_id) if customer_id is not None else None
+    customer = (
+        await session.execute(
+            sa.select(Customer.id, Customer.session_version).where(
+                Customer.facility_id == tenant.id, Customer.email == data["e"]
+            )
+        )
+    ).first()
+    return MyPageSession(tenant.id, customer.id, customer.session_version) if customer else None
 
 
-def request_session(
-    request: Request[Any, Any, Any], tenant: Tenant, signer: Signer
+async def request_session(
+    request: Request[Any, Any, Any], session: AsyncSession, tenant: Tenant, signer: Signer
 ) -> MyPageSession | None:
-    """The visitor's My Page session from its signed cookie, if valid for this facility."""
-    return read_session(signer, tenant, request.cookies.get(SESSION_COOKIE))
+    """The visitor's My Page session from its signed cookie, if still valid here."""
+    return await current_session(session, signer, tenant, request.cookies.get(SESSION_COOKIE))
 
 
 async def signed_in_customer(
@@ -253,53 +299,54 @@ def password_problem(password: str, confirmation: str) -> str:
 
 async def set_password(
     session: AsyncSession, tenant: Tenant, me: MyPageSession, password: str | None
-) -> bool:
-    """Set (or with None remove) the logged-in visitor's password; False if the customer
-    is gone. Callers check :func:`password_problem` first."""
+) -> MyPageSession | None:
+    """Set (or with None remove) the logged-in visitor's password; the new session for
+    this browser (every other one ends), or None if the customer is gone. Callers check
+    :func:`password_problem` first."""
     customer = await session.scalar(
         sa.select(Customer).where(Customer.id == me.customer_id, Customer.facility_id == tenant.id)
     )
     if customer is None:
-        return False
-    customer.password_hash = hash_password(password) if password is not None else None
+        return None
+    customer.password_hash = (
+        await hash_password_in_thread(password) if password is not None else None
+    )
+    customer.session_version += 1
     # A fresh password (or none) starts with a clean slate.
-    customer.password_failures = None
+    await login_throttle.forget_login(session, _login_key(tenant, customer.email))
     await session.commit()
-    return True
+    return MyPageSession(tenant.id, customer.id, customer.session_version)
 
 
-def throttled(customer: Customer, now: float) -> bool:
-    """Whether the customer's password login is paused (see login_throttle)."""
-    return login_throttle.throttled(customer.password_failures, now)
+def _login_key(tenant: Tenant, email: str) -> str:
+    return login_throttle.login_key("mypage", tenant.id, email)
 
 
 async def password_login(
-    session: AsyncSession, tenant: Tenant, email: str, password: str
+    session: AsyncSession, tenant: Tenant, email: str, password: str, address: str
 ) -> MyPageSession | None:
     """The session for a correct e-mail and password of this facility, or None.
 
     None covers every failure alike; callers show one message for all of them. Every
-    path runs exactly one Argon2 verification so the timing tells nothing either.
+    path runs exactly one Argon2 verification so the timing tells nothing either. Raises
+    TooManyAttempts while this login (or the address) is paused from ``address``.
     """
     email = email.strip().lower()
-    now = time.time()
-    # FOR UPDATE (a no-op on SQLite) serialises concurrent attempts for one address on
-    # PostgreSQL, so parallel guesses cannot slip past the failure count.
-    customer = await session.scalar(
-        sa.select(Customer)
-        .where(Customer.facility_id == tenant.id, Customer.email == email)
-        .with_for_update()
-    )
-    if customer is None or customer.password_hash is None or throttled(customer, now):
-        verify_password(_DUMMY_HASH, password)
-        # Commit (nothing to write) ends the transaction like the other paths do; a
-        # rollback would expire the tenant's objects the error page still reads.
-        await session.commit()
-        return None
-    if verify_password(customer.password_hash, password):
-        customer.password_failures = None
-        await session.commit()
-        return MyPageSession(tenant.id, customer.id)
-    customer.password_failures = login_throttle.with_failure(customer.password_failures, now)
+    attempt = await login_throttle.begin(session, address, _login_key(tenant, email))
+    customer = (
+        await session.execute(
+            sa.select(Customer.id, Customer.password_hash, Customer.session_version).where(
+                Customer.facility_id == tenant.id, Customer.email == email
+            )
+        )
+    ).first()
+    # End the read before the ~145 ms of Argon2: no connection is held meanwhile. Commit
+    # rather than roll back: a rollback would expire the tenant's objects pages still read.
     await session.commit()
-    return None
+    if customer is None or customer.password_hash is None:
+        await verify_password_in_thread(_DUMMY_HASH, password)
+        return None
+    if not await verify_password_in_thread(customer.password_hash, password):
+        return None
+    await login_throttle.succeeded(session, attempt)
+    return MyPageSession(tenant.id, customer.id, customer.session_version)

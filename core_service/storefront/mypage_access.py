@@ -1,7 +1,8 @@
 """The My Page login check, once: dependencies for the pages behind the visitor's session.
 
 A page that needs the logged-in visitor declares ``me: NamedDependency[MyPageSession]``;
-without a valid session cookie for the facility in the URL, :func:`provide_me` raises
+without a valid session cookie for the facility in the URL (or one ended by a logout or
+a password change), :func:`provide_me` raises
 :class:`MyPageLoginRequired` and :func:`redirect_to_login` answers with a redirect to the
 My Page login (303), so no handler repeats the check. A page that shows something either
 way (My Page itself: the history or the login form) declares ``visitor:
@@ -16,6 +17,7 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.platform import urls
 from core_service.platform.security import Signer
@@ -34,19 +36,21 @@ class MyPageLoginRequired(Exception):
 async def provide_visitor(
     request: Request[Any, Any, Any],
     shop: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
     signer: NamedDependency[Signer],
 ) -> MyPageSession | None:
     """The visitor's My Page session for this facility, or None."""
-    return request_session(request, shop, signer)
+    return await request_session(request, db_session, shop, signer)
 
 
 async def provide_me(
     request: Request[Any, Any, Any],
     shop: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
     signer: NamedDependency[Signer],
 ) -> MyPageSession:
     """The visitor's My Page session for this facility; without one, the login page."""
-    me = request_session(request, shop, signer)
+    me = await request_session(request, db_session, shop, signer)
     if me is None:
         raise MyPageLoginRequired(urls.mypage_path(shop.facility.slug))
     return me

@@ -84,13 +84,23 @@ def _deadline(value: Any, timezone: str) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, ZoneInfo(timezone))
 
 
+#: What pay_client.html loads from the providers whose SDKs it runs (their documented
+#: CSP needs): Stripe.js with its 3-D Secure frames, and Paidy Checkout.
+PROVIDER_SDK_SOURCES = {
+    "script-src": ["https://js.stripe.com", "https://apps.paidy.com"],
+    "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com", "https://apps.paidy.com"],
+    "connect-src": ["https://api.stripe.com", "https://api.paidy.com"],
+    "img-src": ["https://*.stripe.com"],
+}
+
+
 class PaymentPageController(Controller):
     """kippu's page of one payment attempt."""
 
     path = "/shop/{facility_slug:str}/orders/{code:str}/payments/{payment_id:int}"
     dependencies = {"shop": Provide(provide_shop)}
 
-    @get("/")
+    @get("/", opt={"csp_sources": PROVIDER_SDK_SOURCES})
     async def show(
         self,
         request: Request[Any, Any, Any],

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import msgspec
@@ -300,13 +301,20 @@ def test_attendance_page_renders_in_japanese_and_english(scenario: Scenario) -> 
 
 
 class _CoreHandler(BaseHTTPRequestHandler):
+    #: Bearer tokens the workbench logged out with.
+    logouts: ClassVar[list[str]] = []
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         request = httpx.Request(
             "POST",
             f"http://core{self.path}",
-            content=self.rfile.read(int(self.headers["Content-Length"])),
+            content=self.rfile.read(int(self.headers.get("Content-Length") or 0)),
         )
-        response = _fake_core(request)
+        if request.url.path == "/api/v1/auth/logout":
+            self.logouts.append(self.headers.get("Authorization", ""))
+            response = httpx.Response(204, content=b"")
+        else:
+            response = _fake_core(request)
         self.send_response(response.status_code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(response.content)))
@@ -390,6 +398,24 @@ def test_served_workbench_requires_a_core_login(served_workbench: str) -> None:
     assert accepted.status_code == 302 and "kippu_staff" in accepted.cookies
     assert "lang=en" in accepted.headers["location"]
     assert page.status_code == 200 and "入場状況" in page.text
+    # Every session cookie is HttpOnly and SameSite (plain HTTP here: not Secure).
+    session_cookies = [c for c in accepted.headers.get_list("set-cookie") if "=;" not in c]
+    assert {c.split("=", 1)[0] for c in session_cookies} >= {"kippu_staff", "user"}
+    for cookie in session_cookies:
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+@pytest.mark.slow
+def test_served_workbench_logout_ends_the_core_token(served_workbench: str) -> None:
+    _CoreHandler.logouts.clear()
+    with httpx.Client(base_url=served_workbench, timeout=10) as client:
+        client.post("/login", data=GOOD)
+        assert client.get("/attendance").status_code == 200
+        logged_out = client.get("/logout")
+        after = client.get("/attendance")
+    assert logged_out.status_code == 200
+    assert _CoreHandler.logouts == ["Bearer tok-123"]
+    assert after.status_code == 302 and "login" in after.headers["location"]
 
 
 def test_state_tick_moves_a_page_showing_today_to_the_next_day(
@@ -435,3 +461,23 @@ async def test_login_works_against_the_real_core(db_settings: Settings, demo: De
 
     assert good is not None and (good.facility_id, good.role) == (demo.facility_id, "manager")
     assert bad is None
+
+
+async def test_logout_works_against_the_real_core(
+    db_settings: Settings, demo: DemoFacility
+) -> None:
+    """Contract: the workbench's logout ends the token at the core."""
+    app = create_app(db_settings, background=False)
+    transport = httpx.ASGITransport(app=app)
+    async with app.lifespan():
+        identity = await core_client.login(
+            "http://core", demo.slug, demo_staff_email("manager"), DEMO_PASSWORD,
+            transport=transport,
+        )  # fmt: skip
+        assert identity is not None
+        assert await core_client.logout("http://core", identity.token, transport=transport)
+        async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+            me = await client.get(
+                "/api/v1/auth/me", headers={"Authorization": f"Bearer {identity.token}"}
+            )
+    assert me.status_code == 401

@@ -117,35 +117,3 @@ async def test_kiosk_of_one_facility_cannot_sell_another_facilitys_tickets(
         },
     )
     assert response.status_code == 422
-
-
-async def test_five_wrong_passwords_pause_the_account_then_it_recovers(
-    client: AsyncTestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import time
-
-    from core_service.accounts import service
-
-    body = {"facility": "kippu-adventure-park", "email": demo_staff_email("owner")}
-    for _ in range(5):
-        wrong = await client.post("/api/v1/auth/login", json=body | {"password": "guess-guess"})
-        assert wrong.status_code == 401
-    paused = await client.post("/api/v1/auth/login", json=body | {"password": DEMO_PASSWORD})
-    assert paused.status_code == 401  # even the right password, with the same message
-    assert paused.json()["detail"] == wrong.json()["detail"]
-    other = await client.post(
-        "/api/v1/auth/login",
-        json=body | {"email": demo_staff_email("manager"), "password": DEMO_PASSWORD},
-    )
-    assert other.status_code == 200  # only the guessed account pauses
-
-    later = time.time() + 16 * 60
-
-    class Later:
-        @staticmethod
-        def time() -> float:
-            return later
-
-    monkeypatch.setattr(service, "time", Later)
-    recovered = await client.post("/api/v1/auth/login", json=body | {"password": DEMO_PASSWORD})
-    assert recovered.status_code == 200

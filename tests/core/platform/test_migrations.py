@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core_service.demo.data import DemoFacility
 from core_service.models import Base
 from core_service.platform.database import is_kippu_schema_object, make_engine
 from core_service.platform.settings import Settings
+
+T = TypeVar("T")
 
 
 def _differences(settings: Settings) -> list:
@@ -33,6 +39,60 @@ def _differences(settings: Settings) -> list:
     return asyncio.run(run())
 
 
+# -- seeding an old schema ---------------------------------------------------------------
+# Old-era rows cannot be written with today's models: a column added later would be in
+# every INSERT. The demo facility is seeded at the newest schema and the database taken
+# down to the old revision (downgrades keep the rows); old-era rows are then inserted
+# through tables reflected from the old schema, naming only the columns they need.
+
+
+def _demo_at(settings: Settings, revision: str) -> DemoFacility:
+    """The demo facility in a database migrated down to ``revision``."""
+    from core_service.demo.data import seed_demo_facility
+    from core_service.platform.database import alembic_config, make_sessionmaker, upgrade_database
+
+    upgrade_database(settings)
+
+    async def seed() -> DemoFacility:
+        engine = make_engine(settings)
+        async with make_sessionmaker(engine)() as session:
+            demo = await seed_demo_facility(session, settings.secret_key)
+            await session.commit()
+        await engine.dispose()
+        return demo
+
+    demo = asyncio.run(seed())
+    command.downgrade(alembic_config(settings), revision)
+    return demo
+
+
+async def _insert(connection: AsyncConnection, table_name: str, **values: Any) -> int:
+    """Insert one row into the table as the database has it now; its id. Columns not
+    given take today's model defaults where the model has one (``created_at``, ...)."""
+    table = await connection.run_sync(
+        lambda sync: sa.Table(table_name, sa.MetaData(), autoload_with=sync)
+    )
+    model = Base.metadata.tables[table_name]
+    for column in table.c:
+        default = model.c[column.name].default if column.name in model.c else None
+        if column.name in values or default is None:
+            continue
+        values[column.name] = default.arg(None) if default.is_callable else default.arg
+    result = await connection.execute(sa.insert(table).values(**values).returning(table.c.id))
+    return int(result.scalar_one())
+
+
+def _insert_rows(settings: Settings, write: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = make_engine(settings)
+        async with engine.begin() as connection:
+            found = await write(connection)
+        await engine.dispose()
+        return found
+
+    return asyncio.run(run())
+
+
 def test_migrated_sqlite_schema_matches_the_models(sqlite_settings: Settings) -> None:
     assert _differences(sqlite_settings) == []
 
@@ -44,48 +104,37 @@ def test_migrated_postgres_schema_matches_the_models(postgres_settings: Settings
 
 def test_passes_used_up_by_old_gates_are_valid_again_after_0009(tmp_path) -> None:  # noqa: ANN001
     """Before passes admitted once a day, a scan used a pass up like a single ticket."""
-    from core_service.demo.data import seed_demo_facility
-    from core_service.models import Order, OrderLine, Ticket
+    from core_service.models import Ticket
     from core_service.platform.database import make_sessionmaker, upgrade_database
 
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3", secret_key="k" * 32
     )
-    upgrade_database(settings, "0008_staff_login_failures")
+    demo = _demo_at(settings, "0008_staff_login_failures")
 
-    async def seed_used_tickets() -> tuple[int, int]:
-        engine = make_engine(settings)
-        async with make_sessionmaker(engine)() as session:
-            demo = await seed_demo_facility(session, settings.secret_key)
-            order = Order(
-                facility_id=demo.facility_id, code="OLDPASS", channel="web", access_key="k"
-            )
-            session.add(order)
-            await session.flush()
-            ids = []
-            for product_id, category_id in (
-                (demo.annual_pass_id, demo.pass_adult_category_id),
-                (demo.day_ticket_id, demo.adult_category_id),
-            ):
-                line = OrderLine(
-                    facility_id=demo.facility_id, order_id=order.id, product_id=product_id,
-                    price_category_id=category_id, product_name_ja="x", product_name_en="x",
-                    category_name_ja="x", category_name_en="x", quantity=1, unit_price=1,
-                    tax_rate=10, line_total=1,
-                )  # fmt: skip
-                session.add(line)
-                await session.flush()
-                ticket = Ticket(
-                    facility_id=demo.facility_id, order_id=order.id, order_line_id=line.id,
-                    product_id=product_id, price_category_id=category_id, status="used",
-                    valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2026, 12, 31),
-                    uses_total=1, uses_left=0,
-                )  # fmt: skip
-                session.add(ticket)
-                await session.flush()
-                ids.append(ticket.id)
-            await session.commit()
-        await engine.dispose()
+    async def seed_used_tickets(connection: AsyncConnection) -> tuple[int, int]:
+        order_id = await _insert(
+            connection, "orders", facility_id=demo.facility_id, code="OLDPASS", channel="web",
+            access_key="k",
+        )  # fmt: skip
+        ids = []
+        for product_id, category_id in (
+            (demo.annual_pass_id, demo.pass_adult_category_id),
+            (demo.day_ticket_id, demo.adult_category_id),
+        ):
+            line_id = await _insert(
+                connection, "order_line", facility_id=demo.facility_id, order_id=order_id,
+                product_id=product_id, price_category_id=category_id, product_name_ja="x",
+                product_name_en="x", category_name_ja="x", category_name_en="x", quantity=1,
+                unit_price=1, tax_rate=10, line_total=1,
+            )  # fmt: skip
+            ticket_id = await _insert(
+                connection, "ticket", facility_id=demo.facility_id, order_id=order_id,
+                order_line_id=line_id, product_id=product_id, price_category_id=category_id,
+                status="used", valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2026, 12, 31),
+                uses_total=1, uses_left=0,
+            )  # fmt: skip
+            ids.append(ticket_id)
         return ids[0], ids[1]
 
     async def statuses() -> dict[int, tuple[str, int]]:
@@ -96,7 +145,7 @@ def test_passes_used_up_by_old_gates_are_valid_again_after_0009(tmp_path) -> Non
         await engine.dispose()
         return found
 
-    pass_id, day_id = asyncio.run(seed_used_tickets())
+    pass_id, day_id = _insert_rows(settings, seed_used_tickets)
     upgrade_database(settings)
     after = asyncio.run(statuses())
     assert after[pass_id] == ("valid", 1)  # the pass admits again
@@ -122,42 +171,31 @@ BEFORE_0011: dict[str, tuple[str, dict, list[tuple[str, str, dict]]]] = {
 
 
 def _seed_before_0011(settings: Settings) -> dict[str, int]:
-    from core_service.demo.data import seed_demo_facility
-    from core_service.models import Order, Payment, PaymentEvent
-    from core_service.platform.database import make_sessionmaker
+    demo = _demo_at(settings, "0010_facility_config_version")
 
-    async def seed() -> dict[str, int]:
-        engine = make_engine(settings)
+    async def seed(connection: AsyncConnection) -> dict[str, int]:
         ids = {}
-        async with make_sessionmaker(engine)() as session:
-            demo = await seed_demo_facility(session, settings.secret_key)
-            for name, (state, data, events) in BEFORE_0011.items():
-                order = Order(
-                    facility_id=demo.facility_id, code=name[:16].upper(), channel="web",
-                    access_key="k", status="expired" if name == "sold_out" else "paid",
+        for name, (state, data, events) in BEFORE_0011.items():
+            order_id = await _insert(
+                connection, "orders", facility_id=demo.facility_id, code=name[:16].upper(),
+                channel="web", access_key="k",
+                status="expired" if name == "sold_out" else "paid",
+            )  # fmt: skip
+            payment_id = await _insert(
+                connection, "payment", facility_id=demo.facility_id, order_id=order_id,
+                provider="stripe", method="card", state=state, amount=1000,
+                provider_ref=f"pi_{name}", data=data,
+            )  # fmt: skip
+            for source, target, detail in [("created", "pending", {}), *events]:
+                await _insert(
+                    connection, "payment_event", facility_id=demo.facility_id,
+                    payment_id=payment_id, at=dt.datetime.now(dt.UTC), from_state=source,
+                    to_state=target, detail=detail,
                 )  # fmt: skip
-                session.add(order)
-                await session.flush()
-                payment = Payment(
-                    facility_id=demo.facility_id, order_id=order.id, provider="stripe",
-                    method="card", state=state, amount=1000, provider_ref=f"pi_{name}", data=data,
-                )  # fmt: skip
-                session.add(payment)
-                await session.flush()
-                for source, target, detail in [("created", "pending", {}), *events]:
-                    session.add(
-                        PaymentEvent(
-                            facility_id=demo.facility_id, payment_id=payment.id,
-                            at=dt.datetime.now(dt.UTC), from_state=source, to_state=target,
-                            detail=detail,
-                        )
-                    )  # fmt: skip
-                ids[name] = payment.id
-            await session.commit()
-        await engine.dispose()
+            ids[name] = payment_id
         return ids
 
-    return asyncio.run(seed())
+    return _insert_rows(settings, seed)
 
 
 def _payments(settings: Settings) -> dict[int, tuple[str, dict]]:
@@ -204,7 +242,6 @@ def test_0011_turns_the_payment_flags_into_states_and_back(empty_db_settings: Se
     from core_service.platform.database import alembic_config, upgrade_database
 
     settings = empty_db_settings
-    upgrade_database(settings, "0010_facility_config_version")
     ids = _seed_before_0011(settings)
     before = _payments(settings)
 
@@ -233,37 +270,34 @@ def test_0011_turns_the_payment_flags_into_states_and_back(empty_db_settings: Se
 
 def _seed_pending_attempts(settings: Settings, per_order: tuple[int, ...]) -> list[list[int]]:
     """Orders with that many pending attempts each, as racing starts left them before
-    0012; the payment ids per order, oldest first."""
-    from core_service.demo.data import seed_demo_facility
-    from core_service.models import Order, Payment
-    from core_service.platform.database import make_sessionmaker
+    0014; the payment ids per order, oldest first."""
+    demo = _demo_at(settings, "0011_payment_refund_due")
 
-    async def seed() -> list[list[int]]:
-        engine = make_engine(settings)
+    async def seed(connection: AsyncConnection) -> list[list[int]]:
         made = []
-        async with make_sessionmaker(engine)() as session:
-            demo = await seed_demo_facility(session, settings.secret_key)
-            for n, count in enumerate(per_order):
-                order = Order(
-                    facility_id=demo.facility_id, code=f"RACE{n}", channel="web", access_key="k"
-                )
-                session.add(order)
-                await session.flush()
-                ids = []
-                for _ in range(count):
-                    payment = Payment(
-                        facility_id=demo.facility_id, order_id=order.id, provider="demo",
-                        method="card", state="pending", amount=1000,
+        for n, count in enumerate(per_order):
+            order_id = await _insert(
+                connection, "orders", facility_id=demo.facility_id, code=f"RACE{n}",
+                channel="web", access_key="k",
+            )  # fmt: skip
+            made.append(
+                [
+                    await _insert(
+                        connection,
+                        "payment",
+                        facility_id=demo.facility_id,
+                        order_id=order_id,
+                        provider="demo",
+                        method="card",
+                        state="pending",
+                        amount=1000,
                     )  # fmt: skip
-                    session.add(payment)
-                    await session.flush()
-                    ids.append(payment.id)
-                made.append(ids)
-            await session.commit()
-        await engine.dispose()
+                    for _ in range(count)
+                ]
+            )
         return made
 
-    return asyncio.run(seed())
+    return _insert_rows(settings, seed)
 
 
 def _failure_reasons(settings: Settings) -> dict[int, str]:
@@ -289,7 +323,6 @@ def test_0014_keeps_the_newest_pending_attempt_of_each_order(empty_db_settings: 
     from core_service.platform.database import alembic_config, upgrade_database
 
     settings = empty_db_settings
-    upgrade_database(settings, "0011_payment_refund_due")
     (raced, single) = _seed_pending_attempts(settings, (3, 1))
 
     upgrade_database(settings, "0014_issue18_fixes")

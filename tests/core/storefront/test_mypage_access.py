@@ -21,6 +21,21 @@ from core_service.storefront.mypage_access import (
 SIGNER = Signer("test-secret-for-mypage-access")
 
 
+class _Customers:
+    """Stands in for the database session: the customer's current session version
+    (None: no such customer). The real lookup is tested over HTTP in
+    test_mypage_password."""
+
+    def __init__(self, version: int | None = 0) -> None:
+        self.version = version
+
+    async def scalar(self, _statement: object) -> int | None:
+        return self.version
+
+
+DB: Any = _Customers()
+
+
 def _shop(facility_id: int = 1, slug: str = "park") -> Tenant:
     # Only the facility matters to the login check; the plugin view is not consulted.
     return Tenant(
@@ -38,19 +53,27 @@ def _request(cookie: MyPageSession | None = None) -> Any:
 
 
 async def test_a_valid_session_cookie_is_the_visitor() -> None:
-    me = await provide_me(_request(MyPageSession(1, 42)), _shop(), SIGNER)
+    me = await provide_me(_request(MyPageSession(1, 42)), _shop(), DB, SIGNER)
     assert me == MyPageSession(1, 42)
+
+
+async def test_a_session_ended_since_sends_to_the_login() -> None:
+    ended: Any = _Customers(version=1)  # a logout or a password change bumped it
+    with pytest.raises(MyPageLoginRequired):
+        await provide_me(_request(MyPageSession(1, 42, version=0)), _shop(), ended, SIGNER)
+    gone: Any = _Customers(version=None)
+    assert await provide_visitor(_request(MyPageSession(1, 42)), _shop(), gone, SIGNER) is None
 
 
 async def test_without_a_session_cookie_the_page_sends_to_the_login() -> None:
     with pytest.raises(MyPageLoginRequired) as raised:
-        await provide_me(_request(), _shop(), SIGNER)
+        await provide_me(_request(), _shop(), DB, SIGNER)
     assert raised.value.login_url == "/shop/park/my"
 
 
 async def test_a_session_of_another_facility_sends_to_the_login() -> None:
     with pytest.raises(MyPageLoginRequired):
-        await provide_me(_request(MyPageSession(2, 42)), _shop(facility_id=1), SIGNER)
+        await provide_me(_request(MyPageSession(2, 42)), _shop(facility_id=1), DB, SIGNER)
 
 
 async def test_a_cookie_signed_with_another_key_sends_to_the_login() -> None:
@@ -58,11 +81,11 @@ async def test_a_cookie_signed_with_another_key_sends_to_the_login() -> None:
     value = session_cookie_value(forged, MyPageSession(1, 42))
     request = RequestFactory().get("/", headers={"Cookie": f"{SESSION_COOKIE}={value}"})
     with pytest.raises(MyPageLoginRequired):
-        await provide_me(request, _shop(), SIGNER)
+        await provide_me(request, _shop(), DB, SIGNER)
 
 
 async def test_my_page_itself_gets_no_visitor_without_a_session() -> None:
-    assert await provide_visitor(_request(), _shop(), SIGNER) is None
+    assert await provide_visitor(_request(), _shop(), DB, SIGNER) is None
 
 
 def test_the_login_redirect_sends_the_visitor_to_my_page_with_a_303() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from core_service.models import Customer
+from core_service.models import Customer, LoginAttempt
 from core_service.platform import urls
 from core_service.platform.security import Signer
 from core_service.platform.settings import Settings
@@ -130,32 +130,75 @@ async def test_password_pages_need_a_session(
     assert posted.status_code == 303
 
 
-async def test_five_failures_pause_password_login(
+async def test_five_failures_pause_password_login_from_that_address(
     web_client: AsyncTestClient[Any], web_shop: Shop, web_settings: Settings
 ) -> None:
     await buy(web_client, web_shop, EMAIL, "a")
     await link_login(web_client, web_settings, web_shop)
     await set_password(web_client, web_shop, GOOD)
-    first_error = ""
     for attempt in range(5):
         failed = await password_login(web_client, web_shop, EMAIL, f"wrong {attempt}")
         assert failed.status_code == 401
-        first_error = first_error or login_error(failed.text)
-    # Even the right password is refused now, with the same message as any failure.
+    # Even the right password is refused now, saying so and for how long.
     paused = await password_login(web_client, web_shop, EMAIL, GOOD)
-    assert paused.status_code == 401 and login_error(paused.text) == first_error
+    assert paused.status_code == 429 and 0 < int(paused.headers["retry-after"]) <= 15 * 60
+    assert "15分後にお試しください" in login_error(paused.text)
+    assert "kippu_mypage" not in paused.headers.get("set-cookie", "")
     # The magic link is not throttled.
     await link_login(web_client, web_settings, web_shop)
 
     async def age_failures(session: Any) -> None:
-        customer = await session.scalar(sa.select(Customer))
-        customer.password_failures = [t - 15 * 60 - 1 for t in customer.password_failures]
+        await session.execute(sa.update(LoginAttempt).values(at=LoginAttempt.at - 15 * 60 - 1))
         await session.commit()
 
     await run_in_session(web_settings, age_failures)
     assert (await password_login(web_client, web_shop, EMAIL, GOOD)).status_code == 303
-    # A success clears the count.
-    assert await query(web_settings, sa.select(Customer.password_failures)) == [(None,)]
+    # A success clears this login's failures.
+    assert await query(web_settings, sa.select(LoginAttempt.id)) == []
+
+
+async def test_logout_ends_the_session_everywhere(
+    web_client: AsyncTestClient[Any], web_shop: Shop, web_settings: Settings
+) -> None:
+    await buy(web_client, web_shop, EMAIL, "a")
+    await link_login(web_client, web_settings, web_shop)
+    stolen = dict(web_client.cookies)  # as a second browser (or a thief) would hold it
+    my = f"/shop/{web_shop.slug}/my"
+    assert "お支払い済み" in (await web_client.get(my)).text
+
+    assert (await web_client.post(f"{my}/logout")).status_code == 303
+    web_client.cookies.clear()
+    web_client.cookies.update(stolen)
+    replayed = await web_client.get(my)
+    assert "お支払い済み" not in replayed.text and 'name="email"' in replayed.text
+    assert (await web_client.get(f"{my}/password")).headers["location"] == my
+
+
+async def test_a_password_change_ends_other_sessions_and_keeps_this_one(
+    web_client: AsyncTestClient[Any], web_shop: Shop, web_settings: Settings
+) -> None:
+    await buy(web_client, web_shop, EMAIL, "a")
+    await link_login(web_client, web_settings, web_shop)
+    other_browser = dict(web_client.cookies)
+    my = f"/shop/{web_shop.slug}/my"
+
+    assert (await set_password(web_client, web_shop, GOOD)).status_code == 303
+    assert "お支払い済み" in (await web_client.get(my)).text  # renewed cookie
+    web_client.cookies.clear()
+    web_client.cookies.update(other_browser)
+    assert "お支払い済み" not in (await web_client.get(my)).text
+
+
+async def test_a_cookie_from_before_versioned_sessions_is_refused(
+    web_client: AsyncTestClient[Any], web_shop: Shop, web_settings: Settings
+) -> None:
+    await buy(web_client, web_shop, EMAIL, "a")
+    (customer_id,) = (await query(web_settings, sa.select(Customer.id)))[0]
+    old = Signer(web_settings.secret_key).dumps(
+        "mypage-session", {"f": web_shop.facility_id, "c": customer_id}
+    )
+    web_client.cookies.set("kippu_mypage", old)
+    assert "お支払い済み" not in (await web_client.get(f"/shop/{web_shop.slug}/my")).text
 
 
 async def test_remove_password(
