@@ -78,6 +78,21 @@ def security_headers_hook(
 ) -> Callable[[Message, Scope], Coroutine[Any, Any, None]]:
     """The ``before_send`` hook adding the headers; HSTS only ``served_over_tls``."""
 
+    # Without a nonce a handler's policy never changes: built once per handler, so API
+    # answers (every gate scan, every kiosk sale) only look it up.
+    without_nonce: dict[int, str] = {}
+
+    def policy(handler: object, nonce: str | None) -> str:
+        opt: Mapping[str, Any] = getattr(handler, "opt", None) or {}
+        frameable = bool(opt.get("frameable"))
+        sources = opt.get("csp_sources", {})
+        if nonce is not None:
+            return content_security_policy(nonce, frameable=frameable, sources=sources)
+        key = id(handler)
+        if key not in without_nonce:
+            without_nonce[key] = content_security_policy(None, frameable=frameable, sources=sources)
+        return without_nonce[key]
+
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
@@ -86,11 +101,7 @@ def security_headers_hook(
         frameable = bool(opt.get("frameable"))
         headers = MutableScopeHeaders.from_message(message)
         wanted = {
-            "Content-Security-Policy": content_security_policy(
-                scope.get("state", {}).get(NONCE_KEY),
-                frameable=frameable,
-                sources=opt.get("csp_sources", {}),
-            ),
+            "Content-Security-Policy": policy(handler, scope.get("state", {}).get(NONCE_KEY)),
             "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff",
         }
