@@ -6,12 +6,16 @@
   the key the checkout and the kiosk API already read; a facility picks a subset of what
   the channel can offer at all.
 - ``self_cancel``: whether visitors may cancel from My Page (F7), in
-  ``Facility.settings["self_cancel"]``.
+  ``Facility.settings["cancellation"]["self_cancel"]``, the key the cancellation policy
+  reads (``aftersales.cancellation_policy``); the rest of that policy (deadline, fee tiers)
+  is left as it is.
 
 Every change is written to the audit log with the staff member who made it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -60,8 +64,13 @@ async def facility_settings(
             for ch, methods in CHANNEL_METHODS.items()
         },
         available_methods={ch: list(m) for ch, m in CHANNEL_METHODS.items()},
-        self_cancel=bool(settings.get("self_cancel", False)),
+        self_cancel=bool(_cancellation(settings).get("self_cancel", False)),
     )
+
+
+def _cancellation(settings: dict[str, Any]) -> dict[str, Any]:
+    raw = settings.get("cancellation")
+    return dict(raw) if isinstance(raw, dict) else {}
 
 
 async def update_facility_settings(
@@ -96,7 +105,10 @@ async def update_facility_settings(
             )
         settings[f"{channel}_payment_methods"] = [m for m in allowed if m in methods]
     if change.self_cancel is not None:
-        settings["self_cancel"] = change.self_cancel
+        settings["cancellation"] = {
+            **_cancellation(settings),
+            "self_cancel": change.self_cancel,
+        }
     # A new dict: the JSON column notices reassignment, not in-place mutation.
     tenant.facility.settings = settings
     session.add(

@@ -343,3 +343,56 @@ def test_0014_keeps_the_newest_pending_attempt_of_each_order(empty_db_settings: 
 
     asyncio.run(pend_again())
     assert {state for state, _ in _payments(settings).values()} == {"pending"}
+
+
+def _facility_settings(settings: Settings) -> dict[int, dict]:
+    async def read(connection: AsyncConnection) -> dict[int, dict]:
+        rows = await connection.execute(sa.text("SELECT id, settings FROM facility"))
+        return {int(i): (json.loads(s) if isinstance(s, str) else dict(s or {})) for i, s in rows}
+
+    return _insert_rows(settings, read)
+
+
+def test_0020_moves_the_self_cancel_switch_into_the_cancellation_policy(
+    empty_db_settings: Settings,
+) -> None:
+    from core_service.platform.database import alembic_config, upgrade_database
+
+    settings = empty_db_settings
+    demo = _demo_at(settings, "0015_login_attempts_sessions")
+    policy = {"self_cancel": False, "self_cancel_until_days": 3, "fees": [{"days_before": 2}]}
+
+    async def set_old_keys(connection: AsyncConnection) -> int:
+        facility = sa.table("facility", sa.column("id"), sa.column("settings", sa.JSON))
+        await connection.execute(
+            facility.update()
+            .where(facility.c.id == demo.facility_id)
+            .values(
+                settings={
+                    "kiosk_payment_methods": ["card"],
+                    "self_cancel": True,
+                    "cancellation": policy,
+                }
+            )
+        )
+        return await _insert(
+            connection,
+            "facility",
+            slug="second",
+            name_ja="第二",
+            name_en="Second",
+            signing_key_encrypted="-",
+            signing_public_key="-",
+            settings={"self_cancel": False},
+        )
+
+    second = _insert_rows(settings, set_old_keys)
+    upgrade_database(settings, "0020_self_cancel_setting")
+    after = _facility_settings(settings)
+    assert after[demo.facility_id] == {
+        "kiosk_payment_methods": ["card"],
+        "cancellation": {**policy, "self_cancel": True},
+    }
+    assert after[second] == {"cancellation": {"self_cancel": False}}
+    command.downgrade(alembic_config(settings), "0015_login_attempts_sessions")
+    assert _facility_settings(settings)[demo.facility_id]["self_cancel"] is True

@@ -14,7 +14,13 @@ from litestar.testing import AsyncTestClient
 from core_service.demo.data import DemoFacility
 from core_service.models import AuditLog, Cancellation, Refund
 from core_service.platform.settings import Settings
-from tests.support.aftersales import buy_online, login_mypage, tickets_of, update_facility_settings
+from tests.support.aftersales import (
+    buy_online,
+    login_mypage,
+    staff_headers,
+    tickets_of,
+    update_facility_settings,
+)
 from tests.support.web import query
 
 POLICY = {
@@ -166,3 +172,34 @@ async def test_mypage_shows_tickets_with_qr_and_distribution_status(
     page = (await client.get(f"/shop/{demo.slug}/my")).text
     assert "チケット(3枚)" in page and page.count("<svg") == 3
     assert "リンク送付済み(未受け取り)" in page
+
+
+async def test_the_managers_switch_shows_and_then_hides_the_cancel_button(
+    client: AsyncTestClient[Any], demo: DemoFacility, db_settings: Settings
+) -> None:
+    """The switch the workbench sets (``PUT /api/v1/facility/settings {self_cancel}``) is
+    the one the policy reads: a visitor sees the button once it is on and loses it once it is
+    off, and the facility's deadline and fee tiers survive both changes."""
+    await update_facility_settings(
+        db_settings, demo.facility_id, cancellation={**POLICY, "self_cancel": False}
+    )
+    code = await _ready(client, demo, db_settings, policy=None)
+    manager = await staff_headers(client, demo, role="manager")
+
+    async def switch(on: bool) -> str:
+        saved = await client.put(
+            "/api/v1/facility/settings", json={"self_cancel": on}, headers=manager
+        )
+        assert saved.status_code == 200 and saved.json()["self_cancel"] is on, saved.text
+        return (await client.get(f"/shop/{demo.slug}/my")).text
+
+    assert cancel_path(demo, code) not in (await client.get(f"/shop/{demo.slug}/my")).text
+    assert cancel_path(demo, code) in await switch(True)
+    page = await client.get(cancel_path(demo, code))
+    assert "返金額 1,800円(キャンセル料 200円)" in page.text  # the fee tier is still there
+    assert cancel_path(demo, code) not in await switch(False)
+    first = (await tickets_of(db_settings, code))[0]
+    refused = await client.post(
+        cancel_path(demo, code), data={"ticket": str(first.id), "form_key": "k"}
+    )
+    assert refused.status_code == 403
