@@ -9,6 +9,7 @@ the records) and returns the contract struct. The rules themselves are
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.aftersales.cancellation import CancelOutcome, Quote, cancel_tickets, quote
@@ -20,11 +21,12 @@ from core_service.aftersales.schemas import (
     RefundOut,
     TicketQuoteOut,
 )
-from core_service.models import Cancellation, Refund
+from core_service.models import Cancellation, Order, Refund
 from core_service.orders.queries import load_order
 from core_service.platform.errors import InvalidInput
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant
+from kippu_contract.states import RefundState
 
 
 def _actor(staff_id: int) -> str:
@@ -112,7 +114,29 @@ def quote_out(order_code: str, q: Quote) -> QuoteOut:
     )
 
 
-def refund_out(refund: Refund) -> RefundOut:
+async def staff_list_refunds(
+    session: AsyncSession, tenant: Tenant, *, state: str | None, limit: int
+) -> list[RefundOut]:
+    """The facility's refunds, newest first; ``state`` narrows it (``failed``: the ones
+    the retry job gave up on or is still trying)."""
+    if state is not None and state not in set(RefundState):
+        raise InvalidInput(
+            f"Unknown refund state {state!r}; one of {', '.join(RefundState)}.",
+            "返金の状態の指定が正しくありません。",
+        )
+    query = (
+        sa.select(Refund, Order.code)
+        .join(Order, Order.id == Refund.order_id)
+        .where(Refund.facility_id == tenant.id)
+        .order_by(Refund.id.desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(Refund.state == state)
+    return [refund_out(refund, order_code=code) for refund, code in await session.execute(query)]
+
+
+def refund_out(refund: Refund, *, order_code: str = "") -> RefundOut:
     return RefundOut(
         id=refund.id,
         state=refund.state,
@@ -122,6 +146,8 @@ def refund_out(refund: Refund) -> RefundOut:
         attempts=refund.attempts,
         last_error=refund.last_error,
         refunded_at=refund.refunded_at,
+        order_code=order_code,
+        updated_at=refund.updated_at,
     )
 
 

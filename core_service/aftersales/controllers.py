@@ -5,23 +5,25 @@ of it under the facility's policy, retry a failed refund and record an in-person
 this is box-office work. Waiving the cancellation fee departs from the policy, so it
 needs ``manager``. Nobody may choose a refund amount: a request may state the amount it
 expects, and is refused when that is not the policy's (no arbitrary partial refunds).
-Cancelling needs an ``Idempotency-Key`` header, so a retried request never refunds twice.
+Anyone on staff may list the refunds (``GET /api/v1/refunds?state=failed``: what the
+automatic retries, :mod:`.refund_retries`, could not send). Cancelling needs an ``Idempotency-Key`` header, so a retried request never refunds twice.
 The work behind each route is :mod:`core_service.aftersales.box_office`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.aftersales.box_office import (
     parse_ticket_ids,
     staff_cancel,
+    staff_list_refunds,
     staff_paid_out,
     staff_quote,
     staff_retry_refund,
@@ -90,6 +92,18 @@ class CancellationController(Controller):
             idempotency_key=key,
             settings=settings,
         )
+
+    @get("/refunds")
+    async def refunds(
+        self,
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+        # "state" is a name Litestar reserves for the app state: renamed, same query key.
+        refund_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[RefundOut]:
+        """The facility's refunds, newest first (``?state=failed``: the ones to look at)."""
+        return await staff_list_refunds(db_session, tenant, state=refund_state, limit=limit)
 
     @post("/refunds/{refund_id:int}/retry", status_code=HTTP_200_OK)
     async def retry(

@@ -18,6 +18,8 @@ from core_service.platform.settings import Settings
 SHORT_PERIOD_SECONDS = 2.0
 #: Payment reconciliation asks providers over the network: every few minutes is enough.
 RECONCILE_PERIOD_SECONDS = 300.0
+#: Failed refunds wait minutes between attempts (refund_retries.backoff); a minute's tick is fine.
+REFUND_RETRY_PERIOD_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,14 @@ async def reconcile_payments(resources: JobResources) -> object:
     )
 
 
+async def retry_refunds(resources: JobResources) -> object:
+    from core_service.aftersales.refund_retries import retry_due_refunds
+
+    return await retry_due_refunds(
+        resources.sessionmaker, resources.plugin_host, resources.settings
+    )
+
+
 async def export(resources: JobResources) -> object:
     # Imported here: the exporter loads DuckDB and Arrow (~60 MB), which a core that
     # does not export need not carry.
@@ -112,6 +122,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         reconcile_payments,
         _every(RECONCILE_PERIOD_SECONDS),
         "settle payments with their providers and give back money owed",
+    ),
+    PeriodicJob(
+        "retry_refunds",
+        retry_refunds,
+        _every(REFUND_RETRY_PERIOD_SECONDS),
+        "send failed refunds again with back-off (same idempotency key), then leave them to staff",
     ),
     PeriodicJob(
         "export",

@@ -109,6 +109,10 @@ class RefundOut(msgspec.Struct):
     attempts: int
     last_error: str
     refunded_at: dt.datetime | None
+    #: Filled in the refund list (``GET /api/v1/refunds``), where rows of many orders meet.
+    order_code: str = ""
+    #: When the refund last moved (its last attempt, for a failed one).
+    updated_at: dt.datetime | None = None
 
 
 class CancellationOut(msgspec.Struct):
