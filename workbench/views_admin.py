@@ -219,6 +219,12 @@ class SettingsPage(PageBase):
             pn.pane.Markdown(t(lang, "kiosk_methods")),
             pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
             pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
+            pn.widgets.TextInput.from_param(
+                s.tax_registration_number,
+                name=t(lang, "registration_number"),
+                placeholder="T0000000000000",
+                css_classes=["registration-number"],
+            ),
             f"### {t(lang, 'plugins')}",
             *[self._plugin_editor(n, p) for n, p in self.state.plugins.items()],
             save,

@@ -22,7 +22,8 @@ from kippu_contract.roles import ROLES
 
 DEMO_SLUG = "kippu-adventure-park"
 DEMO_PASSWORD = "kippu-demo-pass"
-DEMO_TAX_NUMBER = "T1234567890123"
+#: A made-up number with a valid check digit (kippu_contract.invoices).
+DEMO_TAX_NUMBER = "T9234567890123"
 DEMO_SLOTS = ("10:00", "11:30", "13:00", "14:30")
 
 
