@@ -20,6 +20,7 @@ from litestar.middleware import DefineMiddleware
 from core_service.accounts.auth import BearerAuthMiddleware
 from core_service.accounts.controllers import AuthController
 from core_service.aftersales.controllers import CancellationController
+from core_service.billing.controllers import BillingController
 from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
 from core_service.checkin.controllers import GateController, facility_public_key
 from core_service.facilities.controllers import FacilitySettingsController
@@ -94,6 +95,7 @@ def create_app(
         FacilitySettingsController,
         PaymentCredentialsController,
         WebhookController,
+        BillingController,
         *WEB_ROUTE_HANDLERS,
         *host.route_handlers(),
     ]

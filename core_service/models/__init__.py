@@ -5,6 +5,7 @@ Importing this package registers every table on ``Base.metadata`` (Alembic's tar
 
 from core_service.models.aftersales import Cancellation, Receipt, Refund, TicketTransfer
 from core_service.models.base import Base, utcnow
+from core_service.models.billing import FacilityPlan, SystemFeeStatement
 from core_service.models.catalog import (
     Capacity,
     CapacityReservation,
@@ -34,6 +35,7 @@ __all__ = [
     "Customer",
     "Device",
     "Facility",
+    "FacilityPlan",
     "FacilityPlugin",
     "LoginAttempt",
     "MailCampaign",
@@ -48,6 +50,7 @@ __all__ = [
     "Refund",
     "Product",
     "StaffUser",
+    "SystemFeeStatement",
     "Ticket",
     "TicketTransfer",
     "WebhookAttempt",

@@ -317,3 +317,24 @@ class WebhookDeliveryPageOut(msgspec.Struct):
 
     deliveries: list[WebhookDeliveryOut]
     next_before: int | None
+
+
+class StatementLineOut(msgspec.Struct):
+    plan: str
+    #: Yen per month before tax.
+    monthly_fee: int
+    days: int
+    amount: int
+
+
+class StatementOut(msgspec.Struct):
+    """A monthly system-fee statement of the platform to the facility (F26)."""
+
+    number: str
+    month: str
+    lines: list[StatementLineOut]
+    subtotal: int
+    tax_rate: int
+    tax: int
+    total: int
+    issued_at: dt.datetime
