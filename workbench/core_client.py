@@ -34,6 +34,7 @@ from kippu_contract.v1.staff import (
     QuoteOut,
     RefundOut,
     SalesReportOut,
+    StatementOut,
     TestMailIn,
     TestMailOut,
     WebhookDeliveryPageOut,
@@ -234,6 +235,15 @@ class CoreAPI:
 
     def retry_refund(self, refund_id: int) -> RefundOut:
         return decode(self._call("POST", f"/api/v1/refunds/{int(refund_id)}/retry"), RefundOut)
+
+    def billing_statements(self) -> list[StatementOut]:
+        return decode(self._call("GET", "/api/v1/billing/statements"), list[StatementOut])
+
+    def statement_document(self, month: str, kind: str) -> bytes:
+        """The statement of ``month`` (YYYY-MM) as ``pdf`` or ``csv``."""
+        if kind not in ("pdf", "csv"):
+            raise ValueError(kind)
+        return self._call("GET", f"/api/v1/billing/statements/{quote(month, safe='')}/{kind}")
 
     def sales_report(self, day_from: object, day_to: object) -> SalesReportOut:
         params = {"from": str(day_from), "to": str(day_to)}

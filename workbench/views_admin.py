@@ -96,11 +96,13 @@ class OperationsPage(PageBase):
         bo.lang = self.lang
         self.param.watch(lambda event: setattr(bo, "lang", event.new), "lang")
         code = pn.widgets.TextInput.from_param(
-            bo.param.order_code, name=t(self.lang, "cancel_order_code"), css_classes=["cancel-code"]
+            bo.param.order_code,
+            label=t(self.lang, "cancel_order_code"),
+            css_classes=["cancel-code"],
         )
         tickets = pn.widgets.MultiChoice.from_param(
             bo.param.ticket_ids,
-            name=t(self.lang, "cancel_tickets"),
+            label=t(self.lang, "cancel_tickets"),
             options=self._ticket_choices(bo.order_code),
             css_classes=["cancel-tickets"],
         )
@@ -109,11 +111,11 @@ class OperationsPage(PageBase):
             "order_code",
         )
         ask = pn.widgets.Button(
-            name=t(self.lang, "cancel_quote_button"), css_classes=["cancel-quote"]
+            label=t(self.lang, "cancel_quote_button"), css_classes=["cancel-quote"]
         )
         ask.on_click(lambda _: bo.ask_quote())
         confirm = pn.widgets.Button(
-            name=t(self.lang, "cancel_confirm_button"),
+            label=t(self.lang, "cancel_confirm_button"),
             button_type="danger",
             css_classes=["cancel-confirm"],
             disabled=pn.bind(lambda quote: quote is None, bo.param.quote),
@@ -173,7 +175,9 @@ class OperationsPage(PageBase):
         if not failed:
             return pn.Column(title, table(frame, css_classes=["refunds"]))
         which = pn.widgets.Select(options=failed, value=failed[0], css_classes=["refund-id"])
-        retry = pn.widgets.Button(name=t(lang, "refund_retry_button"), css_classes=["refund-retry"])
+        retry = pn.widgets.Button(
+            label=t(lang, "refund_retry_button"), css_classes=["refund-retry"]
+        )
         retry.on_click(lambda _: bo.retry(int(which.value)))
         return pn.Column(title, table(frame, css_classes=["refunds"]), pn.Row(which, retry))
 
@@ -221,7 +225,7 @@ class SettingsPage(PageBase):
             pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
             pn.widgets.TextInput.from_param(
                 s.tax_registration_number,
-                name=t(lang, "registration_number"),
+                label=t(lang, "registration_number"),
                 placeholder="T0000000000000",
                 css_classes=["registration-number"],
             ),

@@ -19,6 +19,7 @@ from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
 from tests.support.workbench import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
+from workbench.billing import BillingState
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.data_access import ExportSource
 from workbench.facility_settings import SettingsState
@@ -59,6 +60,7 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     "settings.save": ("PUT", "/api/v1/facility/settings", {"json": {}}),
     "webhooks.endpoints": ("GET", "/api/v1/webhooks/endpoints", {}),
     "webhooks.deliveries": ("GET", "/api/v1/webhooks/deliveries", {}),
+    "billing.statements": ("GET", "/api/v1/billing/statements", {}),
 }
 
 
@@ -161,6 +163,8 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         settings = SettingsState(core)
         assert settings.loaded == can(role, "settings.view")
         assert settings.save() == can(role, "settings.save")
+        billing = BillingState(core)
+        assert (billing.statements is not None) == can(role, "billing.statements")
         webhooks = WebhooksState(core)
         assert (webhooks.deliveries is not None) == can(role, "webhooks.deliveries")
         assert (webhooks.message == "") == can(role, "webhooks.endpoints")
@@ -170,7 +174,7 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
 def test_pages_shown_match_the_role(role: str) -> None:
     expected = {
         "owner": PAGES,
-        "manager": PAGES,
+        "manager": tuple(p for p in PAGES if p != "billing"),
         "staff": ("attendance", "sales", "operations"),
         "viewer": ("attendance", "sales", "operations"),
     }[role]
