@@ -160,8 +160,16 @@ def check_addons(lines: Sequence[_Line]) -> None:
 
 
 def check_holders(line: _Line) -> None:
-    """One complete holder per ticket where the product needs holders."""
+    """One complete holder per ticket where the product needs holders, none elsewhere."""
     if not line.product.holder_required:
+        if line.holders:
+            # Only a tampered client sends them: a holder would otherwise be stored on a
+            # ticket that never shows it.
+            raise InvalidInput(
+                f"{line.product.name_en} has no holders.",
+                f"{line.product.name_ja}にはご利用者情報は不要です。",
+                code="no_holders",
+            )
         return
     product = line.product
     if len(line.holders) != line.quantity:

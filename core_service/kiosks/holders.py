@@ -33,9 +33,8 @@ def kiosk_holders(holders: list[HolderIn]) -> tuple[Holder, ...]:
                 code="holder_required",
             )
         photo = _photo(holder.photo) if holder.photo else None
-        result.append(
-            Holder(holder.name, holder.birth_date, photo, photo_type(photo) or "" if photo else "")
-        )
+        mime = photo_type(photo) if photo else None
+        result.append(Holder(holder.name, holder.birth_date, photo, mime or ""))
     return tuple(result)
 
 

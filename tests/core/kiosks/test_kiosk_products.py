@@ -224,3 +224,12 @@ async def test_the_kiosk_records_consent_as_the_web_does(
     (consent,) = await _rows(db_settings, ConsentRecord, sold.json()["order"]["code"])
     assert (consent.plugin, consent.field) == ("consent", "consent_waiver")
     assert consent.text and len(consent.text_sha256) == 64
+
+
+async def test_holders_on_a_product_without_holders_are_refused(
+    client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict[str, str]
+) -> None:
+    holder = {"name": "山田 花子", "birth_date": "1990-04-01"}
+    line = {"price_category_id": demo.adult_category_id, "quantity": 1, "holders": [holder]}
+    refused = await _sell(client, kiosk_headers, _body([line], 2000))
+    assert refused.status_code == 422 and refused.json()["code"] == "no_holders"
