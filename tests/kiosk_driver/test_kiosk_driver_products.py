@@ -228,3 +228,16 @@ def test_an_undelivered_printer_call_is_retried_with_its_reason(
     core.down = False
     tick(kiosk)
     assert core.staff_calls == [{"reason": "printer", "detail": "paper_out"}]
+
+
+def test_the_staff_screen_says_the_printer_called(core: FakeCore, tmp_path: Path) -> None:
+    profile = resolve_profile("epson-tm-t88-ja")
+    printer = FaultyPrinter(profile=profile.escpos_profile)
+    kiosk = make_kiosk(core, tmp_path, printer=printer)
+    printer.fault = "paper_out"
+    tick(kiosk)
+    with TestClient(app=create_app(kiosk, KioskConfig(staff_pin="2468"))) as staff:
+        staff.post("/staff-menu/login", data={"pin": "2468"})
+        menu = staff.get("/staff-menu")
+    assert "プリンターの不具合でスタッフを呼び出しました" in menu.text
+    assert "お客様がスタッフを呼んでいます" not in menu.text
