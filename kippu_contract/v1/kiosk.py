@@ -161,6 +161,10 @@ class TicketOut(msgspec.Struct):
     book_id: int | None = None
     coupon_no: int = 0
     coupon_count: int = 0
+    #: A timed admission's time slot ("10:00"), printed beside the date; "" otherwise.
+    slot: str = ""
+    #: A pass's holder, printed on it; "" for tickets without a holder.
+    holder_name: str = ""
 
 
 class KioskOrderOut(msgspec.Struct):

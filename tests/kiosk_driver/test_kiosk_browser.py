@@ -140,6 +140,8 @@ def test_browser_books_a_time_slot_with_an_add_on(
     zipline = next(p for p in kiosk.catalog(refresh=True).products if p.code == "zipline")
     left = {s.slot: s.remaining for s in zipline.slots}
     assert left["11:30"] == left["10:00"] - 2  # the core took the places from 11:30
+    assert kiosk.printer.output.count("入場時間".encode("cp932")) == 2  # on both tickets
+    assert b"11:30" in kiosk.printer.output
 
 
 def test_browser_sells_an_annual_pass_with_a_webcam_photo(
@@ -187,6 +189,7 @@ def test_browser_sells_an_annual_pass_with_a_webcam_photo(
     (holder,) = record.request["lines"][0]["holders"]
     assert holder == {"name": "山田 花子", "birth_date": "1990-04-01", "photo": ""}
     assert kiosk.held_carts == {}
+    assert "山田 花子".encode("cp932") in kiosk.printer.output  # the pass shows its holder
     (stored,) = asyncio.run(_pass_holders(sqlite_settings, record.confirmation["order"]["code"]))
     assert stored.name == "山田 花子" and stored.photo_type == "image/jpeg"
     assert stored.photo and stored.photo.startswith(b"\xff\xd8\xff")

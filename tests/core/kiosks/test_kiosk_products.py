@@ -147,6 +147,8 @@ async def test_a_pass_sale_keeps_holder_name_birth_date_and_camera_photo(
     assert rows[0].photo == JPEG and rows[0].photo_type == "image/jpeg"
     assert rows[1].photo is None
     assert {h.ticket_id for h in rows} == {t["id"] for t in sold.json()["tickets"]}
+    names = {t["holder_name"] for t in sold.json()["tickets"]}
+    assert names == {"山田 花子", "山田 太郎"}  # the kiosk prints them on the passes
 
 
 async def test_a_pass_without_birth_date_is_refused_and_sells_nothing(
@@ -233,3 +235,13 @@ async def test_holders_on_a_product_without_holders_are_refused(
     line = {"price_category_id": demo.adult_category_id, "quantity": 1, "holders": [holder]}
     refused = await _sell(client, kiosk_headers, _body([line], 2000))
     assert refused.status_code == 422 and refused.json()["code"] == "no_holders"
+
+
+async def test_timed_tickets_carry_their_slot_for_the_printer(
+    client: AsyncTestClient, demo: DemoFacility, kiosk_headers: dict[str, str]
+) -> None:
+    line = {"price_category_id": demo.timed_child_category_id, "quantity": 2, "slot": "14:30"}
+    sold = await _sell(client, kiosk_headers, _body([line], 2000))
+    assert sold.status_code == 201, sold.text
+    assert [t["slot"] for t in sold.json()["tickets"]] == ["14:30", "14:30"]
+    assert all(t["holder_name"] == "" for t in sold.json()["tickets"])
