@@ -241,3 +241,34 @@ def test_the_staff_screen_says_the_printer_called(core: FakeCore, tmp_path: Path
         menu = staff.get("/staff-menu")
     assert "プリンターの不具合でスタッフを呼び出しました" in menu.text
     assert "お客様がスタッフを呼んでいます" not in menu.text
+
+
+def test_add_another_pass_draws_one_more_holder_block(client: TestClient) -> None:
+    one = client.get("/product/40")
+    two = client.get("/product/40?passes=2")
+    assert one.text.count('class="holder"') == 1 and two.text.count('class="holder"') == 2
+    assert 'href="/product/40?passes=3"' in two.text
+    assert client.get("/product/40?passes=99").status_code == 400
+
+
+def test_two_holder_blocks_sell_two_passes(client: TestClient, kiosk: Kiosk) -> None:
+    form = {"product_id": "40", "passes": "2"}
+    for i, (category, name) in enumerate([("400", "山田 花子"), ("400", "山田 太郎")]):
+        form |= {
+            f"holder_{i}_category": category,
+            f"holder_{i}_name": name,
+            f"holder_{i}_birth_date": "1990-04-01",
+        }
+    location = client.post("/cart", data=form, follow_redirects=False).headers["location"]
+    (lines,) = kiosk.held_carts.values()
+    assert location.startswith("/consent?cart=held:")
+    assert [(line.quantity, [h.name for h in line.holders]) for line in lines] == [
+        (2, ["山田 花子", "山田 太郎"])
+    ]
+
+
+def test_a_pass_without_birth_date_shows_the_page_again(client: TestClient) -> None:
+    form = {"product_id": "40", "holder_0_category": "400", "holder_0_name": "山田 花子"}
+    response = client.post("/cart", data=form)
+    assert response.status_code == 400
+    assert "お名前と生年月日を入力してください" in response.text
