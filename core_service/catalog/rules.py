@@ -180,19 +180,29 @@ def check_holders(line: _Line) -> None:
         )
     for holder in line.holders:
         if not holder.name.strip() or holder.birth_date is None:
-            raise InvalidInput(
-                "Enter the holder's name and date of birth.",
-                "ご利用者のお名前と生年月日を入力してください。",
-                code="holder_required",
-            )
+            raise incomplete_holder()
         if holder.photo is not None and (
             len(holder.photo) > MAX_PHOTO_BYTES or photo_type(holder.photo) is None
         ):
-            raise InvalidInput(
-                "The photo must be a JPEG or PNG image of at most 2 MB.",
-                "写真は2MB以下のJPEGまたはPNG画像にしてください。",
-                code="bad_photo",
-            )
+            raise bad_photo()
+
+
+def incomplete_holder() -> InvalidInput:
+    """The refusal of a holder without a name or a date of birth."""
+    return InvalidInput(
+        "Enter the holder's name and date of birth.",
+        "ご利用者のお名前と生年月日を入力してください。",
+        code="holder_required",
+    )
+
+
+def bad_photo() -> InvalidInput:
+    """The refusal of a holder photo that is not a JPEG or PNG of at most 2 MB."""
+    return InvalidInput(
+        "The photo must be a JPEG or PNG image of at most 2 MB.",
+        "写真は2MB以下のJPEGまたはPNG画像にしてください。",
+        code="bad_photo",
+    )
 
 
 # --- all rules of one order ---------------------------------------------------------

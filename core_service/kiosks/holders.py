@@ -11,15 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 
-from core_service.catalog.rules import MAX_PHOTO_BYTES, Holder, photo_type
-from core_service.platform.errors import InvalidInput
-from kippu_contract.v1.kiosk import HolderIn
-
-_BAD_PHOTO = InvalidInput(
-    "The photo must be a JPEG or PNG image of at most 2 MB.",
-    "写真は2MB以下のJPEGまたはPNG画像にしてください。",
-    code="bad_photo",
+from core_service.catalog.rules import (
+    MAX_PHOTO_BYTES,
+    Holder,
+    bad_photo,
+    incomplete_holder,
+    photo_type,
 )
+from kippu_contract.v1.kiosk import HolderIn
 
 
 def kiosk_holders(holders: list[HolderIn]) -> tuple[Holder, ...]:
@@ -27,11 +26,7 @@ def kiosk_holders(holders: list[HolderIn]) -> tuple[Holder, ...]:
     result = []
     for holder in holders:
         if not holder.name.strip() or holder.birth_date is None:
-            raise InvalidInput(
-                "Enter the holder's name and date of birth.",
-                "ご利用者のお名前と生年月日を入力してください。",
-                code="holder_required",
-            )
+            raise incomplete_holder()
         photo = _photo(holder.photo) if holder.photo else None
         mime = photo_type(photo) if photo else None
         result.append(Holder(holder.name, holder.birth_date, photo, mime or ""))
@@ -41,11 +36,11 @@ def kiosk_holders(holders: list[HolderIn]) -> tuple[Holder, ...]:
 def _photo(encoded: str) -> bytes:
     # base64 grows by 4/3: refuse an oversized photo before decoding it.
     if len(encoded) > (MAX_PHOTO_BYTES * 4) // 3 + 4:
-        raise _BAD_PHOTO
+        raise bad_photo()
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise _BAD_PHOTO from None
+        raise bad_photo() from None
     if photo_type(data) is None:
-        raise _BAD_PHOTO
+        raise bad_photo()
     return data
