@@ -133,11 +133,15 @@ def ticket_blocks(
             Text(f"{uses}回券", f"{uses}-use ticket", align="center", size="tall", bold=True)
         )
     blocks.append(Rule())
+    if ticket.holder_name:  # a pass is good for its holder only: the gate checks the name
+        blocks.append(Row("ご利用者", "Holder", ticket.holder_name, bold=True))
     start, end = _date(ticket.valid_from), _date(ticket.valid_until)
     if start and (not end or end == start):
         blocks.append(Row("ご利用日", "Valid on", start))
     elif start or end:
         blocks.append(Row("有効期間", "Valid", f"{start} - {end}"))
+    if ticket.slot:
+        blocks.append(Row("入場時間", "Entry time", ticket.slot, bold=True))
     blocks += [
         Row("料金", "Price", yen(ticket.price), bold=True),
         Text(

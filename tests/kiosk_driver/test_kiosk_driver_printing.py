@@ -185,3 +185,14 @@ def test_long_english_lines_wrap_between_words_on_58mm() -> None:
     lines = printer.output.split(b"\n")
     assert any(line.endswith(b"(10% items JPY 5,400, incl. tax") for line in lines)
     assert any(line.endswith(b"JPY 490)") for line in lines)
+
+
+def test_a_timed_ticket_shows_its_entry_time_and_a_pass_its_holder() -> None:
+    confirmation = _confirmation([{"price_category_id": 100, "quantity": 2}])
+    confirmation.tickets[0].slot = "11:30"
+    confirmation.tickets[1].holder_name = "Hanako Yamada"
+    output = _print("generic-80", confirmation)
+    assert output.count(b"Entry time") == 1 and b"11:30" in output
+    assert output.count(b"Holder") == 1 and b"Hanako Yamada" in output
+    kanji = _print("epson-tm-t88-ja", confirmation)
+    assert encode_sjis("入場時間") in kanji and encode_sjis("ご利用者") in kanji
