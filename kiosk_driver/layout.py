@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from kippu_contract.invoices import is_registration_number
 from kippu_contract.v1.common import FacilityOut
 from kippu_contract.v1.kiosk import KioskOrderOut, TicketOut
 
@@ -93,8 +94,10 @@ def _datetime(value: dt.datetime | str | None) -> str:
 
 
 def _registration(facility: FacilityOut) -> list[Block]:
-    # A qualified invoice (適格請求書) must show the issuer's registration number.
-    if not facility.tax_registration_number:
+    # A qualified invoice (適格請求書) must show the issuer's registration number; a number
+    # that fails its check digit is not printed as one (the core refuses such numbers now,
+    # but an older facility row may still hold one).
+    if not is_registration_number(facility.tax_registration_number):
         return []
     number = facility.tax_registration_number
     return [Text(f"登録番号 {number}", f"Registration No. {number}", align="center")]

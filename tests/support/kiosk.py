@@ -62,7 +62,7 @@ def facility() -> FacilityOut:
         slug="mori-park",
         name_ja="森のアスレチック",
         name_en="Forest Adventure Park",
-        tax_registration_number="T1234567890123",
+        tax_registration_number="T9234567890123",
     )
 
 
