@@ -4,19 +4,16 @@ shows one facility's sales and segment counts, never another facility's."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from core_service.exports import run_export
 from core_service.platform.settings import Settings
 from tests.support import REPO_ROOT
+from tests.support.notebook import run_notebook
 from tests.support.workbench import Builder, at
-from tests.workbench.test_notebook import _outputs
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "sales_segments.ipynb"
 DAY = dt.date(2026, 11, 25)
@@ -54,26 +51,18 @@ def _count(text: str, segment: str) -> int:
 
 @pytest.mark.slow
 def test_notebook_shows_sales_by_channel_and_segment_counts(
-    exported: tuple[Settings, int], monkeypatch: pytest.MonkeyPatch
+    exported: tuple[Settings, int],
 ) -> None:
     settings, facility_id = exported
-    monkeypatch.setenv("KIPPU_EXPORT_DIR", str(settings.export_dir))
-    monkeypatch.setenv("KIPPU_FACILITY_ID", str(facility_id))
-    monkeypatch.setenv("KIPPU_DATE_FROM", (DAY - dt.timedelta(days=1)).isoformat())
-    monkeypatch.setenv("KIPPU_DATE_TO", (DAY + dt.timedelta(days=1)).isoformat())
-    root = str(NOTEBOOK.parent.parent)  # the kernel is a child process
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    text = run_notebook(
+        NOTEBOOK,
+        {
+            "KIPPU_EXPORT_DIR": str(settings.export_dir),
+            "KIPPU_FACILITY_ID": str(facility_id),
+            "KIPPU_DATE_FROM": (DAY - dt.timedelta(days=1)).isoformat(),
+            "KIPPU_DATE_TO": (DAY + dt.timedelta(days=1)).isoformat(),
+        },
     )
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    ).execute()
-
-    text = _outputs(nb)
     # 3 tickets of (1,800 + 200 handling fee): 2 online, 1 at the kiosk.
     assert "total: 6,000 yen for 3 items" in text
     assert re.search(r"web\s+2\s+4000\s+66\.7%", text), text

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from email.message import Message
+from typing import Any
 
 import httpx
 import pytest
@@ -135,6 +136,19 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
         smtp.stop()
 
 
+def _logged_in(browser: Any, url: str, role: str) -> Any:
+    """A new page of ``browser``, logged in to the workbench as the demo ``role``."""
+    page = browser.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{url}/login?lang=en")
+    page.fill("#facility", DEMO_SLUG)
+    page.fill("#email", demo_staff_email(role))
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/attendance"))
+    return page
+
+
 def test_manager_opens_every_page_and_sends_a_mailing_that_arrives(
     stack: tuple[str, Settings, Inbox],
 ) -> None:
@@ -144,14 +158,7 @@ def test_manager_opens_every_page_and_sends_a_mailing_that_arrives(
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_page()
-            page.set_default_timeout(30_000)
-            page.goto(f"{url}/login?lang=en")
-            page.fill("#facility", DEMO_SLUG)
-            page.fill("#email", demo_staff_email("manager"))
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(re.compile(r"/attendance"))
+            page = _logged_in(browser, url, "manager")
             page.get_by_text("Visitors admitted").first.wait_for()
             page.get_by_text("In the park now").first.wait_for()
 
@@ -215,14 +222,7 @@ def test_staff_cancel_an_order_after_seeing_the_fee_and_it_is_refunded(
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_page()
-            page.set_default_timeout(30_000)
-            page.goto(f"{url}/login?lang=en")
-            page.fill("#facility", DEMO_SLUG)
-            page.fill("#email", demo_staff_email("staff"))
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(re.compile(r"/attendance"))
+            page = _logged_in(browser, url, "staff")
             page.goto(f"{url}/operations?lang=en")
             page.get_by_text("Cancel and refund").first.wait_for()
             assert page.locator(".cancel-confirm button").is_disabled()  # no quote yet
