@@ -12,6 +12,7 @@ from core_service.models.catalog import (
     Product,
 )
 from core_service.models.facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
+from core_service.models.gates import GateConflict, OfflineScan
 from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
@@ -35,9 +36,11 @@ __all__ = [
     "Device",
     "Facility",
     "FacilityPlugin",
+    "GateConflict",
     "LoginAttempt",
     "MailCampaign",
     "MailRecipient",
+    "OfflineScan",
     "Order",
     "OrderLine",
     "OutboxMessage",
