@@ -24,9 +24,30 @@ depends_on: str | Sequence[str] | None = None
 
 BigId = core_service.models.base.BigId
 UTC = core_service.models.base.UTCDateTime
+#: The tables the exporter reads (kippu_contract.export_schema.TABLES' sources).
+EXPORTED = (
+    "facility",
+    "product",
+    "customer",
+    "orders",
+    "order_line",
+    "ticket",
+    "checkin",
+    "payment",
+    "refund",
+    "device",
+)
 
 
 def upgrade() -> None:
+    for table in EXPORTED:
+        # A plain ADD COLUMN (SQLite allows it with a constant default): a batch copy of
+        # the table would trip the triggers on facility_plugin.
+        op.add_column(
+            table,
+            sa.Column("export_seq", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+        )
+        op.create_index(op.f(f"ix_{table}_export_seq"), table, ["export_seq"])
     op.create_table(
         "offline_scan",
         sa.Column("device_id", BigId, nullable=False),
@@ -113,3 +134,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("gate_conflict")
     op.drop_table("offline_scan")
+    for table in EXPORTED:
+        op.drop_index(op.f(f"ix_{table}_export_seq"), table_name=table)
+        # A plain DROP COLUMN (SQLite 3.35+), for the same reason as in upgrade().
+        op.drop_column(table, "export_seq")

@@ -61,6 +61,17 @@ async def _second_gate(settings: Settings, demo: DemoFacility) -> dict[str, str]
     return {"Authorization": f"Bearer {await run_in_session(settings, work)}"}
 
 
+async def _cancel(settings: Settings, ticket_id: int) -> None:
+    """Cancel a ticket in the database (the after-sales rules are tested elsewhere)."""
+
+    async def work(session: Any) -> None:
+        ticket = await session.get(Ticket, ticket_id)
+        ticket.status = TicketStatus.CANCELLED
+        await session.commit()
+
+    await run_in_session(settings, work)
+
+
 async def _count(settings: Settings, model: Any) -> int:
     return (await query(settings, sa.select(sa.func.count()).select_from(model)))[0][0]
 
@@ -75,12 +86,7 @@ async def test_bundle_holds_the_key_todays_tickets_and_the_revocations(
     kept = await _buy(client, demo, kiosk_headers)
     cancelled = await _buy(client, demo, kiosk_headers)
 
-    async def cancel(session: Any) -> None:
-        ticket = await session.get(Ticket, cancelled["id"])
-        ticket.status = TicketStatus.CANCELLED
-        await session.commit()
-
-    await run_in_session(db_settings, cancel)
+    await _cancel(db_settings, cancelled["id"])
     response = await client.get("/api/v1/gate/offline-bundle", headers=gate_headers)
     assert response.status_code == 200, response.text
     bundle = response.json()
@@ -208,12 +214,7 @@ async def test_offline_admission_of_a_cancelled_ticket_is_a_conflict(
 ) -> None:
     ticket = await _buy(client, demo, kiosk_headers)
 
-    async def cancel(session: Any) -> None:
-        row = await session.get(Ticket, ticket["id"])
-        row.status = TicketStatus.CANCELLED
-        await session.commit()
-
-    await run_in_session(db_settings, cancel)
+    await _cancel(db_settings, ticket["id"])
     answer = (await _upload(client, gate_headers, _scan(ticket["qr_token"]))).json()
     assert answer["scans"][0]["conflict"] == "cancelled"
 
