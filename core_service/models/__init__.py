@@ -13,6 +13,7 @@ from core_service.models.catalog import (
     Product,
 )
 from core_service.models.facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
+from core_service.models.gates import GateConflict, OfflineScan
 from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
@@ -37,9 +38,11 @@ __all__ = [
     "Facility",
     "FacilityPlan",
     "FacilityPlugin",
+    "GateConflict",
     "LoginAttempt",
     "MailCampaign",
     "MailRecipient",
+    "OfflineScan",
     "Order",
     "OrderLine",
     "OutboxMessage",
