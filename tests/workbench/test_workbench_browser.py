@@ -139,7 +139,8 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
 def _logged_in(browser: Any, url: str, role: str) -> Any:
     """A new page of ``browser``, logged in to the workbench as the demo ``role``."""
     page = browser.new_page()
-    page.set_default_timeout(30_000)
+    # Generous: on a shared 2-core machine a Panel page's first render can take a while.
+    page.set_default_timeout(60_000)
     page.goto(f"{url}/login?lang=en")
     page.fill("#facility", DEMO_SLUG)
     page.fill("#email", demo_staff_email(role))
@@ -229,7 +230,9 @@ def test_staff_cancel_an_order_after_seeing_the_fee_and_it_is_refunded(
             page.locator(".lookup-query input").fill(CUSTOMER)
             page.locator(".lookup-query input").press("Enter")
             page.locator(".lookup-search button").click()
-            code = page.locator(".order-code").first.inner_text().strip()
+            found = page.locator(".order-code", has_text=re.compile(r"\S")).first
+            found.wait_for()
+            code = found.inner_text().strip()
             # The one order found is the one offered for cancelling (Panel's widgets live
             # in shadow roots, which Playwright's locators pierce).
             expect(page.locator(".cancel-code input")).to_have_value(code, timeout=30_000)
