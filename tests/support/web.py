@@ -27,6 +27,7 @@ from core_service.models import Facility, PriceCategory, Product
 from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
 from core_service.platform.settings import Settings
 from kippu_contract.facility_time import facility_today
+from tests.support.csrf import FormClient
 
 SLUG = "forest"
 PRODUCT_CODE = "day"
@@ -180,7 +181,7 @@ def find_all(pattern: str, html: str) -> list[str]:
 
 async def app_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(settings, background=False)
-    async with AsyncTestClient(app, base_url="http://shop.test") as client:
+    async with FormClient(app, base_url="http://shop.test") as client:
         client.headers.update(BROWSER_HEADERS)
         client.follow_redirects = False  # tests look at each redirect themselves
         yield client

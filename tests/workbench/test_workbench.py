@@ -28,6 +28,7 @@ from core_service.platform.settings import Settings
 from kippu_contract.v1.common import FacilityOut
 from kippu_contract.v1.staff import LoginOut, StaffOut
 from tests.support import REPO_ROOT
+from tests.support.csrf import xsrf_token
 from tests.support.workbench import Builder, at
 from workbench import core_client
 from workbench.attendance import AttendanceState
@@ -387,8 +388,9 @@ def test_served_workbench_requires_a_core_login(served_workbench: str) -> None:
     with httpx.Client(base_url=served_workbench, timeout=10) as client:
         anonymous = client.get("/attendance")
         form = client.get("/login", params={"lang": "en"})
-        refused = client.post("/login", data={**GOOD, "password": "wrong"})
-        accepted = client.post("/login", data={**GOOD, "lang": "en"})
+        xsrf = {"_xsrf": xsrf_token(form.text)}
+        refused = client.post("/login", data={**GOOD, **xsrf, "password": "wrong"})
+        accepted = client.post("/login", data={**GOOD, **xsrf, "lang": "en"})
         page = client.get("/attendance")
 
     assert anonymous.status_code == 302 and "login" in anonymous.headers["location"]
@@ -409,13 +411,33 @@ def test_served_workbench_requires_a_core_login(served_workbench: str) -> None:
 def test_served_workbench_logout_ends_the_core_token(served_workbench: str) -> None:
     _CoreHandler.logouts.clear()
     with httpx.Client(base_url=served_workbench, timeout=10) as client:
-        client.post("/login", data=GOOD)
+        form = client.get("/login")
+        client.post("/login", data={**GOOD, "_xsrf": xsrf_token(form.text)})
         assert client.get("/attendance").status_code == 200
         logged_out = client.get("/logout")
         after = client.get("/attendance")
     assert logged_out.status_code == 200
     assert _CoreHandler.logouts == ["Bearer tok-123"]
     assert after.status_code == 302 and "login" in after.headers["location"]
+
+
+@pytest.mark.slow
+def test_served_workbench_refuses_a_login_post_without_its_xsrf_token(
+    served_workbench: str,
+) -> None:
+    """A form from another site has the browser's cookie sent but cannot read the token."""
+    with httpx.Client(base_url=served_workbench, timeout=10) as client:
+        form = client.get("/login")
+        assert "_xsrf" in client.cookies
+        forged = client.post("/login", data=GOOD)
+        wrong = client.post("/login", data={**GOOD, "_xsrf": "2|00|00|00"})
+        page = client.get("/attendance")
+    assert form.status_code == 200
+    for refused in (forged, wrong):
+        assert refused.status_code == 403 and 'id="xsrf-refused"' in refused.text
+        assert "別のサイト" in refused.text and "another site" in refused.text
+        assert "kippu_staff" not in refused.cookies
+    assert page.status_code == 302 and "login" in page.headers["location"]
 
 
 def test_state_tick_moves_a_page_showing_today_to_the_next_day(

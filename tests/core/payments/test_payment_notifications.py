@@ -287,3 +287,31 @@ async def test_paidy_checkout_callback_verifies_captures_and_confirms(
     assert await _rows(db_settings, mine.payment_id) == ("paid", "paid", 1, 1)
     assert await _rows(db_settings, other.payment_id) == ("pending", "pending", 0, 0)
     assert len(f.paidy.payments[paidy_id]["captures"]) == 1
+
+
+async def test_paidy_notification_naming_another_order_is_refused_and_logged(
+    db_settings: Settings,
+    demo: DemoFacility,
+    fakes: tuple[Fakes, dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Like the browser callback, a notification whose Paidy payment carries another
+    order's ``order_ref`` pays nothing, even though it echoes our payment id."""
+    f, urls = fakes
+    await _setup(db_settings, demo, urls)
+    mine, other = await pending_payments(db_settings, demo, "paidy", "paidy", 2)
+    metadata = {"kippu_payment_id": str(mine.payment_id), "kippu_facility": demo.slug}
+    foreign = f.paidy.authorize(mine.amount, other.order_code, metadata)
+    genuine = f.paidy.authorize(mine.amount, mine.order_code, metadata)
+    url = f"/api/v1/payments/paidy/webhook/{demo.slug}"
+    app = create_app(db_settings, plugin_host=host_with_payment_plugins(), background=False)
+    async with AsyncTestClient(app=app) as client:
+        refused = await client.post(url, content=f.paidy.notification(foreign))
+        assert await _rows(db_settings, mine.payment_id) == ("pending", "pending", 0, 0)
+        accepted = await client.post(url, content=f.paidy.notification(genuine))
+    assert refused.status_code == 400 and refused.json()["code"] == "order_mismatch"
+    assert f.paidy.payments[foreign]["captures"] == []  # never captured
+    assert any("names order" in r.getMessage() for r in caplog.records)
+    assert accepted.status_code == 200 and accepted.json()["outcome"] == "paid"
+    assert await _rows(db_settings, mine.payment_id) == ("paid", "paid", 1, 1)
+    assert await _rows(db_settings, other.payment_id) == ("pending", "pending", 0, 0)
