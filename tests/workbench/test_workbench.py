@@ -28,7 +28,9 @@ from core_service.platform.settings import Settings
 from kippu_contract.v1.common import FacilityOut
 from kippu_contract.v1.staff import LoginOut, StaffOut
 from tests.support import REPO_ROOT
-from tests.support.csrf import xsrf_token
+from tests.support.browser import launch_chromium, require_chromium
+from tests.support.csrf import forging_page, xsrf_token
+from tests.support.live_server import serve_directory
 from tests.support.workbench import Builder, at
 from workbench import core_client
 from workbench.attendance import AttendanceState
@@ -438,6 +440,43 @@ def test_served_workbench_refuses_a_login_post_without_its_xsrf_token(
         assert "別のサイト" in refused.text and "another site" in refused.text
         assert "kippu_staff" not in refused.cookies
     assert page.status_code == 302 and "login" in page.headers["location"]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_login_posted_from_another_site_is_refused_and_the_workbench_form_works(
+    served_workbench: str, tmp_path: Path
+) -> None:
+    """In chromium: another origin's page auto-submits good credentials to the login;
+    Tornado refuses it (no ``_xsrf``) with the bilingual page, no staff cookie is set;
+    the workbench's own form then logs in."""
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    root = tmp_path / "other-site"
+    root.mkdir()
+    (root / "login.html").write_text(forging_page(f"{served_workbench}/login", GOOD))
+    with serve_directory(root) as site_url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{served_workbench}/login")  # the browser holds the _xsrf cookie
+            page.goto(f"{site_url}/login.html")
+            page.wait_for_url(f"{served_workbench}/login")
+            expect(page.locator("#xsrf-refused")).to_contain_text("別のサイト")
+            expect(page.locator("#xsrf-refused")).to_contain_text("another site")
+            assert "kippu_staff" not in {c["name"] for c in context.cookies()}
+
+            page.goto(f"{served_workbench}/login?lang=en")
+            page.fill("#facility", GOOD["facility"])
+            page.fill("#email", GOOD["email"])
+            page.fill("#password", GOOD["password"])
+            page.click("button[type=submit]")
+            page.wait_for_url("**/attendance**")
+            assert "kippu_staff" in {c["name"] for c in context.cookies()}
+        finally:
+            browser.close()
 
 
 def test_state_tick_moves_a_page_showing_today_to_the_next_day(
