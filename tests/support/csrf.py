@@ -53,9 +53,9 @@ class FormClient(AsyncTestClient[Any]):
     send_csrf = True
 
     async def request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
-        path = httpx.URL(str(url)).path
-        if self.send_csrf and method.upper() in _UNSAFE and not path.startswith("/api/"):
-            token = self.cookies.get(COOKIE_NAME) or await self._token_from_page(url)
+        target = self.base_url.join(str(url))
+        if self.send_csrf and method.upper() in _UNSAFE and not target.path.startswith("/api/"):
+            token = self._cookie_token(target) or await self._token_from_page(url)
             data = kwargs.get("data")
             if kwargs.get("content") is None and (data is None or isinstance(data, dict)):
                 kwargs["data"] = {**(data or {}), FORM_FIELD: token}
@@ -63,9 +63,17 @@ class FormClient(AsyncTestClient[Any]):
                 kwargs["headers"] = {**dict(kwargs.get("headers") or {}), "x-csrftoken": token}
         return await super().request(method, url, **kwargs)
 
+    def _cookie_token(self, target: httpx.URL) -> str | None:
+        """The token cookie the browser would send to ``target``'s host (tests may reach
+        the app under more than one host name, each with its own cookie)."""
+        for cookie in self.cookies.jar:
+            if cookie.name == COOKIE_NAME and cookie.domain.lstrip(".") == target.host:
+                return cookie.value
+        return None
+
     async def _token_from_page(self, url: httpx.URL | str) -> str:
         page = await super().request("GET", url)
-        token = self.cookies.get(COOKIE_NAME)
+        token = self._cookie_token(self.base_url.join(str(url)))
         assert token, f"GET {url} ({page.status_code}) set no CSRF cookie"
         return token
 
