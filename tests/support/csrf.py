@@ -4,7 +4,8 @@ The core refuses a form POST without the token its pages put in every form (and 
 ``kippu_csrf`` cookie). Tests post forms the honest way: :func:`page_token` reads the
 hidden ``_csrf_token`` field of a fetched page; :class:`FormClient` is a test client that
 adds the token of its cookie jar to each form it posts to a visitor page, fetching the
-page first when the jar has none yet (a browser always has the page it posts from).
+page (or the page above a form target) first when the jar has none yet: a browser always
+has the page it posts from.
 The check itself is never switched off: a test of the refusal posts without the token.
 """
 
@@ -72,9 +73,17 @@ class FormClient(AsyncTestClient[Any]):
         return None
 
     async def _token_from_page(self, url: httpx.URL | str) -> str:
-        page = await super().request("GET", url)
-        token = self._cookie_token(self.base_url.join(str(url)))
-        assert token, f"GET {url} ({page.status_code}) set no CSRF cookie"
+        """Open the page the form is on: the URL itself, else the page above it (a
+        form's target such as ``…/my/logout`` has no page of its own)."""
+        target = self.base_url.join(str(url))
+        path = target.path
+        while True:
+            await super().request("GET", target.copy_with(path=path, query=None))
+            token = self._cookie_token(target)
+            if token or path.count("/") <= 1:
+                break
+            path = path.rstrip("/").rsplit("/", 1)[0] + "/"
+        assert token, f"no page at or above {url} set a CSRF cookie"
         return token
 
 
