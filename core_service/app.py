@@ -34,6 +34,7 @@ from core_service.mailing.controllers import UNSUBSCRIBE_HANDLERS, MailingContro
 from core_service.orders.lookup_controllers import OrderLookupController
 from core_service.orders.pass_export_controllers import PassExportController
 from core_service.payments.credentials_controllers import PaymentCredentialsController
+from core_service.platform.csrf import csrf_config
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.dependencies import (
     provide_db_session,
@@ -118,6 +119,7 @@ def create_app(
             "tenant": Provide(provide_principal_tenant),
         },
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        csrf_config=csrf_config(settings),
         before_send=[security_headers_hook(served_over_tls=settings.served_over_tls)],
         exception_handlers=exception_handlers(render_error_page),
         template_config=template_config(),

@@ -24,9 +24,13 @@ official paypayopa SDKs, which implement the same construction):
 - ``DELETE /v2/payments/{merchantPaymentId}`` cancels a payment;
   ``POST /v2/refunds`` refunds with our ``merchantRefundId`` (idempotency key) and
   PayPay's ``paymentId``; ``GET /v2/refunds/{merchantRefundId}`` reads a refund back.
-- Notifications are not signed with anything we hold, so a notification is only a hint:
-  we take its ``merchant_order_id`` (our merchantPaymentId) and re-fetch the status from
-  the API with our own credentials; only that answer moves a payment.
+- Notifications (the "Transaction" event: ``notification_type``, ``merchant_id``,
+  ``store_id``, ``pos_id``, ``order_id`` (PayPay's paymentId), ``merchant_order_id`` (our
+  merchantPaymentId), ``authorized_at``, ``expires_at``, ``paid_at``, ``order_amount``,
+  ``state``) are not signed with anything we hold, so a notification is only a hint: it
+  must be a Transaction event for our ``merchant_id`` and one of this facility's
+  ``merchant_order_id``; we then re-fetch the status from the API with our own
+  credentials, and only that answer moves a payment.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ from core_service.plugin_api import (
 PLUGIN_NAME = "paypay_payments"
 API_BASE = "https://api.paypay.ne.jp"
 CONTENT_TYPE = "application/json;charset=UTF-8"
+#: ``notification_type`` of the transaction event, the one notification about payments.
+TRANSACTION_EVENT = "Transaction"
 _STATES = {
     "COMPLETED": "paid",
     "FAILED": "failed",
@@ -237,13 +243,21 @@ class PayPayProvider(PaymentProvider):
     ) -> ProviderEvent | None:
         try:
             hint = json.loads(body)
-            reference = str(hint.get("merchant_order_id") or hint.get("merchantPaymentId") or "")
-        except (ValueError, AttributeError) as exc:
-            raise NotificationRejected("body is not a PayPay notification") from exc
+        except ValueError as exc:
+            raise NotificationRejected("body is not JSON") from exc
+        if not isinstance(hint, dict):
+            raise NotificationRejected("body is not a PayPay notification")
+        if hint.get("notification_type") != TRANSACTION_EVENT:
+            return None  # another kind of notification: nothing to do with a payment
+        reference = str(hint.get("merchant_order_id") or "")
         if not reference.startswith(self._prefix):
-            raise NotificationRejected(f"merchantPaymentId {reference!r} is not this facility's")
+            raise NotificationRejected(f"merchant_order_id {reference!r} is not this facility's")
+        merchant = self.credentials.get("merchant_id", "")
+        if merchant and str(hint.get("merchant_id", "")) != merchant:
+            raise NotificationRejected(f"merchant_id {hint.get('merchant_id')!r} is not ours")
         try:
-            # The notification's own claims are ignored: only PayPay's answer counts.
+            # The notification's own claims (state, order_amount) are ignored: only
+            # PayPay's answer to our signed request counts.
             return await self.query_status(reference)
         except ProviderRejected as exc:
             raise NotificationRejected(f"PayPay does not know {reference!r}") from exc

@@ -27,6 +27,7 @@ from core_service.demo.data import DemoFacility, seed_demo_facility
 from core_service.models import Base
 from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
 from core_service.platform.settings import Settings
+from tests.support.csrf import FormClient
 
 #: Fixture modules every test may use (registered here so pytest rewrites their asserts).
 pytest_plugins = ("tests.support.web",)
@@ -200,7 +201,8 @@ def app(db_settings: Settings) -> Litestar:
 
 @pytest.fixture
 async def client(app: Litestar, demo: DemoFacility) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
+    # Visitor forms are posted with their CSRF token, as a browser does (tests/support/csrf.py).
+    async with FormClient(app=app) as test_client:
         yield test_client
 
 

@@ -19,11 +19,13 @@ import pytest
 
 from core_service.app import create_app
 from core_service.exports import run_export
+from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.settings import Settings
 from kiosk_driver.config import KioskConfig
 from kiosk_driver.runtime import simulate_sale
 from kippu_contract.facility_time import facility_today
 from tests.conftest import seed_demo
+from tests.support.csrf import page_token
 from tests.support.live_server import free_port, serve
 from tests.support.notebook import ROOT, run_notebook
 from workbench.attendance import AttendanceState
@@ -50,6 +52,7 @@ def _buy_online(base_url: str, demo) -> list[str]:
                 "name": "山田花子",
                 "consent_waiver": "on",
                 "payment": "demo:card",
+                FORM_FIELD: page_token(product_page.text),
             },
         )
         assert checkout.status_code == 303, checkout.text[-2000:]
@@ -57,7 +60,10 @@ def _buy_online(base_url: str, demo) -> list[str]:
         action = re.search(r'<form method="post" action="([^"]+/approve)"', pay_page.text)
         key = re.search(r'name="key" value="([^"]+)"', pay_page.text)
         assert action and key, pay_page.text[-2000:]
-        approved = web.post(unescape(action.group(1)), data={"key": unescape(key.group(1))})
+        approved = web.post(
+            unescape(action.group(1)),
+            data={"key": unescape(key.group(1)), FORM_FIELD: page_token(pay_page.text)},
+        )
         assert approved.status_code == 303
         ticket_page = web.get(approved.headers["location"])
         assert ticket_page.status_code == 200

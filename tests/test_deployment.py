@@ -25,10 +25,12 @@ import httpx
 import pytest
 import yaml
 
+from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.settings import Settings
 from kippu_contract.export_store import ExportStore
 from tests.conftest import seed_demo
 from tests.support import REPO_ROOT
+from tests.support.csrf import fetch_token
 from tests.support.live_server import free_port
 from tests.support.processes import (
     KIPPU,
@@ -214,7 +216,10 @@ def deployment(
 async def _sell(deployed: Deployment, shop: Shop, kiosk_token: str, adult_id: int) -> None:
     web = [httpx.AsyncClient(base_url=deployed.core_url(i), timeout=30) for i in range(3)]
     try:
-        checkout = await web[0].post(product_url(shop), data=checkout_form(shop))
+        token = await fetch_token(web[0], product_url(shop))
+        checkout = await web[0].post(
+            product_url(shop), data={**checkout_form(shop), FORM_FIELD: token}
+        )
         # The payment page is served by another core process than the checkout.
         paid = await pay_with_demo(web[1], checkout)
         assert paid.status_code == 200

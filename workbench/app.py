@@ -7,7 +7,9 @@ workbench never opens the core's database). It serves:
 - ``/login``: a bilingual (日本語 / English) login form. Credentials are checked by the
   core (``POST /api/v1/auth/login``) through a custom login handler plugged into Panel's
   ``BasicAuthProvider``; Panel/Tornado signed cookies carry the session, so there is no
-  session crypto of our own. The core's answer (token, role, facility) is kept in a signed,
+  session crypto of our own. Tornado's ``xsrf_cookies`` is on: the form carries the
+  ``_xsrf`` token of its cookie, and a POST without it (another site's form) gets a
+  bilingual 403 page. The core's answer (token, role, facility) is kept in a signed,
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
 - ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/webhooks``:
@@ -97,6 +99,7 @@ button { margin-top: 1.5em; width: 100%; padding: .7em; background: #107bba; col
   <h1>{{ t.app }}</h1>
   {% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
   <input type="hidden" name="lang" value="{{ lang }}">
+  {{ xsrf_field | safe }}
   <label for="facility">{{ t.facility }}</label>
   <input id="facility" name="facility" value="{{ facility }}" required autocomplete="organization">
   <label for="email">{{ t.email }}</label>
@@ -105,6 +108,22 @@ button { margin-top: 1.5em; width: 100%; padding: .7em; background: #107bba; col
   <input id="password" name="password" type="password" required autocomplete="current-password">
   <button type="submit">{{ t.login }}</button>
 </form>
+</body>
+</html>"""
+)
+
+
+_REFUSED_TEMPLATE = jinja2.Environment(autoescape=True).from_string(
+    """<!DOCTYPE html>
+<html lang="ja">
+<head><meta charset="utf-8"><title>403 | kippu</title></head>
+<body>
+<h1>ログインできませんでした / Login refused</h1>
+<p id="xsrf-refused">このログインフォームは別のサイトから送信されたか、古くなっています。
+ログインページを開き直してください。<br>
+This login form was sent from another site or is out of date. Please open the login page
+again.</p>
+<p><a href=".{{ login_endpoint }}">ログインページへ / To the login page</a></p>
 </body>
 </html>"""
 )
@@ -147,8 +166,19 @@ class KippuLoginHandler(SafeCookies, BasicLoginHandler):
                 error=error,
                 facility=self.get_argument("facility", ""),
                 email=self.get_argument("email", ""),
+                # Tornado's ``_xsrf`` field: with ``xsrf_cookies`` on, a POST without the
+                # value of this browser's ``_xsrf`` cookie is refused (another site's form).
+                xsrf_field=self.xsrf_form_html(),
             )
         )
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code != 403:
+            super().write_error(status_code, **kwargs)
+            return
+        # Tornado's own 403 page is a bare English phrase; say what happened, in both
+        # languages, and offer the form again (which sets a fresh token).
+        self.write(_REFUSED_TEMPLATE.render(login_endpoint=self._login_endpoint))
 
     async def post(self) -> None:
         lang = self._lang()
@@ -410,4 +440,6 @@ def serve_workbench(
             settings.core_url, transport, secure_cookies=settings.secure_cookies
         ),
         cookie_secret=settings.cookie_secret,
+        # Tornado checks the ``_xsrf`` field of every POST (the login form is the one).
+        xsrf_cookies=True,
     )

@@ -11,7 +11,7 @@ given up) leaves it ``refund_due``.
 :func:`webhook_route` builds the Litestar handler each provider plugin mounts at
 ``/api/v1/payments/<provider>/webhook/<facility slug>``: it refuses facilities that have
 not enabled the plugin, answers 400 (and logs, changing nothing) when verification
-fails, 503 when the provider cannot be reached to verify (so the provider retries), and
+fails or the verified payment names another order than ours (Paidy's ``order_ref``), 503 when the provider cannot be reached to verify (so the provider retries), and
 200 otherwise.
 """
 
@@ -27,7 +27,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_service.models import Payment
+from core_service.models import Order, Payment
 from core_service.payments import states
 from core_service.payments.provider import (
     NotificationRejected,
@@ -53,6 +53,8 @@ FAILED, IGNORED = "failed", "ignored"
 #: The money arrived but paid nothing: the payment is now ``refund_due``.
 REFUND_DUE = "refund_due"
 UNKNOWN_PAYMENT, AMOUNT_MISMATCH = "unknown_payment", "amount_mismatch"
+#: The event names another order than its payment's: refused, the order untouched.
+ORDER_MISMATCH = "order_mismatch"
 
 
 async def find_payment(
@@ -105,6 +107,8 @@ async def apply_event(
             tenant.facility.slug,
         )
         return UNKNOWN_PAYMENT
+    if "order_ref" in event.detail and not await _names_its_order(session, tenant, payment, event):
+        return ORDER_MISMATCH
     if event.state in ("paid", "authorized") and event.amount != payment.amount:
         # A provider never changes the amount; a mismatch is a bug or an attack.
         await _note(
@@ -161,6 +165,36 @@ async def apply_event(
     return IGNORED
 
 
+async def _names_its_order(
+    session: AsyncSession, tenant: Tenant, payment: Payment, event: ProviderEvent
+) -> bool:
+    """Whether the order reference the provider holds (Paidy's ``order_ref``) is the code
+    of this payment's order. The browser callback checks the same before confirming: a
+    payment made for another order (or another facility's) must never pay this one."""
+    code = await session.scalar(
+        sa.select(Order.code).where(Order.facility_id == tenant.id, Order.id == payment.order_id)
+    )
+    reported = str(event.detail.get("order_ref") or "")
+    if code is not None and reported == code:
+        return True
+    await _note(
+        session,
+        tenant,
+        payment,
+        "order_mismatch",
+        {"reported": reported, "expected": code, "provider_ref": event.provider_ref},
+    )
+    log.error(
+        "%s event %s names order %r, but payment %d is for order %r; refused",
+        payment.provider,
+        event.event_id,
+        reported,
+        payment.id,
+        code,
+    )
+    return False
+
+
 async def _note(
     session: AsyncSession, tenant: Tenant, payment: Payment, what: str, detail: dict[str, Any]
 ) -> None:
@@ -210,6 +244,8 @@ def webhook_route(plugin_name: str, provider_cls: type[PaymentProvider]) -> HTTP
         outcome = await apply_event(
             db_session, tenant, provider, event, settings=settings, signer=signer
         )
+        if outcome == ORDER_MISMATCH:  # logged and noted by apply_event
+            return _json({"detail": "notification rejected", "code": ORDER_MISMATCH}, 400)
         log.info(
             "%s notification %s for %s: %s",
             provider_cls.name,

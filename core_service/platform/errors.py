@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core_service.platform import csrf
 from core_service.platform.i18n.choice import request_locale
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,21 @@ class Unauthorized(KippuError):
 class Forbidden(KippuError):
     status_code = 403
     code = "forbidden"
+
+
+class CSRFRefused(Forbidden):
+    """A form posted without this site's CSRF token (another site's, or a stale page)."""
+
+    code = "csrf_failed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This form could not be accepted: it was sent from another site or the page is "
+            "too old. Nothing was changed. Please reload the page and try again.",
+            "このフォームは受け付けられませんでした。別のサイトから送信されたか、"
+            "ページが古くなっています。何も変更されていません。"
+            "ページを再読み込みしてもう一度お試しください。",
+        )
 
 
 class Conflict(KippuError):
@@ -146,6 +162,9 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
         return response
 
     def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        if isinstance(exc, PermissionDeniedException) and exc.detail == csrf.REFUSAL_DETAIL:
+            # Litestar's middleware says it in English only; visitors read it in their language.
+            return kippu_error(request, CSRFRefused())
         body: dict[str, Any] = {"detail": exc.detail, "code": "http_error"}
         if isinstance(exc, ValidationException) and exc.extra:
             body["errors"] = exc.extra

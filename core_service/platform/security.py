@@ -91,6 +91,11 @@ def purpose_cipher(secret_key: str, purpose: bytes) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(_derive(secret_key, purpose)))
 
 
+def purpose_secret(secret_key: str, purpose: bytes) -> str:
+    """A secret string of its own per ``purpose`` (for libraries that take a string)."""
+    return _derive(secret_key, purpose).hex()
+
+
 def key_cipher(secret_key: str) -> Fernet:
     return purpose_cipher(secret_key, b"kippu facility keys")
 

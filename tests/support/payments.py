@@ -29,6 +29,7 @@ from core_service.platform.settings import Settings
 from core_service.platform.tenancy import load_tenant
 from core_service.plugins.host import PluginHost, build_plugin_manager
 from core_service.plugins.values import FacilityContext
+from tests.support.csrf import FormClient
 from tests.support.fakes import LoopbackServer
 from tests.support.fakes import paidy as fake_paidy
 from tests.support.fakes import paypay as fake_paypay
@@ -209,7 +210,7 @@ async def shop_client(
     f, urls = fakes
     shop = await open_shop(db_settings, urls)
     app = create_app(db_settings, background=False)
-    async with AsyncTestClient(app, base_url="http://shop.test") as client:
+    async with FormClient(app, base_url="http://shop.test") as client:
         client.headers.update(BROWSER_HEADERS)
         client.follow_redirects = False
         yield client, shop, f, db_settings

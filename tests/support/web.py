@@ -24,9 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.app import create_app
 from core_service.facilities.setup import create_facility, set_plugin
 from core_service.models import Facility, PriceCategory, Product
+from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
 from core_service.platform.settings import Settings
 from kippu_contract.facility_time import facility_today
+from tests.support.csrf import FormClient, page_token
 
 SLUG = "forest"
 PRODUCT_CODE = "day"
@@ -180,7 +182,7 @@ def find_all(pattern: str, html: str) -> list[str]:
 
 async def app_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(settings, background=False)
-    async with AsyncTestClient(app, base_url="http://shop.test") as client:
+    async with FormClient(app, base_url="http://shop.test") as client:
         client.headers.update(BROWSER_HEADERS)
         client.follow_redirects = False  # tests look at each redirect themselves
         yield client
@@ -193,7 +195,8 @@ async def pay_with_demo(client: httpx.AsyncClient, response: httpx.Response) -> 
     assert pay_page.status_code == 200, pay_page.text
     action = find_all(r'<form method="post" action="([^"]+/approve)"', pay_page.text)[0]
     key = find_all(r'name="key" value="([^"]+)"', pay_page.text)[0]
-    approved = await client.post(action, data={"key": key})
+    # The page's CSRF token, so that any client (not only FormClient) posts like a browser.
+    approved = await client.post(action, data={"key": key, FORM_FIELD: page_token(pay_page.text)})
     assert approved.status_code == 303, (approved.status_code, approved.text[-1500:])
     return await client.get(approved.headers["location"])
 

@@ -28,6 +28,9 @@ from core_service.platform.settings import Settings
 from kippu_contract.v1.common import FacilityOut
 from kippu_contract.v1.staff import LoginOut, StaffOut
 from tests.support import REPO_ROOT
+from tests.support.browser import launch_chromium, require_chromium
+from tests.support.csrf import forging_page, xsrf_token
+from tests.support.live_server import serve_directory
 from tests.support.workbench import Builder, at
 from workbench import core_client
 from workbench.attendance import AttendanceState
@@ -387,8 +390,9 @@ def test_served_workbench_requires_a_core_login(served_workbench: str) -> None:
     with httpx.Client(base_url=served_workbench, timeout=10) as client:
         anonymous = client.get("/attendance")
         form = client.get("/login", params={"lang": "en"})
-        refused = client.post("/login", data={**GOOD, "password": "wrong"})
-        accepted = client.post("/login", data={**GOOD, "lang": "en"})
+        xsrf = {"_xsrf": xsrf_token(form.text)}
+        refused = client.post("/login", data={**GOOD, **xsrf, "password": "wrong"})
+        accepted = client.post("/login", data={**GOOD, **xsrf, "lang": "en"})
         page = client.get("/attendance")
 
     assert anonymous.status_code == 302 and "login" in anonymous.headers["location"]
@@ -409,13 +413,70 @@ def test_served_workbench_requires_a_core_login(served_workbench: str) -> None:
 def test_served_workbench_logout_ends_the_core_token(served_workbench: str) -> None:
     _CoreHandler.logouts.clear()
     with httpx.Client(base_url=served_workbench, timeout=10) as client:
-        client.post("/login", data=GOOD)
+        form = client.get("/login")
+        client.post("/login", data={**GOOD, "_xsrf": xsrf_token(form.text)})
         assert client.get("/attendance").status_code == 200
         logged_out = client.get("/logout")
         after = client.get("/attendance")
     assert logged_out.status_code == 200
     assert _CoreHandler.logouts == ["Bearer tok-123"]
     assert after.status_code == 302 and "login" in after.headers["location"]
+
+
+@pytest.mark.slow
+def test_served_workbench_refuses_a_login_post_without_its_xsrf_token(
+    served_workbench: str,
+) -> None:
+    """A form from another site has the browser's cookie sent but cannot read the token."""
+    with httpx.Client(base_url=served_workbench, timeout=10) as client:
+        form = client.get("/login")
+        assert "_xsrf" in client.cookies
+        forged = client.post("/login", data=GOOD)
+        wrong = client.post("/login", data={**GOOD, "_xsrf": "2|00|00|00"})
+        page = client.get("/attendance")
+    assert form.status_code == 200
+    for refused in (forged, wrong):
+        assert refused.status_code == 403 and 'id="xsrf-refused"' in refused.text
+        assert "別のサイト" in refused.text and "another site" in refused.text
+        assert "kippu_staff" not in refused.cookies
+    assert page.status_code == 302 and "login" in page.headers["location"]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_login_posted_from_another_site_is_refused_and_the_workbench_form_works(
+    served_workbench: str, tmp_path: Path
+) -> None:
+    """In chromium: another origin's page auto-submits good credentials to the login;
+    Tornado refuses it (no ``_xsrf``) with the bilingual page, no staff cookie is set;
+    the workbench's own form then logs in."""
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    root = tmp_path / "other-site"
+    root.mkdir()
+    (root / "login.html").write_text(forging_page(f"{served_workbench}/login", GOOD))
+    with serve_directory(root) as site_url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{served_workbench}/login")  # the browser holds the _xsrf cookie
+            page.goto(f"{site_url}/login.html")
+            page.wait_for_url(f"{served_workbench}/login")
+            expect(page.locator("#xsrf-refused")).to_contain_text("別のサイト")
+            expect(page.locator("#xsrf-refused")).to_contain_text("another site")
+            assert "kippu_staff" not in {c["name"] for c in context.cookies()}
+
+            page.goto(f"{served_workbench}/login?lang=en")
+            page.fill("#facility", GOOD["facility"])
+            page.fill("#email", GOOD["email"])
+            page.fill("#password", GOOD["password"])
+            page.click("button[type=submit]")
+            page.wait_for_url("**/attendance**")
+            assert "kippu_staff" in {c["name"] for c in context.cookies()}
+        finally:
+            browser.close()
 
 
 def test_state_tick_moves_a_page_showing_today_to_the_next_day(

@@ -32,10 +32,12 @@ from aiosmtpd.handlers import Message as MessageHandler
 from core_service.app import create_app
 from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
 from core_service.exports.exporter import seconds_since_last_run
+from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.support import REPO_ROOT
 from tests.support.browser import launch_chromium, require_chromium
+from tests.support.csrf import page_token
 from tests.support.live_server import free_port as _free_port
 from tests.support.workbench import Builder, FacilityRef
 
@@ -205,7 +207,7 @@ def test_manager_opens_every_page_and_sends_a_mailing_that_arrives(
     assert link, text
     with httpx.Client(timeout=10) as client:
         form = client.get(link.group(1))
-        done = client.post(link.group(1))
+        done = client.post(link.group(1), data={FORM_FIELD: page_token(form.text)})
     assert form.status_code == 200 and 'id="unsubscribe"' in form.text
     assert done.status_code == 200 and 'id="done"' in done.text
 

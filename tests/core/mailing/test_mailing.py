@@ -19,10 +19,12 @@ from core_service.exports import run_export
 from core_service.mailing.campaigns import Composition
 from core_service.mailing.outbox import deliver_due
 from core_service.models import Customer
+from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from kippu_contract.v1.staff import CompositionIn
 from tests.conftest import seed_demo
+from tests.support.csrf import page_token
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.workbench import Builder, FacilityRef, at, core_api
 from workbench.data_access import ExportSource
@@ -182,8 +184,11 @@ def test_unsubscribe_link_turns_marketing_mail_off(crowd: Crowd, smtp: tuple[Inb
         path = re.search(r"https?://[^/\s]+(/unsubscribe/\S+)", body).group(1)  # type: ignore[union-attr]
         page = core.http.get(path)
         assert page.status_code == 200 and 'id="unsubscribe"' in page.text
-        assert core.http.post(path).status_code == 200
-        assert core.http.post(path).status_code == 200  # idempotent
+        assert core.http.post(path).status_code == 403  # no CSRF token: another site's form
+        assert core.send_mailing(COMPOSED, [crowd.keys["ann"]], {}).recipients == 1  # still on
+        token = {FORM_FIELD: page_token(page.text)}
+        assert core.http.post(path, data=token).status_code == 200
+        assert core.http.post(path, data=token).status_code == 200  # idempotent
         again = core.send_mailing(COMPOSED, [crowd.keys["ann"]], {})
         assert again.recipients == 0 and again.skipped == 1
         assert core.http.get("/unsubscribe/forged").status_code == 404

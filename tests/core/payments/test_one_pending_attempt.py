@@ -20,11 +20,13 @@ from core_service.app import create_app
 from core_service.demo.data import DemoFacility
 from core_service.models import Order, Payment
 from core_service.payments.transitions import create_payment
+from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import load_tenant
 from kippu_contract.states import PaymentState
 from tests.conftest import seed_demo
+from tests.support.csrf import fetch_token
 from tests.support.live_server import serve
 from tests.support.payments import HOST, pending_orders
 from tests.support.web import query, run_in_session
@@ -32,9 +34,12 @@ from tests.support.web import query, run_in_session
 TRIALS = 12
 
 
-async def click_pay(client: httpx.AsyncClient, demo: DemoFacility, code: str, key: str) -> str:
+async def click_pay(
+    client: httpx.AsyncClient, demo: DemoFacility, code: str, key: str, csrf: str
+) -> str:
     response = await client.post(
-        f"/shop/{demo.slug}/orders/{code}/pay", data={"key": key, "payment": "demo:card"}
+        f"/shop/{demo.slug}/orders/{code}/pay",
+        data={"key": key, "payment": "demo:card", FORM_FIELD: csrf},
     )
     assert response.status_code == 303, response.text
     return str(response.headers["location"])
@@ -49,10 +54,13 @@ async def test_a_double_click_on_pay_opens_one_attempt_and_both_get_it(
     with serve(create_app(postgres_settings, background=False)) as url:
         # Two clients of a real server, each on its own connections, one request each at once.
         async with httpx.AsyncClient(base_url=url) as one, httpx.AsyncClient(base_url=url) as two:
+            # Each visitor's browser has the order page open: its form's CSRF token.
+            page = f"/shop/{demo.slug}/orders/{orders[0].order_code}?key={orders[0].access_key}"
+            csrf_one, csrf_two = [await fetch_token(c, page) for c in (one, two)]
             for order in orders:
                 first, second = await asyncio.gather(
-                    click_pay(one, demo, order.order_code, order.access_key),
-                    click_pay(two, demo, order.order_code, order.access_key),
+                    click_pay(one, demo, order.order_code, order.access_key, csrf_one),
+                    click_pay(two, demo, order.order_code, order.access_key, csrf_two),
                 )
                 assert first == second, order.order_code  # the same attempt's payment page
     attempts = await query(

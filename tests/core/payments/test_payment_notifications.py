@@ -9,6 +9,7 @@ forged notification changed anything. Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import importlib
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from tests.support.fakes import paidy as fake_paidy
 from tests.support.fakes import paypay as fake_paypay
 from tests.support.fakes import stripe as fake_stripe
 from tests.support.payments import PendingPayment, enable_provider, pending_payments
+from tests.support.web import query
 
 PLUGINS = ("stripe_payments", "paypay_payments", "paidy_payments")
 
@@ -287,3 +289,43 @@ async def test_paidy_checkout_callback_verifies_captures_and_confirms(
     assert await _rows(db_settings, mine.payment_id) == ("paid", "paid", 1, 1)
     assert await _rows(db_settings, other.payment_id) == ("pending", "pending", 0, 0)
     assert len(f.paidy.payments[paidy_id]["captures"]) == 1
+
+
+async def test_paidy_notification_naming_another_order_is_refused_and_logged(
+    db_settings: Settings,
+    demo: DemoFacility,
+    fakes: tuple[Fakes, dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Like the browser callback, a notification whose Paidy payment carries another
+    order's ``order_ref`` pays nothing, even though it echoes our payment id."""
+    f, urls = fakes
+    await _setup(db_settings, demo, urls)
+    mine, other = await pending_payments(db_settings, demo, "paidy", "paidy", 2)
+    metadata = {"kippu_payment_id": str(mine.payment_id), "kippu_facility": demo.slug}
+    foreign = f.paidy.authorize(mine.amount, other.order_code, metadata)
+    genuine = f.paidy.authorize(mine.amount, mine.order_code, metadata)
+    url = f"/api/v1/payments/paidy/webhook/{demo.slug}"
+    app = create_app(db_settings, plugin_host=host_with_payment_plugins(), background=False)
+    # The app's logging configuration keeps kippu's records from the root logger.
+    logger = logging.getLogger("core_service.payments.notifications")
+    logger.addHandler(caplog.handler)
+    try:
+        async with AsyncTestClient(app=app) as client:
+            refused = await client.post(url, content=f.paidy.notification(foreign))
+            assert await _rows(db_settings, mine.payment_id) == ("pending", "pending", 0, 0)
+            accepted = await client.post(url, content=f.paidy.notification(genuine))
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert refused.status_code == 400 and refused.json()["code"] == "order_mismatch"
+    assert f.paidy.payments[foreign]["captures"] == []  # never captured
+    assert any("names order" in r.getMessage() for r in caplog.records)
+    notes = await query(
+        db_settings,
+        sa.select(PaymentEvent.detail).where(PaymentEvent.payment_id == mine.payment_id),
+    )
+    (mismatch,) = [d for (d,) in notes if d.get("note") == "order_mismatch"]
+    assert (mismatch["reported"], mismatch["expected"]) == (other.order_code, mine.order_code)
+    assert accepted.status_code == 200 and accepted.json()["outcome"] == "paid"
+    assert await _rows(db_settings, mine.payment_id) == ("paid", "paid", 1, 1)
+    assert await _rows(db_settings, other.payment_id) == ("pending", "pending", 0, 0)

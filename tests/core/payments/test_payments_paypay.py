@@ -118,6 +118,36 @@ async def test_notification_is_only_a_hint_the_status_is_refetched(
     fake.pay(action.provider_ref)
     event = await paypay.handle_notification({}, fake.notification(action.provider_ref))
     assert event is not None and event.state == "paid"
+    assert fake.status_lookups(action.provider_ref) == 2  # each notification re-fetched
+
+
+async def test_notification_for_another_merchant_is_rejected_without_a_lookup(
+    paypay: PayPayProvider, fake: FakePayPay
+) -> None:
+    action = await paypay.start(start_request(method="paypay"))
+    fake.pay(action.provider_ref)
+    forged = fake.notification(action.provider_ref, merchant_id="999999999999999999")
+    with pytest.raises(NotificationRejected):
+        await paypay.handle_notification({}, forged)
+    assert fake.status_lookups(action.provider_ref) == 0
+
+
+async def test_notifications_other_than_transaction_events_are_ignored(
+    paypay: PayPayProvider, fake: FakePayPay
+) -> None:
+    action = await paypay.start(start_request(method="paypay"))
+    other = fake.notification(action.provider_ref, notification_type="Customer")
+    assert await paypay.handle_notification({}, other) is None
+    assert fake.status_lookups(action.provider_ref) == 0
+
+
+async def test_a_notification_without_merchant_order_id_is_rejected(
+    paypay: PayPayProvider,
+) -> None:
+    # Our request's name for the reference (merchantPaymentId) is not the event's.
+    body = b'{"notification_type": "Transaction", "merchantPaymentId": "kippu-7-41"}'
+    with pytest.raises(NotificationRejected):
+        await paypay.handle_notification({}, body)
 
 
 async def test_notifications_for_unknown_or_foreign_payments_are_rejected(

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from core_service.demo.data import DemoFacility
 from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.support.browser import launch_chromium, require_chromium
-from tests.support.live_server import free_port, serve
+from tests.support.live_server import free_port, serve, serve_directory
 from tests.support.web import make_settings
 
 
@@ -88,15 +85,8 @@ def other_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A second origin (another port) serving static pages from a directory."""
     root = tmp_path / "other-site"
     root.mkdir()
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", free_port()), partial(SimpleHTTPRequestHandler, directory=str(root))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
+    with serve_directory(root) as url:
+        yield url, root
 
 
 @pytest.mark.browser

@@ -6,7 +6,8 @@ by recomputing it the documented way (MD5 body hash over content type + body, or
 ``X-ASSUME-MERCHANT`` header, a fresh epoch, integer JPY amounts, and the uniqueness of
 ``merchantPaymentId`` / ``merchantRefundId`` (a repeat is answered like PayPay:
 ``DUPLICATE_DYNAMIC_QR_REQUEST`` / a duplicate error). Answers carry PayPay's
-``{"resultInfo": {...}, "data": {...}}`` envelope.
+``{"resultInfo": {...}, "data": {...}}`` envelope. :meth:`FakePayPay.notification` posts
+the transaction event with exactly the documented field names.
 """
 
 from __future__ import annotations
@@ -26,6 +27,22 @@ API_KEY = "a_kippuFAKE_key1"
 API_SECRET = "kippuFAKEsecretPayPay0000001234"
 MERCHANT_ID = "123456789012345678"
 CONTENT_TYPE = "application/json;charset=UTF-8"
+#: The transaction event's fields, in PayPay's documented names and order.
+TRANSACTION_EVENT_FIELDS = (
+    "notification_type",
+    "merchant_id",
+    "store_id",
+    "pos_id",
+    "order_id",
+    "merchant_order_id",
+    "authorized_at",
+    "expires_at",
+    "paid_at",
+    "order_amount",
+    "state",
+)
+#: The payment states a transaction event reports.
+TRANSACTION_STATES = {"CREATED", "AUTHORIZED", "COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
 
 
 def _ok(data: Any, code_id: str = "08100001") -> dict[str, Any]:
@@ -193,21 +210,34 @@ class FakePayPay(FakeAPI):
             paymentId=str(secrets.randbelow(10**18)),
         )
 
-    def notification(self, merchant_payment_id: str, state: str = "COMPLETED") -> bytes:
-        """A transaction notification as PayPay posts it (unsigned)."""
+    def notification(
+        self,
+        merchant_payment_id: str,
+        state: str = "COMPLETED",
+        *,
+        merchant_id: str = MERCHANT_ID,
+        notification_type: str = "Transaction",
+    ) -> bytes:
+        """A transaction event as PayPay posts it (unsigned), by its documented field
+        names; ``state`` is what the event claims, whatever the payment really is."""
+        require(state in TRANSACTION_STATES, f"{state!r} is not a transaction event state")
         payment = self.payments.get(merchant_payment_id, {"amount": {"amount": 0}})
-        return json.dumps(
-            {
-                "notification_type": "Transaction",
-                "merchant_id": MERCHANT_ID,
-                "store_id": "",
-                "pos_id": "",
-                "order_id": payment.get("paymentId", ""),
-                "merchant_order_id": merchant_payment_id,
-                "authorized_at": None,
-                "expires_at": None,
-                "paid_at": None,
-                "order_amount": payment["amount"]["amount"],
-                "state": state,
-            }
-        ).encode()
+        event = {
+            "notification_type": notification_type,
+            "merchant_id": merchant_id,
+            "store_id": "",
+            "pos_id": "",
+            "order_id": payment.get("paymentId", ""),
+            "merchant_order_id": merchant_payment_id,
+            "authorized_at": None,
+            "expires_at": None,
+            "paid_at": None,
+            "order_amount": payment["amount"]["amount"],
+            "state": state,
+        }
+        assert tuple(event) == TRANSACTION_EVENT_FIELDS
+        return json.dumps(event).encode()
+
+    def status_lookups(self, merchant_payment_id: str) -> int:
+        """How often kippu asked for this payment's status (a notification must cause one)."""
+        return len(self.requests_to("GET", f"/v2/codes/payments/{merchant_payment_id}"))
