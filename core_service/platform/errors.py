@@ -13,8 +13,12 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
-from sqlalchemy.exc import DBAPIError
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core_service.platform.i18n.choice import request_locale
@@ -93,6 +97,9 @@ ErrorPage = Callable[[Request[Any, Any, Any], int, str], Response[Any]]
 #: exceptions) and the server shutting down, crashing or still starting (57P01-57P03).
 _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
 
+#: The SQLSTATE class of PostgreSQL's data exceptions (a value the column cannot hold).
+_DATA_EXCEPTION_CLASS = "22"
+
 #: Seconds a client is asked to wait when the database is unavailable; a PostgreSQL
 #: restart or fail-over takes a few.
 RETRY_AFTER_SECONDS = 5
@@ -114,6 +121,27 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         sqlstate = str(getattr(seen, "sqlstate", "") or getattr(seen, "pgcode", "") or "")
         if sqlstate.startswith(_UNAVAILABLE_STATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def input_out_of_range(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing a value the request carried that no column
+    can hold: an integer beyond 64 bits (SQLite's driver raises ``OverflowError`` while
+    binding it) or a PostgreSQL data exception (SQLSTATE class 22: a NUL character in
+    text, a number out of range, an impossible date; SQLAlchemy wraps some of asyncpg's
+    as a plain ``DBAPIError``, so the driver's SQLSTATE decides). The statement failed
+    and the transaction rolls back, so nothing is saved; the input, not the code, failed."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the cause chain, as in database_unavailable
+        if seen is None:
+            return False
+        if isinstance(seen, OverflowError | DataError):
+            return True
+        if str(getattr(seen, "sqlstate", "") or getattr(seen, "pgcode", "") or "").startswith(
+            _DATA_EXCEPTION_CLASS
+        ):
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
@@ -154,6 +182,8 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
     def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if database_unavailable(exc):
             return unavailable(request, exc)
+        if input_out_of_range(exc):
+            return out_of_range(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = (
             "Something went wrong on our side. Nothing was charged twice; please try again."
@@ -162,6 +192,20 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
         )
         body = {"detail": message, "code": "internal_error"}
         return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, message, body)
+
+    def out_of_range(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        # One line: the client's input, not our code, failed; the text of the driver's
+        # error stays in the log (it names columns and SQL) and never reaches the client.
+        log.warning("input out of range on %s %s: %r", request.method, request.url.path, exc)
+        message = (
+            "A value in the request is out of range or contains a character that cannot "
+            "be stored (such as NUL). Nothing was saved."
+            if request_locale(request) == "en"
+            else "リクエストの値が範囲外か、保存できない文字（NUL など）を含んでいます。"
+            "何も保存されていません。"
+        )
+        body = {"detail": message, "code": "invalid_input"}
+        return respond(request, HTTP_422_UNPROCESSABLE_ENTITY, message, body)
 
     def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         # One line, not a traceback per request: a restart fails every request in flight.
