@@ -30,6 +30,9 @@ from core_service.platform.settings import Settings
 from tests.conftest import _truncate_all, make_sqlite_settings, seed_demo
 from tests.support.live_server import serve
 
+#: Part of the normal suite (``make test``); about a second per operation and database.
+pytestmark = pytest.mark.slow
+
 #: Examples per operation and generation mode (schema-fitting and schema-breaking): enough
 #: to meet the boundaries schemathesis aims at (huge integers, NUL bytes, empty and long
 #: strings), few enough that the whole run over both databases stays well under a minute.
