@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.slow
 #: Examples per operation and generation mode (schema-fitting and schema-breaking): enough
 #: to meet the boundaries schemathesis aims at (huge integers, NUL bytes, empty and long
 #: strings), few enough that the whole run over both databases stays well under a minute.
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 4
 
 #: What must never reach a client: a Python traceback or the text of an SQL statement or
 #: a driver's error (which would tell an attacker the schema).
@@ -79,22 +80,9 @@ def _login(base_url: str, slug: str, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
-def _settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return make_sqlite_settings(request.getfixturevalue("sqlite_template"), tmp_path)
-    url = request.getfixturevalue("postgres_url")
-    asyncio.run(_truncate_all(url))
-    return Settings(database_url=url, var_dir=tmp_path, secret_key="fuzz-secret-key-for-kippu")
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def live_core(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveCore]:
-    """The core with the demo facility, served on loopback for the whole module."""
-    settings = _settings(request, tmp_path_factory.mktemp(f"fuzz-{request.param}"))
+@contextmanager
+def _live(settings: Settings) -> Iterator[LiveCore]:
+    """The core with the demo facility on ``settings``' database, served on loopback."""
     demo = asyncio.run(seed_demo(settings))
     with serve(create_app(settings, background=False)) as base_url, requests.Session() as session:
         yield LiveCore(
@@ -105,6 +93,39 @@ def live_core(
             logout=_login(base_url, demo.slug, "viewer"),
             session=session,
         )
+
+
+# One server per database for the whole module, each its own unparametrised fixture: a
+# shuffled order (pytest-randomly) that alternates the databases then only switches
+# ``live_core`` (cheap) instead of seeding and starting a server again at every switch.
+@pytest.fixture(scope="module")
+def live_sqlite(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveCore]:
+    with _live(make_sqlite_settings(sqlite_template, tmp_path_factory.mktemp("fuzz"))) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def live_postgres(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveCore]:
+    asyncio.run(_truncate_all(postgres_url))
+    settings = Settings(
+        database_url=postgres_url,
+        var_dir=tmp_path_factory.mktemp("fuzz"),
+        secret_key="fuzz-secret-key-for-kippu",
+    )
+    with _live(settings) as live:
+        yield live
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def live_core(request: pytest.FixtureRequest) -> LiveCore:
+    live: LiveCore = request.getfixturevalue(f"live_{request.param}")
+    return live
 
 
 def _served_schema() -> schemathesis.BaseSchema:
