@@ -8,7 +8,7 @@ clients and a friendly page for visitors. Unexpected errors never show a traceba
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -105,24 +105,34 @@ _DATA_EXCEPTION_CLASS = "22"
 RETRY_AFTER_SECONDS = 5
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors under it, a few deep: SQLAlchemy wraps the driver's error."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE a driver's error carries (asyncpg's ``sqlstate``, psycopg's ``pgcode``)."""
+    return str(getattr(exc, "sqlstate", "") or getattr(exc, "pgcode", "") or "")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached right now (restarting, failed
     over, the connection dropped, the pool exhausted) rather than that the request or the
     code is wrong. The transaction the request was in did not commit, and what an earlier
     step of it may have committed is safe to meet again (a hold expires, an idempotency
     key replays the sale), so the client may retry, with the same key where it has one."""
-    seen: BaseException | None = exc
-    for _ in range(5):  # the cause chain: SQLAlchemy wraps the driver's error
-        if seen is None:
-            return False
+    for seen in _causes(exc):
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
         if isinstance(seen, ConnectionError | PoolTimeout):
             return True
-        sqlstate = str(getattr(seen, "sqlstate", "") or getattr(seen, "pgcode", "") or "")
-        if sqlstate.startswith(_UNAVAILABLE_STATES):
+        if _sqlstate(seen).startswith(_UNAVAILABLE_STATES):
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return False
 
 
@@ -133,18 +143,11 @@ def input_out_of_range(exc: BaseException) -> bool:
     text, a number out of range, an impossible date; SQLAlchemy wraps some of asyncpg's
     as a plain ``DBAPIError``, so the driver's SQLSTATE decides). The statement failed
     and the transaction rolls back, so nothing is saved; the input, not the code, failed."""
-    seen: BaseException | None = exc
-    for _ in range(5):  # the cause chain, as in database_unavailable
-        if seen is None:
-            return False
-        if isinstance(seen, OverflowError | DataError):
-            return True
-        if str(getattr(seen, "sqlstate", "") or getattr(seen, "pgcode", "") or "").startswith(
-            _DATA_EXCEPTION_CLASS
-        ):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    return any(
+        isinstance(seen, OverflowError | DataError)
+        or _sqlstate(seen).startswith(_DATA_EXCEPTION_CLASS)
+        for seen in _causes(exc)
+    )
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
