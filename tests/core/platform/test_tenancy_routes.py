@@ -103,6 +103,16 @@ CALLS: dict[str, Call] = {
     "POST /api/v1/gate/scan": Call(
         "gate", lambda p: {"json": {"token": p.ticket_token, "direction": "entry"}}
     ),
+    "GET /api/v1/gate/offline-bundle": Call("gate"),
+    "POST /api/v1/gate/offline-scans": Call("gate", lambda p: {"json": {"scans": []}}),
+    "GET /api/v1/gate-conflicts": Call("staff"),
+    "GET /api/v1/billing/statements": Call("owner"),
+    "GET /api/v1/billing/statements/{month:str}/csv": Call(
+        "owner", lambda p: {"path": {"month": "2026-11"}}
+    ),
+    "GET /api/v1/billing/statements/{month:str}/pdf": Call(
+        "owner", lambda p: {"path": {"month": "2026-11"}}
+    ),
     "GET /api/v1/reports/sales": Call(
         "manager", lambda p: {"params": {"from": "2020-01-01", "to": "2040-12-31"}}
     ),
@@ -155,14 +165,23 @@ CALLS: dict[str, Call] = {
 
 #: Routes anyone may call: the visitor's pages and forms (they name the facility in the
 #: path and prove access with a signed key or code), login and enrolment, the payment
-#: companies' webhooks (signed by them), the public key and availability, the schema.
-PUBLIC_PREFIXES = ("/shop/", "/demo-pay/", "/unsubscribe/", "/schema", "/api/v1/payments/")
+#: companies' webhooks (signed by them), the public key and availability, the schema,
+#: the gate scanner's page and files.
+PUBLIC_PREFIXES = (
+    "/shop/",
+    "/demo-pay/",
+    "/unsubscribe/",
+    "/schema",
+    "/api/v1/payments/",
+    "/gate/static/",
+)
 PUBLIC = {
     "POST /api/v1/auth/login",
     "POST /api/v1/kiosk/enrol",
     "GET /api/v1/facilities/{slug:str}/public-key",
     "GET /api/v1/facilities/{slug:str}/availability",
     "GET /healthz",
+    "GET /gate",  # the scanner page; it calls the gate API with the device's token
 }
 
 
