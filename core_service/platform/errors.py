@@ -8,13 +8,17 @@ clients and a friendly page for visitors. Unexpected errors never show a traceba
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
-from sqlalchemy.exc import DBAPIError
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core_service.platform import csrf
@@ -109,9 +113,27 @@ ErrorPage = Callable[[Request[Any, Any, Any], int, str], Response[Any]]
 #: exceptions) and the server shutting down, crashing or still starting (57P01-57P03).
 _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
 
+#: The SQLSTATE class of PostgreSQL's data exceptions (a value the column cannot hold).
+_DATA_EXCEPTION_CLASS = "22"
+
 #: Seconds a client is asked to wait when the database is unavailable; a PostgreSQL
 #: restart or fail-over takes a few.
 RETRY_AFTER_SECONDS = 5
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors under it, a few deep: SQLAlchemy wraps the driver's error."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE a driver's error carries (asyncpg's ``sqlstate``, psycopg's ``pgcode``)."""
+    return str(getattr(exc, "sqlstate", "") or getattr(exc, "pgcode", "") or "")
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -120,19 +142,28 @@ def database_unavailable(exc: BaseException) -> bool:
     code is wrong. The transaction the request was in did not commit, and what an earlier
     step of it may have committed is safe to meet again (a hold expires, an idempotency
     key replays the sale), so the client may retry, with the same key where it has one."""
-    seen: BaseException | None = exc
-    for _ in range(5):  # the cause chain: SQLAlchemy wraps the driver's error
-        if seen is None:
-            return False
+    for seen in _causes(exc):
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
         if isinstance(seen, ConnectionError | PoolTimeout):
             return True
-        sqlstate = str(getattr(seen, "sqlstate", "") or getattr(seen, "pgcode", "") or "")
-        if sqlstate.startswith(_UNAVAILABLE_STATES):
+        if _sqlstate(seen).startswith(_UNAVAILABLE_STATES):
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return False
+
+
+def input_out_of_range(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing a value the request carried that no column
+    can hold: an integer beyond 64 bits (SQLite's driver raises ``OverflowError`` while
+    binding it) or a PostgreSQL data exception (SQLSTATE class 22: a NUL character in
+    text, a number out of range, an impossible date; SQLAlchemy wraps some of asyncpg's
+    as a plain ``DBAPIError``, so the driver's SQLSTATE decides). The statement failed
+    and the transaction rolls back, so nothing is saved; the input, not the code, failed."""
+    return any(
+        isinstance(seen, OverflowError | DataError)
+        or _sqlstate(seen).startswith(_DATA_EXCEPTION_CLASS)
+        for seen in _causes(exc)
+    )
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
@@ -173,6 +204,8 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
     def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if database_unavailable(exc):
             return unavailable(request, exc)
+        if input_out_of_range(exc):
+            return out_of_range(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = (
             "Something went wrong on our side. Nothing was charged twice; please try again."
@@ -181,6 +214,20 @@ def exception_handlers(error_page: ErrorPage | None = None) -> dict[Any, Any]:
         )
         body = {"detail": message, "code": "internal_error"}
         return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, message, body)
+
+    def out_of_range(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        # One line: the client's input, not our code, failed; the text of the driver's
+        # error stays in the log (it names columns and SQL) and never reaches the client.
+        log.warning("input out of range on %s %s: %r", request.method, request.url.path, exc)
+        message = (
+            "A value in the request is out of range or contains a character that cannot "
+            "be stored (such as NUL). Nothing was saved."
+            if request_locale(request) == "en"
+            else "リクエストの値が範囲外か、保存できない文字（NUL など）を含んでいます。"
+            "何も保存されていません。"
+        )
+        body = {"detail": message, "code": "invalid_input"}
+        return respond(request, HTTP_422_UNPROCESSABLE_ENTITY, message, body)
 
     def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         # One line, not a traceback per request: a restart fails every request in flight.
