@@ -54,7 +54,8 @@ DEFAULT_TIMEZONE = "Asia/Tokyo"
 #: Check-ins are not copied to memory row by row (ten million of them): ``checkin_cache``
 #: keeps a per-day summary instead.
 SUMMARISED = "checkins"
-#: Days whose admitted entries are kept materialised between queries (see _day_entries).
+#: Days whose admitted entries are kept materialised between queries, per facility read
+#: (see _day_entries).
 DAY_TABLES = 8
 
 
@@ -86,6 +87,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self,
         location: str | os.PathLike[str] | ExportStore,
         connection: duckdb.DuckDBPyConnection | None = None,
+        *,
+        facilities: Iterable[int] | None = None,
     ) -> None:
         #: Where the exports are (a directory or an S3-compatible store).
         self.store = location if isinstance(location, ExportStore) else ExportStore.open(location)
@@ -97,6 +100,9 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             # what the tables keep); DuckDB's allocator otherwise holds on to it.
             connection.execute("SET allocator_background_threads = true")
         self.connection = connection
+        #: The facilities whose files are read (None: every facility, as notebooks want);
+        #: the shared store of the served workbench names those of signed-in managers.
+        self._facilities = None if facilities is None else set(facilities)
         attach_store(connection, self.store)
         self._listing = ExportListing(self.store)
         self._cache = FileCache(self.connection)
@@ -146,7 +152,7 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         transaction. Should a file vanish while it is read (compaction), everything stays
         as it was and the next refresh tries again.
         """
-        self._partitions = self._listing.partitions()
+        self._partitions = self._loaded_partitions(self._listing.partitions())
         for table in TABLES.values():
             files = [f for p in self._partitions[table.name].values() for f in p.files]
             if files and files != self._log_files.get(table.name):
@@ -159,6 +165,68 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             self._sync(self._wanted)
         except duckdb.Error:
             log.warning("exports changed while loading; retrying next refresh", exc_info=True)
+
+    def _loaded_partitions(
+        self, listed: dict[str, dict[str, Partition]]
+    ) -> dict[str, dict[str, Partition]]:
+        """The listed partitions of the facilities this source reads (see ``facilities``)."""
+        wanted = self._facilities
+        if wanted is None:
+            return listed
+        return {
+            name: {path: p for path, p in parts.items() if p.facility_id in wanted}
+            for name, parts in listed.items()
+        }
+
+    @property
+    def facilities(self) -> frozenset[int] | None:
+        """The facilities read (None: all of them)."""
+        return None if self._facilities is None else frozenset(self._facilities)
+
+    def load_facility(self, facility_id: int) -> None:
+        """Read ``facility_id``'s files from now on, loading them into memory now.
+
+        Only for a source made with ``facilities``; the tables already kept in memory
+        take the facility's files in, as any new export file (``refresh``).
+        """
+        if self._facilities is None:
+            raise ValueError("this source reads every facility")
+        if facility_id not in self._facilities:
+            self._facilities.add(facility_id)
+            self.refresh()
+
+    def unload_facility(self, facility_id: int) -> None:
+        """Forget ``facility_id``: its rows leave memory and its files are no longer read.
+
+        Ids are unique across facilities (the core's sequences), so dropping a facility's
+        rows never uncovers another facility's version of them; that is why this is a
+        delete and not a sync (which would look for surviving versions in every file).
+        """
+        if self._facilities is None:
+            raise ValueError("this source reads every facility")
+        if facility_id not in self._facilities:
+            return
+        con = self.connection
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in TABLES.values():
+                self._cache.forget_facility(table, facility_id)
+            self._checkins.forget_facility(facility_id)
+            self._admitted.forget_facility(facility_id)
+            self._sales.forget_facility(facility_id)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        for table in TABLES.values():
+            self._cache.commit_forget(table, facility_id)
+        self._checkins.commit_forget(facility_id)
+        self._admitted.commit_forget(facility_id)
+        for key in [k for k in self._day_tables if k[0] == facility_id]:
+            con.execute(f"DROP TABLE IF EXISTS {self._day_tables.pop(key)[1]}")
+        self._facilities.discard(facility_id)
+        self._generation += 1
+        self.refresh()  # the log views stop naming the facility's files
 
     def _sync(
         self, tables: Iterable[str], *, admitted_for: Iterable[int] = (), sales: bool = False
@@ -320,7 +388,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         )
         self._day_tables.pop(key, None)
         self._day_tables[key] = (self._generation, name)
-        while len(self._day_tables) > DAY_TABLES:
+        # Per facility read: a shared source serves the pages of every loaded facility.
+        while len(self._day_tables) > DAY_TABLES * max(1, len(self._facilities or ())):
             evicted = next(iter(self._day_tables))
             self.connection.execute(f"DROP TABLE IF EXISTS {self._day_tables.pop(evicted)[1]}")
         return name
