@@ -105,6 +105,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self._facilities = None if facilities is None else set(facilities)
         attach_store(connection, self.store)
         self._listing = ExportListing(self.store)
+        #: The last listing, of every facility (see refresh).
+        self._listed: dict[str, dict[str, Partition]] = {}
         self._cache = FileCache(self.connection)
         self._checkins = CheckinCache(self.connection)
         self._admitted = AdmittedOrders(self.connection)
@@ -145,14 +147,20 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
 
     # -- keeping current -------------------------------------------------------------------
 
-    def refresh(self) -> None:
+    def list_partitions(self) -> dict[str, dict[str, Partition]]:
+        """List the store's published files, for :meth:`refresh` (no DuckDB: any thread)."""
+        return self._listing.partitions()
+
+    def refresh(self, listed: dict[str, dict[str, Partition]] | None = None) -> None:
         """Pick up new export files: call before queries that must see the latest data.
 
         New files are loaded and merged-away files forgotten, table by table, in one
         transaction. Should a file vanish while it is read (compaction), everything stays
-        as it was and the next refresh tries again.
+        as it was and the next refresh tries again. ``listed``: a listing made by
+        :meth:`list_partitions` meanwhile (the shared store lists outside its lock).
         """
-        self._partitions = self._loaded_partitions(self._listing.partitions())
+        self._listed = self.list_partitions() if listed is None else listed
+        self._partitions = self._loaded_partitions(self._listed)
         for table in TABLES.values():
             files = [f for p in self._partitions[table.name].values() for f in p.files]
             if files and files != self._log_files.get(table.name):
@@ -187,13 +195,14 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         """Read ``facility_id``'s files from now on, loading them into memory now.
 
         Only for a source made with ``facilities``; the tables already kept in memory
-        take the facility's files in, as any new export file (``refresh``).
+        take the facility's files of the last listing in, as any new export file; the next
+        :meth:`refresh` brings newer ones.
         """
         if self._facilities is None:
             raise ValueError("this source reads every facility")
         if facility_id not in self._facilities:
             self._facilities.add(facility_id)
-            self.refresh()
+            self.refresh(self._listed)
 
     def unload_facility(self, facility_id: int) -> None:
         """Forget ``facility_id``: its rows leave memory and its files are no longer read.
@@ -226,7 +235,7 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             con.execute(f"DROP TABLE IF EXISTS {self._day_tables.pop(key)[1]}")
         self._facilities.discard(facility_id)
         self._generation += 1
-        self.refresh()  # the log views stop naming the facility's files
+        self.refresh(self._listed)  # the log views stop naming the facility's files
 
     def _sync(
         self, tables: Iterable[str], *, admitted_for: Iterable[int] = (), sales: bool = False

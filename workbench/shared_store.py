@@ -11,8 +11,10 @@ states use exactly as they used their own source.
   facility is loaded when its first session opens and forgotten ``idle_seconds`` after
   its last one closed (a manager reloading a page does not pay the load again).
 - **Refreshing** is shared: a session's refresh reads new export files unless another
-  session did so less than ``refresh_seconds`` ago, so twenty pages ticking every few
-  seconds list the exports once per tick, not twenty times.
+  session did so less than ``refresh_seconds`` ago, or is listing them now, so twenty
+  pages ticking every few seconds list the exports once per tick, not twenty times.
+  Listing a year of partitions of many facilities takes a second on a busy machine, so
+  it runs outside the query lock: the other pages keep querying meanwhile.
 - **Threads**: Panel runs callbacks on the Tornado loop and, with ``--num-threads``, on
   a pool; one DuckDB connection may not be used by two threads at once, and a page's
   query reads temporary tables that another page's query may replace, so every call
@@ -69,6 +71,8 @@ class SharedStore:
         self._clock = clock
         # Re-entrant: a source method may call another (attendance calls timezone).
         self._lock = threading.RLock()
+        # Held while listing the files (taken before _lock, never after): one lister.
+        self._listing_lock = threading.Lock()
         self._source: ExportSource | None = None
         self._sessions: Counter[int] = Counter()
         #: When each facility's last session closed (facilities still loaded).
@@ -83,7 +87,7 @@ class SharedStore:
 
     def open(self, facility_id: int) -> FacilitySource:
         """A session's view of its facility, loading the facility if it is not yet."""
-        with self._lock:
+        with self._listing_lock, self._lock:
             source = self._source_or_create()
             self._sessions[facility_id] += 1
             self._idle_since.pop(facility_id, None)
@@ -120,16 +124,26 @@ class SharedStore:
     def refresh(self, *, force: bool = False) -> None:
         """Read new export files, unless a refresh ran less than ``refresh_seconds`` ago."""
         with self._lock:
-            now = self._clock()
-            fresh = (
-                self._refreshed_at is not None and now - self._refreshed_at < self._refresh_seconds
-            )
-            if self._source is None or (fresh and not force):
+            source = self._source
+        if source is None or (self._fresh() and not force):
+            return
+        if not self._listing_lock.acquire(blocking=force):
+            return  # another session is listing: its refresh is this one's too
+        try:
+            if self._fresh() and not force:
                 return
-            self._unload_idle()
-            self._source.refresh()
-            self._refreshed_at = self._clock()
-            self.refreshes += 1
+            listed = source.list_partitions()
+            with self._lock:
+                self._unload_idle()
+                source.refresh(listed)
+                self._refreshed_at = self._clock()
+                self.refreshes += 1
+        finally:
+            self._listing_lock.release()
+
+    def _fresh(self) -> bool:
+        refreshed_at = self._refreshed_at
+        return refreshed_at is not None and self._clock() - refreshed_at < self._refresh_seconds
 
     def call(self, facility_id: int, method: str, *args: Any) -> Any:
         """Run ``ExportSource.<method>(facility_id, *args)`` under the store's lock."""
