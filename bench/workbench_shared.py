@@ -170,7 +170,7 @@ def run_shared(exports: Path, today: dt.date) -> dict[str, Any]:
     """The shared store: warm every facility, then the sessions open and tick."""
     facilities = int(_env("KIPPU_BENCH_FACILITIES", 20))
     sessions = int(_env("KIPPU_BENCH_SESSIONS", 20))
-    store = SharedStore(exports, refresh_seconds=_env("KIPPU_BENCH_TICK", 5.0) / 5)
+    store = SharedStore(exports, refresh_seconds=_env("KIPPU_BENCH_TICK", 5.0) / 5, background=True)
     t0 = time.perf_counter()
     for facility_id in range(1, facilities + 1):  # a manager of each signed in earlier
         warm = store.open(facility_id)
@@ -194,6 +194,7 @@ def run_shared(exports: Path, today: dt.date) -> dict[str, Any]:
         publisher.stop.set()
         writer.join()
         publisher.clean()
+        store.stop()
     return {
         "way": "shared",
         "sessions": sessions,
@@ -233,10 +234,16 @@ def _in_process(way: str, exports: Path, today: dt.date) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.workbench_shared", way, str(exports), str(today)],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    samples = result["refresh_ms"]
+    print(
+        f"{result['way']} x{result['sessions']}: first load {result['first_load_s']:.2f} s, "
+        f"refresh p95 {_p95(samples):.0f} ms, peak RSS {result['peak_rss_mb']:,.0f} MB",
+        flush=True,
+    )
     return result
 
 

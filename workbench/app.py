@@ -323,9 +323,11 @@ def workbench_pages(
     """Every page's per-session factory, by URL path; all share one store (``shared``)."""
     refresh_seconds = settings.refresh_seconds
     if shared is None:
-        # Pages tick every refresh_seconds at different moments; reading the files at most
-        # five times per period keeps the newest scan at most a fifth of it late.
-        shared = SharedStore(settings.export_store(), refresh_seconds=refresh_seconds / 5)
+        # Pages tick every refresh_seconds at different moments; reading the files five
+        # times per period, on the store's own thread, keeps a scan at most a fifth late.
+        shared = SharedStore(
+            settings.export_store(), refresh_seconds=refresh_seconds / 5, background=True
+        )
 
     def core(identity: StaffIdentity) -> CoreAPI:
         return CoreAPI.connect(settings.core_url, identity.token)

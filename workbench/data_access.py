@@ -120,7 +120,12 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self._log_files: dict[str, list[str]] = {}
         #: Bumped whenever a memory table changes; results derived from them remember it.
         self._generation = 0
-        self._day_tables: dict[tuple[int, dt.date], tuple[int, str]] = {}
+        #: Bumped when a refresh changed a facility's rows only: a new scan file of one
+        #: facility leaves the other facilities' day tables and segments valid.
+        self._facility_generation: dict[int, int] = {}
+        #: Facilities whose files changed since the last refresh that loaded them.
+        self._pending: set[int] = set()
+        self._day_tables: dict[tuple[int, dt.date], tuple[tuple[int, int], str]] = {}
         for table in TABLES.values():
             self._create_placeholder(table)
             self._define_log_view(table, has_files=False)
@@ -160,7 +165,12 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         :meth:`list_partitions` meanwhile (the shared store lists outside its lock).
         """
         self._listed = self.list_partitions() if listed is None else listed
+        before = self._partitions
         self._partitions = self._loaded_partitions(self._listed)
+        for name, parts in self._partitions.items():
+            old = before.get(name, {})
+            self._pending |= {p.facility_id for path, p in parts.items() if old.get(path) != p}
+            self._pending |= {p.facility_id for path, p in old.items() if path not in parts}
         for table in TABLES.values():
             files = [f for p in self._partitions[table.name].values() for f in p.files]
             if files and files != self._log_files.get(table.name):
@@ -170,7 +180,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
                 self._log_files[table.name] = files
             self._define_log_view(table, bool(files))
         try:
-            self._sync(self._wanted)
+            self._sync(self._wanted, changed=self._pending)
+            self._pending = set()
         except duckdb.Error:
             log.warning("exports changed while loading; retrying next refresh", exc_info=True)
 
@@ -238,7 +249,12 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self.refresh(self._listed)  # the log views stop naming the facility's files
 
     def _sync(
-        self, tables: Iterable[str], *, admitted_for: Iterable[int] = (), sales: bool = False
+        self,
+        tables: Iterable[str],
+        *,
+        admitted_for: Iterable[int] = (),
+        sales: bool = False,
+        changed: set[int] | None = None,
     ) -> None:
         """Bring memory tables up to date with the last listing, in one transaction.
 
@@ -246,7 +262,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         ``admitted_for``: facilities whose admitted orders are to be computed from scratch;
         ``sales``: compute the paid order lines from scratch. Derived tables already built
         are corrected with what the sync changed. Raises ``duckdb.Error`` when a file
-        cannot be read, having changed nothing.
+        cannot be read, having changed nothing. ``changed``: the facilities whose files
+        changed (a refresh), the only ones whose results derived from memory are stale.
         """
         con = self.connection
         files_done: list[tuple[ExportTable, dict[str, int]]] = []
@@ -281,7 +298,14 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         if sales:
             self._sales.commit()
         if checkins is not None or built or sales or any(d.changed for d in deltas.values()):
-            self._generation += 1
+            if changed is None or built or sales:
+                self._generation += 1
+            for facility_id in changed or ():
+                self._facility_generation[facility_id] = self.generation(facility_id)[1] + 1
+
+    def generation(self, facility_id: int) -> tuple[int, int]:
+        """Changes with every change of the facility's rows in memory (for memos)."""
+        return self._generation, self._facility_generation.get(facility_id, 0)
 
     # A page asks for what its queries read, and only that is kept in memory and current:
     # every session has its own source, and an attendance page has no use for orders.
@@ -381,7 +405,7 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self._want_days(facility_id, day)
         key = (facility_id, day)
         memo = self._day_tables.get(key)
-        if memo is not None and memo[0] == self._generation:
+        if memo is not None and memo[0] == self.generation(facility_id):
             return memo[1]
         name = memo[1] if memo else f"_day_{facility_id}_{day:%Y%m%d}"
         self.connection.execute(
@@ -396,7 +420,7 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             {"facility": facility_id, "day": day, "kinds": list(ADMISSION_KINDS)},
         )
         self._day_tables.pop(key, None)
-        self._day_tables[key] = (self._generation, name)
+        self._day_tables[key] = (self.generation(facility_id), name)
         # Per facility read: a shared source serves the pages of every loaded facility.
         while len(self._day_tables) > DAY_TABLES * max(1, len(self._facilities or ())):
             evicted = next(iter(self._day_tables))

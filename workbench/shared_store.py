@@ -14,7 +14,9 @@ states use exactly as they used their own source.
   session did so less than ``refresh_seconds`` ago, or is listing them now, so twenty
   pages ticking every few seconds list the exports once per tick, not twenty times.
   Listing a year of partitions of many facilities takes a second on a busy machine, so
-  it runs outside the query lock: the other pages keep querying meanwhile.
+  it runs outside the query lock (the other pages keep querying meanwhile), and the
+  served workbench lists on a thread of its own (``background=True``, :meth:`start`)
+  rather than in a page's refresh, so no page waits for a listing.
 - **Threads**: Panel runs callbacks on the Tornado loop and, with ``--num-threads``, on
   a pool; one DuckDB connection may not be used by two threads at once, and a page's
   query reads temporary tables that another page's query may replace, so every call
@@ -64,6 +66,7 @@ class SharedStore:
         refresh_seconds: float = 1.0,
         idle_seconds: float = IDLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = False,
     ) -> None:
         self._location = location
         self._refresh_seconds = refresh_seconds
@@ -78,6 +81,10 @@ class SharedStore:
         #: When each facility's last session closed (facilities still loaded).
         self._idle_since: dict[int, float] = {}
         self._refreshed_at: float | None = None
+        #: With background refreshes, sessions' refresh() calls read nothing themselves.
+        self._background = background
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
         self.sources_created = 0
         self.connections_opened = 0
         self.sessions_opened = 0
@@ -87,13 +94,15 @@ class SharedStore:
 
     def open(self, facility_id: int) -> FacilitySource:
         """A session's view of its facility, loading the facility if it is not yet."""
-        with self._listing_lock, self._lock:
+        with self._lock:
             source = self._source_or_create()
             self._sessions[facility_id] += 1
             self._idle_since.pop(facility_id, None)
             self.sessions_opened += 1
             source.load_facility(facility_id)
-            return FacilitySource(self, facility_id)
+        if self._background and self._thread is None:
+            self.start()
+        return FacilitySource(self, facility_id)
 
     def close(self, facility_id: int) -> None:
         """A session ended; the facility is forgotten once idle for ``idle_seconds``."""
@@ -120,6 +129,34 @@ class SharedStore:
             return self._sessions[facility_id]
 
     # -- keeping current -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Refresh every ``refresh_seconds`` on a daemon thread until :meth:`stop`."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._refresh_loop, name="kippu-workbench-store", daemon=True
+            )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the background refreshes (the thread finishes its current refresh)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _refresh_loop(self) -> None:
+        while not self._stopped.wait(self._refresh_seconds):
+            try:
+                self.refresh(force=True)
+            except Exception:  # the next round tries again; the pages keep their figures
+                log.warning("workbench store: refresh failed", exc_info=True)
+
+    def session_refresh(self) -> None:
+        """What a page's refresh does: nothing with background refreshes, else refresh."""
+        if not self._background:
+            self.refresh()
 
     def refresh(self, *, force: bool = False) -> None:
         """Read new export files, unless a refresh ran less than ``refresh_seconds`` ago."""
@@ -194,7 +231,7 @@ class FacilitySource:
             self._store.close(self.facility_id)
 
     def refresh(self) -> None:
-        self._store.refresh()
+        self._store.session_refresh()
 
     def _call(self, facility_id: int, method: str, *args: Any) -> Any:
         if facility_id != self.facility_id:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,25 @@ def test_refreshes_within_the_interval_read_the_files_once(exports: Exports) -> 
     pages[1].refresh()
     assert store.refreshes == before + 2
     assert pages[1].in_park == 2  # the new entry is read on the next interval
+
+
+def test_background_refreshes_bring_a_new_file_to_every_page(exports: Exports) -> None:
+    store = SharedStore(exports.root, refresh_seconds=0.05, background=True)
+    try:
+        one = AttendanceState(store.open(1), facility_id=1, date=DAY)
+        two = AttendanceState(store.open(2), facility_id=2, date=DAY)
+        exports.write("checkins", [exports.scan(1, 6, 1, moment(DAY, 16), direction="exit")])
+        deadline = time.monotonic() + 30
+        while one.in_park == 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            one.refresh()  # reads nothing itself: the store's thread did
+            two.refresh()
+    finally:
+        store.stop()
+
+    assert one.in_park == 1
+    assert two.in_park == 1
+    assert store.refreshes >= 1
 
 
 def test_sessions_share_one_source_and_one_connection(exports: Exports) -> None:
