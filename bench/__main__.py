@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 #: Helper modules that are not benchmarks.
-NOT_BENCHMARKS = {"generate"}
+NOT_BENCHMARKS = {"generate", "workbench_shared"}
 
 
 def benchmarks() -> list[str]:

@@ -1,10 +1,11 @@
-"""Synthetic exports for one facility, written straight to Parquet in the export layout.
+"""Synthetic exports of a facility, written straight to Parquet in the export layout.
 
 DuckDB generates every table with ``range()`` and writes it with ``COPY ... PARTITION_BY
 (facility_id, date)``, so ten million check-ins take seconds, not the hours that inserting
 them through the core would. The columns and types are those of
 ``kippu_contract.export_schema.TABLES``, so :class:`workbench.data_access.ExportSource`
-reads the result as it reads a real export.
+reads the result as it reads a real export. Several facilities share one export directory
+(``facility_id``): each gets ids of its own, as the core's sequences give them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import duckdb
 from kippu_contract.export_schema import PARTITION_BY, TABLES
 
 FACILITY_ID = 1
+#: Facility ``n`` numbers its rows from ``(n - 1) * ID_STRIDE`` (products from ``10 * (n - 1)``).
+ID_STRIDE = 10**9
 PRODUCTS = [  # id, code, kind, name_ja, name_en, price
     (1, "day", "day_admission", "1日入園券", "Day ticket", 2000),
     (2, "pass", "annual_pass", "年間パスポート", "Annual pass", 12000),
@@ -48,7 +51,13 @@ def _copy(con: duckdb.DuckDBPyConnection, table: str, select: str, out: Path) ->
 
 
 def generate(
-    out: Path, *, orders: int, checkins: int, today: dt.date, days: int = 365
+    out: Path,
+    *,
+    orders: int,
+    checkins: int,
+    today: dt.date,
+    days: int = 365,
+    facility_id: int = FACILITY_ID,
 ) -> dict[str, int]:
     """Write every table under ``out``; returns rows per table.
 
@@ -58,6 +67,7 @@ def generate(
 
     A directory generated before with the same arguments (``KIPPU_BENCH_DIR``) is kept as
     it is: writing ten million check-ins again takes a minute and gives the same files.
+    Each facility keeps its own marker, so facilities can be added to a directory later.
     """
     tickets = orders * 2
     counts = {
@@ -68,7 +78,8 @@ def generate(
         "checkins": checkins,
         "customers": max(orders // 3, 1),
     }
-    marker = out / "_bench.json"
+    f = facility_id
+    marker = out / ("_bench.json" if f == FACILITY_ID else f"_bench_{f}.json")
     arguments = {"orders": orders, "checkins": checkins, "today": str(today), "days": days}
     if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == arguments:
         return counts
@@ -89,12 +100,12 @@ def generate(
         "FROM range($orders)",
         p,
     )
-    f = FACILITY_ID
+    b, pb = (f - 1) * ID_STRIDE, (f - 1) * 10  # row and product ids of this facility
     _copy(
         con,
         "facilities",
         f"SELECT {f} AS facility_id, $first AS date, {f} AS id, 'bench' AS slug, "
-        "'ベンチ' AS name_ja, 'Bench' AS name_en, 'Asia/Tokyo' AS timezone, now() AS created_at, "
+        f"'ベンチ{f}' AS name_ja, 'Bench' AS name_en, 'Asia/Tokyo' AS timezone, now() AS created_at, "
         "now() AS updated_at".replace("$first", f"DATE '{first}'"),
         out,
     )
@@ -102,7 +113,8 @@ def generate(
     _copy(
         con,
         "products",
-        f"SELECT {f} AS facility_id, DATE '{first}' AS date, id, code, kind, name_ja, "
+        f"SELECT {f} AS facility_id, DATE '{first}' AS date, id + {pb} AS id, code, kind, "
+        "name_ja, "
         "name_en, 10 AS tax_rate, 1 AS uses, true AS active, now() AS created_at, now() AS "
         "updated_at "
         f"FROM (VALUES {values}) AS v(id, code, kind, name_ja, name_en)",
@@ -112,7 +124,7 @@ def generate(
     _copy(
         con,
         "customers",
-        f"SELECT {f} AS facility_id, DATE '{first}' AS date, range AS id, "
+        f"SELECT {f} AS facility_id, DATE '{first}' AS date, range + {b} AS id, "
         "'c' || lpad(range::VARCHAR, 10, '0') AS customer_key, range % 2 = 0 AS marketing_opt_in, "
         f"TIMESTAMPTZ '{first} 00:00:00+00' AS first_purchase_at, TIMESTAMPTZ '{first} "
         "00:00:00+00' AS created_at, "
@@ -123,7 +135,8 @@ def generate(
     _copy(
         con,
         "orders",
-        f"SELECT {f} AS facility_id, day AS date, id, 'K' || id AS code, channel, status, "
+        f"SELECT {f} AS facility_id, day AS date, id + {b} AS id, 'K' || id AS code, channel, "
+        "status, "
         f"{price} AS total, 'c' || lpad((id % {customers})::VARCHAR, 10, '0') AS customer_key, "
         "created_at, created_at AS paid_at, NULL AS cancelled_at, created_at AS updated_at FROM o",
         out,
@@ -131,8 +144,8 @@ def generate(
     _copy(
         con,
         "order_lines",
-        f"SELECT {f} AS facility_id, day AS date, id, id AS order_id, product_id, "
-        "product_id AS price_category_id, 'adult' AS price_category_code, day AS visit_date, '' "
+        f"SELECT {f} AS facility_id, day AS date, id + {b} AS id, id + {b} AS order_id, "
+        f"product_id + {pb} AS product_id, product_id AS price_category_id, 'adult' AS price_category_code, day AS visit_date, '' "
         "AS slot, "
         f"1 AS quantity, {price} AS unit_price, 0 AS handling_fee, 10 AS tax_rate, {price} AS "
         "line_total, "
@@ -142,7 +155,8 @@ def generate(
     _copy(
         con,
         "payments",
-        f"SELECT {f} AS facility_id, day AS date, id, id AS order_id, 'demo' AS provider, "
+        f"SELECT {f} AS facility_id, day AS date, id + {b} AS id, id + {b} AS order_id, "
+        "'demo' AS provider, "
         "CASE id % 4 WHEN 0 THEN 'card' WHEN 1 THEN 'paypay' WHEN 2 THEN 'konbini' ELSE 'emoney' "
         "END AS method, "
         f"'paid' AS state, {price} AS amount, created_at, created_at AS updated_at FROM o",
@@ -152,8 +166,8 @@ def generate(
     _copy(
         con,
         "tickets",
-        f"SELECT {f} AS facility_id, o.day AS date, 2 * o.id + k AS id, o.id AS order_id, "
-        "CASE o.product_id WHEN 2 THEN 2 ELSE 1 END AS product_id, "
+        f"SELECT {f} AS facility_id, o.day AS date, 2 * o.id + k + {b} AS id, "
+        f"o.id + {b} AS order_id, {pb} + CASE o.product_id WHEN 2 THEN 2 ELSE 1 END AS product_id, "
         "CASE o.product_id WHEN 2 THEN 'pass' ELSE 'day' END AS product_code, "
         "CASE o.product_id WHEN 2 THEN 'annual_pass' ELSE 'day_admission' END AS product_kind, "
         "'adult' AS price_category_code, CASE WHEN o.status = 'cancelled' THEN 'cancelled' ELSE "
@@ -174,7 +188,8 @@ def generate(
     _copy(
         con,
         "checkins",
-        f"SELECT {f} AS facility_id, o.day AS date, k.id, k.ticket_id, "
+        f"SELECT {f} AS facility_id, o.day AS date, k.id + {b} AS id, k.ticket_id + {b} AS "
+        "ticket_id, "
         "1 + k.ticket_id % 4 AS device_id, 'Gate ' || (1 + k.ticket_id % 4) AS gate_name, "
         "CASE WHEN k.nth = 0 THEN 'entry' WHEN k.nth % 4 = 3 THEN 'exit' ELSE 'ride' END AS "
         "direction, "

@@ -12,7 +12,10 @@ so a quick run is ``KIPPU_BENCH_CHECKINS=1000000 KIPPU_BENCH_ORDERS=100000 pytho
 - ``KIPPU_BENCH_EXPORT_ROWS`` (200,000): check-ins in the database the exporter copies;
 - ``KIPPU_BENCH_EXPORT_ROUNDS`` (3): timed runs of each export side (medians reported);
 - ``KIPPU_BENCH_DIR``: where to write (default: a temporary directory, removed after);
-- ``KIPPU_BENCH_ONLY=export``: run only the export throughput comparison.
+- ``KIPPU_BENCH_ONLY=export``: run only the export throughput comparison;
+- ``KIPPU_BENCH_ONLY=facilities``: run only the many-facility comparison of a source per
+  session with the shared store (``bench.workbench_shared``, its sizes described there),
+  with its data kept under ``KIPPU_BENCH_DIR`` (default ``var/bench``).
 
 Prints one line per measurement and a Markdown table for ``docs/benchmarks.md``.
 """
@@ -36,6 +39,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import workbench_shared
 from bench.generate import FACILITY_ID, generate
 from core_service.exports import export_async, run_export
 from kippu_contract.export_schema import PARTITION_BY, TABLES
@@ -472,6 +476,8 @@ def bench_scan_latency(root: Path, samples: int = 5) -> list[float]:
 def main() -> bool:
     if os.environ.get("KIPPU_BENCH_ONLY") == "export":
         return main_export()
+    if os.environ.get("KIPPU_BENCH_ONLY") == "facilities":
+        return workbench_shared.main(Path(os.environ.get("KIPPU_BENCH_DIR", "var/bench")))
     checkins = _env("KIPPU_BENCH_CHECKINS", 10_000_000)
     orders = _env("KIPPU_BENCH_ORDERS", 1_000_000)
     repeats = _env("KIPPU_BENCH_REPEATS", 20)
@@ -495,6 +501,7 @@ def main() -> bool:
                 f"| {name} | {statistics.median(samples):.0f} | {p95(samples):.0f} | "
                 f"{'ok' if within else 'OVER'} |"
             )
+        ok &= workbench_shared.main(root)
         ok &= report_export(bench_export(root, export_rows, _env("KIPPU_BENCH_EXPORT_ROUNDS", 3)))
         scans = bench_scan_latency(root)
         print(

@@ -65,6 +65,13 @@ class AdmittedOrders:
     def commit(self, facility_id: int) -> None:
         self._facilities.add(facility_id)
 
+    def forget_facility(self, facility_id: int) -> None:
+        """Delete the facility's orders; in a transaction, then :meth:`commit_forget`."""
+        self.connection.execute(f"DELETE FROM {TABLE} WHERE facility_id = $f", {"f": facility_id})
+
+    def commit_forget(self, facility_id: int) -> None:
+        self._facilities.discard(facility_id)
+
     def update(self, tickets: Delta, checkins: tuple[str, str] | None) -> None:
         """Correct the orders a sync may have changed; call in the sync's transaction."""
         if not self._facilities or (not tickets.changed and checkins is None):

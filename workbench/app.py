@@ -18,7 +18,8 @@ workbench never opens the core's database). It serves:
   core's background export (or ``kippu export --follow``) writes.
 
 State lives in the ``param`` classes (``attendance``, ``sales``, ``mailing``,
-``operations``, ``facility_settings``, ``webhooks``), data access in ``data_access``, views in
+``operations``, ``facility_settings``, ``webhooks``), data access in ``data_access`` (one
+``shared_store`` per process, a facility-bound view of it per session), views in
 ``views_*``; this module only logs in and serves.
 """
 
@@ -45,7 +46,6 @@ from workbench.attendance import AttendanceState
 from workbench.billing import BillingState
 from workbench.box_office import BoxOfficeState
 from workbench.core_client import CoreAPI, StaffIdentity
-from workbench.data_access import ExportSource
 from workbench.facility_settings import SettingsState
 from workbench.i18n import LANGS, TEXT, t
 from workbench.mailing import MailingState
@@ -53,6 +53,7 @@ from workbench.operations import OperationsState
 from workbench.roles import PAGES, can, can_open
 from workbench.sales import SalesState
 from workbench.settings import WorkbenchSettings
+from workbench.shared_store import FacilitySource, SharedStore
 from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_billing import BillingPage
@@ -342,27 +343,45 @@ def _refreshing(state: Any, refresh_seconds: float, method: str) -> None:
     pn.state.add_periodic_callback(tick, period=int(refresh_seconds * 1000))
 
 
-def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.viewable.Viewable]]:
-    """Every page's per-session factory, by URL path."""
-    store, refresh_seconds = settings.export_store(), settings.refresh_seconds
+def _session_source(shared: SharedStore, facility_id: int) -> FacilitySource:
+    """The session's view of the shared store, released when the session ends."""
+    source = shared.open(facility_id)
+    pn.state.on_session_destroyed(lambda _context: source.close())
+    return source
+
+
+def workbench_pages(
+    settings: WorkbenchSettings, shared: SharedStore | None = None
+) -> dict[str, Callable[[], pn.viewable.Viewable]]:
+    """Every page's per-session factory, by URL path; all share one store (``shared``)."""
+    refresh_seconds = settings.refresh_seconds
+    if shared is None:
+        # Pages tick every refresh_seconds at different moments; reading the files five
+        # times per period, on the store's own thread, keeps a scan at most a fifth late.
+        shared = SharedStore(
+            settings.export_store(), refresh_seconds=refresh_seconds / 5, background=True
+        )
 
     def core(identity: StaffIdentity) -> CoreAPI:
         return CoreAPI.connect(settings.core_url, identity.token)
 
+    def source(identity: StaffIdentity) -> FacilitySource:
+        return _session_source(shared, identity.facility_id)
+
     def attendance(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        state = AttendanceState(ExportSource(store), facility_id=identity.facility_id)
+        state = AttendanceState(source(identity), facility_id=identity.facility_id)
         _refreshing(state, refresh_seconds, "tick")
         return AttendancePage(state=state, identity=identity, lang=lang)
 
     def sales(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         state = SalesState(
-            ExportSource(store), core(identity), facility_id=identity.facility_id, lang=lang
+            source(identity), core(identity), facility_id=identity.facility_id, lang=lang
         )
         _refreshing(state, refresh_seconds * 6, "refresh")
         return SalesPage(state=state, identity=identity, lang=lang)
 
     def mailing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        state = MailingState(ExportSource(store), core(identity), facility_id=identity.facility_id)
+        state = MailingState(source(identity), core(identity), facility_id=identity.facility_id)
         state.load_campaigns()
         _refreshing(state, refresh_seconds * 2, "load_campaigns")
         return MailingPage(state=state, identity=identity, lang=lang)
@@ -380,7 +399,7 @@ def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.vi
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
 
     def webhooks(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        timezone = ExportSource(store).timezone(identity.facility_id)
+        timezone = source(identity).timezone(identity.facility_id)
         state = WebhooksState(core(identity), timezone=timezone)
         _refreshing(state, refresh_seconds * 2, "refresh")
         return WebhooksPage(state=state, identity=identity, lang=lang)

@@ -131,6 +131,16 @@ class CheckinCache:
         con.execute(f"INSERT INTO {TABLE} FROM _new_checkin_tickets")
         return ("_old_checkin_tickets", "_new_checkin_tickets"), wanted
 
+    def forget_facility(self, facility_id: int) -> None:
+        """Delete the facility's summaries; in a transaction, then :meth:`commit_forget`."""
+        self.connection.execute(f"DELETE FROM {TABLE} WHERE facility_id = $f", {"f": facility_id})
+
+    def commit_forget(self, facility_id: int) -> None:
+        """Stop summarising the facility (its rows deleted by :meth:`forget_facility`)."""
+        self._facilities.discard(facility_id)
+        self._days = {d for d in self._days if d[0] != facility_id}
+        self._loaded = {d: files for d, files in self._loaded.items() if d[0] != facility_id}
+
     def drop_deltas(self) -> None:
         """Free the delta tables of the last sync (once derived tables are updated)."""
         for name in ("_stale_days", "_old_checkin_tickets", "_new_checkin_tickets"):

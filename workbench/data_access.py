@@ -54,7 +54,8 @@ DEFAULT_TIMEZONE = "Asia/Tokyo"
 #: Check-ins are not copied to memory row by row (ten million of them): ``checkin_cache``
 #: keeps a per-day summary instead.
 SUMMARISED = "checkins"
-#: Days whose admitted entries are kept materialised between queries (see _day_entries).
+#: Days whose admitted entries are kept materialised between queries, per facility read
+#: (see _day_entries).
 DAY_TABLES = 8
 
 
@@ -86,6 +87,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self,
         location: str | os.PathLike[str] | ExportStore,
         connection: duckdb.DuckDBPyConnection | None = None,
+        *,
+        facilities: Iterable[int] | None = None,
     ) -> None:
         #: Where the exports are (a directory or an S3-compatible store).
         self.store = location if isinstance(location, ExportStore) else ExportStore.open(location)
@@ -97,8 +100,13 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             # what the tables keep); DuckDB's allocator otherwise holds on to it.
             connection.execute("SET allocator_background_threads = true")
         self.connection = connection
+        #: The facilities whose files are read (None: every facility, as notebooks want);
+        #: the shared store of the served workbench names those of signed-in managers.
+        self._facilities = None if facilities is None else set(facilities)
         attach_store(connection, self.store)
         self._listing = ExportListing(self.store)
+        #: The last listing, of every facility (see refresh).
+        self._listed: dict[str, dict[str, Partition]] = {}
         self._cache = FileCache(self.connection)
         self._checkins = CheckinCache(self.connection)
         self._admitted = AdmittedOrders(self.connection)
@@ -112,7 +120,12 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self._log_files: dict[str, list[str]] = {}
         #: Bumped whenever a memory table changes; results derived from them remember it.
         self._generation = 0
-        self._day_tables: dict[tuple[int, dt.date], tuple[int, str]] = {}
+        #: Bumped when a refresh changed a facility's rows only: a new scan file of one
+        #: facility leaves the other facilities' day tables and segments valid.
+        self._facility_generation: dict[int, int] = {}
+        #: Facilities whose files changed since the last refresh that loaded them.
+        self._pending: set[int] = set()
+        self._day_tables: dict[tuple[int, dt.date], tuple[tuple[int, int], str]] = {}
         for table in TABLES.values():
             self._create_placeholder(table)
             self._define_log_view(table, has_files=False)
@@ -139,14 +152,25 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
 
     # -- keeping current -------------------------------------------------------------------
 
-    def refresh(self) -> None:
+    def list_partitions(self) -> dict[str, dict[str, Partition]]:
+        """List the store's published files, for :meth:`refresh` (no DuckDB: any thread)."""
+        return self._listing.partitions()
+
+    def refresh(self, listed: dict[str, dict[str, Partition]] | None = None) -> None:
         """Pick up new export files: call before queries that must see the latest data.
 
         New files are loaded and merged-away files forgotten, table by table, in one
         transaction. Should a file vanish while it is read (compaction), everything stays
-        as it was and the next refresh tries again.
+        as it was and the next refresh tries again. ``listed``: a listing made by
+        :meth:`list_partitions` meanwhile (the shared store lists outside its lock).
         """
-        self._partitions = self._listing.partitions()
+        self._listed = self.list_partitions() if listed is None else listed
+        before = self._partitions
+        self._partitions = self._loaded_partitions(self._listed)
+        for name, parts in self._partitions.items():
+            old = before.get(name, {})
+            self._pending |= {p.facility_id for path, p in parts.items() if old.get(path) != p}
+            self._pending |= {p.facility_id for path, p in old.items() if path not in parts}
         for table in TABLES.values():
             files = [f for p in self._partitions[table.name].values() for f in p.files]
             if files and files != self._log_files.get(table.name):
@@ -156,12 +180,81 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
                 self._log_files[table.name] = files
             self._define_log_view(table, bool(files))
         try:
-            self._sync(self._wanted)
+            self._sync(self._wanted, changed=self._pending)
+            self._pending = set()
         except duckdb.Error:
             log.warning("exports changed while loading; retrying next refresh", exc_info=True)
 
+    def _loaded_partitions(
+        self, listed: dict[str, dict[str, Partition]]
+    ) -> dict[str, dict[str, Partition]]:
+        """The listed partitions of the facilities this source reads (see ``facilities``)."""
+        wanted = self._facilities
+        if wanted is None:
+            return listed
+        return {
+            name: {path: p for path, p in parts.items() if p.facility_id in wanted}
+            for name, parts in listed.items()
+        }
+
+    @property
+    def facilities(self) -> frozenset[int] | None:
+        """The facilities read (None: all of them)."""
+        return None if self._facilities is None else frozenset(self._facilities)
+
+    def load_facility(self, facility_id: int) -> None:
+        """Read ``facility_id``'s files from now on, loading them into memory now.
+
+        Only for a source made with ``facilities``; the tables already kept in memory
+        take the facility's files of the last listing in, as any new export file; the next
+        :meth:`refresh` brings newer ones.
+        """
+        if self._facilities is None:
+            raise ValueError("this source reads every facility")
+        if facility_id not in self._facilities:
+            self._facilities.add(facility_id)
+            self.refresh(self._listed)
+
+    def unload_facility(self, facility_id: int) -> None:
+        """Forget ``facility_id``: its rows leave memory and its files are no longer read.
+
+        Ids are unique across facilities (the core's sequences), so dropping a facility's
+        rows never uncovers another facility's version of them; that is why this is a
+        delete and not a sync (which would look for surviving versions in every file).
+        """
+        if self._facilities is None:
+            raise ValueError("this source reads every facility")
+        if facility_id not in self._facilities:
+            return
+        con = self.connection
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in TABLES.values():
+                self._cache.forget_facility(table, facility_id)
+            self._checkins.forget_facility(facility_id)
+            self._admitted.forget_facility(facility_id)
+            self._sales.forget_facility(facility_id)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        for table in TABLES.values():
+            self._cache.commit_forget(table, facility_id)
+        self._checkins.commit_forget(facility_id)
+        self._admitted.commit_forget(facility_id)
+        for key in [k for k in self._day_tables if k[0] == facility_id]:
+            con.execute(f"DROP TABLE IF EXISTS {self._day_tables.pop(key)[1]}")
+        self._facilities.discard(facility_id)
+        self._generation += 1
+        self.refresh(self._listed)  # the log views stop naming the facility's files
+
     def _sync(
-        self, tables: Iterable[str], *, admitted_for: Iterable[int] = (), sales: bool = False
+        self,
+        tables: Iterable[str],
+        *,
+        admitted_for: Iterable[int] = (),
+        sales: bool = False,
+        changed: set[int] | None = None,
     ) -> None:
         """Bring memory tables up to date with the last listing, in one transaction.
 
@@ -169,7 +262,8 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         ``admitted_for``: facilities whose admitted orders are to be computed from scratch;
         ``sales``: compute the paid order lines from scratch. Derived tables already built
         are corrected with what the sync changed. Raises ``duckdb.Error`` when a file
-        cannot be read, having changed nothing.
+        cannot be read, having changed nothing. ``changed``: the facilities whose files
+        changed (a refresh), the only ones whose results derived from memory are stale.
         """
         con = self.connection
         files_done: list[tuple[ExportTable, dict[str, int]]] = []
@@ -204,7 +298,14 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         if sales:
             self._sales.commit()
         if checkins is not None or built or sales or any(d.changed for d in deltas.values()):
-            self._generation += 1
+            if changed is None or built or sales:
+                self._generation += 1
+            for facility_id in changed or ():
+                self._facility_generation[facility_id] = self.generation(facility_id)[1] + 1
+
+    def generation(self, facility_id: int) -> tuple[int, int]:
+        """Changes with every change of the facility's rows in memory (for memos)."""
+        return self._generation, self._facility_generation.get(facility_id, 0)
 
     # A page asks for what its queries read, and only that is kept in memory and current:
     # every session has its own source, and an attendance page has no use for orders.
@@ -304,7 +405,7 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
         self._want_days(facility_id, day)
         key = (facility_id, day)
         memo = self._day_tables.get(key)
-        if memo is not None and memo[0] == self._generation:
+        if memo is not None and memo[0] == self.generation(facility_id):
             return memo[1]
         name = memo[1] if memo else f"_day_{facility_id}_{day:%Y%m%d}"
         self.connection.execute(
@@ -319,8 +420,9 @@ class ExportSource(LiveQueries, SalesQueries, SegmentQueries):
             {"facility": facility_id, "day": day, "kinds": list(ADMISSION_KINDS)},
         )
         self._day_tables.pop(key, None)
-        self._day_tables[key] = (self._generation, name)
-        while len(self._day_tables) > DAY_TABLES:
+        self._day_tables[key] = (self.generation(facility_id), name)
+        # Per facility read: a shared source serves the pages of every loaded facility.
+        while len(self._day_tables) > DAY_TABLES * max(1, len(self._facilities or ())):
             evicted = next(iter(self._day_tables))
             self.connection.execute(f"DROP TABLE IF EXISTS {self._day_tables.pop(evicted)[1]}")
         return name

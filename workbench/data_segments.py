@@ -46,8 +46,11 @@ class Segment:
 
 class SegmentQueries:
     connection: duckdb.DuckDBPyConnection
-    #: See ExportSource: bumped whenever the memory tables change.
-    _generation: int
+
+    def generation(self, facility_id: int) -> tuple[int, int]:  # pragma: no cover - ExportSource
+        """See ExportSource: changes whenever the facility's memory rows change."""
+        raise NotImplementedError
+
     #: What _segment_keys holds: (query, parameters, generation), or None.
     _segment_memo: tuple[Any, ...] | None = None
 
@@ -129,7 +132,7 @@ class SegmentQueries:
         computed once and kept until the segment or the data (generation) changes.
         """
         sql, params = self._segment_sql(facility_id, segment)
-        key = (sql, tuple(sorted(params.items())), self._generation)
+        key = (sql, tuple(sorted(params.items())), self.generation(facility_id))
         if self._segment_memo != key:
             self._segment_memo = None
             self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _segment_keys AS {sql}", params)

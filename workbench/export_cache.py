@@ -170,6 +170,22 @@ class FileCache:
         con.execute(f"INSERT INTO {name} FROM {new}")
         return Delta(old=old, new=new), numbers
 
+    def forget_facility(self, table: ExportTable, facility_id: int) -> None:
+        """Delete the facility's rows; call inside a transaction, then :meth:`commit_forget`."""
+        if table.name in self._files:
+            self.connection.execute(
+                f"DELETE FROM _mem_{table.name} WHERE facility_id = $f", {"f": facility_id}
+            )
+
+    def commit_forget(self, table: ExportTable, facility_id: int) -> None:
+        """Forget the facility's files (their rows deleted by :meth:`forget_facility`)."""
+        known = self._files.get(table.name)
+        if known is not None:
+            part = f"facility_id={facility_id}"
+            self._files[table.name] = {
+                path: n for path, n in known.items() if part not in path.split("/")
+            }
+
     def drop_deltas(self, table: ExportTable) -> None:
         """Free the delta tables of the last sync (once derived tables are updated)."""
         for prefix in ("_old_", "_new_"):

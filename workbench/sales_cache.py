@@ -59,6 +59,10 @@ class SalesLines:
     def commit(self) -> None:
         self.built = True
 
+    def forget_facility(self, facility_id: int) -> None:
+        """Delete the facility's lines (call in a transaction; nothing else to forget)."""
+        self.connection.execute(f"DELETE FROM {TABLE} WHERE facility_id = $f", {"f": facility_id})
+
     def update(self, deltas: Mapping[str, Delta]) -> None:
         """Join again the orders a sync touched; call in the sync's transaction."""
         if not self.built:
