@@ -53,6 +53,7 @@ from bench.onsale import (
     _core_environment,
     _db_url,
     _free_port,
+    _process_tree,
     _stop,
     _wait_ready,
     cpu_seconds,
@@ -278,7 +279,7 @@ async def _admitted_once(url: str, ticket_count: int) -> str:
     return "ok"
 
 
-async def _raw(url: str, facility_id: int, tokens_count: int, workers: int) -> Phase:
+async def _raw(url: str, facility_id: int, tokens_count: int, workers: int, pid: int) -> Phase:
     """The redeem statement alone over the first tickets, set back to unused first."""
     conn = await asyncpg.connect(url)
     try:
@@ -310,12 +311,14 @@ async def _raw(url: str, facility_id: int, tokens_count: int, workers: int) -> P
             results.append("admitted" if row else "already_used")
 
     try:
+        meter = Meter(pid)  # the core is idle meanwhile
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
         seconds = time.perf_counter() - started
+        cpu = meter.per_scan_ms(len(results))
     finally:
         await pool.close()
-    return Phase(len(results), seconds, _tally(results), latencies)
+    return Phase(len(results), seconds, _tally(results), latencies, *cpu)
 
 
 def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -335,10 +338,21 @@ def _start_core(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         if profile
         else []
     )
-    command = [sys.executable, "-m", "kippu_cli", "serve", "--port", str(port)]
+    # No access log: a gate deployment's proxy logs requests; a line per scan written by
+    # the core itself cost about 15% of its CPU per scan (py-spy, docs/benchmarks.md).
+    command = [sys.executable, "-m", "kippu_cli", "serve", "--port", str(port), "--no-access-log"]
     return subprocess.Popen(
         [*prefix, *command, "--workers", str(workers)], env=_core_environment(url, port)
     )
+
+
+def _stop_leftovers(pids: list[int]) -> None:
+    """End the uvicorn workers a stopped py-spy can leave behind (they are ours)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,12 +421,14 @@ async def run(tickets: int, clients: int, race: int, rate: float, seconds: float
         print(f"race: {len(race_outcomes)} tickets scanned twice at once; {race_check}")
         opened = await _open_loop(base, headers, later, rate, core.pid)
         print(opened.line(f"open loop at {rate:.0f}/s"), flush=True)
-        raw = await _raw(url, demo.facility_id, tickets, clients)
+        raw = await _raw(url, demo.facility_id, tickets, clients, core.pid)
         print(raw.line("raw redeem statement"), flush=True)
     finally:
         for s in sessions:
             await s.close()
+        tree = _process_tree(core.pid)
         _stop(core, signal.SIGINT if os.environ.get("KIPPU_BENCH_PROFILE") else signal.SIGTERM)
+        _stop_leftovers(tree)
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return Report(
         closed,
