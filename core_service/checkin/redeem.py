@@ -1,21 +1,20 @@
-"""The everyday gate scan on PostgreSQL in two statements: read the ticket, then use it.
+"""The everyday gate scan on PostgreSQL in one statement: read the ticket, use it, log it.
 
 Nearly every scan at a gate is a day ticket or coupon book scanned at entry or at a ride,
 at a facility whose webhook endpoints do not listen for ``ticket.redeemed``. Through the
 ORM that scan cost about 8 ms of core CPU (a transaction, six statements, four ORM objects
 built and refreshed) against 0.3 ms for the statement that decides it
-(docs/benchmarks.md, "Gate scans"). Here it takes two prebuilt statements on asyncpg,
-each its own transaction:
+(docs/benchmarks.md, "Gate scans"). Here it is one prebuilt statement on asyncpg, its
+own transaction: a data-modifying CTE that reads the ticket with its product, and only if
+the scan is everyday (right secret version, not cancelled, not a pass, valid today) takes
+``use_ticket``'s conditional UPDATE and writes the check-in row, ``admitted`` when the
+UPDATE took a use and ``already_used`` when it did not. Two gates scanning one ticket at
+once both run it; the second waits for the first's row lock and then finds no use left,
+so the ticket is admitted once and both scans are logged.
 
-1. the ticket with its product, to say ``invalid``, ``cancelled`` or ``not_valid_today``;
-2. one data-modifying CTE: ``use_ticket``'s conditional UPDATE and the check-in row,
-   ``admitted`` when the UPDATE took a use and ``already_used`` when it did not. Two gates
-   scanning one ticket at once both run it; the second waits for the first's row lock and
-   then finds no use left, so the ticket is admitted once and both scans are logged.
-
-Everything else returns None and takes the general path in
+Everything else writes nothing, returns None and takes the general path in
 :mod:`core_service.checkin.service`, which decides and logs it as before: SQLite, exits,
-annual passes (once a day, read from the check-in log), group codes, every refusal (they
+annual passes (once a day, read from the check-in log), group codes, every other refusal (they
 are rare, and the general path writes their reasons), and facilities whose endpoints
 receive ``ticket.redeemed`` (the event must be written in the scan's transaction).
 """
@@ -32,28 +31,33 @@ from kippu_contract.states import TicketStatus
 from kippu_contract.tokens import KIND_TICKET, InvalidToken, read_claim, verify_token
 from kippu_contract.webhooks import TICKET_REDEEMED
 
-_TICKET = (
-    "SELECT t.order_id, t.product_id, t.status, t.secret_version, t.valid_from,"
+#: The ticket read, ``use_ticket``'s conditional UPDATE and the check-in row in one
+#: statement (see the module docstring). ``everyday`` holds the ticket only when the scan
+#: is everyday; otherwise nothing is written, and the row tells the caller to fall back.
+_SCAN = (
+    "WITH t AS ("
+    " SELECT t.order_id, t.product_id, t.status, t.secret_version, t.valid_from,"
     " t.valid_until, t.uses_left, p.kind, p.name_ja, p.name_en"
     " FROM ticket t JOIN product p ON p.id = t.product_id"
-    " WHERE t.id = $1 AND t.facility_id = $2"
-)
-#: orders.states.use_ticket and the check-in row, in one statement (see the docstring).
-_USE_AND_LOG = (
-    "WITH used AS ("
+    " WHERE t.id = $1 AND t.facility_id = $2),"
+    " everyday AS (SELECT 1 FROM t WHERE secret_version = $3 AND status <> 'cancelled'"
+    " AND kind <> 'annual_pass' AND valid_from <= $4 AND valid_until >= $4),"
+    " used AS ("
     " UPDATE ticket SET uses_left = uses_left - 1,"
     " status = CASE WHEN uses_left = 1 THEN 'used' ELSE status END,"
-    " first_used_at = coalesce(first_used_at, $3), updated_at = $3"
+    " first_used_at = coalesce(first_used_at, $5), updated_at = $5"
     " WHERE id = $1 AND facility_id = $2 AND status = 'valid' AND uses_left > 0"
+    " AND EXISTS (SELECT 1 FROM everyday)"
     " RETURNING uses_left, status),"
     " logged AS ("
     " INSERT INTO checkin (facility_id, ticket_id, device_id, direction, result, reason,"
     " scanned_at)"
-    " SELECT $2, $1, $4, $5,"
-    " CASE WHEN EXISTS (SELECT 1 FROM used) THEN 'admitted' ELSE 'already_used' END, '', $3"
+    " SELECT $2, $1, $6, $7,"
+    " CASE WHEN EXISTS (SELECT 1 FROM used) THEN 'admitted' ELSE 'already_used' END, '', $5"
+    " WHERE EXISTS (SELECT 1 FROM everyday)"
     " RETURNING result)"
-    " SELECT (SELECT result FROM logged) AS result, used.uses_left, used.status"
-    " FROM (SELECT 1) AS one LEFT JOIN used ON true"
+    " SELECT t.*, (SELECT result FROM logged) AS result, used.uses_left AS used_left,"
+    " used.status AS used_status FROM t LEFT JOIN used ON true"
 )
 
 
@@ -80,29 +84,22 @@ async def redeem_everyday(
     engine = session.bind
     if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
         return None
-    # A connection of its own, autocommit: each statement is its own transaction, and
-    # the request's session stays as it was for the general path.
+    today = facility_today(tenant.facility.timezone)
+    # A connection of its own, autocommit: the statement is its own transaction, and the
+    # request's session stays as it was for the general path.
     async with engine.connect() as raw:
         driver = await driver_connection(await raw.execution_options(isolation_level="AUTOCOMMIT"))
-        row = await driver.fetchrow(_TICKET, claim.subject_id, tenant.id)
-        if (
-            row is None
-            or row["secret_version"] != claim.secret_version
-            or row["status"] == TicketStatus.CANCELLED
-            or row["kind"] == "annual_pass"
-            or not row["valid_from"]
-            <= facility_today(tenant.facility.timezone)
-            <= row["valid_until"]
-        ):
-            return None
-        used = await driver.fetchrow(
-            _USE_AND_LOG, claim.subject_id, tenant.id, utcnow(), device_id, direction
-        )
+        row = await driver.fetchrow(
+            _SCAN, claim.subject_id, tenant.id, claim.secret_version, today, utcnow(),
+            device_id, direction,
+        )  # fmt: skip
+    if row is None or row["result"] is None:
+        return None  # unknown, superseded, cancelled, a pass or not valid today
     product = Product(
         id=row["product_id"], kind=row["kind"], name_ja=row["name_ja"], name_en=row["name_en"]
     )
     # As the general path answers: after the use if one was taken, else as it was read.
-    taken = used["uses_left"] is not None
+    taken = row["used_left"] is not None
     ticket = Ticket(
         id=claim.subject_id,
         facility_id=tenant.id,
@@ -111,7 +108,7 @@ async def redeem_everyday(
         valid_from=row["valid_from"],
         valid_until=row["valid_until"],
         secret_version=row["secret_version"],
-        uses_left=used["uses_left"] if taken else row["uses_left"],
-        status=TicketStatus(used["status"] if taken else row["status"]),
+        uses_left=row["used_left"] if taken else row["uses_left"],
+        status=TicketStatus(row["used_status"] if taken else row["status"]),
     )
-    return str(used["result"]), ticket, product
+    return str(row["result"]), ticket, product
