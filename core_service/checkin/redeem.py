@@ -67,7 +67,7 @@ async def redeem_everyday(
     """``(result, ticket, product)`` of an everyday scan, logged; None for the general path.
 
     ``result`` is ``admitted`` or ``already_used``. The ticket and product are detached,
-    built from the statements' rows (the ticket as it is after the scan)."""
+    built from the statement's row (the ticket as it is after the scan)."""
     if (
         direction == "exit"
         or tenant.webhook_subscriptions is None

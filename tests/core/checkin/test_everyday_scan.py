@@ -14,16 +14,17 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.app import create_app
 from core_service.demo.data import DemoFacility
 from core_service.models import CheckIn, Device, Ticket
 from core_service.orders import states as order_states
-from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from kippu_contract.states import TicketStatus
 from tests.support.aftersales import scan
 from tests.support.live_server import serve
+from tests.support.web import query, run_in_session
 
 
 async def _buy(
@@ -44,30 +45,17 @@ async def _buy(
 
 
 async def _checkins(settings: Settings, ticket_id: int) -> list[tuple[Any, ...]]:
-    engine = make_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            rows = await session.execute(
-                sa.select(CheckIn.result, CheckIn.direction, CheckIn.device_id, CheckIn.facility_id)
-                .where(CheckIn.ticket_id == ticket_id)
-                .order_by(CheckIn.id)
-            )
-            return [tuple(r) for r in rows]
-    finally:
-        await engine.dispose()
+    rows = await query(
+        settings,
+        sa.select(CheckIn.result, CheckIn.direction, CheckIn.device_id, CheckIn.facility_id)
+        .where(CheckIn.ticket_id == ticket_id)
+        .order_by(CheckIn.id),
+    )
+    return [tuple(r) for r in rows]
 
 
-async def _gate_device_id(settings: Settings, facility_id: int) -> int:
-    engine = make_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            device_id = await session.scalar(
-                sa.select(Device.id).where(Device.facility_id == facility_id, Device.kind == "gate")
-            )
-            assert device_id is not None
-            return device_id
-    finally:
-        await engine.dispose()
+async def _ticket_column(settings: Settings, column: Any, ticket_id: int) -> Any:
+    return (await query(settings, sa.select(column).where(Ticket.id == ticket_id)))[0][0]
 
 
 async def test_admitted_and_refused_scans_are_each_logged_with_the_gate(
@@ -84,7 +72,14 @@ async def test_admitted_and_refused_scans_are_each_logged_with_the_gate(
     assert (second["result"], second["ticket"]["uses_left"]) == ("already_used", 0)
     assert first["ticket"]["product_name_en"] == "Day ticket"
     assert first["ticket"]["product_name_ja"] == "1日入園券"
-    gate = await _gate_device_id(db_settings, demo.facility_id)
+    gate = (
+        await query(
+            db_settings,
+            sa.select(Device.id).where(
+                Device.facility_id == demo.facility_id, Device.kind == "gate"
+            ),
+        )
+    )[0][0]
     assert await _checkins(db_settings, ticket["id"]) == [
         ("admitted", "entry", gate, demo.facility_id),
         ("already_used", "entry", gate, demo.facility_id),
@@ -111,15 +106,15 @@ async def test_a_cancelled_ticket_is_refused_and_logged(
     gate_headers: dict[str, str],
 ) -> None:
     ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
-    engine = make_engine(db_settings)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            assert await order_states.cancel_ticket(session, demo.facility_id, ticket["id"])
-            await session.commit()
-            answer = await scan(client, gate_headers, ticket["qr_token"])
-            status = await session.scalar(sa.select(Ticket.status).where(Ticket.id == ticket["id"]))
-    finally:
-        await engine.dispose()
+
+    async def cancel(session: AsyncSession) -> bool:
+        cancelled = await order_states.cancel_ticket(session, demo.facility_id, ticket["id"])
+        await session.commit()
+        return cancelled
+
+    assert await run_in_session(db_settings, cancel)
+    answer = await scan(client, gate_headers, ticket["qr_token"])
+    status = await _ticket_column(db_settings, Ticket.status, ticket["id"])
     assert (answer["result"], answer["admitted"]) == ("cancelled", False)
     assert answer["message_en"] == "Ticket cancelled" and answer["message_ja"]
     assert status == TicketStatus.CANCELLED
@@ -135,21 +130,18 @@ async def test_a_superseded_token_admits_nobody(
 ) -> None:
     """A ticket handed on gets a new secret version: the old QR token stops working."""
     ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
-    engine = make_engine(db_settings)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            await session.execute(
-                sa.update(Ticket)
-                .where(Ticket.id == ticket["id"])
-                .values(secret_version=Ticket.secret_version + 1)
-            )
-            await session.commit()
-            answer = await scan(client, gate_headers, ticket["qr_token"])
-            left = await session.scalar(
-                sa.select(Ticket.uses_left).where(Ticket.id == ticket["id"])
-            )
-    finally:
-        await engine.dispose()
+
+    async def hand_on(session: AsyncSession) -> None:
+        await session.execute(
+            sa.update(Ticket)
+            .where(Ticket.id == ticket["id"])
+            .values(secret_version=Ticket.secret_version + 1)
+        )
+        await session.commit()
+
+    await run_in_session(db_settings, hand_on)
+    answer = await scan(client, gate_headers, ticket["qr_token"])
+    left = await _ticket_column(db_settings, Ticket.uses_left, ticket["id"])
     assert answer["result"] == "invalid"
     assert left == 1
 
