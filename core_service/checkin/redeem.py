@@ -2,8 +2,8 @@
 
 Nearly every scan at a gate is a day ticket or coupon book scanned at entry or at a ride,
 at a facility whose webhook endpoints do not listen for ``ticket.redeemed``. Through the
-ORM that scan cost about 8 ms of core CPU (a transaction, six statements, four ORM objects
-built and refreshed) against 0.3 ms for the statement that decides it
+ORM that scan cost about 11 ms of core CPU (a transaction, seven statements, ORM objects
+built and refreshed) against 0.3 ms of PostgreSQL for the statement that decides it
 (docs/benchmarks.md, "Gate scans"). Here it is one prebuilt statement on asyncpg, its
 own transaction: a data-modifying CTE that reads the ticket with its product, and only if
 the scan is everyday (right secret version, not cancelled, not a pass, valid today) takes
