@@ -20,8 +20,11 @@ from litestar.middleware import DefineMiddleware
 from core_service.accounts.auth import BearerAuthMiddleware
 from core_service.accounts.controllers import AuthController
 from core_service.aftersales.controllers import CancellationController
+from core_service.billing.controllers import BillingController
 from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
 from core_service.checkin.controllers import GateController, facility_public_key
+from core_service.checkin.offline_controllers import GateConflictController, OfflineGateController
+from core_service.checkin.scanner import SCANNER_HANDLERS
 from core_service.facilities.controllers import FacilitySettingsController
 from core_service.jobs.inprocess import InProcessRunner
 from core_service.jobs.resources import JobResources
@@ -84,6 +87,9 @@ def create_app(
         enrol_kiosk,
         GateController,
         facility_public_key,
+        OfflineGateController,
+        GateConflictController,
+        *SCANNER_HANDLERS,
         *PUBLIC_AVAILABILITY_HANDLERS,
         ReportController,
         MailingController,
@@ -94,6 +100,7 @@ def create_app(
         FacilitySettingsController,
         PaymentCredentialsController,
         WebhookController,
+        BillingController,
         *WEB_ROUTE_HANDLERS,
         *host.route_handlers(),
     ]

@@ -1,5 +1,5 @@
 """The core's subcommands of ``kippu``: serve, worker, jobs, db upgrade, export, gate scan,
-payments reconcile.
+payments reconcile, billing plan/issue.
 
 Each is registered in the ``kippu.commands`` entry-point group and found by
 :mod:`kippu_cli`; none of them knows the kiosk driver or the workbench. Every command
@@ -10,11 +10,20 @@ reads its settings from ``KIPPU_*`` environment variables (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import click
 
 from core_service.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core_service.models import Facility
 
 
 def _settings() -> Settings:
@@ -197,3 +206,81 @@ def jobs_run(name: str) -> None:
             return await job.run(resources)
 
     click.echo(str(asyncio.run(run())))
+
+
+@click.group()
+def billing() -> None:
+    """The platform's monthly system fee per facility (F26)."""
+
+
+@billing.command("plan")
+@click.argument("facility_slug")
+@click.option("--plan", "plan_name", default="standard", show_default=True)
+@click.option(
+    "--fee", type=int, default=50_000, show_default=True, help="Yen per month, before tax."
+)
+@click.option("--tax-rate", type=int, default=10, show_default=True)
+@click.option(
+    "--from",
+    "valid_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="First day of the plan (YYYY-MM-DD).",
+)
+def billing_plan(
+    facility_slug: str, plan_name: str, fee: int, tax_rate: int, valid_from: dt.datetime
+) -> None:
+    """Put FACILITY_SLUG on a plan from a date on."""
+    from core_service.billing.statements import set_plan
+
+    async def run() -> str:
+        async with _facility_session(facility_slug) as (session, facility):
+            row = await set_plan(
+                session,
+                facility,
+                plan=plan_name,
+                monthly_fee=fee,
+                tax_rate=tax_rate,
+                valid_from=valid_from.date(),
+                actor="cli",
+            )
+            return (
+                f"{facility.slug}: {row.plan} {row.monthly_fee:,} yen/month from {row.valid_from}"
+            )
+
+    click.echo(asyncio.run(run()))
+
+
+@billing.command("issue")
+@click.argument("month", required=False)
+def billing_issue(month: str | None) -> None:
+    """Issue MONTH's statements (YYYY-MM; default: last month). Issued ones stay as issued."""
+    from core_service.billing.statements import Month, issue_month
+    from core_service.jobs.resources import open_resources
+    from core_service.models import utcnow
+
+    async def run() -> list[str]:
+        settings = _settings()
+        chosen = Month.parse(month) if month else Month.before(utcnow().date())
+        async with open_resources(settings) as r, r.sessionmaker() as session:
+            issued = await issue_month(
+                session, chosen, prefix=settings.statement_prefix, actor="cli"
+            )
+            return [f"{s.number} {s.month} {s.total:,} yen" for s in issued]
+
+    for line in asyncio.run(run()):
+        click.echo(line)
+
+
+@contextlib.asynccontextmanager
+async def _facility_session(slug: str) -> AsyncIterator[tuple[AsyncSession, Facility]]:
+    import sqlalchemy as sa
+
+    from core_service.jobs.resources import open_resources
+    from core_service.models import Facility
+
+    async with open_resources(_settings()) as r, r.sessionmaker() as session:
+        facility = await session.scalar(sa.select(Facility).where(Facility.slug == slug))
+        if facility is None:
+            raise click.ClickException(f"No facility {slug!r}.")
+        yield session, facility

@@ -71,13 +71,18 @@ def _version() -> str:
 
 
 def tick(kiosk: Kiosk) -> None:
-    """One pass of the background loop: finish interrupted sales and deliver staff calls.
+    """One pass of the background loop: call staff for a printer fault, finish
+    interrupted sales and deliver staff calls.
 
     Printing here is safe because the kiosk sells nothing while a sale is unprinted
     (see the module docstring); a printer fault just leaves the sale for the next tick.
     """
     if any(not job.done for job in kiosk.jobs.values()):
         return  # a visitor's sale is running; its own worker finishes it
+    with kiosk._printer_lock:
+        fault = printer_fault(kiosk.printer)
+    # Paper out or a jam needs hands: call staff without waiting for a visitor to.
+    kiosk.printer_fault_seen(fault)
     if kiosk.journal.in_state(*OPEN_STATES):
         try:
             report = kiosk.resume()
@@ -86,4 +91,4 @@ def tick(kiosk: Kiosk) -> None:
         except KioskError as exc:
             log.warning("background resume: %s", exc)
     if kiosk.staff_call_pending:
-        kiosk.call_staff()
+        kiosk.call_staff(*kiosk.last_call)

@@ -10,6 +10,11 @@ and returns False; asked from any other state it raises JournalStateError. Every
 transition is also appended to ``sale_events`` for the staff screen and for support.
 
 The core's confirmation is kept as JSON (see :mod:`kiosk_driver.journal_format`).
+
+Pass holders' photos travel in the sale's request only as long as the core may still
+need them (``started`` and ``paid``): every later transition blanks them in the same
+transaction, and ``secure_delete`` overwrites the old page, so a kiosk PC keeps no
+visitor's face once the sale is over.
 """
 
 from __future__ import annotations
@@ -84,6 +89,19 @@ class SaleRecord:
     updated_at: str
 
 
+#: States in which the core may still be sent the order, holder photos and all.
+_KEEPS_PHOTOS = (SaleState.STARTED, SaleState.PAID)
+
+
+def without_photos(request_json: str) -> str:
+    """The journalled request with every holder photo blanked (names and dates stay)."""
+    request = json.loads(request_json)
+    for line in request.get("lines", []):
+        for holder in line.get("holders", []):
+            holder["photo"] = ""
+    return json.dumps(request)
+
+
 class Journal:
     """A tiny state store; thread-safe because the UI and the heartbeat share it."""
 
@@ -100,6 +118,8 @@ class Journal:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a paid sale must survive a power cut
+        # Blanked holder photos must not survive in freed pages of the file.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -151,6 +171,8 @@ class Journal:
                             f"{row[column]!r}, not {value!r}"
                         )
                 return False
+            if transition.target not in _KEEPS_PHOTOS:
+                fields["request"] = without_photos(row["request"])
             assignments = "".join(f", {name} = ?" for name in fields)
             db.execute(
                 f"UPDATE sales SET state = ?, updated_at = ?{assignments} WHERE id = ?",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from kippu_contract.invoices import is_registration_number
 from kippu_contract.v1.common import FacilityOut
 from kippu_contract.v1.kiosk import KioskOrderOut, TicketOut
 
@@ -93,8 +94,10 @@ def _datetime(value: dt.datetime | str | None) -> str:
 
 
 def _registration(facility: FacilityOut) -> list[Block]:
-    # A qualified invoice (適格請求書) must show the issuer's registration number.
-    if not facility.tax_registration_number:
+    # A qualified invoice (適格請求書) must show the issuer's registration number; a number
+    # that fails its check digit is not printed as one (the core refuses such numbers now,
+    # but an older facility row may still hold one).
+    if not is_registration_number(facility.tax_registration_number):
         return []
     number = facility.tax_registration_number
     return [Text(f"登録番号 {number}", f"Registration No. {number}", align="center")]
@@ -133,11 +136,15 @@ def ticket_blocks(
             Text(f"{uses}回券", f"{uses}-use ticket", align="center", size="tall", bold=True)
         )
     blocks.append(Rule())
+    if ticket.holder_name:  # a pass is good for its holder only: the gate checks the name
+        blocks.append(Row("ご利用者", "Holder", ticket.holder_name, bold=True))
     start, end = _date(ticket.valid_from), _date(ticket.valid_until)
     if start and (not end or end == start):
         blocks.append(Row("ご利用日", "Valid on", start))
     elif start or end:
         blocks.append(Row("有効期間", "Valid", f"{start} - {end}"))
+    if ticket.slot:
+        blocks.append(Row("入場時間", "Entry time", ticket.slot, bold=True))
     blocks += [
         Row("料金", "Price", yen(ticket.price), bold=True),
         Text(

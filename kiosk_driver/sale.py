@@ -31,6 +31,7 @@ terminal, confirm and print steps on a worker thread; the waiting page polls the
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 import msgspec
 from escpos.escpos import Escpos
 
-from kiosk_driver.catalog import find_category, sold_out, unit_amount
+from kiosk_driver.catalog import cart_problem, find_category, sold_out, unit_amount
 from kiosk_driver.core_client import CoreClient, OrderReply
 from kiosk_driver.errors import (
     ConfirmationPending,
@@ -132,6 +133,11 @@ class Kiosk:
         self._catalog: CatalogOut | None = None
         self.staff_called = False  # a visitor pressed the button (cleared by staff)
         self.staff_call_pending = False  # the core has not heard the call yet
+        self.last_call: tuple[str, str] = ("visitor", "")  # what a pending call says
+        self.printer_call: str | None = None  # the printer fault staff were called for
+        # Carts with pass holders (photos too) wait here between the product page and
+        # the payment, never in a URL or on disk; the start screen drops them.
+        self.held_carts: dict[str, list[OrderLineIn]] = {}
         self.jobs: dict[str, SaleJob] = {}
         self.print_problem: str | None = None  # last printer fault, for the screens
 
@@ -158,7 +164,20 @@ class Kiosk:
             if sold_out(product):
                 raise InvalidRequest(400, f"{product.name_en} is sold out")
             amount += unit_amount(category) * line.quantity
+        problem = cart_problem(catalog, lines)
+        if problem:
+            raise InvalidRequest(400, problem)
         return amount
+
+    def hold_cart(self, lines: list[OrderLineIn]) -> str:
+        """Keep a cart with holders in memory; returns the token the pages pass on."""
+        token = secrets.token_urlsafe(12)
+        self.held_carts[token] = lines
+        return token
+
+    def drop_held_carts(self) -> None:
+        """Forget every held cart (and the photos in it): a new visitor starts."""
+        self.held_carts.clear()
 
     @staticmethod
     def missing_consent(catalog: CatalogOut, answers: Mapping[str, bool]) -> list[str]:
@@ -358,6 +377,7 @@ class Kiosk:
         except PrinterFault as exc:
             log.error("printing %s failed: %s", sale_id, exc)
             self.print_problem = str(exc)
+            self.printer_fault_seen(str(exc))
             return SaleResult(
                 sale_id, confirmation, printed=False, print_error=str(exc), replayed=replayed
             )
@@ -464,9 +484,19 @@ class Kiosk:
 
         return send_heartbeat(self)
 
+    def printer_fault_seen(self, fault: str | None) -> None:
+        """Call staff by themselves when the printer faults (paper out, cover open,
+        offline): once per fault, not on every retry; a cleared fault re-arms it."""
+        if fault is None or fault == self.printer_call:
+            self.printer_call = fault
+            return
+        self.printer_call = fault
+        self.call_staff("printer", fault)
+
     def call_staff(self, reason: str = "visitor", detail: str = "") -> bool:
         """Flag the kiosk and tell the core; retried by the background loop if it fails."""
         self.staff_called = True
+        self.last_call = (reason, detail)
         try:
             self.core.call_staff(reason, detail)
         except KioskError as exc:

@@ -91,3 +91,12 @@ def check(transition: Transition, current: SaleState, sale_id: str = "") -> bool
     raise JournalStateError(
         f"sale {sale_id} is {current}: {transition.name} needs {transition.source}"
     )
+
+
+def failure(error: str | None) -> str:
+    """Why a ``failed`` sale took no money, from its journalled error: ``declined`` (the
+    card or wallet refused), ``cancelled`` (the visitor pressed Cancel) or ``failed``
+    (timed out, terminal offline, interrupted). The visitor is told which, because
+    "declined" sends them to another card and "cancelled" does not."""
+    kind = (error or "").partition(":")[0]
+    return {"PaymentDeclined": "declined", "PaymentCancelled": "cancelled"}.get(kind, "failed")

@@ -47,6 +47,7 @@ STAFF_STRINGS: dict[str, tuple[str, str]] = {
     "recent": ("最近のお取引", "Recent sales"),
     "clear_call": ("呼出しを解除", "Clear the call"),
     "called": ("お客様がスタッフを呼んでいます", "A visitor called staff"),
+    "called_printer": ("プリンターの不具合でスタッフを呼び出しました", "The printer called staff"),
     "staff_off": ("スタッフメニューは設定されていません", "The staff menu is not set up"),
     "status": ("状態", "Status"),
 }
@@ -107,6 +108,7 @@ def menu(
         recent=kiosk.journal.recent(30),
         void_failed=kiosk.journal.in_state(SaleState.VOID_FAILED),
         called=kiosk.staff_called,
+        call_reason=kiosk.last_call[0],
         reason=blocked_reason(kiosk),
         done=done,
         error=error,

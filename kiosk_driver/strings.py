@@ -36,6 +36,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Sorry, please ask a member of staff",
     ),
     "payment_failed": ("お支払いができませんでした", "The payment did not go through"),
+    "payment_declined": ("お支払いが承認されませんでした", "Payment declined"),
     "payment_cancelled": ("お支払いを取り消しました", "The payment was cancelled"),
     "sold_out": (
         "売り切れのため購入できませんでした。お支払いは取り消しました",
@@ -76,4 +77,29 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sold_out_marker": ("売切", "Sold out"),
     "required": ("必須", "required"),
     "tickets": ("枚", "tickets"),
+    "choose_slot": ("時間帯をお選びください", "Please choose a time slot"),
+    "slot_full": (
+        "この時間帯は空きがありません。別の時間帯をお選びください",
+        "This time slot is full. Please choose another",
+    ),
+    "slots_hint": ("〇 空きあり・△ 残りわずか・× 満員", "〇 available · △ few left · × full"),
+    "holder": ("ご利用者", "Pass holder"),
+    "holder_name": ("お名前", "Name"),
+    "birth_date": ("生年月日", "Date of birth"),
+    "pass_type": ("種類", "Pass type"),
+    "photo": ("写真（任意）", "Photo (optional)"),
+    "take_photo": ("写真を撮る", "Take photo"),
+    "retake_photo": ("撮り直す", "Retake"),
+    "photo_taken": ("写真を撮りました", "Photo taken"),
+    "no_camera": ("カメラを使用できません", "The camera is not available"),
+    "add_pass": ("もう1枚追加", "Add another pass"),
+    "holder_missing": (
+        "パス1枚ごとにお名前と生年月日を入力してください",
+        "Enter a name and date of birth for each pass",
+    ),
+    "addons": ("オプション", "Add-ons"),
+    "addon_alone": (
+        "オプションはチケットと一緒にお求めください",
+        "Add-ons are sold only together with a ticket",
+    ),
 }

@@ -1,4 +1,5 @@
-"""The visitor's pages of the touch UI: product → quantities → consent → pay → done.
+"""The visitor's pages of the touch UI: product → quantities (time slot, pass holders,
+add-ons) → consent → pay → done.
 
 State travels in the URL and hidden form fields, so every step works without JavaScript
 and a page reload never repeats a payment (paying is a POST followed by a redirect).
@@ -22,26 +23,35 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from kiosk_driver.catalog import find_category, find_product, unit_amount
+from kiosk_driver.catalog import (
+    addons_for,
+    cart_problem,
+    find_category,
+    find_product,
+    unit_amount,
+)
 from kiosk_driver.errors import CoreRefused, InvalidRequest, KioskError, OutOfService
 from kiosk_driver.health import blocked_reason
 from kiosk_driver.layout import PAYMENT_METHODS
+from kiosk_driver.product_form import MAX_PASSES, product_form_lines
 from kiosk_driver.sale import Kiosk
-from kiosk_driver.sale_state import SaleState
+from kiosk_driver.sale_state import SaleState, failure
 from kiosk_driver.screens import Screens
-from kippu_contract.v1.kiosk import CatalogOut, OrderLineIn
+from kippu_contract.v1.kiosk import CatalogOut, OrderLineIn, ProductOut
 
 log = logging.getLogger(__name__)
 Form = URLEncodedBody[dict[str, Any]]
 
 
 def parse_cart(raw: str) -> list[OrderLineIn]:
-    """``"100:2,101:1"`` (price category id : quantity) as order lines."""
+    """``"100:2@10:00,101:1"`` (price category id : quantity, ``@`` the time slot of a
+    timed admission) as order lines."""
     lines = []
     for part in filter(None, raw.split(",")):
-        category, _, quantity = part.partition(":")
+        category, _, rest = part.partition(":")
+        quantity, _, slot = rest.partition("@")
         try:
-            lines.append(OrderLineIn(int(category), int(quantity)))
+            lines.append(OrderLineIn(int(category), int(quantity), slot=slot[:16]))
         except ValueError:
             raise InvalidRequest(400, f"bad cart {raw!r}") from None
     return lines
@@ -49,7 +59,24 @@ def parse_cart(raw: str) -> list[OrderLineIn]:
 
 def cart_str(lines: list[OrderLineIn]) -> str:
     """The cart as it travels in the URL (the inverse of :func:`parse_cart`)."""
-    return ",".join(f"{line.price_category_id}:{line.quantity}" for line in lines)
+    return ",".join(
+        f"{line.price_category_id}:{line.quantity}" + (f"@{line.slot}" if line.slot else "")
+        for line in lines
+    )
+
+
+#: How a held cart (one with pass holders, see ``Kiosk.hold_cart``) travels instead.
+HELD = "held:"
+
+
+def cart_lines(kiosk: Kiosk, raw: str) -> list[OrderLineIn]:
+    """The cart of a page: a held cart's lines, or the URL's."""
+    if raw.startswith(HELD):
+        lines = kiosk.held_carts.get(raw[len(HELD) :])
+        if lines is None:
+            raise InvalidRequest(400, "the cart is gone")
+        return lines
+    return parse_cart(raw)
 
 
 def _catalog_or_page(
@@ -76,6 +103,8 @@ def _cart_view(catalog: CatalogOut, lines: list[OrderLineIn]) -> list[dict[str, 
                 "product": product,
                 "category": category,
                 "quantity": line.quantity,
+                "slot": line.slot,
+                "holders": [h.name for h in line.holders],
                 "amount": unit_amount(category) * line.quantity,
             }
         )
@@ -88,6 +117,7 @@ def index(
     kiosk: NamedDependency[Kiosk],
     screens: NamedDependency[Screens],
 ) -> Template:
+    kiosk.drop_held_carts()  # the last visitor's holders and photos go with them
     catalog = _catalog_or_page(request, kiosk, screens)
     if isinstance(catalog, Template):
         return catalog
@@ -110,6 +140,7 @@ def product_page(
     product_id: FromPath[int],
     kiosk: NamedDependency[Kiosk],
     screens: NamedDependency[Screens],
+    passes: Annotated[int, QueryParameter(name="passes", ge=1, le=MAX_PASSES)] = 1,
 ) -> Template | Redirect:
     catalog = _catalog_or_page(request, kiosk, screens)
     if isinstance(catalog, Template):
@@ -118,19 +149,53 @@ def product_page(
         product = find_product(catalog, product_id)
     except KeyError:
         return Redirect("/")
-    return screens.page(request, "product.html", product=product, idle=True)
+    return _product(request, screens, catalog, product, passes)
+
+
+def _product(
+    request: Request[Any, Any, Any],
+    screens: Screens,
+    catalog: CatalogOut,
+    product: ProductOut,
+    passes: int = 1,
+    error: str = "",
+) -> Template:
+    return screens.page(
+        request,
+        "product.html",
+        400 if error else 200,
+        product=product,
+        addons=addons_for(catalog, product),
+        passes=min(max(passes, 1), MAX_PASSES),
+        max_passes=MAX_PASSES,
+        error=error,
+        idle=True,
+    )
 
 
 @post("/cart", sync_to_thread=True)
-def cart(data: Form, kiosk: NamedDependency[Kiosk]) -> Redirect:
-    lines = []
-    for key, value in data.items():
-        if key.startswith("qty_") and str(value).isdigit() and int(value) > 0:
-            lines.append(OrderLineIn(int(key[4:]), int(value)))
+def cart(
+    request: Request[Any, Any, Any],
+    data: Form,
+    kiosk: NamedDependency[Kiosk],
+    screens: NamedDependency[Screens],
+) -> Template | Redirect:
+    catalog = kiosk.catalog()
+    try:
+        product = find_product(catalog, int(str(data.get("product_id", ""))))
+    except (KeyError, ValueError):
+        return Redirect("/")
+    lines = product_form_lines(catalog, product, data)
     if not lines:
-        return Redirect(f"/product/{data.get('product_id', '')}")
-    target = "/consent" if kiosk.catalog().checkout_fields else "/pay"
-    return Redirect(f"{target}?cart={cart_str(lines)}")
+        return Redirect(f"/product/{product.id}")
+    problem = cart_problem(catalog, lines)
+    if problem:
+        passes = int(data.get("passes", 1)) if str(data.get("passes", "")).isdigit() else 1
+        return _product(request, screens, catalog, product, passes, problem)
+    held = any(line.holders for line in lines)
+    raw = HELD + kiosk.hold_cart(lines) if held else cart_str(lines)
+    target = "/consent" if catalog.checkout_fields else "/pay"
+    return Redirect(f"{target}?cart={raw}")
 
 
 @get("/consent", sync_to_thread=True)
@@ -178,7 +243,7 @@ def pay_page(
     if isinstance(catalog, Template):
         return catalog
     try:
-        lines = parse_cart(cart)
+        lines = cart_lines(kiosk, cart)
         total = kiosk.quote(catalog, lines)
     except InvalidRequest:
         return Redirect("/")
@@ -206,8 +271,9 @@ def pay(
     reason = blocked_reason(kiosk)
     if reason:
         return screens.out_of_service(request, reason)
+    raw = str(data.get("cart", ""))
     try:
-        lines = parse_cart(str(data.get("cart", "")))
+        lines = cart_lines(kiosk, raw)
         sale_id = kiosk.start_sale(
             lines, str(data.get("method", "")), answers, screens.language(request)
         )
@@ -218,6 +284,8 @@ def pay(
     except CoreRefused as exc:
         log.error("sale refused before payment: %s", exc)
         return Redirect("/")
+    # The journal has the cart now (and blanks its photos when the sale is over).
+    kiosk.held_carts.pop(raw[len(HELD) :], None)
     return Redirect(f"/paying/{sale_id}")
 
 
@@ -262,8 +330,9 @@ def paying(
         return screens.page(request, "message.html", 409, key="sold_out", idle=True)
     if state == SaleState.VOID_FAILED:
         return screens.page(request, "message.html", 409, key="void_failed", idle=False)
-    cancelled = (record.error or "").startswith("PaymentCancelled")
-    key = "payment_cancelled" if cancelled else "payment_failed"
+    key = {"declined": "payment_declined", "cancelled": "payment_cancelled"}.get(
+        failure(record.error), "payment_failed"
+    )
     return screens.page(request, "message.html", 402, key=key, idle=True)
 
 

@@ -40,17 +40,20 @@ from tornado.web import decode_signed_value
 
 from workbench import core_client
 from workbench.attendance import AttendanceState
+from workbench.billing import BillingState
+from workbench.box_office import BoxOfficeState
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.data_access import ExportSource
 from workbench.facility_settings import SettingsState
 from workbench.i18n import LANGS, TEXT, t
 from workbench.mailing import MailingState
 from workbench.operations import OperationsState
-from workbench.roles import PAGES, can_open
+from workbench.roles import PAGES, can, can_open
 from workbench.sales import SalesState
 from workbench.settings import WorkbenchSettings
 from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
+from workbench.views_billing import BillingPage
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
 from workbench.views_webhooks import WebhooksPage
@@ -335,9 +338,13 @@ def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.vi
         return MailingPage(state=state, identity=identity, lang=lang)
 
     def operations(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        state = OperationsState(core(identity))
+        api = core(identity)
+        state = OperationsState(api)
         _refreshing(state, refresh_seconds * 2, "refresh_devices")
-        return OperationsPage(state=state, identity=identity, lang=lang)
+        box_office = (
+            BoxOfficeState(api, lang=lang) if can(identity.role, "operations.cancel") else None
+        )
+        return OperationsPage(state=state, box_office=box_office, identity=identity, lang=lang)
 
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
@@ -348,6 +355,9 @@ def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.vi
         _refreshing(state, refresh_seconds * 2, "refresh")
         return WebhooksPage(state=state, identity=identity, lang=lang)
 
+    def billing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        return BillingPage(state=BillingState(core(identity)), identity=identity, lang=lang)
+
     builders = {
         "attendance": attendance,
         "sales": sales,
@@ -355,6 +365,7 @@ def workbench_pages(settings: WorkbenchSettings) -> dict[str, Callable[[], pn.vi
         "operations": operations,
         "settings": facility_settings,
         "webhooks": webhooks,
+        "billing": billing,
     }
     return {name: _guarded(name, builders[name]) for name in PAGES}
 

@@ -7,9 +7,9 @@ exactly that in ``_checkin_tickets`` (one row per facility, day and ticket with 
 entry or exit), for the days a page asked for (:meth:`CheckinCache.want_day`) or for every
 day of a facility (:meth:`CheckinCache.want_facility`, for "checked in" segments).
 
-Check-ins never change, but a scan can be exported twice (the overlap window, a crash, or
-for an instant both a partition's files and their merged copy); summaries count each scan
-id once. A partition's rows are recomputed from all its current files whenever its file
+Check-ins never change, but a scan can be exported twice (the first run after an
+upgrade, a crash, or for an instant both a partition's files and their merged copy);
+summaries count each scan id once. A partition's rows are recomputed from all its current files whenever its file
 list changes, which keeps that exact with any mix of new and merged files; a partition
 is one day, so that costs the day's scans, not the year's.
 """

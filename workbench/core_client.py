@@ -14,11 +14,14 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import msgspec
 
 from kippu_contract.v1.staff import (
+    CancelIn,
+    CancellationOut,
     CompositionIn,
     DeviceOut,
     FacilitySettingsIn,
@@ -28,7 +31,10 @@ from kippu_contract.v1.staff import (
     LookupOrderOut,
     MailingIn,
     MailingOut,
+    QuoteOut,
+    RefundOut,
     SalesReportOut,
+    StatementOut,
     TestMailIn,
     TestMailOut,
     WebhookDeliveryPageOut,
@@ -177,14 +183,19 @@ class CoreAPI:
         return cls(httpx.Client(base_url=core_url, timeout=timeout), token)
 
     def _call(
-        self, method: str, path: str, body: msgspec.Struct | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        body: msgspec.Struct | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> bytes:
         """The answer's body; raises :class:`CoreRefused` on 4xx, :class:`CoreUnavailable` else."""
+        headers = {**self._headers, **(headers or {})}
         if body is not None:
             kwargs["content"] = msgspec.json.encode(body)
-            headers = {**self._headers, "Content-Type": "application/json"}
-        else:
-            headers = self._headers
+            headers["Content-Type"] = "application/json"
         try:
             response = self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -202,6 +213,37 @@ class CoreAPI:
     def lookup_orders(self, query: str) -> list[LookupOrderOut]:
         answer = self._call("GET", "/api/v1/orders/lookup", params={"q": query})
         return decode(answer, list[LookupOrderOut])
+
+    def cancellation_quote(self, code: str, ticket_ids: list[int] | None) -> QuoteOut:
+        params = {"ticket_ids": ",".join(map(str, ticket_ids))} if ticket_ids else {}
+        path = f"/api/v1/orders/{quote(code, safe='')}/cancellation-quote"
+        return decode(self._call("GET", path, params=params), QuoteOut)
+
+    def cancel_order(self, code: str, change: CancelIn, idempotency_key: str) -> CancellationOut:
+        """Cancel under the policy; the same ``idempotency_key`` again cancels nothing more."""
+        answer = self._call(
+            "POST",
+            f"/api/v1/orders/{quote(code, safe='')}/cancel",
+            change,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return decode(answer, CancellationOut)
+
+    def refunds(self, state: str | None = None) -> list[RefundOut]:
+        params = {"state": state} if state else {}
+        return decode(self._call("GET", "/api/v1/refunds", params=params), list[RefundOut])
+
+    def retry_refund(self, refund_id: int) -> RefundOut:
+        return decode(self._call("POST", f"/api/v1/refunds/{int(refund_id)}/retry"), RefundOut)
+
+    def billing_statements(self) -> list[StatementOut]:
+        return decode(self._call("GET", "/api/v1/billing/statements"), list[StatementOut])
+
+    def statement_document(self, month: str, kind: str) -> bytes:
+        """The statement of ``month`` (YYYY-MM) as ``pdf`` or ``csv``."""
+        if kind not in ("pdf", "csv"):
+            raise ValueError(kind)
+        return self._call("GET", f"/api/v1/billing/statements/{quote(month, safe='')}/{kind}")
 
     def sales_report(self, day_from: object, day_to: object) -> SalesReportOut:
         params = {"from": str(day_from), "to": str(day_to)}

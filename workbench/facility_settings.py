@@ -1,4 +1,5 @@
-"""Settings state: plugins and options, payment methods per channel, self-cancellation.
+"""Settings state: plugins and options, payment methods per channel, self-cancellation,
+the registration number of qualified invoices.
 
 A ``param.Parameterized`` without Panel, over ``GET``/``PUT /api/v1/facility/settings``
 (owners and managers; the core refuses everyone else).
@@ -16,6 +17,8 @@ from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 
 class SettingsState(param.Parameterized):
     self_cancel = param.Boolean(default=False)
+    #: Printed on receipts (qualified invoices); the core checks it, "" removes it.
+    tax_registration_number = param.String(default="")
     web_methods = param.ListSelector(default=[], objects=[])
     kiosk_methods = param.ListSelector(default=[], objects=[])
     #: {plugin name: {"enabled": bool, "options": {...}}}, edited as JSON text per plugin.
@@ -42,6 +45,7 @@ class SettingsState(param.Parameterized):
         self.param.kiosk_methods.objects = list(available.get("kiosk", []))
         self.param.update(
             self_cancel=data.self_cancel,
+            tax_registration_number=data.tax_registration_number,
             web_methods=list(data.payment_methods.get("web", [])),
             kiosk_methods=list(data.payment_methods.get("kiosk", [])),
             plugins={p.name: {"enabled": p.enabled, "options": p.options} for p in data.plugins},
@@ -64,6 +68,7 @@ class SettingsState(param.Parameterized):
     def save(self) -> bool:
         changes = FacilitySettingsIn(
             self_cancel=self.self_cancel,
+            tax_registration_number=self.tax_registration_number.strip(),
             payment_methods={"web": list(self.web_methods), "kiosk": list(self.kiosk_methods)},
             plugins=[
                 PluginSettingIn(

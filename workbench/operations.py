@@ -2,7 +2,7 @@
 
 A ``param.Parameterized`` without Panel. The core masks personal data for viewers and
 refuses device health to them; a refusal just leaves that part empty (the page hides it).
-Cancelling and refunding orders come with the cancellation feature.
+Cancelling and refunding are :mod:`workbench.box_office`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kippu_contract.roles import ROLES, role_at_least
 
-PAGES = ("attendance", "sales", "mailing", "operations", "settings", "webhooks")
+PAGES = ("attendance", "sales", "mailing", "operations", "settings", "webhooks", "billing")
 
 #: Lowest role that sees each page. Viewers see aggregates (attendance, sales) and the
 #: order lookup with personal data masked by the core; staff add kiosk health.
@@ -20,6 +20,8 @@ PAGE_MIN_ROLE: dict[str, str] = {
     "mailing": "manager",
     "settings": "manager",
     "webhooks": "manager",
+    # What the facility pays the platform: the owner's business.
+    "billing": "owner",
 }
 
 #: Lowest role per page action, and the core route it calls (None: exports only).
@@ -34,10 +36,14 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "mailing.history": ("manager", "GET /api/v1/mailings"),
     "operations.devices": ("staff", "GET /api/v1/devices"),
     "operations.lookup": ("viewer", "GET /api/v1/orders/lookup"),
+    "operations.quote": ("staff", "GET /api/v1/orders/{code}/cancellation-quote"),
+    "operations.cancel": ("staff", "POST /api/v1/orders/{code}/cancel"),
+    "operations.refunds": ("staff", "GET /api/v1/refunds"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
     "webhooks.endpoints": ("manager", "GET /api/v1/webhooks/endpoints"),
     "webhooks.deliveries": ("manager", "GET /api/v1/webhooks/deliveries"),
+    "billing.statements": ("owner", "GET /api/v1/billing/statements"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The operations page (device health, order lookup) and the settings page."""
+"""The operations page (device health, order lookup, cancel and refund) and the settings page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from kippu_contract.v1.staff import LookupLineOut, LookupOrderOut
+from kippu_contract.v1.staff import LookupLineOut, LookupOrderOut, QuoteOut, RefundOut
+from workbench.box_office import BoxOfficeState
 from workbench.facility_settings import SettingsState
 from workbench.i18n import t
 from workbench.operations import OperationsState
@@ -23,6 +24,8 @@ def _named(line: LookupLineOut, field: str, lang: str) -> str:
 
 class OperationsPage(PageBase):
     state = param.ClassSelector(class_=OperationsState)
+    #: Cancel and refund, for staff and above (None hides it: the core would refuse).
+    box_office = param.ClassSelector(class_=BoxOfficeState, default=None, allow_None=True)
     page = "operations"
 
     def _devices(
@@ -49,8 +52,7 @@ class OperationsPage(PageBase):
                 f"{html.escape(o.status)} · {html.escape(o.channel)} · "
                 f'{yen(o.total)} · <span class="customer-email">'
                 f"{html.escape(o.customer_email)}</span> "
-                f"{html.escape(o.customer_name)} · {html.escape(pays)}<ul>{lines}</ul>"
-                f"<small>{t(lang, 'cancel_soon')}</small></div>"
+                f"{html.escape(o.customer_name)} · {html.escape(pays)}<ul>{lines}</ul></div>"
             )
         return pn.pane.HTML("".join(parts), sizing_mode="stretch_width")
 
@@ -61,15 +63,123 @@ class OperationsPage(PageBase):
             s.query, label=t(self.lang, "lookup"), css_classes=["lookup-query"]
         )
         search = pn.widgets.Button(label=t(self.lang, "search"), css_classes=["lookup-search"])
-        search.on_click(lambda _: self.state.lookup())
+        search.on_click(lambda _: self._lookup())
         return pn.Column(
             self.header(),
             pn.bind(self._devices, lang, s.devices, s.devices_allowed),
             pn.Row(query, search),
             pn.bind(self._orders, lang, s.orders, s.message),
+            self._box_office(),
             sizing_mode="stretch_width",
             max_width=1100,
         )
+
+    def _lookup(self) -> None:
+        self.state.lookup()
+        if self.box_office is not None and len(self.state.orders) == 1:
+            self.box_office.order_code = self.state.orders[0].code  # the one found
+
+    def _ticket_choices(self, code: str) -> dict[str, int]:
+        for order in self.state.orders:
+            if order.code == code:
+                return {
+                    f"#{tk.id} {tk.valid_from}": tk.id
+                    for tk in order.tickets
+                    if tk.status == "valid"
+                }
+        return {}
+
+    def _box_office(self) -> pn.viewable.Viewable:
+        bo = self.box_office
+        if bo is None:
+            return pn.Column()
+        bo.lang = self.lang
+        self.param.watch(lambda event: setattr(bo, "lang", event.new), "lang")
+        code = pn.widgets.TextInput.from_param(
+            bo.param.order_code,
+            label=t(self.lang, "cancel_order_code"),
+            css_classes=["cancel-code"],
+        )
+        tickets = pn.widgets.MultiChoice.from_param(
+            bo.param.ticket_ids,
+            label=t(self.lang, "cancel_tickets"),
+            options=self._ticket_choices(bo.order_code),
+            css_classes=["cancel-tickets"],
+        )
+        bo.param.watch(
+            lambda event: setattr(tickets, "options", self._ticket_choices(event.new)),
+            "order_code",
+        )
+        ask = pn.widgets.Button(
+            label=t(self.lang, "cancel_quote_button"), css_classes=["cancel-quote"]
+        )
+        ask.on_click(lambda _: bo.ask_quote())
+        confirm = pn.widgets.Button(
+            label=t(self.lang, "cancel_confirm_button"),
+            button_type="danger",
+            css_classes=["cancel-confirm"],
+            disabled=pn.bind(lambda quote: quote is None, bo.param.quote),
+        )
+        confirm.on_click(lambda _: bo.confirm())
+        return pn.Column(
+            f"### {t(self.lang, 'box_office')}",
+            pn.Row(code, tickets),
+            pn.Row(ask, confirm),
+            pn.bind(self._quote, self.param.lang, bo.param.quote, bo.param.message),
+            pn.bind(self._refunds, self.param.lang, bo.param.refunds, bo.param.refunds_allowed),
+        )
+
+    def _quote(self, lang: str, quote: QuoteOut | None, message: str) -> pn.pane.HTML:
+        parts = [f'<p id="box-office-message">{html.escape(message)}</p>']
+        if quote is not None:
+            rows = "".join(
+                f"<tr><td>#{q.ticket_id}</td><td>{yen(q.base)}</td><td>{yen(q.fee)}</td>"
+                f"<td>{yen(q.refund)}</td><td>{q.days_before}</td></tr>"
+                for q in quote.tickets
+            )
+            summary = t(lang, "cancel_quote").format(
+                refund=f"{quote.refund_amount:,}",
+                fee=f"{quote.fee:,}",
+                kept=f"{quote.handling_fee_kept:,}",
+            )
+            parts.append(
+                f'<table class="cancel-quote-table">{rows}</table>'
+                f'<p class="cancel-quote-summary"><b>{html.escape(summary)}</b></p>'
+            )
+        return pn.pane.HTML("".join(parts), sizing_mode="stretch_width")
+
+    def _refunds(self, lang: str, refunds: list[RefundOut], allowed: bool) -> pn.viewable.Viewable:
+        if not allowed or self.box_office is None:
+            return pn.Column()
+        bo = self.box_office
+        title = f"#### {t(lang, 'refunds_for_staff')}"
+        if not refunds:
+            return pn.Column(
+                title, pn.pane.HTML(f'<p class="no-refunds">{t(lang, "no_refunds")}</p>')
+            )
+        frame = pd.DataFrame(
+            [
+                {
+                    "id": r.id,
+                    "order": r.order_code,
+                    "state": r.state,
+                    "amount": r.amount,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error[:120],
+                    "updated_at": r.updated_at,
+                }
+                for r in refunds
+            ]
+        )
+        failed = [r.id for r in refunds if r.state == "failed"]
+        if not failed:
+            return pn.Column(title, table(frame, css_classes=["refunds"]))
+        which = pn.widgets.Select(options=failed, value=failed[0], css_classes=["refund-id"])
+        retry = pn.widgets.Button(
+            label=t(lang, "refund_retry_button"), css_classes=["refund-retry"]
+        )
+        retry.on_click(lambda _: bo.retry(int(which.value)))
+        return pn.Column(title, table(frame, css_classes=["refunds"]), pn.Row(which, retry))
 
 
 class SettingsPage(PageBase):
@@ -113,6 +223,12 @@ class SettingsPage(PageBase):
             pn.pane.Markdown(t(lang, "kiosk_methods")),
             pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
             pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
+            pn.widgets.TextInput.from_param(
+                s.tax_registration_number,
+                label=t(lang, "registration_number"),
+                placeholder="T0000000000000",
+                css_classes=["registration-number"],
+            ),
             f"### {t(lang, 'plugins')}",
             *[self._plugin_editor(n, p) for n, p in self.state.plugins.items()],
             save,

@@ -1,8 +1,11 @@
 """Receipts (領収書, F5) as PDF, for online orders, with the visitor's addressee and purpose.
 
-A receipt is a qualified-invoice-style document: the facility's name and registration
-number (T + 13 digits), the date, the items, the total per tax rate with the tax in it
-(computed once per rate, :mod:`.tax`), and the payment method. Refunds of cancelled
+A receipt of a facility with a valid registration number (T + 13 digits, check digit:
+:mod:`kippu_contract.invoices`) is a qualified invoice (適格請求書): the facility's name and
+number, the date, the items with reduced-rate ones marked ※, the total per tax rate with
+the tax in it (computed once per rate, :mod:`.tax`), and the payment method. Without a
+valid number it is a plain receipt, not labelled as a qualified invoice. Long orders run
+on to further pages. Refunds of cancelled
 tickets are deducted, so the receipt states what the visitor finally paid.
 
 Every issue is recorded (:class:`Receipt`); the second and later receipts of an order are
@@ -30,6 +33,7 @@ from core_service.models import AuditLog, Cancellation, Order, Payment, Receipt,
 from core_service.orders.tax import TaxLine, tax_summary
 from core_service.platform.errors import Conflict, InvalidInput
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from kippu_contract.invoices import is_registration_number
 from kippu_contract.states import PaymentState
 
 GOTHIC = "HeiseiKakuGo-W5"
@@ -69,6 +73,8 @@ class ReceiptData:
     facility_name: str
     facility_name_en: str
     registration_number: str
+    #: A valid registration number is set: the receipt is a qualified invoice (適格請求書).
+    qualified: bool
     contact: str
     order_code: str
     addressee: str
@@ -209,6 +215,7 @@ def receipt_data(
         facility_name=facility.name_ja,
         facility_name_en=facility.name_en,
         registration_number=facility.tax_registration_number,
+        qualified=is_registration_number(facility.tax_registration_number),
         contact=facility.contact_email,
         order_code=order.code,
         addressee=receipt.addressee,
@@ -230,19 +237,94 @@ def _yen(amount: int) -> str:
     return f"￥{amount:,}" if amount >= 0 else f"-￥{-amount:,}"
 
 
+#: Where the issuer block begins: item rows stop above it on every page.
+BOTTOM = 84
+ROW = 12
+#: Rates below the standard one are the reduced rate (軽減税率: food and drink).
+STANDARD_RATE = 10
+REDUCED_MARK = "※"
+
+
+def _totals_height(data: ReceiptData) -> int:
+    # The tax lines, the reduced-rate note, payment and order lines below the items.
+    return 16 + 11 * len(data.taxes) + 11 + 22
+
+
+def _pages(data: ReceiptData, first_start: float, next_start: float) -> list[list[ReceiptItem]]:
+    """The items of each page; the last page also has room for the totals."""
+    reserve = -(-_totals_height(data) // ROW)  # rows the totals take, rounded up
+    remaining = list(data.items)
+    pages: list[list[ReceiptItem]] = []
+    while True:
+        capacity = int(((first_start if not pages else next_start) - BOTTOM) // ROW)
+        if len(remaining) <= capacity - reserve:
+            pages.append(remaining)
+            return pages
+        take = min(capacity, max(len(remaining) - 1, 0))
+        pages.append(remaining[:take])
+        remaining = remaining[take:]
+
+
+def _item_name(item: ReceiptItem) -> str:
+    mark = REDUCED_MARK if 0 < item.tax_rate < STANDARD_RATE else ""
+    return f"{item.name}{mark} ({item.tax_rate}%)"
+
+
 def render_pdf(data: ReceiptData) -> bytes:
-    """One A5 landscape page, drawn directly (the layout is fixed, like a paper slip)."""
+    """A5 landscape pages, drawn directly (the layout is fixed, like a paper slip). Items
+    that do not fit go on to further pages, each with the receipt number and "n / m"; the
+    totals per tax rate close the last page."""
     buffer = io.BytesIO()
     width, height = landscape(A5)
     pdf = canvas.Canvas(buffer, pagesize=(width, height), pageCompression=1)
-    pdf.setTitle(f"領収書 {data.number}")
+    title = "領収書(適格請求書)" if data.qualified else "領収書"
+    pdf.setTitle(f"{title} {data.number}")
     pdf.setAuthor(data.facility_name)
     left, right = 36, width - 36
+    first_start = height - 48 - 48 - 34 - 18 - 34 - ROW
+    next_start = height - 70 - ROW
+    pages = _pages(data, first_start, next_start)
+    for index, items in enumerate(pages):
+        if index == 0:
+            y = _first_page_head(pdf, data, width, height, left, right)
+        else:
+            pdf.setFont(GOTHIC, 9)
+            pdf.drawString(left, height - 40, f"{title}(続き) / Receipt (continued)")
+            pdf.drawRightString(right, height - 40, f"No. {data.number}")
+            y = height - 70
+        pdf.setFont(GOTHIC, 8)
+        pdf.drawString(left, y, "品目 / Item")
+        pdf.drawRightString(left + 270, y, "単価 / Unit")
+        pdf.drawRightString(left + 315, y, "数量")
+        pdf.drawRightString(left + 400, y, "金額 / Amount")
+        pdf.line(left, y - 3, left + 400, y - 3)
+        for item in items:
+            y -= ROW
+            pdf.drawString(left, y, _item_name(item))
+            pdf.drawRightString(left + 270, y, _yen(item.unit))
+            pdf.drawRightString(left + 315, y, str(item.quantity))
+            pdf.drawRightString(left + 400, y, _yen(item.amount))
+        if index == len(pages) - 1:
+            _totals(pdf, data, left, y - 16)
+        _issuer(pdf, data, right)
+        if len(pages) > 1:
+            pdf.setFont(GOTHIC, 8)
+            pdf.drawString(left, 30, f"{index + 1} / {len(pages)}")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _first_page_head(
+    pdf: canvas.Canvas, data: ReceiptData, width: float, height: float, left: float, right: float
+) -> float:
     y = height - 48
     pdf.setFont(MINCHO, 22)
     pdf.drawCentredString(width / 2, y, "領 収 書")
     pdf.setFont(GOTHIC, 9)
-    pdf.drawCentredString(width / 2, y - 14, "Receipt")
+    # Only a facility with a valid registration number issues qualified invoices.
+    subtitle = "適格請求書 / Receipt (qualified invoice)" if data.qualified else "Receipt"
+    pdf.drawCentredString(width / 2, y - 14, subtitle)
     if data.reissue:
         pdf.setFillColorRGB(0.75, 0, 0)
         pdf.setFont(GOTHIC, 12)
@@ -263,38 +345,34 @@ def render_pdf(data: ReceiptData) -> bytes:
     y -= 18
     pdf.drawString(left, y, f"但し {data.purpose}")
     pdf.drawString(left, y - 12, "上記正に領収いたしました。 / Received with thanks.")
-    y -= 34
+    return y - 34
+
+
+def _totals(pdf: canvas.Canvas, data: ReceiptData, left: float, y: float) -> None:
     pdf.setFont(GOTHIC, 8)
-    pdf.drawString(left, y, "品目 / Item")
-    pdf.drawRightString(left + 270, y, "単価 / Unit")
-    pdf.drawRightString(left + 315, y, "数量")
-    pdf.drawRightString(left + 400, y, "金額 / Amount")
-    pdf.line(left, y - 3, left + 400, y - 3)
-    for item in data.items:
-        y -= 12
-        pdf.drawString(left, y, f"{item.name} ({item.tax_rate}%)")
-        pdf.drawRightString(left + 270, y, _yen(item.unit))
-        pdf.drawRightString(left + 315, y, str(item.quantity))
-        pdf.drawRightString(left + 400, y, _yen(item.amount))
-    y -= 16
     for tax in data.taxes:
+        reduced = f" {REDUCED_MARK}軽減税率" if 0 < tax.rate < STANDARD_RATE else ""
         pdf.drawString(
             left,
             y,
-            f"{tax.rate}%対象 {_yen(tax.total)}  (内消費税 {_yen(tax.tax)})"
+            f"{tax.rate}%対象{reduced} {_yen(tax.total)}  (内消費税 {_yen(tax.tax)})"
             f" / {tax.rate}% taxable, tax {_yen(tax.tax)}",
         )
         y -= 11
+    if any(0 < item.tax_rate < STANDARD_RATE for item in data.items):
+        pdf.drawString(left, y, f"{REDUCED_MARK}は軽減税率対象 / {REDUCED_MARK} reduced tax rate")
+        y -= 11
     pdf.drawString(left, y, f"お支払い方法 / Payment: {data.payment_method}")
     pdf.drawString(left, y - 11, f"ご注文番号 / Order: {data.order_code}")
+
+
+def _issuer(pdf: canvas.Canvas, data: ReceiptData, right: float) -> None:
     # The issuer block sits bottom right, where Japanese receipts put the seal.
     pdf.setFont(GOTHIC, 10)
     pdf.drawRightString(right, 66, data.facility_name)
     pdf.setFont(GOTHIC, 8)
     pdf.drawRightString(right, 54, data.facility_name_en)
-    pdf.drawRightString(right, 42, f"登録番号 / Registration No.: {data.registration_number}")
+    if data.qualified:
+        pdf.drawRightString(right, 42, f"登録番号 / Registration No.: {data.registration_number}")
     if data.contact:
         pdf.drawRightString(right, 30, data.contact)
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()

@@ -160,8 +160,16 @@ def check_addons(lines: Sequence[_Line]) -> None:
 
 
 def check_holders(line: _Line) -> None:
-    """One complete holder per ticket where the product needs holders."""
+    """One complete holder per ticket where the product needs holders, none elsewhere."""
     if not line.product.holder_required:
+        if line.holders:
+            # Only a tampered client sends them: a holder would otherwise be stored on a
+            # ticket that never shows it.
+            raise InvalidInput(
+                f"{line.product.name_en} has no holders.",
+                f"{line.product.name_ja}にはご利用者情報は不要です。",
+                code="no_holders",
+            )
         return
     product = line.product
     if len(line.holders) != line.quantity:
@@ -172,19 +180,29 @@ def check_holders(line: _Line) -> None:
         )
     for holder in line.holders:
         if not holder.name.strip() or holder.birth_date is None:
-            raise InvalidInput(
-                "Enter the holder's name and date of birth.",
-                "ご利用者のお名前と生年月日を入力してください。",
-                code="holder_required",
-            )
+            raise incomplete_holder()
         if holder.photo is not None and (
             len(holder.photo) > MAX_PHOTO_BYTES or photo_type(holder.photo) is None
         ):
-            raise InvalidInput(
-                "The photo must be a JPEG or PNG image of at most 2 MB.",
-                "写真は2MB以下のJPEGまたはPNG画像にしてください。",
-                code="bad_photo",
-            )
+            raise bad_photo()
+
+
+def incomplete_holder() -> InvalidInput:
+    """The refusal of a holder without a name or a date of birth."""
+    return InvalidInput(
+        "Enter the holder's name and date of birth.",
+        "ご利用者のお名前と生年月日を入力してください。",
+        code="holder_required",
+    )
+
+
+def bad_photo() -> InvalidInput:
+    """The refusal of a holder photo that is not a JPEG or PNG of at most 2 MB."""
+    return InvalidInput(
+        "The photo must be a JPEG or PNG image of at most 2 MB.",
+        "写真は2MB以下のJPEGまたはPNG画像にしてください。",
+        code="bad_photo",
+    )
 
 
 # --- all rules of one order ---------------------------------------------------------

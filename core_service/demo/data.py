@@ -1,9 +1,9 @@
 """The demo facility "Kippu Adventure Park": seeded by ``kippu demo`` and used by tests.
 
-It has every product kind: a day ticket (adult/child, daily capacity) and a 10-ride coupon
-book (web and kiosk), and web-only a timed admission with four time slots, an annual
-passport (holder data, valid from first use), and a parking add-on with a separate
-handling fee; the consent, availability and demo payment plugins enabled, a kiosk, a gate
+It has every product kind, each sold on the web and at the kiosk: a day ticket
+(adult/child, daily capacity), a 10-ride coupon book, a timed admission with four time
+slots, an annual passport (holder data, valid from first use), and a parking add-on with
+a separate handling fee; the consent, availability and demo payment plugins enabled, a kiosk, a gate
 and one staff user per role. Tokens are returned once, as the real enrolment would.
 """
 
@@ -22,7 +22,8 @@ from kippu_contract.roles import ROLES
 
 DEMO_SLUG = "kippu-adventure-park"
 DEMO_PASSWORD = "kippu-demo-pass"
-DEMO_TAX_NUMBER = "T1234567890123"
+#: A made-up number with a valid check digit (kippu_contract.invoices).
+DEMO_TAX_NUMBER = "T9234567890123"
 DEMO_SLOTS = ("10:00", "11:30", "13:00", "14:30")
 
 
@@ -107,7 +108,6 @@ async def seed_demo_facility(
         name_ja="ジップライン（時間指定）",
         name_en="Zip line (timed entry)",
         categories=[("adult", "大人", "Adult", 1500), ("child", "小人", "Child", 1000)],
-        channels=["web"],
         slots=[{"label": label, "capacity": slot_capacity} for label in DEMO_SLOTS],
         max_per_order=8,
     )
@@ -119,7 +119,6 @@ async def seed_demo_facility(
         name_ja="年間パスポート",
         name_en="Annual passport",
         categories=[("adult", "大人", "Adult", 12000), ("child", "小人", "Child", 6000)],
-        channels=["web"],
         requires_date=False,
         validity_days=365,
         validity_start="first_use",
@@ -135,7 +134,6 @@ async def seed_demo_facility(
         name_en="Parking (1 day)",
         categories=[("car", "普通車", "Car", 1000)],
         handling_fee=100,
-        channels=["web"],
         daily_capacity=parking_capacity,
         addon_for=["day", "zipline"],
         max_per_order=2,

@@ -1,17 +1,19 @@
 """Incremental, append-only export of the OLTP database to hive-partitioned Parquet.
 
-Each run reads, per table, the rows whose watermark column (``updated_at``; ``scanned_at``
-for the append-only check-in log) is at or after the last high-water mark minus an
-*overlap window*, and appends them as new Parquet files under
+Each run reads, per table, the rows whose ``export_seq`` (a per-row change sequence,
+:mod:`core_service.models.export_seq`) is at or above the bound the last run saved, and
+appends them as new Parquet files under
 ``<store>/<table>/facility_id=<id>/date=<yyyy-mm-dd>/``; the store is a local directory
 or an S3-compatible bucket (``settings.export_location``, :mod:`~core_service.exports.storage`).
 
-Why the overlap: timestamps are taken when a transaction writes a row, but transactions
-commit out of order, so a row stamped 10:00:01 can become visible after a row stamped
-10:00:02 was already exported. Re-reading the last few seconds catches it. Rows seen in
-that window are remembered as ``(id, watermark)`` pairs in the state file, so a re-read
-row that did not change is not written again; a row that changed is written again, and
-readers keep the newest version per id (``workbench.data_access`` does this).
+Why a sequence and not a timestamp: timestamps are taken when a transaction writes a
+row, but transactions commit out of order, and a gate's offline scans arrive hours after
+their time; a row stamped before the last export could become visible after it. The
+bound is taken from the database itself before each table is read, so a row committed
+later always lands at or above it. Rows read at or above the new bound are remembered as
+``(id, export_seq)`` pairs in the state file, so the next run, which reads them again,
+does not write them twice; a row that changed is written again, and readers keep the
+newest version per id (``workbench.data_access`` does this).
 :mod:`~core_service.exports.increments` keeps that bookkeeping.
 
 The path of a row: the table's query (:mod:`~core_service.exports.sources`) is streamed
@@ -39,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import os
@@ -81,8 +82,6 @@ __all__ = [
 
 STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.json"
-#: How far before the high-water mark each run re-reads (see the module docstring).
-DEFAULT_OVERLAP = dt.timedelta(seconds=30)
 #: Rows gathered per written batch (one file per partition it touches), to bound memory
 #: on a first full export. Arrow holds a row in ~100 bytes, so 200,000 rows are ~20 MB;
 #: fewer, larger batches mean fewer DuckDB ``COPY`` calls and files to move and merge.
@@ -128,7 +127,6 @@ class ExportReport:
 def run_export(
     settings: Settings,
     *,
-    overlap: dt.timedelta = DEFAULT_OVERLAP,
     batch_size: int = DEFAULT_BATCH_SIZE,
     compact_min_files: int = DEFAULT_MIN_FILES,
 ) -> ExportReport:
@@ -136,7 +134,6 @@ def run_export(
     return asyncio.run(
         export_async(
             settings,
-            overlap=overlap,
             batch_size=batch_size,
             compact_min_files=compact_min_files,
         )
@@ -171,7 +168,6 @@ async def export_async(
     settings: Settings,
     *,
     engine: AsyncEngine | None = None,
-    overlap: dt.timedelta = DEFAULT_OVERLAP,
     batch_size: int = DEFAULT_BATCH_SIZE,
     compact_min_files: int = DEFAULT_MIN_FILES,
     min_interval: float = 0.0,
@@ -199,7 +195,7 @@ async def export_async(
             if min_interval > 0 and age is not None and age < min_interval:
                 report.skipped, report.skip_reason = True, "recent"
                 return report
-            await _run(store, engine, report, overlap, batch_size, compact_min_files)
+            await _run(store, engine, report, batch_size, compact_min_files)
     finally:
         if own_engine:
             await engine.dispose()
@@ -211,7 +207,6 @@ async def _run(
     store: ExportStore,
     engine: AsyncEngine,
     report: ExportReport,
-    overlap: dt.timedelta,
     batch_size: int,
     compact_min_files: int,
 ) -> None:
@@ -235,7 +230,6 @@ async def _run(
                     conn,
                     table,
                     state["tables"].get(table.name, {}),
-                    overlap,
                     zones,
                     writer,
                     batch_size,
@@ -285,12 +279,13 @@ async def _export_table(
     conn: AsyncConnection,
     table: ExportTable,
     table_state: dict[str, Any],
-    overlap: dt.timedelta,
     zones: dict[int, ZoneInfo],
     writer: PartitionedWriter,
     batch_size: int,
 ) -> tuple[int, dict[str, Any]]:
-    increment = Increment(table_state, overlap)
+    # Before the read: every row below the bound is visible to it (see the docstring).
+    bound = (await conn.execute(sources.bound_query(table.name, conn.dialect.name))).scalar_one()
+    increment = Increment(table_state, int(bound))
     query = sources.changed_since(table.name, increment.lower)
     date_source = sources.partition_source(table.name)
     gathered: list[pa.Table] = []
@@ -306,15 +301,18 @@ async def _export_table(
     # aclosing: the cursor is closed here even when a write fails half-way.
     async with contextlib.aclosing(driver_rows(conn, query, min(FETCH_ROWS, batch_size))) as chunks:
         async for names, rows in chunks:
+            # The last column is export_seq, which is not exported.
+            assert names[-1] == sources.SEQ_COLUMN
+            seqs = pa.array([row[-1] for row in rows], pa.int64())
             chunk = batches.to_arrow(
                 table,
-                names,
+                names[:-1],
                 rows,
                 partition_source=date_source,
                 zones=zones,
                 json_columns=sources.JSON_COLUMNS.get(table.name, ()),
             )
-            keep = increment.admit(chunk["id"], chunk[table.watermark_column])
+            keep = increment.admit(chunk["id"], seqs)
             if keep is not None:
                 chunk = chunk.filter(keep)
             if chunk.num_rows:

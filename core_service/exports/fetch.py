@@ -28,7 +28,7 @@ async def driver_rows(
     """Yield ``(column names, rows)`` of ``query`` in chunks of up to ``chunk_rows``."""
     # Literal values instead of bound parameters: the driver would need them in its own
     # form (text on SQLite), which the compiler renders from the column's type. The only
-    # values are the exporter's own timestamps, never outside input.
+    # values are the exporter's own bounds, never outside input.
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cursor = await conn.run_sync(_open_cursor, sql)
     try:

@@ -1,134 +1,71 @@
 """Which fetched rows an incremental run writes, and the state it leaves for the next run.
 
-A run reads the rows whose watermark column is at or after the saved high-water mark minus
-the overlap window (see :mod:`core_service.exports.exporter` for why). Rows re-read inside
-that window that were written before, with the same id and timestamp, are skipped: the
-state remembers them as ``recent`` ``[id, timestamp]`` pairs, the timestamps in
-``datetime.isoformat()`` form (``2026-11-25T01:02:03.456789+00:00``).
+Rows are read by their ``export_seq`` (:mod:`core_service.models.export_seq`), not by a
+timestamp: a run reads the rows at or above the *bound* the previous run saved. The bound
+is taken from the database just before a table is read (PostgreSQL: the oldest
+transaction still running; SQLite: the largest value plus one), so every row below it
+was visible to that read, and a row committed later, however long its transaction ran
+and whatever times it carries (a gate's offline scans uploaded hours later), is at or
+above it and reaches the next run. Nothing is ever missed, and no window has to be
+guessed.
 
-The bookkeeping works on whole Arrow columns, timestamps as integer microseconds since
-the epoch, so it costs almost nothing per row; only rows at or before the newest
-remembered timestamp (the overlap window, a few seconds of changes) are looked up one by
-one.
+Rows read at or above the new bound may be read again by the next run; they are
+remembered in the state as ``recent`` ``[id, export_seq]`` pairs, and a re-read row
+with the same pair is skipped. A row that changed has a new ``export_seq`` and is
+written again (readers keep the newest version per id). Usually few rows are above the
+bound (those of transactions running while the export read); a transaction left open for
+hours keeps the bound low, and the remembered rows grow until it ends.
+
+A state saved by an older kippu (a timestamp ``watermark``) has no bound: the table is
+read whole once, which the readers' de-duplication absorbs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
-_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
-
 Column: TypeAlias = "pa.Array[Any] | pa.ChunkedArray[Any]"
 
 
 class Increment:
-    """The high-water mark and overlap window of one table during one run."""
+    """The rows of one table that one run reads, writes and remembers."""
 
-    def __init__(self, table_state: Mapping[str, Any], overlap: dt.timedelta) -> None:
-        watermark = table_state.get("watermark")
-        self._overlap = overlap // _MICROSECOND
-        self._watermark: int | None = (
-            _micros(dt.datetime.fromisoformat(watermark)) if watermark else None
-        )
-        self._already = {
-            (int(i), _micros(dt.datetime.fromisoformat(str(ts))))
-            for i, ts in table_state.get("recent", [])
-        }
-        self._already_newest = max((ts for _, ts in self._already), default=None)
-        #: (id, microseconds) of the rows read so far that may still be inside the window.
+    def __init__(self, table_state: Mapping[str, Any], bound: int) -> None:
+        previous = table_state.get("bound")
+        #: Read rows at or above this ``export_seq`` (None: everything, a first export).
+        self.lower: int | None = int(previous) if previous is not None else None
+        self._bound = bound
+        self._already = {(int(i), int(seq)) for i, seq in table_state.get("recent", [])}
+        #: (id, export_seq) of the rows read so far at or above the new bound.
         self._window: list[pa.Table] = []
 
-    @property
-    def lower(self) -> dt.datetime | None:
-        """Read rows at or after this instant (None: everything, a first export)."""
-        if self._watermark is None:
+    def admit(self, ids: Column, seqs: Column) -> pa.Array[Any] | None:
+        """Note a batch of fetched rows; a mask of those to write (None: all of them)."""
+        seqs = seqs.cast(pa.int64())
+        part = pa.table({"id": ids, "seq": seqs})
+        self._window.append(
+            part.filter(pc.greater_equal(part["seq"], pa.scalar(self._bound, pa.int64())))
+        )
+        if not self._already:
             return None
-        return _datetime(self._watermark - self._overlap)
-
-    def admit(self, ids: Column, stamps: Column) -> pa.Array[Any] | None:
-        """Note a batch of fetched rows; a mask of those to write (None: all of them).
-
-        ``stamps`` are the rows' watermark column (``timestamp[us, tz=UTC]``), fetched in
-        ascending order.
-        """
-        micros = stamps.cast(pa.int64())
-        newest: int | None = pc.max(micros).as_py()
-        if newest is not None and (self._watermark is None or newest > self._watermark):
-            self._watermark = newest
-        if self._watermark is None:  # an empty batch on a first export
-            return None
-        self._window.append(pa.table({"id": ids, "ts": micros}))
-        self._window = [self._inside(part) for part in self._window]
-        return self._unseen(ids, micros)
+        keep = [(i, s) not in self._already for i, s in zip(_ints(ids), _ints(seqs), strict=True)]
+        return pa.array(keep, pa.bool_())
 
     def state(self) -> dict[str, Any]:
         """The table's entry in ``_state.json`` after the rows admitted so far."""
-        recent: list[list[Any]] = []
+        recent: list[list[int]] = []
         if self._window:
             window = pa.concat_tables(self._window)
-            stamps = _isoformat(_ints(window["ts"]))
-            recent = [[i, ts] for i, ts in zip(window["id"].to_pylist(), stamps, strict=True)]
-        watermark = self._watermark
-        return {
-            "watermark": _datetime(watermark).isoformat() if watermark is not None else None,
-            "recent": recent,
-        }
-
-    def _inside(self, part: pa.Table) -> pa.Table:
-        assert self._watermark is not None
-        bound = pa.scalar(self._watermark - self._overlap, pa.int64())
-        return part.filter(pc.greater_equal(part["ts"], bound))
-
-    def _unseen(self, ids: Column, micros: Column) -> pa.Array[Any] | None:
-        if self._already_newest is None:
-            return None
-        near = pc.less_equal(micros, pa.scalar(self._already_newest, pa.int64()))
-        positions = _ints(pc.indices_nonzero(near))
-        if not positions:
-            return None
-        keep = [True] * len(micros)
-        near_ids = ids.take(positions).to_pylist()
-        near_micros = micros.take(positions).to_pylist()
-        for position, key in zip(positions, zip(near_ids, near_micros, strict=True), strict=True):
-            if key in self._already:
-                keep[position] = False
-        return pa.array(keep, pa.bool_())
-
-
-def _micros(moment: dt.datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def _datetime(micros: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=micros)
+            recent = [
+                [i, s] for i, s in zip(_ints(window["id"]), _ints(window["seq"]), strict=True)
+            ]
+        return {"bound": self._bound, "recent": recent}
 
 
 def _ints(column: Column) -> list[int]:
-    """The values of an integer column without nulls (ids, microseconds, positions)."""
+    """The values of an integer column without nulls (ids, sequence values)."""
     return cast("list[int]", column.to_pylist())
-
-
-def _isoformat(micros: list[int]) -> list[str]:
-    """``datetime.isoformat()`` of UTC instants given in microseconds since the epoch.
-
-    Like Python, it leaves out a zero fraction. The seconds' text is shared by the many
-    rows of one second, which makes this several times faster than a datetime per row.
-    """
-    seconds: dict[int, str] = {}
-    text = []
-    for value in micros:
-        second, fraction = divmod(value, 1_000_000)
-        prefix = seconds.get(second)
-        if prefix is None:
-            prefix = seconds[second] = (_NAIVE_EPOCH + dt.timedelta(seconds=second)).isoformat()
-        text.append(f"{prefix}.{fraction:06d}+00:00" if fraction else f"{prefix}+00:00")
-    return text

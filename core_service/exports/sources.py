@@ -13,7 +13,6 @@ most of an export's time used to go.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -201,7 +200,8 @@ def _devices() -> Query:
     )
 
 
-# (query builder, model, watermark column name, column giving the partition date)
+# (query builder, model, watermark column name, column giving the partition date); the
+# watermark column is the one readers order versions of a row by.
 _SOURCES: dict[str, tuple[Callable[[], Query], type[Any], str, str]] = {
     "facilities": (_facilities, Facility, "updated_at", "created_at"),
     "products": (_products, Product, "updated_at", "created_at"),
@@ -221,17 +221,30 @@ _SOURCES: dict[str, tuple[Callable[[], Query], type[Any], str, str]] = {
 JSON_COLUMNS: dict[str, frozenset[str]] = {"devices": frozenset({"status_json"})}
 
 
-def changed_since(table: str, lower: dt.datetime | None) -> Query:
-    """Rows of ``table`` whose watermark column is at or after ``lower`` (all if None).
+#: The label of the ``export_seq`` column the exporter's queries add after the exported ones.
+SEQ_COLUMN = "_export_seq"
 
-    Ordered by the watermark column, then id.
+
+def changed_since(table: str, lower: int | None) -> Query:
+    """Rows of ``table`` whose ``export_seq`` is at or above ``lower`` (all if None),
+    with ``export_seq`` as the last column (:data:`SEQ_COLUMN`), ordered by it, then id.
     """
-    build, model, watermark_name, _ = _SOURCES[table]
-    watermark = getattr(model, watermark_name)
-    stmt = build()
+    build, model, _, _ = _SOURCES[table]
+    seq = model.export_seq
+    stmt = build().add_columns(seq.label(SEQ_COLUMN))
     if lower is not None:
-        stmt = stmt.where(watermark >= lower)
-    return stmt.order_by(watermark, model.id)
+        stmt = stmt.where(seq >= lower)
+    return stmt.order_by(seq, model.id)
+
+
+def bound_query(table: str, dialect: str) -> Query:
+    """The ``export_seq`` below which every row of ``table`` is visible to reads from now
+    on (see :mod:`core_service.models.export_seq`)."""
+    if dialect == "postgresql":
+        xmin = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
+        return sa.select(sa.cast(sa.cast(xmin, sa.Text), sa.BigInteger))
+    model = _SOURCES[table][1]
+    return sa.select(sa.func.coalesce(sa.func.max(model.export_seq), 0) + 1)
 
 
 def partition_source(table: str) -> str:

@@ -9,6 +9,8 @@
   ``Facility.settings["cancellation"]["self_cancel"]``, the key the cancellation policy
   reads (``aftersales.cancellation_policy``); the rest of that policy (deadline, fee tiers)
   is left as it is.
+- ``tax_registration_number``: the qualified-invoice number on receipts, checked (T, 13
+  digits, check digit) before anything is stored; "" removes it.
 
 Every change is written to the audit log with the staff member who made it.
 """
@@ -26,7 +28,7 @@ from core_service.facilities.schemas import (
     FacilitySettingsOut,
     PluginSettingOut,
 )
-from core_service.facilities.setup import set_plugin
+from core_service.facilities.setup import check_registration_number, set_plugin
 from core_service.models import AuditLog, FacilityPlugin, utcnow
 from core_service.platform.errors import InvalidInput
 from core_service.platform.tenancy import Tenant
@@ -65,6 +67,7 @@ async def facility_settings(
         },
         available_methods={ch: list(m) for ch, m in CHANNEL_METHODS.items()},
         self_cancel=bool(_cancellation(settings).get("self_cancel", False)),
+        tax_registration_number=tenant.facility.tax_registration_number,
     )
 
 
@@ -87,6 +90,8 @@ async def update_facility_settings(
     refused (422) before anything is committed."""
     installed = set(host.installed())
     settings = dict(tenant.facility.settings or {})
+    if change.tax_registration_number is not None:
+        check_registration_number(change.tax_registration_number.strip())
     for plugin in change.plugins or []:
         if plugin.name not in installed:
             raise InvalidInput(
@@ -109,6 +114,8 @@ async def update_facility_settings(
             **_cancellation(settings),
             "self_cancel": change.self_cancel,
         }
+    if change.tax_registration_number is not None:
+        tenant.facility.tax_registration_number = change.tax_registration_number.strip()
     # A new dict: the JSON column notices reassignment, not in-place mutation.
     tenant.facility.settings = settings
     session.add(

@@ -8,9 +8,20 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Facility, FacilityPlugin
-from core_service.platform.errors import Conflict
+from core_service.platform.errors import Conflict, InvalidInput
 from core_service.platform.security import key_cipher
+from kippu_contract.invoices import registration_number_problem
 from kippu_contract.tokens import generate_signing_key
+
+
+def check_registration_number(number: str) -> None:
+    """Refuse (422) a registration number that is set but not valid; empty is allowed
+    (the facility then issues plain receipts, not qualified invoices)."""
+    if number and (problem := registration_number_problem(number)) is not None:
+        raise InvalidInput(
+            problem,
+            "登録番号は T と13桁の数字で、チェックデジットが正しいものを入力してください。",
+        )
 
 
 async def create_facility(
@@ -25,7 +36,11 @@ async def create_facility(
     contact_email: str = "",
     settings: dict[str, Any] | None = None,
 ) -> Facility:
-    """A new facility with its own Ed25519 ticket-signing key."""
+    """A new facility with its own Ed25519 ticket-signing key.
+
+    A registration number, when given, must be a valid one (T, 13 digits, check digit):
+    it is printed on every receipt."""
+    check_registration_number(tax_registration_number)
     if await session.scalar(sa.select(Facility.id).where(Facility.slug == slug)) is not None:
         raise Conflict(f"A facility with slug {slug!r} exists already.")
     private_raw, public_text = generate_signing_key()

@@ -20,6 +20,8 @@ SHORT_PERIOD_SECONDS = 2.0
 RECONCILE_PERIOD_SECONDS = 300.0
 #: Failed refunds wait minutes between attempts (refund_retries.backoff); a minute's tick is fine.
 REFUND_RETRY_PERIOD_SECONDS = 60.0
+#: Statements are monthly; looking every hour issues them early on the first of the month.
+STATEMENT_PERIOD_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,18 @@ async def retry_refunds(resources: JobResources) -> object:
     )
 
 
+async def issue_statements(resources: JobResources) -> object:
+    from core_service.billing.statements import Month, issue_month
+    from core_service.models import utcnow
+
+    # Last month's statements, issued once: every later run finds them issued.
+    async with resources.sessionmaker() as session:
+        issued = await issue_month(
+            session, Month.before(utcnow().date()), prefix=resources.settings.statement_prefix
+        )
+    return len(issued)
+
+
 async def export(resources: JobResources) -> object:
     # Imported here: the exporter loads DuckDB and Arrow (~60 MB), which a core that
     # does not export need not carry.
@@ -128,6 +142,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         retry_refunds,
         _every(REFUND_RETRY_PERIOD_SECONDS),
         "send failed refunds again with back-off (same idempotency key), then leave them to staff",
+    ),
+    PeriodicJob(
+        "issue_statements",
+        issue_statements,
+        _every(STATEMENT_PERIOD_SECONDS),
+        "issue last month's system-fee statement of every facility with a plan (once each)",
     ),
     PeriodicJob(
         "export",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.capacity import remaining
-from core_service.catalog.service import products_for_channel
+from core_service.catalog.service import availability, products_for_channel
 from core_service.facilities.presenters import facility_out
 from core_service.kiosks.assortment import may_sell
 from core_service.kiosks.sales import KIOSK_PAYMENT_METHODS
@@ -15,6 +15,7 @@ from core_service.kiosks.schemas import (
     MarkerOut,
     PriceCategoryOut,
     ProductOut,
+    SlotOut,
 )
 from core_service.models import Product
 from core_service.platform.principals import DevicePrincipal
@@ -33,7 +34,15 @@ async def kiosk_catalog(
         if not may_sell(device, product.id):
             continue
         left, cap = await remaining(session, product, today)
-        products.append(_product_out(product, tenant.plugins.availability_marker(left, cap)))
+        out = _product_out(product, tenant.plugins.availability_marker(left, cap))
+        if product.slot_labels():
+            # Timed admissions: today's slots, marked as the web shop marks them.
+            (day,) = await availability(session, tenant, product, [today])
+            out.slots = [
+                SlotOut(s.slot, s.remaining, s.sold_out or day.closed, _marker_out(s.marker))
+                for s in day.slots
+            ]
+        products.append(out)
     fields = [
         CheckoutFieldOut(f.name, f.kind, f.label_ja, f.label_en, f.text_ja, f.text_en, f.required)
         for f in tenant.plugins.checkout_fields("kiosk")
@@ -56,7 +65,14 @@ def _product_out(product: Product, marker: AvailabilityMarker | None) -> Product
             PriceCategoryOut(c.id, c.code, c.name_ja, c.name_en, c.price, c.handling_fee)
             for c in product.price_categories
         ],
-        marker=MarkerOut(marker.symbol, marker.label_ja, marker.label_en, marker.level)
-        if marker
-        else None,
+        marker=_marker_out(marker),
+        holder_required=product.holder_required,
+        is_addon=product.is_addon,
+        addon_for=list(product.addon_for or []),
     )
+
+
+def _marker_out(marker: AvailabilityMarker | None) -> MarkerOut | None:
+    if marker is None:
+        return None
+    return MarkerOut(marker.symbol, marker.label_ja, marker.label_en, marker.level)

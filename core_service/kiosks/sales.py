@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.facilities.presenters import facility_out
 from core_service.kiosks.assortment import check_sellable
+from core_service.kiosks.holders import kiosk_holders
 from core_service.kiosks.schemas import KioskOrderIn, KioskOrderOut
 from core_service.orders.placement import place_order
 from core_service.orders.presenters import order_out, tickets_out
@@ -52,7 +53,13 @@ async def sell(
     checkout = CheckoutRequest(
         channel="kiosk",
         lines=[
-            LineRequest(line.price_category_id, line.quantity, line.visit_date, line.slot)
+            LineRequest(
+                line.price_category_id,
+                line.quantity,
+                line.visit_date,
+                line.slot,
+                kiosk_holders(line.holders),
+            )
             for line in order.lines
         ],
         locale=order.locale if order.locale in ("ja", "en") else "ja",

@@ -18,6 +18,7 @@ from kippu_contract.v1.kiosk import (
     MarkerOut,
     PriceCategoryOut,
     ProductOut,
+    SlotOut,
     StaffCallIn,
     StaffCallOut,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "NewDeviceOut",
     "PriceCategoryOut",
     "ProductOut",
+    "SlotOut",
     "StaffCallIn",
     "StaffCallOut",
 ]

@@ -5,6 +5,7 @@ Importing this package registers every table on ``Base.metadata`` (Alembic's tar
 
 from core_service.models.aftersales import Cancellation, Receipt, Refund, TicketTransfer
 from core_service.models.base import Base, utcnow
+from core_service.models.billing import FacilityPlan, SystemFeeStatement
 from core_service.models.catalog import (
     Capacity,
     CapacityReservation,
@@ -12,6 +13,7 @@ from core_service.models.catalog import (
     Product,
 )
 from core_service.models.facilities import AuditLog, Device, Facility, FacilityPlugin, StaffUser
+from core_service.models.gates import GateConflict, OfflineScan
 from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
@@ -34,10 +36,13 @@ __all__ = [
     "Customer",
     "Device",
     "Facility",
+    "FacilityPlan",
     "FacilityPlugin",
+    "GateConflict",
     "LoginAttempt",
     "MailCampaign",
     "MailRecipient",
+    "OfflineScan",
     "Order",
     "OrderLine",
     "OutboxMessage",
@@ -48,6 +53,7 @@ __all__ = [
     "Refund",
     "Product",
     "StaffUser",
+    "SystemFeeStatement",
     "Ticket",
     "TicketTransfer",
     "WebhookAttempt",

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_service.models.base import Base, BigId, StateType, TenantMixin, Timestamped
+from core_service.models.export_seq import ExportSequenced
 from kippu_contract.states import RefundState, TransferState
 
 
@@ -60,7 +61,7 @@ class Cancellation(TenantMixin, Timestamped, Base):
     idempotency_key: Mapped[str] = mapped_column(sa.String(100))
 
 
-class Refund(TenantMixin, Timestamped, Base):
+class Refund(ExportSequenced, TenantMixin, Timestamped, Base):
     """Money going back for one cancellation, exactly once (the key is sent to the provider)."""
 
     __tablename__ = "refund"

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core_service.models.base import Base, BigId, TenantMixin, Timestamped, utcnow
+from core_service.models.export_seq import ExportSequenced
 
 
-class Product(TenantMixin, Timestamped, Base):
+class Product(ExportSequenced, TenantMixin, Timestamped, Base):
     __tablename__ = "product"
     __table_args__ = (sa.UniqueConstraint("facility_id", "code"),)
 

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_service.models.base import Base, TenantMixin, Timestamped
+from core_service.models.export_seq import ExportSequenced
 
 
-class Facility(Timestamped, Base):
+class Facility(ExportSequenced, Timestamped, Base):
     """A tenant: one park or museum. Not tenant-owned itself."""
 
     __tablename__ = "facility"
@@ -68,7 +69,7 @@ class StaffUser(TenantMixin, Timestamped, Base):
     token_version: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
 
-class Device(TenantMixin, Timestamped, Base):
+class Device(ExportSequenced, TenantMixin, Timestamped, Base):
     """A kiosk or a gate scanner, authenticated by a device token."""
 
     __tablename__ = "device"

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_service.models.base import Base, BigId, StateType, TenantMixin, Timestamped
+from core_service.models.export_seq import ExportSequenced
 from kippu_contract.states import PaymentState
 
 CHECKIN_RESULTS = (
@@ -21,7 +22,7 @@ CHECKIN_RESULTS = (
 )
 
 
-class Payment(TenantMixin, Timestamped, Base):
+class Payment(ExportSequenced, TenantMixin, Timestamped, Base):
     __tablename__ = "payment"
     __table_args__ = (
         sa.UniqueConstraint("facility_id", "idempotency_key"),
@@ -68,7 +69,7 @@ class PaymentEvent(TenantMixin, Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class CheckIn(TenantMixin, Base):
+class CheckIn(ExportSequenced, TenantMixin, Base):
     """One scan at a gate, admitted or refused; append-only."""
 
     __tablename__ = "checkin"

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core_service.models.base import Base, BigId, StateType, TenantMixin, Timestamped
+from core_service.models.export_seq import ExportSequenced
 from kippu_contract.states import OrderStatus, TicketStatus
 
 
-class Customer(TenantMixin, Timestamped, Base):
+class Customer(ExportSequenced, TenantMixin, Timestamped, Base):
     """A visitor known by e-mail. Exports show only ``pseudonym``."""
 
     __tablename__ = "customer"
@@ -33,7 +34,7 @@ class Customer(TenantMixin, Timestamped, Base):
     session_version: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
 
-class Order(TenantMixin, Timestamped, Base):
+class Order(ExportSequenced, TenantMixin, Timestamped, Base):
     __tablename__ = "orders"  # "order" is an SQL keyword
     __table_args__ = (
         sa.UniqueConstraint("facility_id", "code"),
@@ -69,7 +70,7 @@ class Order(TenantMixin, Timestamped, Base):
     tickets: Mapped[list[Ticket]] = relationship(order_by="Ticket.id", lazy="selectin")
 
 
-class OrderLine(TenantMixin, Timestamped, Base):
+class OrderLine(ExportSequenced, TenantMixin, Timestamped, Base):
     """One product and price category in an order; names and prices are snapshots."""
 
     __tablename__ = "order_line"
@@ -99,7 +100,7 @@ class OrderLine(TenantMixin, Timestamped, Base):
         return self.category_name_ja if locale == "ja" else self.category_name_en
 
 
-class Ticket(TenantMixin, Timestamped, Base):
+class Ticket(ExportSequenced, TenantMixin, Timestamped, Base):
     """One admission, coupon book or pass, carried by a signed QR token."""
 
     __tablename__ = "ticket"

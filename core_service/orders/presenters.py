@@ -131,6 +131,8 @@ async def tickets_out(
                 book_id=book_id if coupon_no else None,
                 coupon_no=coupon_no,
                 coupon_count=coupon_count,
+                slot=ticket.slot,
+                holder_name=ticket.holder_name,
             )
         )
     return result

@@ -46,6 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core_service.catalog import reservations
 from core_service.models import Base, ConsentRecord, Order, OrderLine, Payment, PaymentEvent, Ticket
 from core_service.models.catalog import PassHolder
+from core_service.models.export_seq import POSTGRESQL_EXPORT_SEQ
 from core_service.platform.database import driver_connection
 from core_service.webhooks import outbox
 
@@ -69,12 +70,22 @@ class Sale:
 
 
 def _columns(model: type[Base], *linked: str) -> list[str]:
-    """Columns the JSON rows carry: all but the id and the links the statement fills."""
-    return [c.name for c in model.__table__.columns if c.name != "id" and c.name not in linked]
+    """Columns the JSON rows carry: all but the id, the links the statement fills and
+    ``export_seq``, which the statement sets (its default is SQL, not a value)."""
+    skipped = {"id", "export_seq", *linked}
+    return [c.name for c in model.__table__.columns if c.name not in skipped]
+
+
+#: The tables this statement writes that carry ``export_seq``.
+_SEQUENCED = {
+    m.__tablename__ for m in (Order, OrderLine, Ticket, Payment) if "export_seq" in m.__table__.c
+}
 
 
 def _insert(table: str, columns: list[str], linked: dict[str, str], source: str) -> str:
     """INSERT INTO table (links..., columns...) SELECT link exprs..., r.columns... FROM source."""
+    if table in _SEQUENCED:
+        linked = {**linked, "export_seq": POSTGRESQL_EXPORT_SEQ}
     names = ", ".join(f'"{c}"' for c in [*linked, *columns])
     values = ", ".join([*linked.values(), *(f'r."{c}"' for c in columns)])
     return f'INSERT INTO "{table}" ({names}) SELECT {values} FROM {source}'
@@ -132,13 +143,15 @@ new_order AS (
 ), new_consents AS (
   {_insert("consent_record", _CONSENT, {"order_id": "o.id"}, "new_order o CROSS JOIN jsonb_populate_recordset(NULL::consent_record, $8::jsonb) r")}
 ), first_purchase AS (
-  UPDATE customer SET first_purchase_at = $10, updated_at = $10
+  UPDATE customer SET first_purchase_at = $10, updated_at = $10,
+    export_seq = {POSTGRESQL_EXPORT_SEQ}
   WHERE id = $9 AND first_purchase_at IS NULL AND EXISTS (SELECT FROM new_order)
 )
 SELECT (SELECT id FROM new_order) AS order_id,
        ARRAY(SELECT id FROM line_rows ORDER BY line_no) AS line_ids,
        ARRAY(SELECT id FROM ticket_rows ORDER BY ticket_no) AS ticket_ids,
-       (SELECT id FROM new_payment) AS payment_id"""
+       (SELECT id FROM new_payment) AS payment_id,
+       CASE WHEN EXISTS (SELECT FROM new_order) THEN {POSTGRESQL_EXPORT_SEQ} END AS export_seq"""
 
 
 #: Consume the receipts ($1) and write the order, only if every receipt was still there.
@@ -262,7 +275,7 @@ def _attached(session: AsyncSession, sale: Sale, written: Any) -> bool:
     """Whether the statement wrote the order; if so, its objects are in the session."""
     if written["order_id"] is None:
         return False
-    _attach(session, sale, written["order_id"], written["line_ids"], written["ticket_ids"])
+    _attach(session, sale, written)
     return True
 
 
@@ -305,14 +318,13 @@ async def take_and_write_order(
         return Taken.FULL if written["key_taken"] else Taken.FULL_FIRST_TRY
     for line in sale.lines:
         line.capacity_id = written["capacity_id"]
-    _attach(session, sale, written["order_id"], written["line_ids"], written["ticket_ids"])
+    _attach(session, sale, written)
     return Taken.WRITTEN
 
 
-def _attach(
-    session: AsyncSession, sale: Sale, order_id: int, line_ids: list[int], ticket_ids: list[int]
-) -> None:
+def _attach(session: AsyncSession, sale: Sale, written: Any) -> None:
     """Make the written objects persistent in the session, without reading them back."""
+    order_id, line_ids, ticket_ids = written["order_id"], written["line_ids"], written["ticket_ids"]
     order = sale.order
     order.id = order_id
     for line, line_id in zip(sale.lines, line_ids, strict=True):
@@ -320,6 +332,9 @@ def _attach(
     for (line_index, ticket), ticket_id in zip(sale.tickets, ticket_ids, strict=True):
         ticket.id, ticket.order_id = ticket_id, order_id
         ticket.order_line_id = sale.lines[line_index].id
+    for row in (order, *sale.lines, *(t for _, t in sale.tickets), sale.payment):
+        if row is not None:
+            row.export_seq = written["export_seq"]
     # Relationships as a load sets them: assigning would fire the collection and
     # backref events of a change, which is a tenth of a sale's CPU for nothing.
     set_committed_value(order, "lines", list(sale.lines))

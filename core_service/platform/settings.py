@@ -93,6 +93,12 @@ class Settings:
     #: ``--forwarded-allow-ips``. The client address decides login throttling, so a
     #: header from anyone else is ignored.
     trusted_proxies: str = "127.0.0.1"
+    #: Who bills the facilities their monthly system fee (F26): printed as the issuer of
+    #: the statements, with its qualified-invoice registration number when it has one.
+    platform_name: str = "kippu"
+    platform_registration_number: str = ""
+    #: The prefix of statement numbers (``<prefix>-<YYYYMM>-<facility id>``).
+    statement_prefix: str = "KS"
 
     def __post_init__(self) -> None:
         # Derived defaults depend on var_dir, so they are filled in here rather than in

@@ -31,6 +31,16 @@ class PriceCategoryOut(msgspec.Struct):
     handling_fee: int
 
 
+class SlotOut(msgspec.Struct):
+    """One time slot of a timed admission today, with its marker (〇△×) as the web shows it."""
+
+    slot: str
+    #: Places left; None when the slot has no capacity limit.
+    remaining: int | None
+    sold_out: bool
+    marker: MarkerOut | None = None
+
+
 class ProductOut(msgspec.Struct):
     id: int
     code: str
@@ -42,6 +52,13 @@ class ProductOut(msgspec.Struct):
     requires_date: bool
     price_categories: list[PriceCategoryOut]
     marker: MarkerOut | None = None
+    #: Today's time slots of a timed admission (empty for other products): one is chosen.
+    slots: list[SlotOut] = []
+    #: Passes: each ticket needs a holder (name and date of birth; a photo is optional).
+    holder_required: bool = False
+    #: Add-ons are sold only with a main product: of ``addon_for`` (codes) when it is set.
+    is_addon: bool = False
+    addon_for: list[str] = []
 
 
 class CheckoutFieldOut(msgspec.Struct):
@@ -61,11 +78,22 @@ class CatalogOut(msgspec.Struct):
     payment_methods: list[str]
 
 
+class HolderIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The holder of one pass, as entered at the kiosk."""
+
+    name: str
+    birth_date: dt.date | None = None
+    #: An optional photo (JPEG or PNG, base64), taken with the kiosk's camera.
+    photo: str = ""
+
+
 class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):
     price_category_id: int
     quantity: int
     visit_date: dt.date | None = None
     slot: str = ""
+    #: One holder per ticket for products with ``holder_required`` (annual passes).
+    holders: list[HolderIn] = []
 
 
 class KioskPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -133,6 +161,10 @@ class TicketOut(msgspec.Struct):
     book_id: int | None = None
     coupon_no: int = 0
     coupon_count: int = 0
+    #: A timed admission's time slot ("10:00"), printed beside the date; "" otherwise.
+    slot: str = ""
+    #: A pass's holder, printed on it; "" for tickets without a holder.
+    holder_name: str = ""
 
 
 class KioskOrderOut(msgspec.Struct):

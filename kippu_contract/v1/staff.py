@@ -139,6 +139,8 @@ class FacilitySettingsOut(msgspec.Struct):
     payment_methods: dict[str, list[str]]
     available_methods: dict[str, list[str]]
     self_cancel: bool
+    #: The qualified-invoice registration number printed on receipts; "" when none.
+    tax_registration_number: str = ""
 
 
 class PluginSettingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -151,6 +153,8 @@ class FacilitySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     plugins: list[PluginSettingIn] | None = None
     payment_methods: dict[str, list[str]] | None = None
     self_cancel: bool | None = None
+    #: T and 13 digits with a valid check digit; "" removes it (plain receipts).
+    tax_registration_number: str | None = None
 
 
 class ProviderCredentialsOut(msgspec.Struct):
@@ -313,3 +317,24 @@ class WebhookDeliveryPageOut(msgspec.Struct):
 
     deliveries: list[WebhookDeliveryOut]
     next_before: int | None
+
+
+class StatementLineOut(msgspec.Struct):
+    plan: str
+    #: Yen per month before tax.
+    monthly_fee: int
+    days: int
+    amount: int
+
+
+class StatementOut(msgspec.Struct):
+    """A monthly system-fee statement of the platform to the facility (F26)."""
+
+    number: str
+    month: str
+    lines: list[StatementLineOut]
+    subtotal: int
+    tax_rate: int
+    tax: int
+    total: int
+    issued_at: dt.datetime

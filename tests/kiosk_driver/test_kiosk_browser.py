@@ -3,7 +3,9 @@
 Both services run for real with uvicorn on free loopback ports: the core (``create_app``
 over a migrated, demo-seeded SQLite database) and the kiosk driver's UI talking to it
 over HTTP. The browser clicks through product, quantity, consent, payment method, the
-waiting page (which refreshes itself) and the done page, then asks for a receipt.
+waiting page (which refreshes itself) and the done page, then asks for a receipt; it
+also books a time slot with a parking add-on, and sells an annual pass whose holder's
+photo is taken with chromium's fake webcam.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from escpos.printer import Dummy
 
 from core_service.app import create_app as create_core
 from core_service.demo.data import DemoFacility
+from core_service.models.catalog import PassHolder
+from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from kiosk_driver.app import create_app as create_kiosk_ui
 from kiosk_driver.config import KioskConfig
@@ -27,7 +33,7 @@ from kiosk_driver.sale import Kiosk
 from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
 from tests.conftest import seed_demo
-from tests.support.browser import CHROMIUM, launch_chromium, require_chromium
+from tests.support.browser import CHROMIUM, LAUNCH_ARGS, launch_chromium, require_chromium
 from tests.support.live_server import serve as _serve
 
 pytestmark = pytest.mark.browser
@@ -88,3 +94,117 @@ def test_browser_buys_a_day_ticket_through_the_kiosk_ui(
     assert len(record.confirmation["tickets"]) == 2
     for ticket in record.confirmation["tickets"]:
         assert kiosk.printer.output.count(ticket["qr_token"].encode()) == 1
+
+
+def _pay_through(page: Any, *summary: str) -> None:
+    """Consent, the payment page (showing ``summary``), card, waiting, done."""
+    from playwright.sync_api import expect
+
+    page.check('input[name="consent_waiver"]')
+    page.click("button.primary")
+    for text in summary:
+        expect(page.locator("body")).to_contain_text(text)
+    page.click('button[value="card"]')
+    expect(page.locator("h1")).to_have_text("チケットをお取りください", timeout=15000)
+
+
+def test_browser_books_a_time_slot_with_an_add_on(
+    chromium_path: str, kiosk_url: tuple[str, Kiosk, DemoFacility]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, kiosk, demo = kiosk_url
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.click(f'a[href="/product/{demo.timed_ticket_id}"]')
+            slots = page.locator("label.slot")
+            expect(slots).to_have_count(len(demo.timed_slots))
+            expect(slots.first).to_contain_text("〇")
+            page.fill(f"#qty_{demo.timed_adult_category_id}", "2")
+            page.click("button.primary")  # no slot chosen: the page says so
+            expect(page.locator("#error")).to_have_text("時間帯をお選びください")
+            page.check('input[name="slot"][value="11:30"]')
+            page.fill(f"#qty_{demo.timed_adult_category_id}", "2")
+            page.fill(f"#qty_{demo.parking_category_id}", "1")
+            page.click("button.primary")
+            _pay_through(page, "11:30", "¥4,100")
+        finally:
+            browser.close()
+    [record] = kiosk.journal.recent()
+    assert record.state == SaleState.PRINTED
+    kinds = sorted(t["product_kind"] for t in record.confirmation["tickets"])
+    assert kinds == ["addon", "timed_admission", "timed_admission"]
+    zipline = next(p for p in kiosk.catalog(refresh=True).products if p.code == "zipline")
+    left = {s.slot: s.remaining for s in zipline.slots}
+    assert left["11:30"] == left["10:00"] - 2  # the core took the places from 11:30
+    assert kiosk.printer.output.count("入場時間".encode("cp932")) == 2  # on both tickets
+    assert b"11:30" in kiosk.printer.output
+
+
+def test_browser_sells_an_annual_pass_with_a_webcam_photo(
+    chromium_path: str,
+    kiosk_url: tuple[str, Kiosk, DemoFacility],
+    sqlite_settings: Settings,
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, kiosk, demo = kiosk_url
+    with sync_playwright() as pw:
+        # A fake camera and an automatic "allow": what the kiosk's own chromium is set to.
+        browser = pw.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                *LAUNCH_ARGS,
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
+        )
+        try:
+            context = browser.new_context()
+            context.grant_permissions(["camera"], origin=url)
+            page = context.new_page()
+            page.goto(url + "/")
+            page.click(f'a[href="/product/{demo.annual_pass_id}"]')
+            page.select_option("#holder_0_category", str(demo.pass_adult_category_id))
+            page.fill("#holder_0_name", "山田 花子")
+            page.fill("#holder_0_birth_date", "1990-04-01")
+            page.click("#holder_0_take")  # the live picture
+            expect(page.locator("#holder_0_video")).to_be_visible()
+            page.wait_for_function(
+                "document.getElementById('holder_0_video').videoWidth > 0", timeout=10000
+            )
+            page.click("#holder_0_take")  # the still
+            expect(page.locator("#holder_0_status")).to_have_text("写真を撮りました")
+            expect(page.locator("#holder_0_preview")).to_be_visible()
+            page.click("button.primary")
+            _pay_through(page, "山田 花子", "¥12,000")
+        finally:
+            browser.close()
+    [record] = kiosk.journal.recent()
+    assert record.state == SaleState.PRINTED
+    (holder,) = record.request["lines"][0]["holders"]
+    assert holder == {"name": "山田 花子", "birth_date": "1990-04-01", "photo": ""}
+    assert kiosk.held_carts == {}
+    assert "山田 花子".encode("cp932") in kiosk.printer.output  # the pass shows its holder
+    (stored,) = asyncio.run(_pass_holders(sqlite_settings, record.confirmation["order"]["code"]))
+    assert stored.name == "山田 花子" and stored.photo_type == "image/jpeg"
+    assert stored.photo and stored.photo.startswith(b"\xff\xd8\xff")
+
+
+async def _pass_holders(settings: Settings, order_code: str) -> list[PassHolder]:
+    from core_service.models import Order
+
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            order_id = await session.scalar(sa.select(Order.id).where(Order.code == order_code))
+            rows = await session.scalars(
+                sa.select(PassHolder).where(PassHolder.order_id == order_id)
+            )
+            return list(rows)
+    finally:
+        await engine.dispose()

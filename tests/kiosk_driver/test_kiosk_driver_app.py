@@ -115,12 +115,27 @@ def test_english_switch_translates_the_pages(client: TestClient) -> None:
     assert "Call staff" in page.text
 
 
-def test_declined_payment_shows_message_and_no_ticket(core: FakeCore, tmp_path: Path) -> None:
+def test_declined_payment_reads_as_declined_and_prints_no_ticket(
+    core: FakeCore, tmp_path: Path
+) -> None:
     kiosk = make_kiosk(core, tmp_path, terminal=SimulatedTerminal(outcome="decline"))
     with TestClient(app=create_app(kiosk)) as client:
         response = _settle(kiosk, client, _pay(client))
-    assert response.status_code == 402 and "お支払いができませんでした" in response.text
+        client.cookies.set("lang", "en")
+        english = client.get(response.url.path)
+    assert response.status_code == 402 and "お支払いが承認されませんでした" in response.text
+    assert "取り消" not in response.text  # declined, not cancelled
+    assert "Payment declined" in english.text and "cancelled" not in english.text
     assert kiosk.printer.output == b""
+
+
+def test_timed_out_payment_is_neither_declined_nor_cancelled(
+    core: FakeCore, tmp_path: Path
+) -> None:
+    kiosk = make_kiosk(core, tmp_path, terminal=SimulatedTerminal(outcome="timeout"))
+    with TestClient(app=create_app(kiosk)) as client:
+        response = _settle(kiosk, client, _pay(client))
+    assert response.status_code == 402 and "お支払いができませんでした" in response.text
 
 
 def test_sold_out_at_confirmation_voids_and_says_so(core: FakeCore, tmp_path: Path) -> None:

@@ -109,7 +109,18 @@ def test_ticket_shows_price_tax_rate_validity_and_registration_number() -> None:
     assert b"JPY 1,800" in output
     assert b"incl. 10% consumption tax" in output
     assert b"2026-11-25" in output
-    assert b"Registration No. T1234567890123" in output
+    assert b"Registration No. T9234567890123" in output
+
+
+def test_a_number_failing_its_check_digit_is_not_printed() -> None:
+    import msgspec
+
+    confirmation = _confirmation([{"price_category_id": 100, "quantity": 1}])
+    broken = msgspec.structs.replace(
+        confirmation.facility, tax_registration_number="T1234567890123"
+    )
+    output = _print("generic-80", msgspec.structs.replace(confirmation, facility=broken))
+    assert b"Registration No." not in output and b"T1234567890123" not in output
 
 
 def test_coupon_book_has_one_qr_and_uses_text() -> None:
@@ -130,7 +141,7 @@ def test_receipt_shows_tax_per_rate_and_addressee_line() -> None:
     assert encode_sjis("領収書") in output
     assert encode_sjis(" 様") in output
     assert encode_sjis("クレジットカード") in output
-    assert b"T1234567890123" in output
+    assert b"T9234567890123" in output
 
 
 def test_receipt_with_two_tax_rates_lists_both() -> None:
@@ -185,3 +196,14 @@ def test_long_english_lines_wrap_between_words_on_58mm() -> None:
     lines = printer.output.split(b"\n")
     assert any(line.endswith(b"(10% items JPY 5,400, incl. tax") for line in lines)
     assert any(line.endswith(b"JPY 490)") for line in lines)
+
+
+def test_a_timed_ticket_shows_its_entry_time_and_a_pass_its_holder() -> None:
+    confirmation = _confirmation([{"price_category_id": 100, "quantity": 2}])
+    confirmation.tickets[0].slot = "11:30"
+    confirmation.tickets[1].holder_name = "Hanako Yamada"
+    output = _print("generic-80", confirmation)
+    assert output.count(b"Entry time") == 1 and b"11:30" in output
+    assert output.count(b"Holder") == 1 and b"Hanako Yamada" in output
+    kanji = _print("epson-tm-t88-ja", confirmation)
+    assert encode_sjis("入場時間") in kanji and encode_sjis("ご利用者") in kanji

@@ -78,7 +78,7 @@ DRIVER_0_2_CONFIRMATION: dict[str, Any] = {
         "name_ja": "森のアスレチック",
         "name_en": "Forest Adventure Park",
         "slug": "mori-park",
-        "tax_registration_number": "T1234567890123",
+        "tax_registration_number": "T9234567890123",
     },
     "replayed": False,
 }
@@ -245,7 +245,7 @@ def test_previous_drivers_confirmation_decodes_with_what_the_core_sent(tmp_path:
         1,
         "2026-11-25",
     )
-    assert answer.facility.tax_registration_number == "T1234567890123"
+    assert answer.facility.tax_registration_number == "T9234567890123"
 
 
 def test_sale_paid_under_the_previous_driver_is_confirmed_after_the_upgrade(

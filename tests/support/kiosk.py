@@ -41,6 +41,7 @@ from kippu_contract.v1.kiosk import (
     OrderOut,
     PriceCategoryOut,
     ProductOut,
+    SlotOut,
     StaffCallIn,
     StaffCallOut,
     TaxLineOut,
@@ -61,7 +62,7 @@ def facility() -> FacilityOut:
         slug="mori-park",
         name_ja="森のアスレチック",
         name_en="Forest Adventure Park",
-        tax_registration_number="T1234567890123",
+        tax_registration_number="T9234567890123",
     )
 
 
@@ -110,6 +111,63 @@ def catalog() -> CatalogOut:
         ],
         payment_methods=["card", "emoney", "qr"],
     )
+
+
+def every_kind_catalog() -> CatalogOut:
+    """:func:`catalog` plus a timed admission (10:00 △ with 2 left, 11:00 ×, 12:00 〇), an
+    annual pass with holders and a parking add-on for the day admission."""
+    base = catalog()
+    few = MarkerOut("△", "残りわずか", "Few left", "few")
+    full = MarkerOut("×", "売切", "Sold out", "sold_out")
+    plenty = MarkerOut("〇", "空きあり", "Available", "plenty")
+    base.products += [
+        ProductOut(
+            id=30,
+            code="ZIP",
+            kind="timed_admission",
+            name_ja="ジップライン",
+            name_en="Zip line",
+            uses=1,
+            tax_rate=10,
+            requires_date=True,
+            price_categories=[PriceCategoryOut(300, "adult", "大人", "Adult", 1500, 0)],
+            marker=few,
+            slots=[
+                SlotOut("10:00", 2, False, few),
+                SlotOut("11:00", 0, True, full),
+                SlotOut("12:00", 40, False, plenty),
+            ],
+        ),
+        ProductOut(
+            id=40,
+            code="ANNUAL",
+            kind="annual_pass",
+            name_ja="年間パスポート",
+            name_en="Annual passport",
+            uses=0,
+            tax_rate=10,
+            requires_date=False,
+            price_categories=[
+                PriceCategoryOut(400, "adult", "大人", "Adult", 12000, 0),
+                PriceCategoryOut(401, "child", "小人", "Child", 6000, 0),
+            ],
+            holder_required=True,
+        ),
+        ProductOut(
+            id=50,
+            code="PARK",
+            kind="addon",
+            name_ja="駐車場",
+            name_en="Parking",
+            uses=1,
+            tax_rate=10,
+            requires_date=False,
+            price_categories=[PriceCategoryOut(500, "car", "普通車", "Car", 1000, 100)],
+            is_addon=True,
+            addon_for=["DAY", "ZIP"],
+        ),
+    ]
+    return base
 
 
 def _json(status: int, body: Any) -> httpx.Response:

@@ -102,6 +102,22 @@ def test_settings_round_trip_through_the_core(sqlite_settings: Settings) -> None
         pn.panel(SettingsPage(state=again, lang="en")).get_root(Document())
 
 
+def test_a_mistyped_registration_number_is_refused_and_the_old_one_kept(
+    sqlite_settings: Settings,
+) -> None:
+    _park(sqlite_settings)
+    with core_api(sqlite_settings, "owner") as core:
+        state = SettingsState(core)
+        before = state.tax_registration_number
+        assert before.startswith("T")
+        state.tax_registration_number = "T1234567890123"
+        assert not state.save() and state.message
+        assert SettingsState(core).tax_registration_number == before
+        state.tax_registration_number = "T7000012050002"
+        assert state.save(), state.message
+        assert SettingsState(core).tax_registration_number == "T7000012050002"
+
+
 def test_settings_refuse_unknown_payment_methods(sqlite_settings: Settings) -> None:
     _park(sqlite_settings)
     with core_api(sqlite_settings, "owner") as core:

@@ -8,7 +8,7 @@ tiers already there) and the stray key goes. The downgrade puts the stray key ba
 which is what the old code read back.
 
 Revision ID: 0020_self_cancel_setting
-Revises: 0015_login_attempts_sessions
+Revises: 0016_gate_offline
 Create Date: 2026-12-08
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_self_cancel_setting"
-down_revision: str | None = "0015_login_attempts_sessions"
+down_revision: str | None = "0016_gate_offline"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,6 +19,7 @@ from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
 from tests.support.workbench import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
+from workbench.billing import BillingState
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.data_access import ExportSource
 from workbench.facility_settings import SettingsState
@@ -47,10 +48,19 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     "mailing.history": ("GET", "/api/v1/mailings", {}),
     "operations.devices": ("GET", "/api/v1/devices", {}),
     "operations.lookup": ("GET", "/api/v1/orders/lookup", {"params": {"q": "K000001"}}),
+    # {code} is the park's order; the cancellation really happens where it is allowed.
+    "operations.quote": ("GET", "/api/v1/orders/{code}/cancellation-quote", {}),
+    "operations.cancel": (
+        "POST",
+        "/api/v1/orders/{code}/cancel",
+        {"json": {}, "headers": {"Idempotency-Key": "matrix"}},
+    ),
+    "operations.refunds": ("GET", "/api/v1/refunds", {}),
     "settings.view": ("GET", "/api/v1/facility/settings", {}),
     "settings.save": ("PUT", "/api/v1/facility/settings", {"json": {}}),
     "webhooks.endpoints": ("GET", "/api/v1/webhooks/endpoints", {}),
     "webhooks.deliveries": ("GET", "/api/v1/webhooks/deliveries", {}),
+    "billing.statements": ("GET", "/api/v1/billing/statements", {}),
 }
 
 
@@ -100,10 +110,13 @@ def park(db_settings: Settings) -> Iterator[Park]:
 def test_core_route_admits_exactly_the_roles_the_workbench_shows(
     park: Park, role: str, action: str
 ) -> None:
-    method, path, kwargs = ROUTES[action]
+    method, template, route_kwargs = ROUTES[action]
+    path = template.format(code=park.order_code)
+    kwargs = dict(route_kwargs)  # a copy: the table is shared by every parametrization
+    extra: dict[str, str] = kwargs.pop("headers", {})  # type: ignore[assignment]
     with core_api(park.settings, role) as core:
-        answer = core.http.request(method, path, headers=core._headers, **kwargs)  # type: ignore[arg-type]
-        anonymous = core.http.request(method, path, **kwargs)  # type: ignore[arg-type]
+        answer = core.http.request(method, path, headers={**core._headers, **extra}, **kwargs)  # type: ignore[arg-type]
+        anonymous = core.http.request(method, path, headers=extra, **kwargs)  # type: ignore[arg-type]
     assert anonymous.status_code == 401
     if can(role, action):
         assert answer.status_code in (200, 201, 202), answer.text
@@ -150,6 +163,8 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         settings = SettingsState(core)
         assert settings.loaded == can(role, "settings.view")
         assert settings.save() == can(role, "settings.save")
+        billing = BillingState(core)
+        assert (billing.statements is not None) == can(role, "billing.statements")
         webhooks = WebhooksState(core)
         assert (webhooks.deliveries is not None) == can(role, "webhooks.deliveries")
         assert (webhooks.message == "") == can(role, "webhooks.endpoints")
@@ -159,7 +174,7 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
 def test_pages_shown_match_the_role(role: str) -> None:
     expected = {
         "owner": PAGES,
-        "manager": PAGES,
+        "manager": tuple(p for p in PAGES if p != "billing"),
         "staff": ("attendance", "sales", "operations"),
         "viewer": ("attendance", "sales", "operations"),
     }[role]

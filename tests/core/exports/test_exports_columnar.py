@@ -1,5 +1,5 @@
 """The exporter's columnar steps without a database: driver values to Arrow, and the
-incremental bookkeeping (watermark, overlap window, rows already written)."""
+incremental bookkeeping (the export_seq bound, rows already written)."""
 
 from __future__ import annotations
 
@@ -98,61 +98,56 @@ def test_a_date_partition_source_is_the_key_itself() -> None:
 
 # -- incremental bookkeeping --------------------------------------------------------------
 
-T0 = dt.datetime(2026, 11, 25, 1, 0, 0, tzinfo=dt.UTC)
-OVERLAP = dt.timedelta(seconds=30)
 
-
-def _admit(increment: Increment, rows: list[tuple[int, dt.datetime]]) -> list[int]:
-    """Ids of ``rows`` the increment lets through."""
+def _admit(increment: Increment, rows: list[tuple[int, int]]) -> list[int]:
+    """Ids of ``rows`` (id, export_seq) the increment lets through."""
     ids = pa.array([i for i, _ in rows], pa.int64())
-    keep = increment.admit(ids, pa.array([t for _, t in rows], UTC_TS))
+    keep = increment.admit(ids, pa.array([s for _, s in rows], pa.int64()))
     return ids.to_pylist() if keep is None else ids.filter(keep).to_pylist()
 
 
 def test_a_first_export_reads_everything_and_writes_every_row() -> None:
-    increment = Increment({}, OVERLAP)
+    increment = Increment({}, bound=10)
 
     assert increment.lower is None
-    assert _admit(increment, [(1, T0), (2, T0)]) == [1, 2]
+    assert _admit(increment, [(1, 3), (2, 9)]) == [1, 2]
 
 
-def test_the_next_run_reads_from_the_watermark_minus_the_overlap() -> None:
-    first = Increment({}, OVERLAP)
-    _admit(first, [(1, T0)])
+def test_the_next_run_reads_from_the_bound_the_last_run_took() -> None:
+    first = Increment({}, bound=10)
+    _admit(first, [(1, 3)])
 
-    assert Increment(first.state(), OVERLAP).lower == T0 - OVERLAP
+    assert Increment(first.state(), bound=12).lower == 10
 
 
 def test_rows_written_by_the_last_run_are_skipped_and_changed_ones_written() -> None:
-    first = Increment({}, OVERLAP)
-    _admit(first, [(1, T0 - dt.timedelta(seconds=10)), (2, T0)])
-    second = Increment(first.state(), OVERLAP)
+    first = Increment({}, bound=10)
+    _admit(first, [(1, 4), (2, 10), (3, 11)])  # 2 and 3 committed during the read
+    second = Increment(first.state(), bound=20)
 
-    late = (3, T0 - dt.timedelta(seconds=5))  # committed after the first run, stamped before
-    changed = (1, T0 + dt.timedelta(seconds=1))
-    admitted = _admit(second, [(1, T0 - dt.timedelta(seconds=10)), late, (2, T0), changed])
+    late = (4, 10)  # the same transaction as row 2, committed after the first read
+    changed = (3, 15)
+    admitted = _admit(second, [(2, 10), late, (3, 11), changed])
 
-    assert admitted == [3, 1]
+    assert admitted == [4, 3]
 
 
-def test_state_remembers_the_rows_inside_the_window_as_isoformat() -> None:
-    increment = Increment({}, OVERLAP)
-    old = T0 - dt.timedelta(seconds=31)
-    fraction = T0 - dt.timedelta(microseconds=1)
-    _admit(increment, [(1, old), (2, fraction), (3, T0)])
+def test_state_remembers_the_rows_at_or_above_the_bound() -> None:
+    increment = Increment({}, bound=10)
+    _admit(increment, [(1, 9), (2, 10), (3, 12)])
 
-    state = increment.state()
-
-    assert state == {
-        "watermark": T0.isoformat(),
-        "recent": [[2, fraction.isoformat()], [3, T0.isoformat()]],
-    }
-    assert state["recent"][1][1] == "2026-11-25T01:00:00+00:00"  # no fraction, as Python
+    assert increment.state() == {"bound": 10, "recent": [[2, 10], [3, 12]]}
 
 
 def test_a_run_that_rereads_only_written_rows_writes_nothing_and_keeps_the_state() -> None:
-    state = {"watermark": T0.isoformat(), "recent": [[7, T0.isoformat()]]}
-    increment = Increment(state, OVERLAP)
+    state = {"bound": 10, "recent": [[7, 11]]}
+    increment = Increment(state, bound=10)
 
-    assert _admit(increment, [(7, T0)]) == []
+    assert _admit(increment, [(7, 11)]) == []
     assert increment.state() == state
+
+
+def test_a_state_of_the_timestamp_watermark_reads_the_table_whole_once() -> None:
+    old = {"watermark": "2026-11-25T01:00:00+00:00", "recent": []}
+
+    assert Increment(old, bound=10).lower is None

@@ -186,4 +186,4 @@ def test_the_state_in_the_store_remembers_the_last_run(
     stamp = parse_last_run(s3_bucket.store().read_bytes(".export.last") or b"", 0)
 
     assert state["run"] == stamp.run_id
-    assert state["tables"]["facilities"]["watermark"]
+    assert state["tables"]["facilities"]["bound"]

@@ -26,7 +26,13 @@ async def test_catalog_lists_kiosk_products_with_consent_and_marker(
     response = await client.get("/api/v1/kiosk/catalog", headers=kiosk_headers)
     assert response.status_code == 200
     body = response.json()
-    assert {p["code"] for p in body["products"]} == {"day", "rides10"}
+    assert {p["code"] for p in body["products"]} == {
+        "day",
+        "rides10",
+        "zipline",
+        "annual",
+        "parking",
+    }
     assert body["checkout_fields"][0]["name"] == "consent_waiver"
     day = next(p for p in body["products"] if p["code"] == "day")
     assert day["marker"]["symbol"] == "〇"
