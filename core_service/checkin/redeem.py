@@ -24,6 +24,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core_service.models import Product, Ticket, utcnow
+from core_service.models.export_seq import POSTGRESQL_EXPORT_SEQ
 from core_service.platform.database import driver_connection
 from core_service.platform.tenancy import Tenant
 from kippu_contract.facility_time import facility_today
@@ -34,6 +35,7 @@ from kippu_contract.webhooks import TICKET_REDEEMED
 #: The ticket read, ``use_ticket``'s conditional UPDATE and the check-in row in one
 #: statement (see the module docstring). ``everyday`` holds the ticket only when the scan
 #: is everyday; otherwise nothing is written, and the row tells the caller to fall back.
+#: Plain SQL sets ``export_seq`` itself, as the ORM would (core_service.models.export_seq).
 _SCAN = (
     "WITH t AS ("
     " SELECT t.order_id, t.product_id, t.status, t.secret_version, t.valid_from,"
@@ -45,15 +47,17 @@ _SCAN = (
     " used AS ("
     " UPDATE ticket SET uses_left = uses_left - 1,"
     " status = CASE WHEN uses_left = 1 THEN 'used' ELSE status END,"
-    " first_used_at = coalesce(first_used_at, $5), updated_at = $5"
+    " first_used_at = coalesce(first_used_at, $5), updated_at = $5,"
+    f" export_seq = {POSTGRESQL_EXPORT_SEQ}"
     " WHERE id = $1 AND facility_id = $2 AND status = 'valid' AND uses_left > 0"
     " AND EXISTS (SELECT 1 FROM everyday)"
     " RETURNING uses_left, status),"
     " logged AS ("
     " INSERT INTO checkin (facility_id, ticket_id, device_id, direction, result, reason,"
-    " scanned_at)"
+    " scanned_at, export_seq)"
     " SELECT $2, $1, $6, $7,"
-    " CASE WHEN EXISTS (SELECT 1 FROM used) THEN 'admitted' ELSE 'already_used' END, '', $5"
+    " CASE WHEN EXISTS (SELECT 1 FROM used) THEN 'admitted' ELSE 'already_used' END, '', $5,"
+    f" {POSTGRESQL_EXPORT_SEQ}"
     " WHERE EXISTS (SELECT 1 FROM everyday)"
     " RETURNING result)"
     " SELECT t.*, (SELECT result FROM logged) AS result, used.uses_left AS used_left,"

@@ -66,6 +66,7 @@ async def test_admitted_and_refused_scans_are_each_logged_with_the_gate(
     gate_headers: dict[str, str],
 ) -> None:
     ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    sold_seq = await _ticket_column(db_settings, Ticket.export_seq, ticket["id"])
     first = await scan(client, gate_headers, ticket["qr_token"])
     second = await scan(client, gate_headers, ticket["qr_token"])
     assert (first["result"], first["ticket"]["uses_left"]) == ("admitted", 0)
@@ -84,6 +85,13 @@ async def test_admitted_and_refused_scans_are_each_logged_with_the_gate(
         ("admitted", "entry", gate, demo.facility_id),
         ("already_used", "entry", gate, demo.facility_id),
     ]
+    # Both rows carry an export_seq and the used ticket a newer one: the next export
+    # picks up the scans and the ticket's new state.
+    sequenced = await query(
+        db_settings, sa.select(CheckIn.export_seq).where(CheckIn.ticket_id == ticket["id"])
+    )
+    assert [seq is not None for (seq,) in sequenced] == [True, True]
+    assert await _ticket_column(db_settings, Ticket.export_seq, ticket["id"]) > sold_seq
 
 
 async def test_a_coupon_book_answers_the_uses_left_after_each_ride(
