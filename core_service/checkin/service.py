@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.rules import first_use_valid_until
+from core_service.checkin.redeem import redeem_everyday
 from core_service.models import (
     CheckIn,
     Order,
@@ -104,6 +105,29 @@ async def scan(
     group_claim = _group_claim(token)
     if group_claim is not None:
         return await scan_group(session, tenant, token, group_claim, direction, device_id)
+    everyday = await redeem_everyday(session, tenant, token, direction, device_id)
+    if everyday is not None:
+        outcome = ScanResult(*everyday)
+    else:
+        outcome = await _scan_and_log(session, tenant, token, direction, device_id)
+    if outcome.admitted and outcome.ticket is not None:
+        await tenant.plugins.ticket_redeemed(
+            Redemption(
+                ticket_id=outcome.ticket.id,
+                order_id=outcome.ticket.order_id,
+                product_id=outcome.ticket.product_id,
+                direction=direction,
+                uses_left=outcome.ticket.uses_left,
+                device_id=device_id,
+            )
+        )
+    return outcome
+
+
+async def _scan_and_log(
+    session: AsyncSession, tenant: Tenant, token: str, direction: str, device_id: int | None
+) -> ScanResult:
+    """Any ticket scan, through the ORM in one transaction with its check-in row."""
     outcome, reason = await _decide(session, tenant, token, direction)
     if outcome.admitted and outcome.ticket is not None:
         await _announce(session, tenant, [outcome.ticket], direction, device_id)
@@ -119,17 +143,6 @@ async def scan(
         )
     )
     await session.commit()
-    if outcome.admitted and outcome.ticket is not None:
-        await tenant.plugins.ticket_redeemed(
-            Redemption(
-                ticket_id=outcome.ticket.id,
-                order_id=outcome.ticket.order_id,
-                product_id=outcome.ticket.product_id,
-                direction=direction,
-                uses_left=outcome.ticket.uses_left,
-                device_id=device_id,
-            )
-        )
     return outcome
 
 
