@@ -26,13 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core_service.checkin.service import DIRECTIONS
+from core_service.checkin.service import DIRECTIONS, announce_redeemed
 from core_service.models import CheckIn, Device, GateConflict, OfflineScan, Product, Ticket, utcnow
 from core_service.models.operations import CHECKIN_RESULTS
 from core_service.orders import states as order_states
 from core_service.platform.errors import Conflict, InvalidInput
 from core_service.platform.tenancy import Tenant
-from core_service.plugins.values import Redemption
 from core_service.webhooks import outbox
 from kippu_contract.states import TicketStatus
 from kippu_contract.tokens import KIND_TICKET, InvalidToken, verify_token
@@ -132,16 +131,7 @@ async def upload_offline_scans(
             "同じスキャンを別の送信が処理中です。もう一度送信してください。",
         ) from exc
     for ticket, direction in redeemed:
-        await tenant.plugins.ticket_redeemed(
-            Redemption(
-                ticket_id=ticket.id,
-                order_id=ticket.order_id,
-                product_id=ticket.product_id,
-                direction=direction,
-                uses_left=ticket.uses_left,
-                device_id=device_id,
-            )
-        )
+        await announce_redeemed(tenant, [ticket], direction, device_id)
     recorded = [o for o in outcomes if o.status == "recorded"]
     return OfflineUploadOut(
         recorded=len(recorded),

@@ -23,8 +23,9 @@ first admitted entry.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -111,17 +112,38 @@ async def scan(
     else:
         outcome = await _scan_and_log(session, tenant, token, direction, device_id)
     if outcome.admitted and outcome.ticket is not None:
+        await announce_redeemed(tenant, [outcome.ticket], direction, device_id)
+    return outcome
+
+
+class RedeemedTicket(Protocol):
+    """What the ``ticket_redeemed`` hook is told of a ticket (an ORM row or a scan's)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def order_id(self) -> int: ...
+    @property
+    def product_id(self) -> int: ...
+    @property
+    def uses_left(self) -> int: ...
+
+
+async def announce_redeemed(
+    tenant: Tenant, tickets: Iterable[RedeemedTicket], direction: str, device_id: int | None
+) -> None:
+    """Tell the plugins, after the commit, of each ticket a scan used (online or offline)."""
+    for ticket in tickets:
         await tenant.plugins.ticket_redeemed(
             Redemption(
-                ticket_id=outcome.ticket.id,
-                order_id=outcome.ticket.order_id,
-                product_id=outcome.ticket.product_id,
+                ticket_id=ticket.id,
+                order_id=ticket.order_id,
+                product_id=ticket.product_id,
                 direction=direction,
-                uses_left=outcome.ticket.uses_left,
+                uses_left=ticket.uses_left,
                 device_id=device_id,
             )
         )
-    return outcome
 
 
 async def _scan_and_log(
@@ -300,17 +322,7 @@ async def scan_group(
             )
         )
     await session.commit()
-    for ticket in outcome.admitted_tickets:
-        await tenant.plugins.ticket_redeemed(
-            Redemption(
-                ticket_id=ticket.id,
-                order_id=ticket.order_id,
-                product_id=ticket.product_id,
-                direction=direction,
-                uses_left=ticket.uses_left,
-                device_id=device_id,
-            )
-        )
+    await announce_redeemed(tenant, outcome.admitted_tickets, direction, device_id)
     return outcome
 
 
