@@ -231,7 +231,7 @@ def _method_name(payment: Payment) -> str:
     return _METHOD_NAMES.get(payment.method, payment.method)
 
 
-def _yen(amount: int) -> str:
+def yen_text(amount: int) -> str:
     # The full-width yen sign: in the JIS-based CID fonts the ASCII-range "¥" can come
     # out as a backslash in viewers that substitute a Latin font.
     return f"￥{amount:,}" if amount >= 0 else f"-￥{-amount:,}"
@@ -301,9 +301,9 @@ def render_pdf(data: ReceiptData) -> bytes:
         for item in items:
             y -= ROW
             pdf.drawString(left, y, _item_name(item))
-            pdf.drawRightString(left + 270, y, _yen(item.unit))
+            pdf.drawRightString(left + 270, y, yen_text(item.unit))
             pdf.drawRightString(left + 315, y, str(item.quantity))
-            pdf.drawRightString(left + 400, y, _yen(item.amount))
+            pdf.drawRightString(left + 400, y, yen_text(item.amount))
         if index == len(pages) - 1:
             _totals(pdf, data, left, y - 16)
         _issuer(pdf, data, right)
@@ -339,7 +339,7 @@ def _first_page_head(
     pdf.line(left, y - 4, left + 260, y - 4)
     y -= 34
     pdf.setFont(GOTHIC, 18)
-    pdf.drawString(left, y, f"金額 {_yen(data.total)}-")
+    pdf.drawString(left, y, f"金額 {yen_text(data.total)}-")
     pdf.setFont(GOTHIC, 9)
     pdf.drawString(left + 200, y, "(税込 / tax included)")
     y -= 18
@@ -355,8 +355,8 @@ def _totals(pdf: canvas.Canvas, data: ReceiptData, left: float, y: float) -> Non
         pdf.drawString(
             left,
             y,
-            f"{tax.rate}%対象{reduced} {_yen(tax.total)}  (内消費税 {_yen(tax.tax)})"
-            f" / {tax.rate}% taxable, tax {_yen(tax.tax)}",
+            f"{tax.rate}%対象{reduced} {yen_text(tax.total)}  (内消費税 {yen_text(tax.tax)})"
+            f" / {tax.rate}% taxable, tax {yen_text(tax.tax)}",
         )
         y -= 11
     if any(0 < item.tax_rate < STANDARD_RATE for item in data.items):

@@ -14,15 +14,11 @@ import io
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from core_service.aftersales.receipts import GOTHIC, MINCHO
+from core_service.aftersales.receipts import GOTHIC, MINCHO, yen_text
 from core_service.models import Facility, SystemFeeStatement
 from kippu_contract.invoices import is_registration_number
 
 CSV_COLUMNS = ("number", "month", "facility", "item", "days", "monthly_fee", "amount")
-
-
-def _yen(amount: int) -> str:
-    return f"￥{amount:,}"
 
 
 def statement_csv(statement: SystemFeeStatement, facility: Facility) -> bytes:
@@ -77,7 +73,7 @@ def statement_pdf(
     )
     y -= 26
     pdf.setFont(GOTHIC, 16)
-    pdf.drawString(left, y, f"ご請求金額 {_yen(statement.total)} (税込 / tax included)")
+    pdf.drawString(left, y, f"ご請求金額 {yen_text(statement.total)} (税込 / tax included)")
     y -= 36
     pdf.setFont(GOTHIC, 9)
     pdf.drawString(left, y, "品目 / Item")
@@ -87,10 +83,12 @@ def statement_pdf(
     for line in statement.lines:
         y -= 16
         pdf.drawString(
-            left, y, f"システム利用料 {line['plan']} (月額 {_yen(int(line['monthly_fee']))} 税別)"
+            left,
+            y,
+            f"システム利用料 {line['plan']} (月額 {yen_text(int(line['monthly_fee']))} 税別)",
         )
         pdf.drawRightString(left + 300, y, str(line["days"]))
-        pdf.drawRightString(right, y, _yen(int(line["amount"])))
+        pdf.drawRightString(right, y, yen_text(int(line["amount"])))
     y -= 24
     for label, amount in (
         ("小計 / Subtotal", statement.subtotal),
@@ -98,12 +96,12 @@ def statement_pdf(
         ("合計 / Total", statement.total),
     ):
         pdf.drawString(left + 300, y, label)
-        pdf.drawRightString(right, y, _yen(amount))
+        pdf.drawRightString(right, y, yen_text(amount))
         y -= 14
     pdf.drawString(
         left,
         y - 10,
-        f"{statement.tax_rate}%対象 {_yen(statement.subtotal)} 消費税 {_yen(statement.tax)}",
+        f"{statement.tax_rate}%対象 {yen_text(statement.subtotal)} 消費税 {yen_text(statement.tax)}",
     )
     pdf.setFont(GOTHIC, 10)
     pdf.drawRightString(right, 96, platform_name)
