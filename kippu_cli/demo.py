@@ -25,7 +25,8 @@ import httpx
 import sqlalchemy as sa
 
 from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email, seed_demo_facility
-from core_service.models import Facility
+from core_service.kiosks.devices import create_device
+from core_service.models import Device, Facility
 from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
 from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES
@@ -58,6 +59,43 @@ async def _seed_once(settings: Settings) -> dict[str, str]:
     tokens_path.write_text(json.dumps(tokens))
     tokens_path.chmod(0o600)
     return tokens
+
+
+#: The gate device the /gate/ scanner page of the demo enrols as.
+BROWSER_GATE_NAME = "Browser gate / ブラウザゲート"
+
+
+async def _browser_gate_code(settings: Settings) -> str:
+    """A fresh enrolment code for the demo's browser gate, on every start.
+
+    Codes are shown once and expire (``ENROLMENT_VALID_FOR``), so the demo cannot print a
+    saved one. A browser gate that has not enrolled yet gets a new code instead of a second
+    device, so restarting the demo does not pile up devices.
+    """
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            facility_id = await session.scalar(
+                sa.select(Facility.id).where(Facility.slug == DEMO_SLUG)
+            )
+            if facility_id is None:
+                raise SystemExit("the demo facility is missing; run `make clean-demo`.")
+            waiting = await session.scalar(
+                sa.select(Device).where(
+                    Device.facility_id == facility_id,
+                    Device.kind == "gate",
+                    Device.name == BROWSER_GATE_NAME,
+                    Device.token_hash.is_(None),
+                    Device.revoked_at.is_(None),
+                )
+            )
+            if waiting is not None:
+                await session.delete(waiting)
+            created = await create_device(session, facility_id, "gate", BROWSER_GATE_NAME)
+            await session.commit()
+            return created.enrolment_code
+    finally:
+        await engine.dispose()
 
 
 #: What only the core may know: the clients get the environment without them.
@@ -126,7 +164,8 @@ def run_demo(
         ),
         subprocess.Popen([*kippu, "kiosk"], env=kiosk_env),
     ]
-    _print_welcome(settings, tokens, workbench_port, kiosk_port)
+    gate_code = asyncio.run(_browser_gate_code(settings))
+    _print_welcome(settings, tokens, gate_code, workbench_port, kiosk_port)
     # A terminal closing or a supervisor stopping the demo must stop the children too.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
@@ -155,7 +194,11 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _print_welcome(
-    settings: Settings, tokens: dict[str, str], workbench_port: int, kiosk_port: int
+    settings: Settings,
+    tokens: dict[str, str],
+    gate_code: str,
+    workbench_port: int,
+    kiosk_port: int,
 ) -> None:
     logins = "\n".join(f"    {role:8} {demo_staff_email(role)}" for role in reversed(ROLES))
     print(
@@ -169,6 +212,7 @@ def _print_welcome(
  Workbench      http://127.0.0.1:{workbench_port}/   (facility: {DEMO_SLUG})
  Staff logins (password for all: {DEMO_PASSWORD}):
 {logins}
+ Gate scanner   {settings.base_url}/gate/   (enrolment code: {gate_code}, valid 24 h)
  Gate scan      KIPPU_GATE_TOKEN={tokens["gate"]} \\
                   .venv/bin/kippu gate scan --core-url {settings.base_url} '<QR text>'
  Outgoing mail  {settings.mail_dir}/*.eml
