@@ -74,7 +74,9 @@ class CatalogPage(PageBase):
         s = self.state
         label = self._field(pn.widgets.TextInput, "slot_label", "", placeholder="10:00")
         capacity = self._field(pn.widgets.IntInput, "slot_capacity", "", start=0)
-        add = pn.widgets.Button(label=t(self.lang, "catalog_slot_add"), css_classes=_css("slot-add"))
+        add = pn.widgets.Button(
+            label=t(self.lang, "catalog_slot_add"), css_classes=_css("slot-add")
+        )
         add.on_click(lambda _: s.add_slot())
         labels = [str(x["label"]) for x in s.slots]
         remove_which = pn.widgets.Select(
