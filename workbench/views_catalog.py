@@ -63,6 +63,8 @@ class CatalogPage(PageBase):
             value=s.product_id,
             css_classes=_css("product-select"),
         )
+        # Panel's Select starts on its first option; the form holds a new product, so none.
+        choose.value = s.product_id
         choose.param.watch(lambda e: e.new is not None and s.select(int(e.new)), "value")
         s.param.watch(lambda _: setattr(choose, "options", options()), "products")
         s.param.watch(lambda e: setattr(choose, "value", e.new), "product_id")
@@ -227,6 +229,7 @@ class CatalogPage(PageBase):
             value=None,
             css_classes=_css("price-select"),
         )
+        edit.value = None  # the price form starts empty (a new price category)
         edit.param.watch(lambda e: e.new is not None and s.edit_price(int(e.new)), "value")
         s.param.watch(lambda _: edit.param.update(options=choices(), value=None), "prices")
 

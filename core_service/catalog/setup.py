@@ -233,11 +233,13 @@ async def _code_taken(
     )
     if other_than is not None:
         query = query.where(PriceCategory.id != other_than)
-    if await session.scalar(query) is not None:
+    taken = await session.scalar(query)
+    if taken is not None:
         raise Conflict(
             f"This product has a price category {code!r} already.",
             f"この商品には料金区分「{code}」がすでにあります。",
             code="price_exists",
+            price_id=taken,
         )
 
 

@@ -317,6 +317,7 @@ async def test_prices_are_added_changed_and_deleted_only_while_unsold(
         f"{PRODUCTS}/{demo.day_ticket_id}/prices", json=senior, headers=headers
     )
     assert (twice.status_code, twice.json()["code"]) == (409, "price_exists")
+    assert twice.json()["price_id"] == added.json()["id"]  # a retried add finds its row
     negative = await client.post(
         f"{PRODUCTS}/{demo.day_ticket_id}/prices",
         json={**senior, "code": "n", "price": -1},
