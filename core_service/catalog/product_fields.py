@@ -10,6 +10,7 @@ one check in :func:`check_product`. Every refusal is a 422 ``invalid_product`` n
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -64,6 +65,11 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    # As the column reads it back, so an unchanged instant is not audited as a change.
+    return None if moment is None else moment.astimezone(dt.UTC)
+
+
 #: ``ProductIn`` field -> how its value is stored in the ``Product`` column of that name.
 PRODUCT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "code": _text,
@@ -82,8 +88,8 @@ PRODUCT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "active": _same,
     "sort_order": _same,
     "slots": _slots,
-    "sale_starts_at": _same,
-    "sale_ends_at": _same,
+    "sale_starts_at": _utc,
+    "sale_ends_at": _utc,
     "closed_dates": lambda dates: sorted({d.isoformat() for d in dates}),
     "closed_weekdays": lambda days: sorted(set(days)),
     "max_per_order": _same,

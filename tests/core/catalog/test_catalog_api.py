@@ -366,6 +366,12 @@ async def test_an_update_is_audited_with_the_changed_fields_and_a_sold_kind_stay
     headers = await staff_headers(client, demo, "manager")
     current = (await client.get(f"{PRODUCTS}/{demo.day_ticket_id}", headers=headers)).json()
     body = {k: current[k] for k in current if k not in ("id", "price_categories", "has_orders")}
+    window = {"sale_starts_at": "2020-01-01T10:00:00+09:00"}
+    first = await client.put(
+        f"{PRODUCTS}/{demo.day_ticket_id}", json={**body, **window}, headers=headers
+    )
+    assert first.json()["sale_starts_at"] == "2020-01-01T01:00:00Z"
+    body = {**body, "sale_starts_at": "2020-01-01T01:00:00Z"}  # the same instant
     changed = await client.put(
         f"{PRODUCTS}/{demo.day_ticket_id}",
         json={**body, "name_en": "Day pass", "closed_dates": ["2030-01-02", "2030-01-01"]},
@@ -373,10 +379,13 @@ async def test_an_update_is_audited_with_the_changed_fields_and_a_sold_kind_stay
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["closed_dates"] == ["2030-01-01", "2030-01-02"]
-    (data,) = [
+    (_, data) = [
         d
         for (d,) in await query(
-            db_settings, sa.select(AuditLog.data).where(AuditLog.action == "product.update")
+            db_settings,
+            sa.select(AuditLog.data)
+            .where(AuditLog.action == "product.update")
+            .order_by(AuditLog.id),
         )
     ]
     assert data == {
@@ -470,3 +479,39 @@ async def test_a_product_created_by_the_api_is_sold_in_the_shop(
         .where(OrderLine.product_id == created["id"]),
     )
     assert [(str(s), t) for s, t in orders] == [("paid", 2400)]
+
+
+async def test_a_changed_price_is_on_the_shop_page_and_charged_there_at_once(
+    client: AsyncTestClient[Any], demo: DemoFacility, db_settings: Settings
+) -> None:
+    headers = await staff_headers(client, demo, "manager")
+    html_client(client)
+    before = await client.get(f"/shop/{demo.slug}/products/day")
+    assert "2,000" in before.text and "2,450" not in before.text
+    adult = {"code": "adult", "name_ja": "大人", "name_en": "Adult", "price": 2450}
+    changed = await client.put(
+        f"/api/v1/catalog/prices/{demo.adult_category_id}", json=adult, headers=headers
+    )
+    assert changed.status_code == 200, changed.text
+    after = await client.get(f"/shop/{demo.slug}/products/day")
+    assert "2,450" in after.text
+    form = {
+        "checkout_id": str(uuid.uuid4()),
+        "visit_date": visit_day(days_ahead=3).isoformat(),
+        f"qty_{demo.adult_category_id}": "1",
+        "email": "price@example.jp",
+        "name": "山田花子",
+        "consent_waiver": "on",
+        "payment": "demo:card",
+    }
+    paid = await pay_with_demo(
+        client, await client.post(f"/shop/{demo.slug}/products/day", data=form)
+    )
+    assert paid.status_code == 200, paid.text
+    totals = await query(
+        db_settings,
+        sa.select(OrderLine.unit_price).where(
+            OrderLine.price_category_id == demo.adult_category_id
+        ),
+    )
+    assert totals == [(2450,)]
