@@ -26,6 +26,10 @@ WEEKDAY_NAMES = {
 }
 
 
+#: The choosers' option for "a new one" (ids start at 1).
+NEW = 0
+
+
 def _css(name: str) -> list[str]:
     return [f"catalog-{name}"]
 
@@ -53,21 +57,34 @@ class CatalogPage(PageBase):
 
         def options() -> dict[str, int]:
             return {
-                f"{p.code} · {p.name_ja if self.lang == 'ja' else p.name_en}": p.id
-                for p in s.products
+                t(self.lang, "catalog_new_option"): NEW,
+                **{
+                    f"{p.code} · {p.name_ja if self.lang == 'ja' else p.name_en}": p.id
+                    for p in s.products
+                },
             }
 
+        # NEW stands for the empty form: a Select always shows (and the browser sends
+        # back) one of its options, so "nothing chosen" must be an option of its own.
         choose = pn.widgets.Select(
             label=t(self.lang, "catalog_choose"),
             options=options(),
-            value=s.product_id,
+            value=s.product_id or NEW,
             css_classes=_css("product-select"),
         )
-        # Panel's Select starts on its first option; the form holds a new product, so none.
-        choose.value = s.product_id
-        choose.param.watch(lambda e: e.new is not None and s.select(int(e.new)), "value")
-        s.param.watch(lambda _: setattr(choose, "options", options()), "products")
-        s.param.watch(lambda e: setattr(choose, "value", e.new), "product_id")
+
+        def chosen(event: param.parameterized.Event) -> None:
+            if event.new == NEW:
+                if s.product_id is not None:
+                    s.new_product()
+            elif event.new != s.product_id:
+                s.select(int(event.new))
+
+        choose.param.watch(chosen, "value")
+        s.param.watch(
+            lambda _: choose.param.update(options=options(), value=s.product_id or NEW), "products"
+        )
+        s.param.watch(lambda e: setattr(choose, "value", e.new or NEW), "product_id")
         new = pn.widgets.Button(label=t(self.lang, "catalog_new"), css_classes=_css("new"))
         new.on_click(lambda _: s.new_product())
         return pn.Row(choose, new)
@@ -221,17 +238,30 @@ class CatalogPage(PageBase):
             return pn.pane.HTML(f'<table class="catalog-prices"><tr>{head}</tr>{rows}</table>')
 
         def choices() -> dict[str, int]:
-            return {c.code: c.id for c in s.prices}
+            return {
+                t(self.lang, "catalog_price_new_option"): NEW,
+                **{c.code: c.id for c in s.prices},
+            }
 
         edit = pn.widgets.Select(
             label=t(self.lang, "catalog_price_choose"),
             options=choices(),
-            value=None,
+            value=s.price_id or NEW,
             css_classes=_css("price-select"),
         )
-        edit.value = None  # the price form starts empty (a new price category)
-        edit.param.watch(lambda e: e.new is not None and s.edit_price(int(e.new)), "value")
-        s.param.watch(lambda _: edit.param.update(options=choices(), value=None), "prices")
+
+        def picked(event: param.parameterized.Event) -> None:
+            if event.new == NEW:
+                if s.price_id is not None:
+                    s.new_price()
+            elif event.new != s.price_id:
+                s.edit_price(int(event.new))
+
+        edit.param.watch(picked, "value")
+        s.param.watch(
+            lambda _: edit.param.update(options=choices(), value=s.price_id or NEW), "prices"
+        )
+        s.param.watch(lambda e: setattr(edit, "value", e.new or NEW), "price_id")
 
         field = functools.partial(self._field, prefix="")
         new = pn.widgets.Button(

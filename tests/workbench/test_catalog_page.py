@@ -239,3 +239,45 @@ def test_the_page_renders_every_widget_under_its_stable_css_class(
 def test_a_core_that_cannot_be_reached_is_a_message_not_a_traceback() -> None:
     state = CatalogState(CoreAPI.connect("http://127.0.0.1:9", "t", timeout=1), lang="en")
     assert state.products == [] and state.message
+
+
+def test_the_choosers_start_on_a_new_one_and_load_what_is_chosen(
+    park: tuple[Settings, DemoFacility],
+) -> None:
+    """A Select always shows one option (and the browser sends it back): the empty form
+    is an option of its own, so opening the page never loads a product unasked."""
+    import panel as pn
+
+    from workbench.views_catalog import NEW, CatalogPage
+
+    settings, demo = park
+    with core_api(settings, "manager") as core:
+        state = CatalogState(core, lang="en")
+        identity = StaffIdentity(
+            "t", "manager", "m@x", demo.facility_id, demo.slug, "パーク", "Park"
+        )
+        layout = CatalogPage(state=state, identity=identity, lang="en").__panel__()
+
+        def chooser(css: str) -> pn.widgets.Select:
+            (found,) = [
+                w for w in layout.select(pn.widgets.Select) if f"catalog-{css}" in w.css_classes
+            ]
+            return found
+
+        products, prices = chooser("product-select"), chooser("price-select")
+        assert (products.value, prices.value, state.product_id) == (NEW, NEW, None)
+        products.value = demo.day_ticket_id
+        assert (state.code, prices.value) == ("day", NEW)
+        assert list(prices.options.values()) == [
+            NEW,
+            demo.adult_category_id,
+            demo.child_category_id,
+        ]
+        prices.value = demo.child_category_id
+        assert (state.price_code, state.price_amount) == ("child", 1000)
+        prices.value = NEW
+        assert (state.price_id, state.price_code) == (None, "")
+        products.value = NEW
+        assert (state.product_id, state.code) == (None, "")
+        state.select(demo.timed_ticket_id)  # the state moves the chooser too
+        assert products.value == demo.timed_ticket_id
