@@ -2,8 +2,8 @@
 their capacity per date, as a manager sets a facility up from the workbench.
 
 Inputs forbid unknown fields, so a misspelt field is refused instead of ignored. The
-rules a product must satisfy (per kind) are the core's (``core_service.catalog.setup``);
-these shapes only say what travels. A new product field is added to :class:`ProductIn`
+rules a product must satisfy (per kind) are the core's
+(``core_service.catalog.product_fields``); these shapes only say what travels. A new product field is added to :class:`ProductIn`
 and :class:`ProductOut` with a default, and to the one mapping in the core
 (``PRODUCT_FIELDS``), so older clients keep working.
 """
