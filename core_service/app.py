@@ -22,6 +22,7 @@ from core_service.accounts.controllers import AuthController
 from core_service.aftersales.controllers import CancellationController
 from core_service.billing.controllers import BillingController
 from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
+from core_service.catalog.staff_controllers import CatalogController
 from core_service.checkin.controllers import GateController, facility_public_key
 from core_service.checkin.offline_controllers import GateConflictController, OfflineGateController
 from core_service.checkin.scanner import SCANNER_HANDLERS
@@ -99,6 +100,7 @@ def create_app(
         CancellationController,
         PassExportController,
         FacilitySettingsController,
+        CatalogController,
         PaymentCredentialsController,
         WebhookController,
         BillingController,

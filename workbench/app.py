@@ -12,13 +12,14 @@ workbench never opens the core's database). It serves:
   bilingual 403 page. The core's answer (token, role, facility) is kept in a signed,
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
-- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/webhooks``:
+- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/catalog``, ``/settings``,
+  ``/webhooks``:
   each page only for the roles ``workbench.roles`` lists (the core's guards decide for
   real). Exported figures refresh every ``settings.refresh_seconds`` from the files the
   core's background export (or ``kippu export --follow``) writes.
 
 State lives in the ``param`` classes (``attendance``, ``sales``, ``mailing``,
-``operations``, ``facility_settings``, ``webhooks``), data access in ``data_access`` (one
+``operations``, ``catalog``, ``facility_settings``, ``webhooks``), data access in ``data_access`` (one
 ``shared_store`` per process, a facility-bound view of it per session), views in
 ``views_*``; this module only logs in and serves.
 """
@@ -45,6 +46,7 @@ from workbench import core_client
 from workbench.attendance import AttendanceState
 from workbench.billing import BillingState
 from workbench.box_office import BoxOfficeState
+from workbench.catalog import CatalogState
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.facility_settings import SettingsState
 from workbench.i18n import LANGS, TEXT, t
@@ -57,6 +59,7 @@ from workbench.shared_store import FacilitySource, SharedStore
 from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_billing import BillingPage
+from workbench.views_catalog import CatalogPage
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
 from workbench.views_webhooks import WebhooksPage
@@ -395,6 +398,11 @@ def workbench_pages(
         )
         return OperationsPage(state=state, box_office=box_office, identity=identity, lang=lang)
 
+    def catalog(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        timezone = source(identity).timezone(identity.facility_id)
+        state = CatalogState(core(identity), lang=lang, timezone=timezone)
+        return CatalogPage(state=state, identity=identity, lang=lang)
+
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
 
@@ -412,6 +420,7 @@ def workbench_pages(
         "sales": sales,
         "mailing": mailing,
         "operations": operations,
+        "catalog": catalog,
         "settings": facility_settings,
         "webhooks": webhooks,
         "billing": billing,

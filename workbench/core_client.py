@@ -19,6 +19,14 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from kippu_contract.v1.catalog import (
+    CapacityIn,
+    CapacityOut,
+    PriceCategoryIn,
+    PriceCategoryOut,
+    ProductIn,
+    ProductOut,
+)
 from kippu_contract.v1.staff import (
     CancelIn,
     CancellationOut,
@@ -177,6 +185,8 @@ class CoreAPI:
     def __init__(self, http: httpx.Client, token: str) -> None:
         self.http = http
         self._headers = {"Authorization": f"Bearer {token}"}
+        #: The language the core's refusals are asked in ("ja", "en"); None: the core's.
+        self.language: str | None = None
 
     @classmethod
     def connect(cls, core_url: str, token: str, timeout: float = 15.0) -> CoreAPI:
@@ -193,6 +203,8 @@ class CoreAPI:
     ) -> bytes:
         """The answer's body; raises :class:`CoreRefused` on 4xx, :class:`CoreUnavailable` else."""
         headers = {**self._headers, **(headers or {})}
+        if self.language:
+            headers.setdefault("Accept-Language", self.language)
         if body is not None:
             kwargs["content"] = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
@@ -278,6 +290,36 @@ class CoreAPI:
             params["before"] = before
         answer = self._call("GET", "/api/v1/webhooks/deliveries", params=params)
         return decode(answer, WebhookDeliveryPageOut)
+
+    def catalog_products(self) -> list[ProductOut]:
+        return decode(self._call("GET", "/api/v1/catalog/products"), list[ProductOut])
+
+    def create_product(self, product: ProductIn) -> ProductOut:
+        return decode(self._call("POST", "/api/v1/catalog/products", product), ProductOut)
+
+    def replace_product(self, product_id: int, product: ProductIn) -> ProductOut:
+        answer = self._call("PUT", f"/api/v1/catalog/products/{int(product_id)}", product)
+        return decode(answer, ProductOut)
+
+    def add_price(self, product_id: int, price: PriceCategoryIn) -> PriceCategoryOut:
+        answer = self._call("POST", f"/api/v1/catalog/products/{int(product_id)}/prices", price)
+        return decode(answer, PriceCategoryOut)
+
+    def change_price(self, price_id: int, price: PriceCategoryIn) -> PriceCategoryOut:
+        answer = self._call("PUT", f"/api/v1/catalog/prices/{int(price_id)}", price)
+        return decode(answer, PriceCategoryOut)
+
+    def delete_price(self, price_id: int) -> None:
+        self._call("DELETE", f"/api/v1/catalog/prices/{int(price_id)}")
+
+    def capacities(self, product_id: int, day_from: object, day_to: object) -> list[CapacityOut]:
+        params = {"from": str(day_from), "to": str(day_to)}
+        path = f"/api/v1/catalog/products/{int(product_id)}/capacities"
+        return decode(self._call("GET", path, params=params), list[CapacityOut])
+
+    def set_capacities(self, product_id: int, change: CapacityIn) -> list[CapacityOut]:
+        path = f"/api/v1/catalog/products/{int(product_id)}/capacities"
+        return decode(self._call("PUT", path, change), list[CapacityOut])
 
 
 def _detail(response: httpx.Response) -> str:

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from kippu_contract.roles import ROLES, role_at_least
 
-PAGES = ("attendance", "sales", "mailing", "operations", "settings", "webhooks", "billing")
+PAGES = (
+    "attendance",
+    "sales",
+    "mailing",
+    "operations",
+    "catalog",
+    "settings",
+    "webhooks",
+    "billing",
+)
 
 #: Lowest role that sees each page. Viewers see aggregates (attendance, sales) and the
 #: order lookup with personal data masked by the core; staff add kiosk health.
@@ -18,6 +27,8 @@ PAGE_MIN_ROLE: dict[str, str] = {
     "sales": "viewer",
     "operations": "viewer",
     "mailing": "manager",
+    # The core lets every role read the catalogue; setting it up is the managers' page.
+    "catalog": "manager",
     "settings": "manager",
     "webhooks": "manager",
     # What the facility pays the platform: the owner's business.
@@ -39,6 +50,14 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "operations.quote": ("staff", "GET /api/v1/orders/{code}/cancellation-quote"),
     "operations.cancel": ("staff", "POST /api/v1/orders/{code}/cancel"),
     "operations.refunds": ("staff", "GET /api/v1/refunds"),
+    "catalog.products": ("viewer", "GET /api/v1/catalog/products"),
+    "catalog.create": ("manager", "POST /api/v1/catalog/products"),
+    "catalog.update": ("manager", "PUT /api/v1/catalog/products/{product}"),
+    "catalog.price_add": ("manager", "POST /api/v1/catalog/products/{product}/prices"),
+    "catalog.price_update": ("manager", "PUT /api/v1/catalog/prices/{price}"),
+    "catalog.price_delete": ("manager", "DELETE /api/v1/catalog/prices/{price}"),
+    "catalog.capacities": ("viewer", "GET /api/v1/catalog/products/{product}/capacities"),
+    "catalog.capacity_set": ("manager", "PUT /api/v1/catalog/products/{product}/capacities"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
     "webhooks.endpoints": ("manager", "GET /api/v1/webhooks/endpoints"),

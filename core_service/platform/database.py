@@ -125,11 +125,24 @@ async def insert_or_ignore(
     Get-or-create without a race: concurrent requests may both try, one row survives,
     and neither transaction fails.
     """
+    await insert_many_or_ignore(session, model, [values])
+
+
+async def insert_many_or_ignore(
+    session: AsyncSession | AsyncConnection, model: type[Any], rows: list[dict[str, Any]]
+) -> None:
+    """:func:`insert_or_ignore` of each of ``rows`` (all with the same keys), in one
+    executemany round trip."""
+    if not rows:
+        return
     dialect = (
         session.dialect if isinstance(session, AsyncConnection) else bound_engine(session).dialect
     )
     insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    if len(rows) == 1:
+        await session.execute(insert(model).values(**rows[0]).on_conflict_do_nothing())
+    else:
+        await session.execute(insert(model).on_conflict_do_nothing(), rows)
 
 
 def affected_rows(result: sa.Result[Any]) -> int:

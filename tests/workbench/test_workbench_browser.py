@@ -11,6 +11,7 @@ Assertions are on DOM text, never pixels (the machine has no CJK fonts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import email
 import os
@@ -138,6 +139,19 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
         smtp.stop()
 
 
+@contextlib.contextmanager
+def sync_playwright_browser() -> Iterator[Any]:
+    """A chromium browser, closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def _logged_in(browser: Any, url: str, role: str) -> Any:
     """A new page of ``browser``, logged in to the workbench as the demo ``role``."""
     page = browser.new_page()
@@ -250,3 +264,52 @@ def test_staff_cancel_an_order_after_seeing_the_fee_and_it_is_refunded(
     orders = asyncio.run(query(settings, sa.select(Order.status).where(Order.code == code)))
     refunds = asyncio.run(query(settings, sa.select(Refund.state, Refund.amount)))
     assert orders == [("cancelled",)] and refunds == [("refunded", 1800)]
+
+
+def test_manager_creates_a_day_admission_with_a_price_and_sees_it_listed(
+    stack: tuple[str, Settings, Inbox],
+) -> None:
+    import sqlalchemy as sa
+    from playwright.sync_api import expect
+
+    from core_service.models import PriceCategory, Product
+    from tests.support.web import query
+
+    url, settings, _inbox = stack
+    with sync_playwright_browser() as browser:
+        page = _logged_in(browser, url, "manager")
+        page.goto(f"{url}/catalog?lang=en")
+        page.locator(".catalog-product-code input").wait_for()
+        for css, text in (
+            (".catalog-product-code input", "sunset"),
+            (".catalog-product-name-ja input", "サンセット入園券"),
+            (".catalog-product-name-en input", "Sunset admission"),
+            (".catalog-product-daily-capacity input", "80"),
+        ):
+            page.locator(css).fill(text)
+            page.locator(css).press("Tab")
+        page.locator(".catalog-product-save button").click()
+        page.locator("#catalog-message", has_text="Product sunset created").wait_for()
+        for css, text in (
+            (".catalog-price-code input", "adult"),
+            (".catalog-price-name-ja input", "大人"),
+            (".catalog-price-name-en input", "Adult"),
+            (".catalog-price-amount input", "1500"),
+        ):
+            page.locator(css).fill(text)
+            page.locator(css).press("Tab")
+        page.locator(".catalog-price-save button").click()
+        page.locator("#catalog-message", has_text="Price category adult").wait_for()
+        row = page.locator(".catalog-products .tabulator-row", has_text="sunset")
+        expect(row).to_contain_text("Sunset admission", timeout=30_000)
+        expect(row).to_contain_text("adult ¥1,500", timeout=30_000)
+        page.locator(".catalog-price-row", has_text="Adult").wait_for()
+    rows = asyncio.run(
+        query(
+            settings,
+            sa.select(Product.kind, Product.daily_capacity, PriceCategory.code, PriceCategory.price)
+            .join(PriceCategory, PriceCategory.product_id == Product.id)
+            .where(Product.code == "sunset"),
+        )
+    )
+    assert rows == [("day_admission", 80, "adult", 1500)]

@@ -46,6 +46,8 @@ class Park:
     refund_id: int = MISSING
     mailing_id: int = MISSING
     endpoint_id: int = MISSING
+    product_id: int = MISSING
+    price_id: int = MISSING
     #: Strings found only in this facility's rows; another facility's answers never hold one.
     markers: list[str] = field(default_factory=list)
 
@@ -77,6 +79,11 @@ def _sale(park: Park, **headers: str) -> dict[str, Any]:
             "payment": {"method": "qr", "reference": "t-1", "amount": 2000},
         },
     }
+
+
+PRODUCT = {"code": "route-table", "kind": "day_admission", "name_ja": "券", "name_en": "Ticket"}
+PRICE = {"code": "route-table", "name_ja": "大人", "name_en": "Adult", "price": 100}
+CAPACITY = {"date_from": "2030-01-01", "date_to": "2030-01-01", "capacity": 1}
 
 
 #: Every guarded route, by "METHOD path" as the route table spells it.
@@ -158,6 +165,40 @@ CALLS: dict[str, Call] = {
         "manager", lambda p: {"json": {"url": "https://b.example/hook", "events": ["order.paid"]}}
     ),
     "GET /api/v1/webhooks/deliveries": Call("manager"),
+    "GET /api/v1/catalog/products": Call("viewer"),
+    "POST /api/v1/catalog/products": Call("manager", lambda p: {"json": PRODUCT}),
+    "GET /api/v1/catalog/products/{product_id:int}": Call(
+        "viewer", lambda p: {"path": {"product_id": p.product_id}}, targets_rows=True
+    ),
+    "PUT /api/v1/catalog/products/{product_id:int}": Call(
+        "manager",
+        lambda p: {"path": {"product_id": p.product_id}, "json": {**PRODUCT, "code": "day"}},
+        targets_rows=True,
+    ),
+    "POST /api/v1/catalog/products/{product_id:int}/prices": Call(
+        "manager",
+        lambda p: {"path": {"product_id": p.product_id}, "json": PRICE},
+        targets_rows=True,
+    ),
+    "PUT /api/v1/catalog/prices/{price_id:int}": Call(
+        "manager", lambda p: {"path": {"price_id": p.price_id}, "json": PRICE}, targets_rows=True
+    ),
+    "DELETE /api/v1/catalog/prices/{price_id:int}": Call(
+        "manager", lambda p: {"path": {"price_id": p.price_id}}, targets_rows=True
+    ),
+    "GET /api/v1/catalog/products/{product_id:int}/capacities": Call(
+        "viewer",
+        lambda p: {
+            "path": {"product_id": p.product_id},
+            "params": {"from": "2030-01-01", "to": "2030-01-02"},
+        },
+        targets_rows=True,
+    ),
+    "PUT /api/v1/catalog/products/{product_id:int}/capacities": Call(
+        "manager",
+        lambda p: {"path": {"product_id": p.product_id}, "json": CAPACITY},
+        targets_rows=True,
+    ),
     "POST /api/v1/webhooks/endpoints/{endpoint_id:int}/rotate-secret": Call(
         "manager", lambda p: {"path": {"endpoint_id": p.endpoint_id}}, targets_rows=True
     ),
@@ -272,6 +313,8 @@ async def _stock(client: AsyncTestClient[Litestar], park: Park, staff: dict[str,
         )
     )
     park.endpoint_id = endpoint["endpoint"]["id"]
+    park.product_id = park.demo.day_ticket_id
+    park.price_id = park.demo.child_category_id  # never sold: a delete would succeed
     park.markers = [park.demo.slug, park.order_code, "ours-only.example", "Ours only"]
 
 
@@ -329,6 +372,11 @@ async def test_another_facility_never_reaches_this_facilitys_rows(world: World) 
         await world.client.get("/api/v1/webhooks/endpoints", headers=ours["manager"])
     ).json()
     assert [e["active"] for e in endpoints if e["id"] == world.ours.endpoint_id] == [True]
+    day = await world.client.get(
+        f"/api/v1/catalog/products/{world.ours.product_id}", headers=ours["manager"]
+    )
+    assert day.json()["name_en"] == "Day ticket"
+    assert world.ours.price_id in [c["id"] for c in day.json()["price_categories"]]
 
 
 def _below(needs: str) -> list[str]:
