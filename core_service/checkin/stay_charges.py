@@ -9,7 +9,8 @@ stay. Its lines issue no tickets when it is paid (``orders.issuing`` skips them)
 The order's idempotency key is derived from the stay and the period it pays for (the
 stay's whole price at the quote, and the channel), so paying the same period twice —
 a retried kiosk request, a double click on the pay button — returns the first order
-instead of charging again. A later period has a higher whole price and so a new key.
+instead of charging again. A later period has a higher whole price and so a new key; so
+does the same period after its charge expired unpaid or was cancelled (``void_charges``).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ class ChargeChanged(Conflict):
     code = "charge_changed"
 
 
-def charge_key(quote: StayQuote, channel: str, period_total: int | None = None) -> str:
-    """The idempotency key of paying ``quote``'s period (or ``period_total``'s) by ``channel``."""
-    total = quote.period_total if period_total is None else period_total
-    return f"stay:{quote.visit.id}:{total}:{channel}"
+def charge_key(quote: StayQuote, channel: str, period_total: int) -> str:
+    """The idempotency key of paying the period whose whole price is ``period_total``
+    through ``channel``; a new one after a charge expired unpaid or was cancelled."""
+    return f"stay:{quote.visit.id}:{period_total}:{channel}:{quote.void_charges}"
 
 
 async def charge_order(

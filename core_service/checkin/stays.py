@@ -38,6 +38,7 @@ from kippu_contract.tokens import KIND_TICKET, InvalidToken, read_claim, verify_
 
 #: How long after paying a visitor may leave without owing more.
 EXIT_GRACE = dt.timedelta(minutes=15)
+_VOID = (OrderStatus.EXPIRED, OrderStatus.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,9 @@ class StayQuote:
     paid: int
     #: Yen owed now: 0 when within the grace after a payment.
     due: int
+    #: Charges whose orders expired unpaid or were cancelled: a period they were for may
+    #: be paid again, under a new idempotency key.
+    void_charges: int = 0
 
     @property
     def minutes(self) -> int:
@@ -136,23 +140,20 @@ async def quote_visit(
     now: dt.datetime,
 ) -> StayQuote:
     """What the stay owes at ``now``, given the charges whose orders are paid."""
-    paid_rows = (
+    charges = (
         await session.execute(
-            sa.select(StayCharge.amount, Order.paid_at)
+            sa.select(StayCharge.amount, Order.status, Order.paid_at)
             .join(Order, Order.id == StayCharge.order_id)
-            .where(
-                StayCharge.facility_id == tenant.id,
-                StayCharge.stay_visit_id == visit.id,
-                Order.status == OrderStatus.PAID,
-            )
+            .where(StayCharge.facility_id == tenant.id, StayCharge.stay_visit_id == visit.id)
         )
     ).all()
-    paid = sum(amount for amount, _ in paid_rows)
+    paid_at = [at for _, status, at in charges if status == OrderStatus.PAID and at is not None]
+    paid = sum(amount for amount, status, _ in charges if status == OrderStatus.PAID)
+    void = sum(1 for _, status, _ in charges if status in _VOID)
     total = stay_price(StayRate.of(product), visit.entered_at, now, tenant.facility.timezone)
-    last_paid = max((at for _, at in paid_rows if at is not None), default=None)
-    covered = last_paid is not None and now <= last_paid + EXIT_GRACE
+    covered = bool(paid_at) and now <= max(paid_at) + EXIT_GRACE
     due = 0 if covered else max(0, total - paid)
-    return StayQuote(visit, ticket, product, now, total, paid, due)
+    return StayQuote(visit, ticket, product, now, total, paid, due, void)
 
 
 async def ticket_stay(

@@ -4,19 +4,24 @@ the clock, the exit asks for the charge, the kiosk sells it, and the exit then a
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.demo.data import DemoFacility
-from core_service.models import CheckIn, Order, StayCharge, StayVisit, Ticket
+from core_service.models import CheckIn, Order, StayCharge, StayVisit, Ticket, utcnow
+from core_service.orders.expiry import expire_holds
 from core_service.platform.settings import Settings
 from tests.core.aftersales.test_receipts import download, pdf_text
-from tests.support.aftersales import scan
-from tests.support.stays import add_stay_product, buy_stay_at_kiosk, move_back
-from tests.support.web import query
+from tests.support.aftersales import EMAIL, data_tokens, html_client, scan
+from tests.support.stays import STAY_CODE, add_stay_product, buy_stay_at_kiosk, move_back
+from tests.support.web import pay_with_demo, query, run_in_session
 
 MINUTES = dt.timedelta(minutes=1)
 CHARGE = "/api/v1/kiosk/stays/charge"
@@ -65,7 +70,11 @@ async def test_exit_is_refused_until_the_stay_is_paid_at_the_kiosk(
     await move_back(db_settings, entry=65 * MINUTES, payments=0 * MINUTES)  # 3 units started
 
     refused = await scan(client, gate_headers, stay_token, "exit")
-    assert (refused["result"], refused["admitted"]) == ("payment_due", False)
+    assert (refused["result"], refused["admitted"], refused["amount_due"]) == (
+        "payment_due",
+        False,
+        1500,
+    )
     assert "￥1,500" in refused["message_ja"] and "￥1,500" in refused["message_en"]
 
     charge, paid = await _pay_at_kiosk(client, kiosk_headers, stay_token)
@@ -206,3 +215,98 @@ async def test_the_kiosk_charge_has_a_receipt_with_the_stay_line_and_its_tax(
     assert "キッズルーム 利用料金（95分）" in text
     # 4 units of ¥500 = ¥2,000, the daily cap; tax floor(2,000 × 10 / 110) = 181.
     assert "10%対象 ￥2,000" in text and "内消費税 ￥181" in text
+
+
+async def test_the_stay_is_paid_online_from_the_ticket_page(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    db_settings: Settings,
+    gate_headers: dict[str, str],
+) -> None:
+    page_url, token = await _buy_stay_online(client, demo, db_settings)
+    assert (await scan(client, gate_headers, token, "entry"))["admitted"]
+    await move_back(db_settings, entry=65 * MINUTES, payments=0 * MINUTES)
+    assert (await scan(client, gate_headers, token, "exit"))["result"] == "payment_due"
+
+    page = await client.get(page_url)
+    assert "退場前のお支払い: 1,500円" in page.text
+    action, pay_form = _stay_pay_form(page_url, page.text)
+    started = await client.post(action, data=pay_form)
+    double_click = await client.post(action, data=pay_form)
+    charge_page = await pay_with_demo(client, started)
+    assert charge_page.status_code == 200, charge_page.text
+    assert double_click.status_code == 303  # the same pending charge, paid once below
+
+    charges = await query(
+        db_settings,
+        sa.select(Order.code, Order.total, Order.status, Order.channel, Order.access_key).join(
+            StayCharge, StayCharge.order_id == Order.id
+        ),
+    )
+    assert [tuple(c)[1:4] for c in charges] == [(1500, "paid", "web")]
+    tickets = await query(db_settings, sa.select(sa.func.count(Ticket.id)))
+    assert tickets[0][0] == 1  # paying the charge issued no second stay ticket
+    assert (await scan(client, gate_headers, token, "exit"))["admitted"]
+    code, key = charges[0][0], charges[0][4]
+    text = pdf_text(await download(client, demo, code, key))
+    assert "キッズルーム 利用料金（65分）" in text
+    assert "10%対象 ￥1,500" in text and "内消費税 ￥136" in text
+
+
+async def _buy_stay_online(
+    client: AsyncTestClient[Any], demo: DemoFacility, db_settings: Settings
+) -> tuple[str, str]:
+    """A stay ticket bought on the web for ¥300: (its order page, its QR token)."""
+    category_id = await add_stay_product(db_settings, demo, base_price=300)
+    html_client(client)
+    form = {
+        "checkout_id": str(uuid.uuid4()),
+        f"qty_{category_id}": "1",
+        "email": EMAIL,
+        "name": "山田花子",
+        "consent_waiver": "on",
+        "payment": "demo:card",
+    }
+    bought = await pay_with_demo(
+        client, await client.post(f"/shop/{demo.slug}/products/{STAY_CODE}", data=form)
+    )
+    assert bought.status_code == 200, bought.text
+    (token,) = data_tokens(bought.text)
+    return str(bought.url), token
+
+
+def _stay_pay_form(page_url: str, html: str) -> tuple[str, dict[str, str]]:
+    action = re.findall(r'<form method="post" action="([^"]+/stay-pay)"', html)[0]
+    return action, {
+        "key": parse_qs(urlsplit(page_url).query)["key"][0],
+        "period_total": re.findall(r'name="period_total" value="(\d+)"', html)[0],
+        "payment": "demo:card",
+    }
+
+
+async def test_a_charge_that_expired_unpaid_can_be_paid_again(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    db_settings: Settings,
+    gate_headers: dict[str, str],
+) -> None:
+    page_url, token = await _buy_stay_online(client, demo, db_settings)
+    await scan(client, gate_headers, token, "entry")
+    await move_back(db_settings, entry=50 * MINUTES, payments=0 * MINUTES)
+    action, pay_form = _stay_pay_form(page_url, (await client.get(page_url)).text)
+    assert (await client.post(action, data=pay_form)).status_code == 303  # left unpaid
+
+    async def expire(session: AsyncSession) -> int:
+        return await expire_holds(session, utcnow() + dt.timedelta(days=1))
+
+    assert await run_in_session(db_settings, expire) == 1
+    again = await pay_with_demo(client, await client.post(action, data=pay_form))
+    assert again.status_code == 200, again.text
+    charges = await query(
+        db_settings,
+        sa.select(Order.status, Order.total)
+        .join(StayCharge, StayCharge.order_id == Order.id)
+        .order_by(Order.id),
+    )
+    assert [tuple(c) for c in charges] == [("expired", 1000), ("paid", 1000)]
+    assert (await scan(client, gate_headers, token, "exit"))["admitted"]
