@@ -32,6 +32,7 @@ from core_service.orders.writer import write_with_orm
 from core_service.platform.errors import Conflict
 from core_service.platform.security import new_token
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from core_service.webhooks import outbox
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus
 
@@ -153,6 +154,15 @@ def _build(
     )
 
 
+def _announcement(
+    tenant: Tenant, subscribed: outbox.Subscriptions, order: Order
+) -> outbox.Announcement | None:
+    """``order.paid`` of a charge paid at once (it issues no tickets), if anyone listens."""
+    if not outbox.wants_paid_order(subscribed):
+        return None
+    return lambda: outbox.paid_order_events(tenant, subscribed, order, [], {})
+
+
 async def _write(
     session: AsyncSession,
     tenant: Tenant,
@@ -160,10 +170,13 @@ async def _write(
     order: Order,
     payment: ImmediatePayment | None,
 ) -> None:
-    """The order, its payment (if paid) and its StayCharge in one transaction."""
+    """The order, its payment (if paid), its StayCharge and, if paid, its ``order.paid``
+    webhook events in one transaction."""
     sale_payment = event = None
+    announce = None
     if payment is not None:
         sale_payment, event = immediate_payment(tenant, order, payment, utcnow())
+        announce = _announcement(tenant, await outbox.subscriptions(session, tenant), order)
     # Pending in the session, the charge is flushed with the order (its relationship
     # fills order_id) and committed by the writer in the same transaction.
     session.add(
@@ -187,4 +200,4 @@ async def _write(
         first_purchase_customer_id=None,
         now=utcnow(),
     )
-    await write_with_orm(session, sale, [])
+    await write_with_orm(session, sale, [], announce)

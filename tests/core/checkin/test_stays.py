@@ -22,6 +22,7 @@ from tests.core.aftersales.test_receipts import download, pdf_text
 from tests.support.aftersales import EMAIL, data_tokens, html_client, scan
 from tests.support.stays import STAY_CODE, add_stay_product, buy_stay_at_kiosk, move_back
 from tests.support.web import pay_with_demo, query, run_in_session
+from tests.support.webhooks import add_endpoint, recorded_events
 
 MINUTES = dt.timedelta(minutes=1)
 CHARGE = "/api/v1/kiosk/stays/charge"
@@ -310,3 +311,22 @@ async def test_a_charge_that_expired_unpaid_can_be_paid_again(
     )
     assert [tuple(c) for c in charges] == [("expired", 1000), ("paid", 1000)]
     assert (await scan(client, gate_headers, token, "exit"))["admitted"]
+
+
+async def test_a_kiosk_charge_announces_order_paid_to_webhooks(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    db_settings: Settings,
+    gate_headers: dict[str, str],
+    kiosk_headers: dict[str, str],
+    stay_token: str,
+) -> None:
+    await add_endpoint(client, demo, "https://hooks.example/kippu", ("order.paid",))
+    await scan(client, gate_headers, stay_token, "entry")
+    await move_back(db_settings, entry=40 * MINUTES, payments=0 * MINUTES)
+    _, paid = await _pay_at_kiosk(client, kiosk_headers, stay_token)
+    code = paid.json()["order"]["code"]
+    events = await recorded_events(db_settings)
+    assert [data for kind, data in events if kind == "order.paid"] == [
+        {"order_code": code, "channel": "kiosk", "total": 1000, "currency": "JPY", "ticket_ids": []}
+    ]
