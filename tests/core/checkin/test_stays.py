@@ -18,11 +18,12 @@ from core_service.demo.data import DemoFacility
 from core_service.models import CheckIn, Order, StayCharge, StayVisit, Ticket, utcnow
 from core_service.orders.expiry import expire_holds
 from core_service.platform.settings import Settings
+from kippu_contract.tokens import verify_token
 from tests.core.aftersales.test_receipts import download, pdf_text
 from tests.support.aftersales import EMAIL, data_tokens, html_client, scan
 from tests.support.stays import STAY_CODE, add_stay_product, buy_stay_at_kiosk, move_back
 from tests.support.web import pay_with_demo, query, run_in_session
-from tests.support.webhooks import add_endpoint, recorded_events
+from tests.support.webhooks import add_endpoint, kiosk_sale, recorded_events
 
 MINUTES = dt.timedelta(minutes=1)
 CHARGE = "/api/v1/kiosk/stays/charge"
@@ -330,3 +331,22 @@ async def test_a_kiosk_charge_announces_order_paid_to_webhooks(
     assert [data for kind, data in events if kind == "order.paid"] == [
         {"order_code": code, "channel": "kiosk", "total": 1000, "currency": "JPY", "ticket_ids": []}
     ]
+
+
+async def test_offline_gates_do_not_get_stay_tickets(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    gate_headers: dict[str, str],
+    kiosk_headers: dict[str, str],
+    stay_token: str,
+) -> None:
+    day_ticket = (await kiosk_sale(client, demo, kiosk_headers))["tickets"][0]["id"]
+    bundle = await client.get("/api/v1/gate/offline-bundle", headers=gate_headers)
+    assert bundle.status_code == 200, bundle.text
+    ids = {t["id"] for t in bundle.json()["tickets"]}
+    assert day_ticket in ids and verify_token(stay_token, _key(bundle)).subject_id not in ids
+
+
+def _key(bundle: Any) -> str:
+    key: str = bundle.json()["public_key"]
+    return key
