@@ -20,7 +20,7 @@ from core_service.orders.expiry import expire_holds
 from core_service.platform.settings import Settings
 from kippu_contract.tokens import verify_token
 from tests.core.aftersales.test_receipts import download, pdf_text
-from tests.support.aftersales import EMAIL, data_tokens, html_client, scan
+from tests.support.aftersales import EMAIL, data_tokens, html_client, scan, staff_headers
 from tests.support.stays import STAY_CODE, add_stay_product, buy_stay_at_kiosk, move_back
 from tests.support.web import pay_with_demo, query, run_in_session
 from tests.support.webhooks import add_endpoint, kiosk_sale, recorded_events
@@ -350,3 +350,25 @@ async def test_offline_gates_do_not_get_stay_tickets(
 def _key(bundle: Any) -> str:
     key: str = bundle.json()["public_key"]
     return key
+
+
+async def test_the_cancellation_api_refuses_a_charge_order_clearly(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    db_settings: Settings,
+    gate_headers: dict[str, str],
+    kiosk_headers: dict[str, str],
+    stay_token: str,
+) -> None:
+    await scan(client, gate_headers, stay_token, "entry")
+    _, paid = await _pay_at_kiosk(client, kiosk_headers, stay_token)
+    code = paid.json()["order"]["code"]
+    refused = await client.post(
+        f"/api/v1/orders/{code}/cancel",
+        json={},
+        headers={**await staff_headers(client, demo), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "conflict"
+    status = await query(db_settings, sa.select(Order.status).where(Order.code == code))
+    assert status[0][0] == "paid"
