@@ -68,6 +68,8 @@ MESSAGES = {
     "cancelled": ("キャンセルされたチケットです", "Ticket cancelled"),
     "not_valid_today": ("本日は有効ではありません", "Not valid today"),
     "wrong_facility": ("他の施設のチケットです", "Ticket for another facility"),
+    # With the amount when there is one (stays.due_messages).
+    "payment_due": ("精算が必要です", "Please pay your stay first"),
 }
 
 
