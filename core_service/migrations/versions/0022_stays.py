@@ -22,6 +22,14 @@ down_revision: str | None = "0021_billing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: The stay rate on ``product``: (column, server default).
+_RATE_COLUMNS = (
+    ("stay_unit_minutes", "30"),
+    ("stay_unit_price", "0"),
+    ("stay_daily_cap", "0"),
+    ("stay_free_minutes", "0"),
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -119,31 +127,19 @@ def upgrade() -> None:
             batch_op.f("ix_stay_charge_stay_visit_id"), ["stay_visit_id"], unique=False
         )
 
-    with op.batch_alter_table("product", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "stay_unit_minutes", sa.Integer(), server_default=sa.text("30"), nullable=False
-            )
-        )
-        batch_op.add_column(
-            sa.Column("stay_unit_price", sa.Integer(), server_default=sa.text("0"), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("stay_daily_cap", sa.Integer(), server_default=sa.text("0"), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column(
-                "stay_free_minutes", sa.Integer(), server_default=sa.text("0"), nullable=False
-            )
+    # Plain ALTER TABLE, not batch mode: on SQLite a batch recreates the table, which
+    # would drop product's tenant-cache triggers (0010_facility_config_version).
+    for name, default in _RATE_COLUMNS:
+        op.add_column(
+            "product",
+            sa.Column(name, sa.Integer(), server_default=sa.text(default), nullable=False),
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("product", schema=None) as batch_op:
-        batch_op.drop_column("stay_free_minutes")
-        batch_op.drop_column("stay_daily_cap")
-        batch_op.drop_column("stay_unit_price")
-        batch_op.drop_column("stay_unit_minutes")
+    for name, _ in reversed(_RATE_COLUMNS):
+        # SQLite 3.35+ drops a column in place, keeping the table's triggers.
+        op.execute(f"ALTER TABLE product DROP COLUMN {name}")
 
     with op.batch_alter_table("stay_charge", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_stay_charge_stay_visit_id"))
