@@ -19,7 +19,7 @@ Errors map onto the driver's exception tree (full drawing in :mod:`kiosk_driver.
         ├── Unauthorized         401/403
         ├── EnrolmentRejected    400/404 on enrol
         ├── InvalidRequest       400/422
-        └── OrderConflict        409: sold out or amount mismatch
+        └── OrderConflict        409: sold out, amount mismatch, a stale stay charge
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ from kippu_contract.v1.kiosk import (
     KioskOrderOut,
     StaffCallIn,
     StaffCallOut,
+    StayChargeOut,
+    StayOrderIn,
 )
 
 API = "/api/v1/kiosk"
@@ -108,6 +110,7 @@ class CoreClient:
         *,
         body: msgspec.Struct | None = None,
         headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
         auth: bool = True,
         enrol: bool = False,
     ) -> httpx.Response:
@@ -121,7 +124,9 @@ class CoreClient:
             content = msgspec.json.encode(body)
             all_headers["Content-Type"] = "application/json"
         try:
-            response = self._http.request(method, API + path, content=content, headers=all_headers)
+            response = self._http.request(
+                method, API + path, content=content, headers=all_headers, params=params
+            )
         except httpx.TransportError as exc:  # connect, read, timeouts, protocol errors
             raise CoreUnavailable(f"core unreachable: {exc!r}") from exc
         status = response.status_code
@@ -155,6 +160,19 @@ class CoreClient:
         response = self._request(
             "POST", "/orders", body=order, headers={"Idempotency-Key": idempotency_key}
         )
+        return OrderReply(_decode(response, KioskOrderOut), replayed=response.status_code == 200)
+
+    def stay_charge(self, token: str) -> StayChargeOut:
+        """What the time stay of a scanned ticket QR owes now (404: no stay in progress)."""
+        return _decode(
+            self._request("GET", "/stays/charge", params={"token": token}), StayChargeOut
+        )
+
+    def pay_stay(self, payment: StayOrderIn) -> OrderReply:
+        """Confirm a stay charge paid on the terminal. The quoted ``period_total`` is the
+        idempotency key: sending it again returns the same order (200); a stale quote is
+        an ``OrderConflict`` (409 ``charge_changed``), after which the payment is voided."""
+        response = self._request("POST", "/stays/orders", body=payment)
         return OrderReply(_decode(response, KioskOrderOut), replayed=response.status_code == 200)
 
     def heartbeat(self, beat: KioskHeartbeatIn) -> None:

@@ -17,7 +17,7 @@
     │   ├── Unauthorized            401/403: device token missing, wrong or revoked
     │   ├── EnrolmentRejected       400/404 on enrol: the one-time code is wrong or used
     │   ├── InvalidRequest          400/422: the sale itself is malformed
-    │   └── OrderConflict           409: sold out or amount mismatch (payment gets voided)
+    │   └── OrderConflict           409: sold out, amount mismatch, a stale stay charge (void)
     ├── PaymentFailed               the terminal did not take the money
     │   ├── PaymentDeclined         card/e-money/QR refused
     │   ├── PaymentTimeout          the visitor walked away
@@ -83,7 +83,8 @@ class InvalidRequest(CoreRefused):
 
 
 class OrderConflict(CoreRefused):
-    """409: sold out or amount mismatch; the terminal payment must be voided."""
+    """409: sold out, amount mismatch or a stale stay charge; the terminal payment must be
+    voided."""
 
 
 class PaymentFailed(KioskError):

@@ -21,12 +21,14 @@ class GateScanOut(ScanOut):
 
     ``admitted_count`` is how many people may pass (0 or 1 for a ticket code; the number of
     tickets admitted for a group code), so a turnstile can count them through.
+    ``amount_due`` is what a time stay owes before its exit (result ``payment_due``).
     """
 
     admitted_count: int = 0
     group: bool = False
     order_code: str | None = None
     admitted_ticket_ids: list[int] = msgspec.field(default_factory=list)
+    amount_due: int = 0
 
 
 async def scan_at_gate(
@@ -60,6 +62,7 @@ def _scan_out(outcome: ScanResult) -> GateScanOut:
         group=outcome.group,
         order_code=outcome.order_code or None,
         admitted_ticket_ids=[t.id for t in outcome.admitted_tickets],
+        amount_due=outcome.due,
     )
 
 

@@ -4,8 +4,8 @@ A gate fetches it while online and keeps it (the scanner page stores it in the
 browser). It holds the facility's Ed25519 public key, so the gate verifies K1 tokens
 itself (docs/qr-tokens.md); the tickets valid on the facility's local today, with their
 current secret version, uses left and whether they are passes; and the revocation list:
-cancelled tickets and the superseded versions of handed-on ones. Group codes are not in
-it: a group scan needs the server (docs/gates.md).
+cancelled tickets and the superseded versions of handed-on ones. Group codes and time
+stays are not in it: they need the server (docs/gates.md, docs/stays.md).
 
 The server stays the authority: what the gate decided offline is uploaded and
 reconciled by :mod:`core_service.checkin.conflicts`.
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Product, Ticket, utcnow
 from core_service.platform.tenancy import Tenant
+from kippu_contract.admission import ProductKind
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import TicketStatus
 from kippu_contract.v1.gate_offline import BundleTicket, OfflineBundle, RevokedCode
@@ -34,6 +35,9 @@ async def offline_bundle(session: AsyncSession, tenant: Tenant) -> OfflineBundle
                 Ticket.facility_id == tenant.id,
                 Ticket.valid_from <= today,
                 Ticket.valid_until >= today,
+                # A time stay's clock and charge live on the server (checkin.stays): an
+                # offline gate refuses its ticket as not in the bundle.
+                Product.kind != ProductKind.TIME_STAY,
             )
             .order_by(Ticket.id)
         )

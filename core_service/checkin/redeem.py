@@ -6,17 +6,18 @@ ORM that scan cost about 11 ms of core CPU (a transaction, seven statements, ORM
 built and refreshed) against 0.3 ms of PostgreSQL for the statement that decides it
 (docs/benchmarks.md, "Gate scans"). Here it is one prebuilt statement on asyncpg, its
 own transaction: a data-modifying CTE that reads the ticket with its product, and only if
-the scan is everyday (right secret version, not cancelled, not a pass, valid today) takes
-``use_ticket``'s conditional UPDATE and writes the check-in row, ``admitted`` when the
-UPDATE took a use and ``already_used`` when it did not. Two gates scanning one ticket at
-once both run it; the second waits for the first's row lock and then finds no use left,
-so the ticket is admitted once and both scans are logged.
+the scan is everyday (right secret version, not cancelled, not a pass or a time stay,
+valid today) takes ``use_ticket``'s conditional UPDATE and writes the check-in row,
+``admitted`` when the UPDATE took a use and ``already_used`` when it did not. Two gates
+scanning one ticket at once both run it; the second waits for the first's row lock and
+then finds no use left, so the ticket is admitted once and both scans are logged.
 
 Everything else writes nothing, returns None and takes the general path in
 :mod:`core_service.checkin.service`, which decides and logs it as before: SQLite, exits,
-annual passes (once a day, read from the check-in log), group codes, every other refusal (they
-are rare, and the general path writes their reasons), and facilities whose endpoints
-receive ``ticket.redeemed`` (the event must be written in the scan's transaction).
+annual passes (once a day, read from the check-in log), time stays (their entry starts
+a clock, :mod:`.stays`), group codes, every other refusal (they are rare, and the general
+path writes their reasons), and facilities whose endpoints receive ``ticket.redeemed``
+(the event must be written in the scan's transaction).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _SCAN = (
     " FROM ticket t JOIN product p ON p.id = t.product_id"
     " WHERE t.id = $1 AND t.facility_id = $2),"
     " everyday AS (SELECT 1 FROM t WHERE secret_version = $3 AND status <> 'cancelled'"
-    " AND kind <> 'annual_pass' AND valid_from <= $4 AND valid_until >= $4),"
+    " AND kind NOT IN ('annual_pass', 'time_stay') AND valid_from <= $4 AND valid_until >= $4),"
     " used AS ("
     " UPDATE ticket SET uses_left = uses_left - 1,"
     " status = CASE WHEN uses_left = 1 THEN 'used' ELSE status END,"

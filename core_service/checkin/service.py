@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.rules import first_use_valid_until
+from core_service.checkin import stays
 from core_service.checkin.redeem import redeem_everyday
 from core_service.models import (
     CheckIn,
@@ -46,7 +47,7 @@ from core_service.platform.database import updated_one
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import Redemption
 from core_service.webhooks import outbox
-from kippu_contract.admission import ADMISSION_KINDS
+from kippu_contract.admission import ADMISSION_KINDS, ProductKind
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus, TicketStatus, TransferState
 from kippu_contract.tokens import (
@@ -67,6 +68,8 @@ MESSAGES = {
     "cancelled": ("キャンセルされたチケットです", "Ticket cancelled"),
     "not_valid_today": ("本日は有効ではありません", "Not valid today"),
     "wrong_facility": ("他の施設のチケットです", "Ticket for another facility"),
+    # With the amount when there is one (stays.due_messages).
+    "payment_due": ("精算が必要です", "Please pay your stay first"),
 }
 
 
@@ -79,6 +82,8 @@ class ScanResult:
     group: bool = False
     admitted_tickets: tuple[Ticket, ...] = ()
     order_code: str = ""
+    #: ``payment_due`` only: the yen a time stay owes before its exit (checkin.stays).
+    due: int = 0
 
     @property
     def admitted(self) -> bool:
@@ -92,7 +97,7 @@ class ScanResult:
         return 1 if self.admitted else 0
 
     def message(self, locale: str) -> str:
-        ja, en = MESSAGES[self.result]
+        ja, en = stays.due_messages(self.due) if self.due else MESSAGES[self.result]
         if self.group and self.admitted:
             # Gate staff count the party through, so the number leads.
             n = self.admitted_count
@@ -207,6 +212,9 @@ async def _decide(
     product = await session.get(Product, ticket.product_id)
     if ticket.status == TicketStatus.CANCELLED:
         return ScanResult("cancelled", ticket, product), ""
+    if product is not None and product.kind == ProductKind.TIME_STAY:
+        stay = await stays.scan_stay(session, tenant, ticket, product, direction)
+        return ScanResult(stay.result, ticket, product, due=stay.due), stay.reason
     today = facility_today(tenant.facility.timezone)
     if not ticket.valid_from <= today <= ticket.valid_until:
         return ScanResult("not_valid_today", ticket, product), f"valid {ticket.valid_from}"

@@ -1,8 +1,10 @@
-"""Kiosk API: enrolment, catalog, sales with idempotency keys, heartbeats, staff calls.
+"""Kiosk API: enrolment, catalog, sales with idempotency keys, stay charges, heartbeats,
+staff calls.
 
 The handlers only take the request apart; the rules live in the kiosk services: which
 products a kiosk may sell in :mod:`.assortment`, the catalog in :mod:`.catalog`, the sale in
-:mod:`.sales`, heartbeats and staff calls in :mod:`.fleet`.
+:mod:`.sales`, a time stay's charge in :mod:`.stays`, heartbeats and staff calls in
+:mod:`.fleet`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +29,10 @@ from core_service.kiosks.schemas import (
     KioskOrderOut,
     StaffCallIn,
     StaffCallOut,
+    StayChargeOut,
+    StayOrderIn,
 )
+from core_service.kiosks.stays import pay_stay, stay_charge
 from core_service.platform.guards import requires_device
 from core_service.platform.principals import DevicePrincipal
 from core_service.platform.settings import Settings
@@ -78,6 +83,27 @@ class KioskController(Controller):
             idempotency_key=idempotency_key,
             settings=settings,
         )
+        return Response(sale.body, status_code=HTTP_201_CREATED if sale.created else HTTP_200_OK)
+
+    @get("/stays/charge")
+    async def stay_charge(
+        self,
+        token: FromQuery[str],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> StayChargeOut:
+        return await stay_charge(db_session, tenant, token)
+
+    @post("/stays/orders", status_code=HTTP_201_CREATED)
+    async def pay_stay(
+        self,
+        request: KioskRequest,
+        data: JSONBody[StayOrderIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[KioskOrderOut]:
+        """The idempotency key is the stay's period (``period_total``), not a header."""
+        sale = await pay_stay(db_session, tenant, request.user, data)
         return Response(sale.body, status_code=HTTP_201_CREATED if sale.created else HTTP_200_OK)
 
     @post("/heartbeat", status_code=HTTP_204_NO_CONTENT)

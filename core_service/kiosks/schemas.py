@@ -21,6 +21,8 @@ from kippu_contract.v1.kiosk import (
     SlotOut,
     StaffCallIn,
     StaffCallOut,
+    StayChargeOut,
+    StayOrderIn,
 )
 from kippu_contract.v1.staff import AllowedProductsIn, DeviceIn, DeviceOut, NewDeviceOut
 
@@ -42,4 +44,6 @@ __all__ = [
     "SlotOut",
     "StaffCallIn",
     "StaffCallOut",
+    "StayChargeOut",
+    "StayOrderIn",
 ]

@@ -18,6 +18,7 @@ from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
 from core_service.models.security import LoginAttempt
+from core_service.models.stays import StayCharge, StayVisit
 from core_service.models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -53,6 +54,8 @@ __all__ = [
     "Refund",
     "Product",
     "StaffUser",
+    "StayCharge",
+    "StayVisit",
     "SystemFeeStatement",
     "Ticket",
     "TicketTransfer",

@@ -62,6 +62,14 @@ class Product(ExportSequenced, TenantMixin, Timestamped, Base):
     #: Coupon books only: issue ``uses`` single-use tickets (tear-off coupons, one QR each)
     #: instead of one ticket with ``uses`` uses; a torn-off coupon can be handed to a child.
     coupon_tear_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # --- time-based stays (migration 0022_stays, core_service.catalog.stay_pricing) ---
+    #: Time stays only: ``stay_unit_price`` yen per ``stay_unit_minutes`` started after
+    #: the first ``stay_free_minutes``; at most ``stay_daily_cap`` yen per facility-local
+    #: day (0: no cap). The price category is what the stay ticket costs when bought.
+    stay_unit_minutes: Mapped[int] = mapped_column(default=30, server_default=sa.text("30"))
+    stay_unit_price: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    stay_daily_cap: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    stay_free_minutes: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
     price_categories: Mapped[list[PriceCategory]] = relationship(
         back_populates="product", order_by="PriceCategory.sort_order", lazy="selectin"

@@ -19,6 +19,7 @@ CHECKIN_RESULTS = (
     "cancelled",
     "not_valid_today",
     "wrong_facility",
+    "payment_due",  # a time stay's exit before its charge is paid (checkin.stays)
 )
 
 

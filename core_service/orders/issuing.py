@@ -20,12 +20,14 @@ from core_service.models import (
     Order,
     OrderLine,
     Product,
+    StayCharge,
     Ticket,
 )
 from core_service.models.catalog import PassHolder
 from core_service.orders import states
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import PaidOrder
+from kippu_contract.admission import ProductKind
 
 
 async def mark_paid(
@@ -48,6 +50,8 @@ async def issue_tickets(
     for line in lines:
         product = await session.get(Product, line.product_id)
         assert product is not None
+        if product.kind == ProductKind.TIME_STAY and await _is_stay_charge(session, order.id):
+            continue  # a stay's charge (checkin.stay_charges): the stay has its ticket
         holders = (
             (
                 await session.scalars(
@@ -67,6 +71,11 @@ async def issue_tickets(
         await note_first_purchase(session, order.customer_id, now)
     await session.refresh(order)
     return list(lines)
+
+
+async def _is_stay_charge(session: AsyncSession, order_id: int) -> bool:
+    found = await session.scalar(sa.select(StayCharge.id).where(StayCharge.order_id == order_id))
+    return found is not None
 
 
 async def convert_holds(session: AsyncSession, lines: list[OrderLine]) -> None:

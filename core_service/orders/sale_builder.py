@@ -114,7 +114,7 @@ def build_sale(
     payment = event = None
     if paid:
         assert request.payment is not None
-        payment, event = _immediate_payment(tenant, order, request.payment, now)
+        payment, event = immediate_payment(tenant, order, request.payment, now)
         for index, (line, order_line) in enumerate(zip(priced, lines, strict=True)):
             line_holders = [h for i, _, h in holders if i == index]
             first = len(tickets)
@@ -177,7 +177,7 @@ def _consents(tenant: Tenant, request: CheckoutRequest, now: dt.datetime) -> lis
     return consents
 
 
-def _immediate_payment(
+def immediate_payment(
     tenant: Tenant, order: Order, payment: ImmediatePayment, now: dt.datetime
 ) -> tuple[Payment, PaymentEvent]:
     record = Payment(

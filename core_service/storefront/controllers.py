@@ -32,6 +32,7 @@ from core_service.storefront.mypage_access import MYPAGE_DEPENDENCIES, MYPAGE_EX
 from core_service.storefront.payment_pages import PAYMENT_PAGE_HANDLERS
 from core_service.storefront.rendering import render_page, request_locale
 from core_service.storefront.shop import provide_shop, shop_context
+from core_service.storefront.stay_pages import STAY_PAGE_HANDLERS, stay_views
 from core_service.storefront.ticket_page import group_view, ticket_views
 
 
@@ -151,6 +152,8 @@ class ShopController(Controller):
                 "receipt_url": mypage.receipt_path(shop.facility.slug, order)
                 if order.paid_at is not None
                 else "",
+                # Time stays (F19): what an open stay owes, with its pay button.
+                "stays": await stay_views(db_session, shop, order),
             },
         )
 
@@ -464,4 +467,5 @@ WEB_ROUTE_HANDLERS: list[Any] = [
     MyPageController,
     *PAYMENT_PAGE_HANDLERS,
     *AFTERSALES_HANDLERS,
+    *STAY_PAGE_HANDLERS,
 ]

@@ -1,4 +1,5 @@
-"""The kiosk API (``/api/v1/kiosk/*``): enrolment, catalog, orders, heartbeats, staff calls.
+"""The kiosk API (``/api/v1/kiosk/*``): enrolment, catalog, orders, stay charges,
+heartbeats, staff calls.
 
 The core encodes these and the kiosk driver decodes the very same structs. The heartbeat
 is lenient on purpose: an older driver that sends fewer fields, or a newer one that sends
@@ -208,3 +209,36 @@ class StaffCallOut(msgspec.Struct):
     detail: str
     at: str
     closed_at: str | None = None
+
+
+class StayChargeOut(msgspec.Struct):
+    """What an open time stay owes now (``GET /api/v1/kiosk/stays/charge?token=``).
+
+    To pay it, the kiosk takes ``due`` on its terminal and sends ``period_total`` back
+    with the payment (``POST /api/v1/kiosk/stays/orders``): the pair names the period
+    paid for, so a retried request cannot charge it twice.
+    """
+
+    ticket_id: int
+    product_name_ja: str
+    product_name_en: str
+    entered_at: dt.datetime
+    computed_at: dt.datetime
+    #: Whole minutes stayed by ``computed_at``.
+    minutes: int
+    #: The stay's whole price by ``computed_at``; ``paid`` of it is paid, ``due`` is owed.
+    period_total: int
+    paid: int
+    due: int
+    tax_rate: int
+    message_ja: str
+    message_en: str
+
+
+class StayOrderIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Pay a stay's charge taken on the kiosk's terminal."""
+
+    token: str
+    period_total: int
+    payment: KioskPaymentIn
+    locale: str = "ja"

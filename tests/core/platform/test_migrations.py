@@ -396,3 +396,36 @@ def test_0020_moves_the_self_cancel_switch_into_the_cancellation_policy(
     assert after[second] == {"cancellation": {"self_cancel": False}}
     command.downgrade(alembic_config(settings), "0015_login_attempts_sessions")
     assert _facility_settings(settings)[demo.facility_id]["self_cancel"] is True
+
+
+def test_0022_keeps_the_product_tenant_cache_triggers_both_ways(
+    empty_db_settings: Settings,
+) -> None:
+    """Adding and dropping the stay rate columns must not recreate ``product`` (on SQLite
+    that would drop the triggers that bump facility.config_version)."""
+    from core_service.platform.database import alembic_config, upgrade_database
+
+    settings = empty_db_settings
+
+    async def product_triggers() -> set[str]:
+        engine = make_engine(settings)
+        async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                query = (
+                    "SELECT tgname FROM pg_trigger"
+                    " WHERE tgrelid = 'product'::regclass AND NOT tgisinternal"
+                )
+            else:
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                query += " AND tbl_name = 'product'"
+            names = set((await connection.execute(sa.text(query))).scalars())
+        await engine.dispose()
+        return names
+
+    upgrade_database(settings, "0021_billing")
+    before = asyncio.run(product_triggers())
+    assert before  # 0010 put them there
+    upgrade_database(settings, "0022_stays")
+    assert asyncio.run(product_triggers()) == before
+    command.downgrade(alembic_config(settings), "0021_billing")
+    assert asyncio.run(product_triggers()) == before

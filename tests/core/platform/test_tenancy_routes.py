@@ -86,6 +86,11 @@ PRICE = {"code": "route-table", "name_ja": "大人", "name_en": "Adult", "price"
 CAPACITY = {"date_from": "2030-01-01", "date_to": "2030-01-01", "capacity": 1}
 
 
+def _stay_payment(park: Park) -> dict[str, Any]:
+    payment = {"method": "qr", "reference": "t-2", "amount": 500}
+    return {"json": {"token": park.ticket_token, "period_total": 500, "payment": payment}}
+
+
 #: Every guarded route, by "METHOD path" as the route table spells it.
 CALLS: dict[str, Call] = {
     "POST /api/v1/auth/logout": Call("viewer"),
@@ -94,6 +99,10 @@ CALLS: dict[str, Call] = {
     "GET /api/v1/kiosk/catalog": Call("kiosk"),
     "POST /api/v1/kiosk/orders": Call("kiosk", _sale, targets_rows=True),
     "POST /api/v1/kiosk/heartbeat": Call("kiosk", lambda p: {"json": {}}),
+    "GET /api/v1/kiosk/stays/charge": Call(
+        "kiosk", lambda p: {"params": {"token": p.ticket_token}}, targets_rows=True
+    ),
+    "POST /api/v1/kiosk/stays/orders": Call("kiosk", _stay_payment, targets_rows=True),
     "POST /api/v1/devices/{device_id:int}/close-call": Call(
         "staff", lambda p: {"path": {"device_id": p.kiosk_id}}, targets_rows=True
     ),
