@@ -62,6 +62,13 @@ class Product(ExportSequenced, TenantMixin, Timestamped, Base):
     #: Coupon books only: issue ``uses`` single-use tickets (tear-off coupons, one QR each)
     #: instead of one ticket with ``uses`` uses; a torn-off coupon can be handed to a child.
     coupon_tear_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # --- gate rules (migration 0022_gate_rules, docs/gates.md "The rules of a scan") ---
+    #: Day tickets: an entry after an admitted exit admits again (without another use).
+    reentry_after_exit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Day tickets: a ride scan uses a use; off, a ride admits a visitor who has entered.
+    rides_use_ticket: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Timed admissions: minutes before and after the slot's start an entry admits.
+    slot_grace_minutes: Mapped[int] = mapped_column(default=30, server_default="30")
 
     price_categories: Mapped[list[PriceCategory]] = relationship(
         back_populates="product", order_by="PriceCategory.sort_order", lazy="selectin"

@@ -19,6 +19,12 @@ CHECKIN_RESULTS = (
     "cancelled",
     "not_valid_today",
     "wrong_facility",
+    # the gate rules (core_service/checkin/rules.py)
+    "not_entered",
+    "already_inside",
+    "ride_only",
+    "too_early",
+    "too_late",
 )
 
 
