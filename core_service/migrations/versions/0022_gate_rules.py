@@ -20,21 +20,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("reentry_after_exit", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("rides_use_ticket", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("slot_grace_minutes", sa.Integer(), server_default=sa.text("30"), nullable=False),
+    ]
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("product") as batch:
-        batch.add_column(
-            sa.Column("reentry_after_exit", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch.add_column(
-            sa.Column("rides_use_ticket", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch.add_column(
-            sa.Column("slot_grace_minutes", sa.Integer(), server_default="30", nullable=False)
-        )
+    for column in _columns():
+        # A plain ADD COLUMN (SQLite allows it with a constant default): a batch copy of
+        # the table would drop product's triggers (0010_facility_config_version).
+        op.add_column("product", column)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("product") as batch:
-        batch.drop_column("slot_grace_minutes")
-        batch.drop_column("rides_use_ticket")
-        batch.drop_column("reentry_after_exit")
+    for column in reversed(_columns()):
+        # A plain DROP COLUMN (SQLite 3.35+), for the same reason as in upgrade().
+        op.drop_column("product", column.name)
