@@ -106,6 +106,48 @@ async def last_passage(
     return await session.scalar(query)
 
 
+async def last_passages(session: AsyncSession, tenant: Tenant, day: dt.date) -> dict[int, str]:
+    """:func:`last_passage` of every ticket that passed on ``day``, by ticket id (for the
+    offline bundle): one read of the day's admitted entries and exits, oldest first."""
+    start, end = local_bounds(day, day, tenant.facility.timezone)
+    rows = await session.execute(
+        sa.select(CheckIn.ticket_id, CheckIn.direction)
+        .where(
+            CheckIn.facility_id == tenant.id,
+            CheckIn.ticket_id.is_not(None),
+            CheckIn.direction.in_(("entry", "exit")),
+            CheckIn.result == "admitted",
+            CheckIn.scanned_at >= start,
+            CheckIn.scanned_at < end,
+        )
+        .order_by(CheckIn.scanned_at, CheckIn.id)
+    )
+    return {ticket_id: direction for ticket_id, direction in rows if ticket_id is not None}
+
+
+async def offline_takes_use(
+    session: AsyncSession,
+    tenant: Tenant,
+    ticket: Ticket,
+    product: Product,
+    direction: str,
+    at: dt.datetime,
+) -> bool:
+    """Whether a scan a gate admitted offline at ``at`` uses the ticket on upload: as
+    online, exits, rides that take no use, coupon books at an entry (an older page may
+    have admitted one) and re-entries after an exit of that day do not."""
+    if direction == "exit" or (direction == "ride" and not ride_takes_use(product)):
+        return False
+    if direction == "entry" and entry_refusal(product) is not None:
+        return False
+    if direction == "entry" and product.reentry_after_exit:
+        day = at.astimezone(ZoneInfo(tenant.facility.timezone)).date()
+        # After an exit the entry is a re-entry; otherwise it takes the use (and a ticket
+        # already inside is a double admission).
+        return await last_passage(session, tenant, ticket.id, day, before=at) != "exit"
+    return True
+
+
 async def lock_ticket(session: AsyncSession, tenant: Tenant, ticket_id: int) -> None:
     """Hold the ticket's row until the commit, so a second gate deciding from the check-in
     log waits for this scan's row (READ COMMITTED: its next statement then sees it)."""
