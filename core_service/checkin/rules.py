@@ -63,7 +63,8 @@ def slot_refusal(
     window = slot_window(ticket.slot or "", product.slot_grace_minutes)
     if window is None:
         return None
-    local = (now or utcnow()).astimezone(ZoneInfo(timezone)).time().replace(tzinfo=None)
+    # To the minute, as the window is written (and as the scanner page decides offline).
+    local = (now or utcnow()).astimezone(ZoneInfo(timezone)).time().replace(second=0, microsecond=0)
     if local < window[0]:
         return "too_early"
     if local > window[1]:
