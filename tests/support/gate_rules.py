@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from litestar.testing import AsyncTestClient
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import Product, Ticket
 from core_service.models.catalog import PassHolder
 from core_service.platform.settings import Settings
-from tests.support.web import run_in_session
+from tests.support.web import query, run_in_session
 
 
 def _png() -> bytes:
@@ -24,6 +26,33 @@ def _png() -> bytes:
 
 #: A tiny real PNG, as a holder's photo.
 PNG = _png()
+
+
+async def buy(
+    client: AsyncTestClient[Any],
+    kiosk_headers: dict[str, str],
+    category: int,
+    price: int,
+    **line: Any,
+) -> dict[str, Any]:
+    """One ticket sold at the kiosk (``line`` adds ``slot``, ``holders``...), as answered."""
+    response = await client.post(
+        "/api/v1/kiosk/orders",
+        json={
+            "lines": [{"price_category_id": category, "quantity": 1, **line}],
+            "answers": {"consent_waiver": True},
+            "payment": {"method": "qr", "reference": "gate-rules", "amount": price},
+        },
+        headers={**kiosk_headers, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 201, response.text
+    ticket: dict[str, Any] = response.json()["tickets"][0]
+    return ticket
+
+
+async def uses_left(settings: Settings, ticket_id: int) -> int:
+    rows = await query(settings, sa.select(Ticket.uses_left).where(Ticket.id == ticket_id))
+    return int(rows[0][0])
 
 
 async def set_product(settings: Settings, product_id: int, **values: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,35 +17,14 @@ from litestar.testing import AsyncTestClient
 
 from core_service.checkin import rules
 from core_service.demo.data import DemoFacility
-from core_service.models import CheckIn, Product, Ticket
+from core_service.models import CheckIn, Product
 from core_service.platform.settings import Settings
 from kippu_contract.facility_time import facility_today
 from tests.support.aftersales import scan
-from tests.support.gate_rules import PNG, give_holder, set_product
+from tests.support.gate_rules import PNG, buy, give_holder, set_product, uses_left
 from tests.support.web import query
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-async def _buy(
-    client: AsyncTestClient[Any],
-    kiosk_headers: dict[str, str],
-    category: int,
-    price: int,
-    **line: Any,
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/kiosk/orders",
-        json={
-            "lines": [{"price_category_id": category, "quantity": 1, **line}],
-            "answers": {"consent_waiver": True},
-            "payment": {"method": "qr", "reference": "rules", "amount": price},
-        },
-        headers={**kiosk_headers, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert response.status_code == 201, response.text
-    ticket: dict[str, Any] = response.json()["tickets"][0]
-    return ticket
 
 
 async def _log(settings: Settings, ticket_id: int) -> list[tuple[str, str]]:
@@ -57,11 +35,6 @@ async def _log(settings: Settings, ticket_id: int) -> list[tuple[str, str]]:
         .order_by(CheckIn.id),
     )
     return [(direction, result) for direction, result in rows]
-
-
-async def _uses_left(settings: Settings, ticket_id: int) -> int:
-    rows = await query(settings, sa.select(Ticket.uses_left).where(Ticket.id == ticket_id))
-    return int(rows[0][0])
 
 
 async def _results(
@@ -79,7 +52,7 @@ async def test_without_reentry_a_day_ticket_is_not_admitted_again_after_its_exit
     kiosk_headers: dict[str, str],
     gate_headers: dict[str, str],
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     results = await _results(client, gate_headers, ticket["qr_token"], "entry", "exit", "entry")
     assert results == ["admitted", "admitted", "already_used"]
 
@@ -92,13 +65,13 @@ async def test_with_reentry_an_exit_lets_the_ticket_in_again_and_entry_twice_is_
     gate_headers: dict[str, str],
 ) -> None:
     await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     token = ticket["qr_token"]
     results = await _results(
         client, gate_headers, token, "entry", "entry", "exit", "entry", "entry"
     )
     assert results == ["admitted", "already_inside", "admitted", "admitted", "already_inside"]
-    assert await _uses_left(db_settings, ticket["id"]) == 0  # one use, at the first entry
+    assert await uses_left(db_settings, ticket["id"]) == 0  # one use, at the first entry
     assert (await _log(db_settings, ticket["id"]))[1] == ("entry", "already_inside")
 
 
@@ -110,7 +83,7 @@ async def test_already_inside_says_so_in_both_languages(
     gate_headers: dict[str, str],
 ) -> None:
     await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     await scan(client, gate_headers, ticket["qr_token"])
     answer = await scan(client, gate_headers, ticket["qr_token"])
     assert (answer["admitted"], answer["message_en"]) == (
@@ -130,7 +103,7 @@ async def test_an_exit_without_an_entry_today_is_refused_and_changes_nothing(
     kiosk_headers: dict[str, str],
     gate_headers: dict[str, str],
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     answer = await scan(client, gate_headers, ticket["qr_token"], "exit")
     assert (answer["result"], answer["admitted"], answer["admitted_count"]) == (
         "not_entered",
@@ -138,7 +111,7 @@ async def test_an_exit_without_an_entry_today_is_refused_and_changes_nothing(
         0,
     )
     assert answer["message_ja"] != answer["message_en"] and answer["message_en"]
-    assert await _uses_left(db_settings, ticket["id"]) == 1
+    assert await uses_left(db_settings, ticket["id"]) == 1
     # The ticket still enters, and then may leave.
     assert await _results(client, gate_headers, ticket["qr_token"], "entry", "exit") == [
         "admitted",
@@ -159,7 +132,7 @@ async def test_an_entry_refused_is_no_entry_for_the_exit(
     gate_headers: dict[str, str],
 ) -> None:
     """Only an admitted entry counts: a coupon book refused at the entry cannot exit."""
-    ticket = await _buy(client, kiosk_headers, demo.coupon_category_id, 3000)
+    ticket = await buy(client, kiosk_headers, demo.coupon_category_id, 3000)
     assert await _results(client, gate_headers, ticket["qr_token"], "entry", "exit") == [
         "ride_only",
         "not_entered",
@@ -176,12 +149,12 @@ async def test_a_ride_on_a_day_ticket_admits_an_entered_visitor_without_a_use(
     kiosk_headers: dict[str, str],
     gate_headers: dict[str, str],
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     results = await _results(
         client, gate_headers, ticket["qr_token"], "ride", "entry", "ride", "ride", "exit", "ride"
     )
     assert results == ["not_entered", "admitted", "admitted", "admitted", "admitted", "not_entered"]
-    assert await _uses_left(db_settings, ticket["id"]) == 0  # the entry's use only
+    assert await uses_left(db_settings, ticket["id"]) == 0  # the entry's use only
 
 
 async def test_a_day_ticket_whose_rides_use_it_is_used_up_at_the_ride(
@@ -192,7 +165,7 @@ async def test_a_day_ticket_whose_rides_use_it_is_used_up_at_the_ride(
     gate_headers: dict[str, str],
 ) -> None:
     await set_product(db_settings, demo.day_ticket_id, rides_use_ticket=True)
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     first = await scan(client, gate_headers, ticket["qr_token"], "ride")
     second = await scan(client, gate_headers, ticket["qr_token"], "ride")
     assert (first["result"], first["ticket"]["uses_left"]) == ("admitted", 0)
@@ -209,7 +182,7 @@ async def test_a_coupon_book_at_the_entry_is_refused_and_keeps_its_rides(
     kiosk_headers: dict[str, str],
     gate_headers: dict[str, str],
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.coupon_category_id, 3000)
+    ticket = await buy(client, kiosk_headers, demo.coupon_category_id, 3000)
     entry = await scan(client, gate_headers, ticket["qr_token"], "entry")
     assert (entry["result"], entry["admitted"], entry["ticket"]["uses_left"]) == (
         "ride_only",
@@ -246,11 +219,11 @@ async def test_a_timed_ticket_enters_only_within_its_slot_and_grace(
     minute: int,
     result: str,
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="10:00")
+    ticket = await buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="10:00")
     monkeypatch.setattr(rules, "utcnow", lambda: _at(hour, minute))
     answer = await scan(client, gate_headers, ticket["qr_token"])
     assert answer["result"] == result
-    assert await _uses_left(db_settings, ticket["id"]) == (0 if result == "admitted" else 1)
+    assert await uses_left(db_settings, ticket["id"]) == (0 if result == "admitted" else 1)
 
 
 async def test_a_slot_refusal_names_the_slot_and_its_window(
@@ -260,7 +233,7 @@ async def test_a_slot_refusal_names_the_slot_and_its_window(
     gate_headers: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="13:00")
+    ticket = await buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="13:00")
     monkeypatch.setattr(rules, "utcnow", lambda: _at(12, 0))
     early = await scan(client, gate_headers, ticket["qr_token"])
     monkeypatch.setattr(rules, "utcnow", lambda: _at(14, 0))
@@ -280,7 +253,7 @@ async def test_the_grace_is_the_products(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await set_product(db_settings, demo.timed_ticket_id, slot_grace_minutes=90)
-    ticket = await _buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="10:00")
+    ticket = await buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="10:00")
     monkeypatch.setattr(rules, "utcnow", lambda: _at(8, 45))
     assert (await scan(client, gate_headers, ticket["qr_token"]))["result"] == "admitted"
 
@@ -293,7 +266,7 @@ async def test_the_slot_is_read_in_the_facilitys_time_zone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """10:00 in Tokyo is 01:00 UTC: a gate at 01:05 UTC admits the 10:00 slot."""
-    ticket = await _buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="10:00")
+    ticket = await buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="10:00")
     moment = _at(10, 5)
     assert moment.hour == 1  # the instant is UTC
     monkeypatch.setattr(rules, "utcnow", lambda: moment)
@@ -316,7 +289,7 @@ async def _buy_pass(
     holder = {"name": "山田花子", "birth_date": "1990-04-01"}
     if photo is not None:
         holder["photo"] = base64.b64encode(photo).decode()
-    return await _buy(client, kiosk, demo.pass_adult_category_id, 12000, holders=[holder])
+    return await buy(client, kiosk, demo.pass_adult_category_id, 12000, holders=[holder])
 
 
 async def test_a_pass_scan_shows_its_holder_and_the_gate_fetches_the_photo(
@@ -363,7 +336,7 @@ async def test_a_day_ticket_answer_has_no_holder(
     kiosk_headers: dict[str, str],
     gate_headers: dict[str, str],
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     answer = await scan(client, gate_headers, ticket["qr_token"])
     assert (answer["ticket"]["holder_name"], answer["ticket"]["holder_photo_url"]) == (None, None)
 
@@ -376,7 +349,7 @@ async def test_a_holder_on_a_product_that_requires_one_is_shown_on_postgresql_to
     gate_headers: dict[str, str],
 ) -> None:
     """A day product with holders leaves the everyday statement, which knows no holders."""
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     await set_product(db_settings, demo.day_ticket_id, holder_required=True)
     await give_holder(db_settings, ticket["id"], "Ken Yamada")
     answer = await scan(client, gate_headers, ticket["qr_token"])

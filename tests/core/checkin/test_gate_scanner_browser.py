@@ -53,13 +53,17 @@ def _rows(settings: Settings, statement: Any) -> list[Any]:
         return pool.submit(asyncio.run, query(settings, statement)).result()
 
 
-def _buy(base_url: str, demo: DemoFacility) -> dict[str, Any]:
+def _buy(
+    base_url: str, demo: DemoFacility, category: int = 0, price: int = 2000, **line: Any
+) -> dict[str, Any]:
     response = httpx.post(
         f"{base_url}/api/v1/kiosk/orders",
         json={
-            "lines": [{"price_category_id": demo.adult_category_id, "quantity": 1}],
+            "lines": [
+                {"price_category_id": category or demo.adult_category_id, "quantity": 1, **line}
+            ],
             "answers": {"consent_waiver": True},
-            "payment": {"method": "qr", "reference": "t-1", "amount": 2000},
+            "payment": {"method": "qr", "reference": "t-1", "amount": price},
         },
         headers={
             "Authorization": f"Bearer {demo.kiosk_token}",
@@ -128,35 +132,6 @@ def test_offline_scans_are_decided_in_the_browser_and_uploaded_once(
     assert uses_left == 0
 
 
-def _buy_pass_with_photo(base_url: str, demo: DemoFacility) -> dict[str, Any]:
-    holder = {
-        "name": "山田花子",
-        "birth_date": "1990-04-01",
-        "photo": base64.b64encode(PNG).decode(),
-    }
-    response = httpx.post(
-        f"{base_url}/api/v1/kiosk/orders",
-        json={
-            "lines": [
-                {
-                    "price_category_id": demo.pass_adult_category_id,
-                    "quantity": 1,
-                    "holders": [holder],
-                }
-            ],
-            "answers": {"consent_waiver": True},
-            "payment": {"method": "qr", "reference": "t-2", "amount": 12000},
-        },
-        headers={
-            "Authorization": f"Bearer {demo.kiosk_token}",
-            "Idempotency-Key": str(uuid.uuid4()),
-        },
-    )
-    assert response.status_code == 201, response.text
-    ticket: dict[str, Any] = response.json()["tickets"][0]
-    return ticket
-
-
 def test_the_page_shows_the_holder_and_decides_the_gate_rules_offline(
     live_gate: tuple[str, DemoFacility, Settings],
 ) -> None:
@@ -165,7 +140,12 @@ def test_the_page_shows_the_holder_and_decides_the_gate_rules_offline(
     from playwright.sync_api import expect, sync_playwright
 
     base_url, demo, settings = live_gate
-    pass_ticket = _buy_pass_with_photo(base_url, demo)
+    holder = {
+        "name": "山田花子",
+        "birth_date": "1990-04-01",
+        "photo": base64.b64encode(PNG).decode(),
+    }
+    pass_ticket = _buy(base_url, demo, demo.pass_adult_category_id, 12000, holders=[holder])
     ticket = _buy(base_url, demo)
     code = asyncio.run(_enrolment_code(settings, demo))
     with sync_playwright() as playwright:

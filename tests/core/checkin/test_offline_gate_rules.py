@@ -11,28 +11,11 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from core_service.demo.data import DemoFacility
-from core_service.models import GateConflict, Ticket
+from core_service.models import GateConflict
 from core_service.platform.settings import Settings
 from tests.support.aftersales import scan
-from tests.support.gate_rules import set_product
+from tests.support.gate_rules import buy, set_product, uses_left
 from tests.support.web import query
-
-
-async def _buy(
-    client: AsyncTestClient[Any], kiosk: dict[str, str], category: int, price: int, **line: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/kiosk/orders",
-        json={
-            "lines": [{"price_category_id": category, "quantity": 1, **line}],
-            "answers": {"consent_waiver": True},
-            "payment": {"method": "qr", "reference": "offline-rules", "amount": price},
-        },
-        headers={**kiosk, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert response.status_code == 201, response.text
-    ticket: dict[str, Any] = response.json()["tickets"][0]
-    return ticket
 
 
 def _scan(token: str, direction: str, minutes_ago: int) -> dict[str, Any]:
@@ -54,11 +37,6 @@ async def _upload(client: AsyncTestClient[Any], gate: dict[str, str], *scans: An
     return response.json()
 
 
-async def _uses_left(settings: Settings, ticket_id: int) -> int:
-    rows = await query(settings, sa.select(Ticket.uses_left).where(Ticket.id == ticket_id))
-    return int(rows[0][0])
-
-
 async def test_the_bundle_carries_the_rules_flags_the_slot_and_the_last_passage(
     client: AsyncTestClient[Any],
     db_settings: Settings,
@@ -67,8 +45,8 @@ async def test_the_bundle_carries_the_rules_flags_the_slot_and_the_last_passage(
     gate_headers: dict[str, str],
 ) -> None:
     await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
-    day = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
-    timed = await _buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="11:30")
+    day = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    timed = await buy(client, kiosk_headers, demo.timed_adult_category_id, 1500, slot="11:30")
     await scan(client, gate_headers, day["qr_token"], "entry")
     bundle = (await client.get("/api/v1/gate/offline-bundle", headers=gate_headers)).json()
     by_id = {t["id"]: t for t in bundle["tickets"]}
@@ -92,7 +70,7 @@ async def test_an_offline_ride_on_an_entered_day_ticket_uses_nothing_and_is_no_c
     kiosk_headers: dict[str, str],
     gate_headers: dict[str, str],
 ) -> None:
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     answer = await _upload(
         client,
         gate_headers,
@@ -101,7 +79,7 @@ async def test_an_offline_ride_on_an_entered_day_ticket_uses_nothing_and_is_no_c
         _scan(ticket["qr_token"], "ride", 10),
     )
     assert (answer["recorded"], answer["conflicts"]) == (3, 0)
-    assert await _uses_left(db_settings, ticket["id"]) == 0  # the entry's one use
+    assert await uses_left(db_settings, ticket["id"]) == 0  # the entry's one use
 
 
 async def test_an_offline_reentry_after_an_exit_is_no_conflict(
@@ -112,7 +90,7 @@ async def test_an_offline_reentry_after_an_exit_is_no_conflict(
     gate_headers: dict[str, str],
 ) -> None:
     await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     token = ticket["qr_token"]
     answer = await _upload(
         client,
@@ -134,7 +112,7 @@ async def test_an_offline_second_entry_without_an_exit_is_still_a_double_admissi
     gate_headers: dict[str, str],
 ) -> None:
     await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
-    ticket = await _buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
     token = ticket["qr_token"]
     answer = await _upload(
         client, gate_headers, _scan(token, "entry", 30), _scan(token, "entry", 10)
@@ -152,7 +130,7 @@ async def test_an_offline_coupon_book_entry_keeps_its_rides(
     gate_headers: dict[str, str],
 ) -> None:
     """An older scanner page may have admitted one; the server takes no ride for it."""
-    ticket = await _buy(client, kiosk_headers, demo.coupon_category_id, 3000)
+    ticket = await buy(client, kiosk_headers, demo.coupon_category_id, 3000)
     answer = await _upload(client, gate_headers, _scan(ticket["qr_token"], "entry", 10))
     assert (answer["recorded"], answer["conflicts"]) == (1, 0)
-    assert await _uses_left(db_settings, ticket["id"]) == 10
+    assert await uses_left(db_settings, ticket["id"]) == 10
