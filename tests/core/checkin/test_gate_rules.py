@@ -6,15 +6,19 @@ SQLite the general path decides all of them: both must answer and log alike.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.app import create_app
 from core_service.checkin import rules
 from core_service.demo.data import DemoFacility
 from core_service.models import CheckIn, Product
@@ -22,6 +26,7 @@ from core_service.platform.settings import Settings
 from kippu_contract.facility_time import facility_today
 from tests.support.aftersales import scan
 from tests.support.gate_rules import PNG, buy, give_holder, set_product, uses_left
+from tests.support.live_server import serve
 from tests.support.web import query
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -367,3 +372,37 @@ async def test_the_product_columns_default_to_todays_behaviour(
         ).where(Product.id == demo.day_ticket_id),
     )
     assert tuple(rows[0]) == (False, False, 30)
+
+
+async def test_concurrent_reentries_after_one_exit_admit_once(
+    client: AsyncTestClient[Any],
+    db_settings: Settings,
+    demo: DemoFacility,
+    kiosk_headers: dict[str, str],
+    gate_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not db_settings.database_url.startswith("postgresql"):
+        pytest.skip("concurrent gates are a PostgreSQL deployment")
+    await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
+    ticket = await buy(client, kiosk_headers, demo.adult_category_id, 2000)
+    token = ticket["qr_token"]
+    assert await _results(client, gate_headers, token, "entry", "exit") == ["admitted"] * 2
+    # Every commit waits a little, so each scan's decision is still uncommitted while the
+    # others decide: without the row lock, each would see the exit as the last passage.
+    commit = AsyncSession.commit
+
+    async def slow_commit(self: AsyncSession) -> None:
+        await asyncio.sleep(0.2)
+        await commit(self)
+
+    monkeypatch.setattr(AsyncSession, "commit", slow_commit)
+    # A real server: the in-process test client runs one request at a time.
+    with serve(create_app(db_settings, background=False)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, headers=gate_headers) as http:
+            responses = await asyncio.gather(
+                *(http.post("/api/v1/gate/scan", json={"token": token}) for _ in range(4))
+            )
+    monkeypatch.undo()
+    results = sorted(r.json()["result"] for r in responses)
+    assert results == ["admitted"] + ["already_inside"] * 3
