@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.app import create_app
 from core_service.checkin import rules
 from core_service.demo.data import DemoFacility
-from core_service.models import CheckIn, Product
+from core_service.models import CheckIn, Facility, Order, Product
+from core_service.orders.presenters import group_token
 from core_service.platform.settings import Settings
 from kippu_contract.facility_time import facility_today
 from tests.support.aftersales import scan
@@ -406,3 +408,41 @@ async def test_concurrent_reentries_after_one_exit_admit_once(
     monkeypatch.undo()
     results = sorted(r.json()["result"] for r in responses)
     assert results == ["admitted"] + ["already_inside"] * 3
+
+
+async def _group_of_two(
+    client: AsyncTestClient[Any], settings: Settings, demo: DemoFacility, kiosk: dict[str, str]
+) -> tuple[str, list[int]]:
+    """A paid kiosk order of two day tickets: its group code and the ticket ids."""
+    response = await client.post(
+        "/api/v1/kiosk/orders",
+        json={
+            "lines": [{"price_category_id": demo.adult_category_id, "quantity": 2}],
+            "answers": {"consent_waiver": True},
+            "payment": {"method": "qr", "reference": "group", "amount": 4000},
+        },
+        headers={**kiosk, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 201, response.text
+    code = response.json()["order"]["code"]
+    order = (await query(settings, sa.select(Order).where(Order.code == code)))[0][0]
+    facility = await query(settings, sa.select(Facility).where(Facility.id == demo.facility_id))
+    token = group_token(facility[0][0], order, settings.secret_key)
+    return token, [t["id"] for t in response.json()["tickets"]]
+
+
+async def test_a_group_code_follows_the_rules_for_each_member(
+    client: AsyncTestClient[Any],
+    db_settings: Settings,
+    demo: DemoFacility,
+    kiosk_headers: dict[str, str],
+    gate_headers: dict[str, str],
+) -> None:
+    token, ids = await _group_of_two(client, db_settings, demo, kiosk_headers)
+    answers = [await scan(client, gate_headers, token, d) for d in ("exit", "entry", "ride")]
+    assert [(a["result"], a["admitted_count"]) for a in answers] == [
+        ("not_entered", 0),
+        ("admitted", 2),
+        ("admitted", 2),
+    ]
+    assert [await uses_left(db_settings, i) for i in ids] == [0, 0]  # the entry's use only
