@@ -8,7 +8,9 @@ time. A ticket the gate admitted is used on the server the way an online scan us
 ticket was already used, cancelled or handed on meanwhile, the visitor has still gone
 through: the scan is logged with result ``conflict`` and a :class:`GateConflict` row
 lists it for staff (``GET /api/v1/gate-conflicts``) beside the admission it collides
-with. Nothing is dropped.
+with. Nothing is dropped. Admitted scans that take no use online take none here either
+(:func:`core_service.checkin.rules.offline_takes_use`): exits, rides on day tickets, a
+coupon book at an entry, a re-entry after an exit of that day.
 
 Two uploads racing with the same nonce: the unique constraint refuses the second, whose
 transaction rolls back whole (409); the gate keeps its queue and the retry answers
@@ -26,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core_service.checkin.rules import offline_takes_use
 from core_service.checkin.service import DIRECTIONS, announce_redeemed
 from core_service.models import CheckIn, Device, GateConflict, OfflineScan, Product, Ticket, utcnow
 from core_service.models.operations import CHECKIN_RESULTS
@@ -64,6 +67,8 @@ class _Applied:
     ticket: Ticket | None
     conflict: str | None = None
     earlier: CheckIn | None = None
+    #: Whether the scan used the ticket (exits, re-entries and free rides do not).
+    used: bool = False
 
 
 async def upload_offline_scans(
@@ -115,7 +120,7 @@ async def upload_offline_scans(
                     detected_at=now,
                 )
             )
-        elif applied.checkin.result == "admitted" and applied.ticket and scan.direction != "exit":
+        elif applied.used and applied.ticket:
             redeemed.append((applied.ticket, scan.direction))
         outcomes.append(OfflineScanOutcome(scan.nonce, "recorded", applied.conflict))
     for ticket, direction in redeemed:
@@ -175,12 +180,19 @@ async def _apply(
     result, reason = scan.result, "offline"
     conflict: str | None = None
     earlier: CheckIn | None = None
+    used = False
     if scan.result == "admitted" and scan.direction != "exit":
         if problem is not None:
             conflict = problem
         else:
             assert ticket is not None  # no problem means a ticket
-            if not await _use(session, tenant, ticket, scan.direction, scanned_at):
+            product = await session.get(Product, ticket.product_id)
+            assert product is not None
+            takes_use = await offline_takes_use(
+                session, tenant, ticket, product, scan.direction, scanned_at
+            )
+            used = takes_use and await _use(session, tenant, ticket, scan.direction, scanned_at)
+            if takes_use and not used:
                 conflict = "double_admission"
                 earlier = await _earlier_admission(session, tenant, ticket.id, scan.direction)
         if conflict is not None:
@@ -198,7 +210,7 @@ async def _apply(
     await session.flush()
     if ticket is not None:
         await session.refresh(ticket)
-    return _Applied(checkin, ticket, conflict, earlier)
+    return _Applied(checkin, ticket, conflict, earlier, used)
 
 
 async def _ticket_of(

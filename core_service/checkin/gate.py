@@ -7,11 +7,13 @@ This is the gate's hot path (see docs/benchmarks.md): it adds nothing to
 from __future__ import annotations
 
 import msgspec
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.checkin.schemas import PublicKeyOut, ScanIn, ScanOut, ScanTicketOut
 from core_service.checkin.service import DIRECTIONS, ScanResult, scan
-from core_service.platform.errors import InvalidInput
+from core_service.models.catalog import PassHolder
+from core_service.platform.errors import InvalidInput, NotFound
 from core_service.platform.tenancy import Tenant, load_tenant
 from core_service.plugins.host import PluginHost
 
@@ -51,6 +53,8 @@ def _scan_out(outcome: ScanResult) -> GateScanOut:
             uses_left=outcome.ticket.uses_left,
             valid_from=outcome.ticket.valid_from,
             valid_until=outcome.ticket.valid_until,
+            holder_name=outcome.holder_name or None,
+            holder_photo_url=holder_photo_path(outcome.ticket.id) if outcome.holder_photo else None,
         )
     return GateScanOut(
         result=outcome.result,
@@ -64,6 +68,26 @@ def _scan_out(outcome: ScanResult) -> GateScanOut:
         admitted_ticket_ids=[t.id for t in outcome.admitted_tickets],
         amount_due=outcome.due,
     )
+
+
+def holder_photo_path(ticket_id: int) -> str:
+    return f"/api/v1/gate/holders/{ticket_id}/photo"
+
+
+async def holder_photo(session: AsyncSession, tenant: Tenant, ticket_id: int) -> tuple[bytes, str]:
+    """The photo of a ticket's holder and its media type, for a gate of the same facility."""
+    row = (
+        await session.execute(
+            sa.select(PassHolder.photo, PassHolder.photo_type).where(
+                PassHolder.facility_id == tenant.id,
+                PassHolder.ticket_id == ticket_id,
+                PassHolder.photo.is_not(None),
+            )
+        )
+    ).first()
+    if row is None or not row.photo:
+        raise NotFound("No holder photo for this ticket.", "この券の所有者の写真はありません。")
+    return row.photo, row.photo_type or "application/octet-stream"
 
 
 async def public_key(session: AsyncSession, host: PluginHost, slug: str) -> PublicKeyOut:

@@ -3,7 +3,9 @@
 A gate fetches it while online and keeps it (the scanner page stores it in the
 browser). It holds the facility's Ed25519 public key, so the gate verifies K1 tokens
 itself (docs/qr-tokens.md); the tickets valid on the facility's local today, with their
-current secret version, uses left and whether they are passes; and the revocation list:
+current secret version, uses left, whether they are passes, what the gate rules need
+(the product's kind and flags, the slot, the last passage of the day on the server); and
+the revocation list:
 cancelled tickets and the superseded versions of handed-on ones. Group codes and time
 stays are not in it: they need the server (docs/gates.md, docs/stays.md).
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.checkin.rules import last_passages
 from core_service.models import Product, Ticket, utcnow
 from core_service.platform.tenancy import Tenant
 from kippu_contract.admission import ProductKind
@@ -42,6 +45,7 @@ async def offline_bundle(session: AsyncSession, tenant: Tenant) -> OfflineBundle
             .order_by(Ticket.id)
         )
     ).all()
+    passages = await last_passages(session, tenant, today)
     tickets: list[BundleTicket] = []
     revoked: list[RevokedCode] = []
     for ticket, product in rows:
@@ -62,6 +66,13 @@ async def offline_bundle(session: AsyncSession, tenant: Tenant) -> OfflineBundle
                 valid_until=ticket.valid_until,
                 product_name_ja=product.name_ja,
                 product_name_en=product.name_en,
+                kind=product.kind,
+                reentry_after_exit=product.reentry_after_exit,
+                rides_use_ticket=product.rides_use_ticket,
+                slot=ticket.slot or "",
+                slot_grace_minutes=product.slot_grace_minutes,
+                last_passage=passages.get(ticket.id, ""),
+                holder_name=ticket.holder_name or "",
             )
         )
     return OfflineBundle(

@@ -15,9 +15,14 @@ then finds no use left, so the ticket is admitted once and both scans are logged
 Everything else writes nothing, returns None and takes the general path in
 :mod:`core_service.checkin.service`, which decides and logs it as before: SQLite, exits,
 annual passes (once a day, read from the check-in log), time stays (their entry starts
-a clock, :mod:`.stays`), group codes, every other refusal (they are rare, and the general
-path writes their reasons), and facilities whose endpoints receive ``ticket.redeemed``
-(the event must be written in the scan's transaction).
+a clock, :mod:`.stays`), group codes, every other refusal (they
+are rare, and the general path writes their reasons), and facilities whose endpoints
+receive ``ticket.redeemed`` (the event must be written in the scan's transaction). So do
+the cases of the gate rules (:mod:`core_service.checkin.rules`), told apart inside the
+statement from the product's columns: timed tickets (their slot window), products with
+re-entry (the check-in log decides) or a holder (the answer shows the holder), a coupon
+book at an entry (``ride_only``) and a day ticket at a ride whose product does not use it
+there. The everyday entry of a day ticket and the ride of a coupon book stay here.
 """
 
 from __future__ import annotations
@@ -40,11 +45,16 @@ from kippu_contract.webhooks import TICKET_REDEEMED
 _SCAN = (
     "WITH t AS ("
     " SELECT t.order_id, t.product_id, t.status, t.secret_version, t.valid_from,"
-    " t.valid_until, t.uses_left, p.kind, p.name_ja, p.name_en"
+    " t.valid_until, t.uses_left, p.kind, p.name_ja, p.name_en, p.reentry_after_exit,"
+    " p.rides_use_ticket, p.holder_required"
     " FROM ticket t JOIN product p ON p.id = t.product_id"
     " WHERE t.id = $1 AND t.facility_id = $2),"
     " everyday AS (SELECT 1 FROM t WHERE secret_version = $3 AND status <> 'cancelled'"
-    " AND kind NOT IN ('annual_pass', 'time_stay') AND valid_from <= $4 AND valid_until >= $4),"
+    " AND kind NOT IN ('annual_pass', 'time_stay') AND valid_from <= $4 AND valid_until >= $4"
+    # The gate rules' cases take the general path (core_service/checkin/rules.py).
+    " AND kind <> 'timed_admission' AND NOT reentry_after_exit AND NOT holder_required"
+    " AND NOT (kind = 'coupon_book' AND $7 = 'entry')"
+    " AND NOT (kind = 'day_admission' AND $7 = 'ride' AND NOT rides_use_ticket)),"
     " used AS ("
     " UPDATE ticket SET uses_left = uses_left - 1,"
     " status = CASE WHEN uses_left = 1 THEN 'used' ELSE status END,"

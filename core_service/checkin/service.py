@@ -18,6 +18,11 @@ ticket's row has been locked by a conditional UPDATE in the same transaction, so
 gates scanning one pass at once admit it once (the second waits for the first's commit
 and then sees its check-in row). A pass valid from first use gets its end date at its
 first admitted entry.
+
+Before a scan takes a use it passes the park's rules (:mod:`core_service.checkin.rules`,
+docs/gates.md): exits and rides on day tickets admit only a ticket inside the park,
+re-entry after an exit where the product allows it, coupon books only at rides, timed
+tickets only around their slot. :func:`_pass` applies them, for single and group scans.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.rules import first_use_valid_until
-from core_service.checkin import stays
+from core_service.checkin import rules, stays
 from core_service.checkin.redeem import redeem_everyday
 from core_service.models import (
     CheckIn,
@@ -42,6 +47,7 @@ from core_service.models import (
     TicketTransfer,
     utcnow,
 )
+from core_service.models.catalog import PassHolder
 from core_service.orders import states as order_states
 from core_service.platform.database import updated_one
 from core_service.platform.tenancy import Tenant
@@ -70,6 +76,26 @@ MESSAGES = {
     "wrong_facility": ("他の施設のチケットです", "Ticket for another facility"),
     # With the amount when there is one (stays.due_messages).
     "payment_due": ("精算が必要です", "Please pay your stay first"),
+    "not_entered": (
+        "入場の記録がありません（本日の入場後のみ通れます）",
+        "Not entered: no entry today since the last exit",
+    ),
+    "already_inside": (
+        "入場中です（退場の記録がありません）",
+        "Already inside: no exit since the last entry",
+    ),
+    "ride_only": (
+        "乗り物専用のチケットです（入場には使えません）",
+        "Ride ticket: not valid for entry",
+    ),
+    "too_early": (
+        "{slot}の回は{opens}から入場できます",
+        "Too early: the {slot} slot admits from {opens}",
+    ),
+    "too_late": (
+        "{slot}の回の入場は{closes}までです",
+        "Too late: the {slot} slot admitted until {closes}",
+    ),
 }
 
 
@@ -84,6 +110,13 @@ class ScanResult:
     order_code: str = ""
     #: ``payment_due`` only: the yen a time stay owes before its exit (checkin.stays).
     due: int = 0
+    #: A ticket with a holder (annual passes): the name, and whether a photo is on file.
+    holder_name: str = ""
+    holder_photo: bool = False
+    #: The admitted tickets this scan used (took a use, or a pass's entry of the day), for
+    #: the ``ticket.redeemed`` webhook; exits, re-entries and rides that take no use are
+    #: admitted without one (the plugins' hook still hears of every admitted scan).
+    used: tuple[Ticket, ...] = ()
 
     @property
     def admitted(self) -> bool:
@@ -98,6 +131,9 @@ class ScanResult:
 
     def message(self, locale: str) -> str:
         ja, en = stays.due_messages(self.due) if self.due else MESSAGES[self.result]
+        if self.result in ("too_early", "too_late"):
+            texts = rules.slot_texts(self.ticket, self.product)
+            ja, en = ja.format(**texts), en.format(**texts)
         if self.group and self.admitted:
             # Gate staff count the party through, so the number leads.
             n = self.admitted_count
@@ -113,7 +149,9 @@ async def scan(
         return await scan_group(session, tenant, token, group_claim, direction, device_id)
     everyday = await redeem_everyday(session, tenant, token, direction, device_id)
     if everyday is not None:
-        outcome = ScanResult(*everyday)
+        result, ticket, product = everyday
+        used = (ticket,) if result == "admitted" else ()
+        outcome = ScanResult(result, ticket, product, used=used)
     else:
         outcome = await _scan_and_log(session, tenant, token, direction, device_id)
     if outcome.admitted and outcome.ticket is not None:
@@ -156,8 +194,7 @@ async def _scan_and_log(
 ) -> ScanResult:
     """Any ticket scan, through the ORM in one transaction with its check-in row."""
     outcome, reason = await _decide(session, tenant, token, direction)
-    if outcome.admitted and outcome.ticket is not None:
-        await _announce(session, tenant, [outcome.ticket], direction, device_id)
+    await _announce(session, tenant, outcome.used, direction, device_id)
     session.add(
         CheckIn(
             facility_id=tenant.id,
@@ -181,9 +218,8 @@ async def _announce(
     device_id: int | None,
     order_code: str = "",
 ) -> None:
-    """The ``ticket.redeemed`` webhooks of a scan, in its transaction. An exit admits
-    without using the ticket, so it redeems nothing."""
-    if direction != "exit":
+    """The ``ticket.redeemed`` webhooks of a scan's used tickets, in its transaction."""
+    if tickets:
         await outbox.record_redemptions(
             session, tenant, tickets, direction=direction, gate_id=device_id, order_code=order_code
         )
@@ -214,16 +250,64 @@ async def _decide(
         return ScanResult("cancelled", ticket, product), ""
     if product is not None and product.kind == ProductKind.TIME_STAY:
         stay = await stays.scan_stay(session, tenant, ticket, product, direction)
-        return ScanResult(stay.result, ticket, product, due=stay.due), stay.reason
+        # Only the entry takes the ticket's use (it starts the clock); the exit closes it.
+        used = (ticket,) if stay.result == "admitted" and direction == "entry" else ()
+        return ScanResult(stay.result, ticket, product, due=stay.due, used=used), stay.reason
     today = facility_today(tenant.facility.timezone)
     if not ticket.valid_from <= today <= ticket.valid_until:
         return ScanResult("not_valid_today", ticket, product), f"valid {ticket.valid_from}"
-    if direction == "exit":
-        return ScanResult("admitted", ticket, product), "exit"
+    assert product is not None  # a ticket's product is never deleted (foreign key)
+    result, took_use = await _pass(session, tenant, ticket, product, direction, today)
+    if took_use:
+        await session.refresh(ticket)
+    name, photo = await _holder(session, tenant, ticket)
+    reason = "exit" if direction == "exit" and result == "admitted" else ""
+    if result in ("too_early", "too_late"):
+        reason = f"slot {ticket.slot}"
+    used = (ticket,) if took_use else ()
+    outcome = ScanResult(result, ticket, product, holder_name=name, holder_photo=photo, used=used)
+    return outcome, reason
+
+
+async def _pass(
+    session: AsyncSession,
+    tenant: Tenant,
+    ticket: Ticket,
+    product: Product,
+    direction: str,
+    today: dt.date,
+) -> tuple[str, bool]:
+    """The result of ``ticket`` (valid today) passing in ``direction`` after the rules of
+    :mod:`core_service.checkin.rules`, and whether it took a use (then the ticket is used)."""
+    if direction == "exit" or (direction == "ride" and not rules.ride_takes_use(product)):
+        return await rules.inside_result(session, tenant, ticket, today), False
+    if direction == "entry":
+        refusal = rules.entry_refusal(product)
+        if refusal is not None:
+            return refusal, False
+        again = await rules.reentry_result(session, tenant, ticket, product, today)
+        if again is not None:
+            return again, False
+    refusal = rules.slot_refusal(ticket, product, tenant.facility.timezone)
+    if refusal is not None:
+        return refusal, False
     if not await _use_once(session, tenant, ticket, direction):
-        return ScanResult("already_used", ticket, product), ""
-    await session.refresh(ticket)
-    return ScanResult("admitted", ticket, product), ""
+        return "already_used", False
+    return "admitted", True
+
+
+async def _holder(session: AsyncSession, tenant: Tenant, ticket: Ticket) -> tuple[str, bool]:
+    """The holder's name and whether their photo is on file (only tickets with a name)."""
+    if not ticket.holder_name:
+        return "", False
+    photo = await session.scalar(
+        sa.select(PassHolder.id).where(
+            PassHolder.facility_id == tenant.id,
+            PassHolder.ticket_id == ticket.id,
+            PassHolder.photo.is_not(None),
+        )
+    )
+    return ticket.holder_name, photo is not None
 
 
 async def _use_once(
@@ -314,9 +398,7 @@ async def scan_group(
                 scanned_at=now,
             )
         )
-    await _announce(
-        session, tenant, outcome.admitted_tickets, direction, device_id, outcome.order_code
-    )
+    await _announce(session, tenant, outcome.used, direction, device_id, outcome.order_code)
     if not outcome.admitted_tickets:
         session.add(
             CheckIn(
@@ -375,17 +457,38 @@ async def _decide_group(
         return ScanResult("cancelled", group=True, order_code=order.code), "no live tickets"
     if not today_members:
         return ScanResult("not_valid_today", group=True, order_code=order.code), "group"
-    if direction == "exit":
-        admitted = tuple(today_members)
-    else:
-        admitted = tuple(
-            [t for t in today_members if await _use_once(session, tenant, t, direction)]
+    products = {
+        p.id: p
+        for p in await session.scalars(
+            sa.select(Product).where(Product.id.in_({t.product_id for t in today_members}))
         )
-        for ticket in admitted:
-            await session.refresh(ticket)
+    }
+    results = [
+        (t, *await _pass(session, tenant, t, products[t.product_id], direction, today))
+        for t in today_members
+    ]
+    admitted = tuple(t for t, result, _ in results if result == "admitted")
+    used = tuple(t for t, _, took_use in results if took_use)
+    for ticket in used:
+        await session.refresh(ticket)
     if not admitted:
-        return ScanResult("already_used", group=True, order_code=order.code), "group"
+        # The first member's refusal speaks for the group (they usually share it); a slot
+        # refusal names that member's slot.
+        first, refusal, _ = results[0]
+        named = refusal in ("too_early", "too_late")
+        return (
+            ScanResult(
+                refusal,
+                first if named else None,
+                products[first.product_id] if named else None,
+                group=True,
+                order_code=order.code,
+            ),
+            "group",
+        )
     return (
-        ScanResult("admitted", group=True, admitted_tickets=admitted, order_code=order.code),
+        ScanResult(
+            "admitted", group=True, admitted_tickets=admitted, order_code=order.code, used=used
+        ),
         "group",
     )

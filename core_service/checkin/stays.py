@@ -90,7 +90,8 @@ async def scan_stay(
         return await _enter(session, tenant, ticket, now)
     visit = await _visit(session, tenant, ticket.id)
     if visit is None:
-        return StayScan("admitted", "exit, stay not started")
+        # As for every ticket (checkin.rules): no exit without an entry.
+        return StayScan("not_entered", "exit, stay not started")
     if visit.exited_at is not None:
         return StayScan("already_used", "stay closed")
     quote = await quote_visit(session, tenant, visit, ticket, product, now)

@@ -70,6 +70,13 @@ class Product(ExportSequenced, TenantMixin, Timestamped, Base):
     stay_unit_price: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     stay_daily_cap: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     stay_free_minutes: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    # --- gate rules (migration 0023_gate_rules, docs/gates.md "The rules of a scan") ---
+    #: Day tickets: an entry after an admitted exit admits again (without another use).
+    reentry_after_exit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Day tickets: a ride scan uses a use; off, a ride admits a visitor who has entered.
+    rides_use_ticket: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Timed admissions: minutes before and after the slot's start an entry admits.
+    slot_grace_minutes: Mapped[int] = mapped_column(default=30, server_default="30")
 
     price_categories: Mapped[list[PriceCategory]] = relationship(
         back_populates="product", order_by="PriceCategory.sort_order", lazy="selectin"

@@ -20,6 +20,12 @@ CHECKIN_RESULTS = (
     "not_valid_today",
     "wrong_facility",
     "payment_due",  # a time stay's exit before its charge is paid (checkin.stays)
+    # the gate rules (core_service/checkin/rules.py)
+    "not_entered",
+    "already_inside",
+    "ride_only",
+    "too_early",
+    "too_late",
 )
 
 

@@ -19,6 +19,11 @@ class ScanTicketOut(msgspec.Struct):
     uses_left: int
     valid_from: dt.date
     valid_until: dt.date
+    #: Tickets with a holder (annual passes): the holder's name, for the gate to compare.
+    holder_name: str | None = None
+    #: Where the gate fetches the holder's photo with its device token
+    #: (``GET /api/v1/gate/holders/{ticket_id}/photo``); None when none is on file.
+    holder_photo_url: str | None = None
 
 
 class ScanOut(msgspec.Struct):

@@ -28,6 +28,18 @@ class BundleTicket(msgspec.Struct):
     valid_until: dt.date
     product_name_ja: str
     product_name_en: str
+    # --- the gate rules (docs/gates.md, "The rules of a scan"), for deciding offline ---
+    #: The product's kind (``day_admission``, ``coupon_book``, ``timed_admission``...).
+    kind: str = ""
+    reentry_after_exit: bool = False
+    rides_use_ticket: bool = False
+    #: Timed tickets: the slot ("10:00") and the minutes before and after it that admit.
+    slot: str = ""
+    slot_grace_minutes: int = 0
+    #: The ticket's last admitted ``entry`` or ``exit`` of the day on the server, or "".
+    last_passage: str = ""
+    #: The holder's name (passes); the photo needs the network.
+    holder_name: str = ""
 
 
 class RevokedCode(msgspec.Struct):

@@ -17,7 +17,11 @@ _HERE = Path(__file__).parent
 _PAGE = (_HERE / "index.html").read_bytes()
 
 
-@get("/gate/", include_in_schema=False)
+#: The holder's photo is fetched with the device token and shown from a ``blob:`` URL.
+_CSP_SOURCES = {"img-src": ["blob:"]}
+
+
+@get("/gate/", include_in_schema=False, opt={"csp_sources": _CSP_SOURCES})
 async def scanner_page() -> Response[bytes]:
     # The page is the same for every gate: the device token lives in the browser.
     return Response(_PAGE, media_type="text/html; charset=utf-8")

@@ -5,6 +5,7 @@ refused by the browser's own Ed25519 check), and upload the queue once when back
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from core_service.platform.settings import Settings
 from kippu_contract.tokens import TokenClaim, generate_signing_key, sign_token
 from tests.conftest import seed_demo
 from tests.support.browser import launch_chromium, require_chromium
+from tests.support.gate_rules import PNG
 from tests.support.live_server import serve
 from tests.support.web import query, run_in_session
 
@@ -51,13 +53,17 @@ def _rows(settings: Settings, statement: Any) -> list[Any]:
         return pool.submit(asyncio.run, query(settings, statement)).result()
 
 
-def _buy(base_url: str, demo: DemoFacility) -> dict[str, Any]:
+def _buy(
+    base_url: str, demo: DemoFacility, category: int = 0, price: int = 2000, **line: Any
+) -> dict[str, Any]:
     response = httpx.post(
         f"{base_url}/api/v1/kiosk/orders",
         json={
-            "lines": [{"price_category_id": demo.adult_category_id, "quantity": 1}],
+            "lines": [
+                {"price_category_id": category or demo.adult_category_id, "quantity": 1, **line}
+            ],
             "answers": {"consent_waiver": True},
-            "payment": {"method": "qr", "reference": "t-1", "amount": 2000},
+            "payment": {"method": "qr", "reference": "t-1", "amount": price},
         },
         headers={
             "Authorization": f"Bearer {demo.kiosk_token}",
@@ -124,3 +130,60 @@ def test_offline_scans_are_decided_in_the_browser_and_uploaded_once(
     assert sorted(r.result for r in logged) == ["admitted", "already_used", "invalid"]
     [(uses_left,)] = _rows(settings, sa.select(Ticket.uses_left).where(Ticket.id == ticket["id"]))
     assert uses_left == 0
+
+
+def test_the_page_shows_the_holder_and_decides_the_gate_rules_offline(
+    live_gate: tuple[str, DemoFacility, Settings],
+) -> None:
+    """Online: a pass shows its holder's name and photo. Offline: an exit before any entry
+    is refused, the entry admits and the exit then too (the gate's own record)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base_url, demo, settings = live_gate
+    holder = {
+        "name": "山田花子",
+        "birth_date": "1990-04-01",
+        "photo": base64.b64encode(PNG).decode(),
+    }
+    pass_ticket = _buy(base_url, demo, demo.pass_adult_category_id, 12000, holders=[holder])
+    ticket = _buy(base_url, demo)
+    code = asyncio.run(_enrolment_code(settings, demo))
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{base_url}/gate/")
+            page.get_by_label("Enrolment code").fill(code)
+            page.get_by_role("button", name="Enrol").click()
+            expect(page.get_by_test_id("bundle")).to_contain_text("(")
+            field = page.get_by_label("Enter code")
+            field.fill(pass_ticket["qr_token"])
+            field.press("Enter")
+            result = page.get_by_test_id("result")
+            expect(result).to_have_attribute("data-result", "admitted")
+            expect(page.get_by_test_id("holder")).to_have_text("Holder: 山田花子")
+            photo = page.get_by_test_id("holder-photo")
+            expect(photo).to_be_visible()
+            page.wait_for_function("document.getElementById('holder-photo').naturalWidth === 2")
+
+            context.set_offline(True)
+            expect(page.get_by_test_id("network")).to_have_text("Offline")
+            page.get_by_label("Direction").select_option("exit")
+            for direction, verdict, words in (
+                ("exit", "not_entered", "Not entered"),
+                ("entry", "admitted", "Admitted"),
+                ("exit", "admitted", "Admitted"),
+                ("exit", "not_entered", "Not entered"),
+            ):
+                page.get_by_label("Direction").select_option(direction)
+                field.fill(ticket["qr_token"])
+                field.press("Enter")
+                expect(result).to_have_attribute("data-result", verdict)
+                expect(result).to_contain_text(words)
+            expect(page.get_by_test_id("holder")).to_have_text("")
+            assert errors == []
+        finally:
+            browser.close()

@@ -28,9 +28,11 @@ from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
 from tests.support.aftersales import staff_headers
+from tests.support.gate_rules import PNG, give_holder
 
 OTHER = "other-park"
 COMPOSITION = {"subject_ja": "件名", "subject_en": "Subject", "body_ja": "本文", "body_en": "Body"}
+PHOTO = PNG + b"ours-only-photo"
 #: Ids and codes that exist nowhere, for the calls that only prove a role is admitted.
 MISSING = 2_000_000_000
 
@@ -43,6 +45,7 @@ class Park:
     kiosk_id: int = MISSING
     order_code: str = "K-NONE"
     ticket_token: str = "none"
+    ticket_id: int = MISSING
     refund_id: int = MISSING
     mailing_id: int = MISSING
     endpoint_id: int = MISSING
@@ -118,6 +121,9 @@ CALLS: dict[str, Call] = {
     ),
     "POST /api/v1/gate/scan": Call(
         "gate", lambda p: {"json": {"token": p.ticket_token, "direction": "entry"}}
+    ),
+    "GET /api/v1/gate/holders/{ticket_id:int}/photo": Call(
+        "gate", lambda p: {"path": {"ticket_id": p.ticket_id}}, targets_rows=True
     ),
     "GET /api/v1/gate/offline-bundle": Call("gate"),
     "POST /api/v1/gate/offline-scans": Call("gate", lambda p: {"json": {"scans": []}}),
@@ -295,6 +301,7 @@ async def _stock(client: AsyncTestClient[Litestar], park: Park, staff: dict[str,
     sold = await _ok(await client.post("/api/v1/kiosk/orders", **_sale(park, **kiosk)))
     park.order_code = sold["order"]["code"]
     park.ticket_token = sold["tickets"][0]["qr_token"]
+    park.ticket_id = sold["tickets"][0]["id"]
     again = await _ok(await client.post("/api/v1/kiosk/orders", **_sale(park, **kiosk)))
     cancelled = await _ok(
         await client.post(
@@ -339,6 +346,9 @@ async def world(db_settings: Settings) -> AsyncIterator[World]:
             by["gate"] = {"Authorization": f"Bearer {park.demo.gate_token}"}
             headers[park.demo.slug] = by
         await _stock(client, ours, headers[ours.demo.slug]["manager"])
+        # A holder with a photo on our ticket: their gate must not get it.
+        await give_holder(db_settings, ours.ticket_id, "Ours Only Holder", PHOTO)
+        ours.markers.append("ours-only-photo")
         yield World(client, ours, theirs, headers)
 
 

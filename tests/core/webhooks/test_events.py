@@ -38,12 +38,14 @@ from tests.support import REPO_ROOT
 from tests.support.aftersales import (
     EMAIL,
     buy_online,
+    data_tokens,
     group_token_of,
     order_path,
     scan,
     staff_headers,
     tickets_of,
 )
+from tests.support.gate_rules import set_product
 from tests.support.web import query, run_in_session, visit_day
 from tests.support.webhooks import add_endpoint, kiosk_sale, recorded_events
 
@@ -286,6 +288,23 @@ async def test_each_ticket_a_scan_uses_is_announced_and_exits_are_not(
     assert all(d["order_code"] == code and d["direction"] == "entry" for _, d in events)
     assert {d["uses_left"] for _, d in events} == {0}
     assert all(d["product_code"] == "day" and d["gate_id"] for _, d in events)
+
+
+async def test_rides_and_reentries_that_take_no_use_are_not_announced(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    db_settings: Settings,
+    gate_headers: dict[str, str],
+) -> None:
+    await set_product(db_settings, demo.day_ticket_id, reentry_after_exit=True)
+    code, key = await buy_online(client, demo, adults=1, children=0, days_ahead=0)
+    await add_endpoint(client, demo, URL, (TICKET_REDEEMED,))
+    (token,) = data_tokens((await client.get(order_path(demo, code, key))).text)
+    passes = ("entry", "ride", "exit", "entry", "ride")
+    results = [(await scan(client, gate_headers, token, d))["result"] for d in passes]
+    assert results == ["admitted"] * len(passes)
+    events = await recorded_events(db_settings)
+    assert [(t, d["direction"]) for t, d in events] == [(TICKET_REDEEMED, "entry")]
 
 
 def test_the_docs_name_every_event_and_field() -> None:

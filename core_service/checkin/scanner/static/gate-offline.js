@@ -1,6 +1,7 @@
 /* The gate's offline decision, without the page: read a K1 token, verify its Ed25519
  * signature with WebCrypto, and decide from the offline bundle (docs/gates.md).
- * It mirrors core_service/checkin/service.py; the server re-checks every uploaded scan. */
+ * It mirrors core_service/checkin/service.py and rules.py (the gate rules); the server
+ * re-checks every uploaded scan. */
 "use strict";
 
 (function () {
@@ -68,9 +69,40 @@
     return new Intl.DateTimeFormat("sv-SE", { timeZone: timezone }).format(moment);
   }
 
+  /** The slot's window in minutes of the day [opens, closes], or null (rules.slot_window). */
+  function slotWindow(slot, grace) {
+    const match = /^(\d{1,2}):(\d{2})$/.exec((slot || "").trim());
+    if (!match || Number(match[1]) > 23 || Number(match[2]) > 59) return null;
+    const start = Number(match[1]) * 60 + Number(match[2]);
+    const g = Math.max(grace || 0, 0);
+    return [Math.max(start - g, 0), Math.min(start + g, 23 * 60 + 59)];
+  }
+
+  const hhmm = (minutes) => `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+
+  /** too_early / too_late for a timed ticket outside its slot's window, else null. */
+  function slotRefusal(bundle, ticket, now) {
+    if (ticket.kind !== "timed_admission") return null;
+    const window = slotWindow(ticket.slot, ticket.slot_grace_minutes);
+    if (window === null) return null;
+    const local = new Intl.DateTimeFormat("en-GB", {
+      timeZone: bundle.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).format(now);
+    const minutes = Number(local.slice(0, 2)) * 60 + Number(local.slice(3, 5));
+    const texts = { slot: ticket.slot, opens: hhmm(window[0]), closes: hhmm(window[1]) };
+    if (minutes < window[0]) return { result: "too_early", reason: "", ticket, texts };
+    if (minutes > window[1]) return { result: "too_late", reason: "", ticket, texts };
+    return null;
+  }
+
+  /** The ticket's last admitted entry or exit today: this gate's own record, else the
+   * server's as of the bundle ("" for neither). */
+  const lastPassage = (used, ticket) => used.passages[ticket.id] || ticket.last_passage || "";
+
   /**
    * Decide a scan offline. `used` is the gate's own record of what it admitted since the
-   * bundle was made: {uses: {ticketId: n}, days: {"ticketId/direction/date": true}}.
+   * bundle was made: {uses: {ticketId: n}, days: {"ticketId/direction/date": true},
+   * passages: {ticketId: "entry" | "exit"}}.
    * Returns {result, ticket?, reason}; `result` is a check-in result of the server.
    */
   async function decide(bundle, used, token, direction, now) {
@@ -89,18 +121,45 @@
     const ticket = bundle.tickets.find((t) => t.id === claim.subjectId);
     if (!ticket) return { result: "not_valid_today", reason: "not_in_bundle" };
     if (ticket.secret_version !== claim.secretVersion) return { result: "invalid", reason: "superseded", ticket };
-    if (direction === "exit") return { result: "admitted", reason: "exit", ticket };
+    used.passages = used.passages || {};
+    const inside = lastPassage(used, ticket) === "entry";
+    const freeRide = direction === "ride" && ticket.kind === "day_admission" && !ticket.rides_use_ticket;
+    if (direction === "exit" || freeRide) {
+      if (!inside) return { result: "not_entered", reason: "", ticket };
+      if (direction === "exit") used.passages[ticket.id] = "exit";
+      return { result: "admitted", reason: direction, ticket };
+    }
+    if (direction === "entry" && ticket.kind === "coupon_book") return { result: "ride_only", reason: "", ticket };
+    if (direction === "entry" && ticket.reentry_after_exit && lastPassage(used, ticket)) {
+      if (inside) return { result: "already_inside", reason: "", ticket };
+      used.passages[ticket.id] = "entry";
+      return { result: "admitted", reason: "reentry", ticket };
+    }
+    const early = slotRefusal(bundle, ticket, now);
+    if (early) return early;
+    const admit = () => {
+      if (direction === "entry") used.passages[ticket.id] = "entry";
+      return { result: "admitted", reason: "", ticket };
+    };
     if (ticket.is_pass) {
       const day = `${ticket.id}/${direction}/${today}`;
       if (used.days[day]) return { result: "already_used", reason: "", ticket };
       used.days[day] = true;
-      return { result: "admitted", reason: "", ticket };
+      return admit();
     }
     const usesLeft = ticket.uses_left - (used.uses[ticket.id] || 0);
     if (ticket.status !== "valid" || usesLeft <= 0) return { result: "already_used", reason: "", ticket };
     used.uses[ticket.id] = (used.uses[ticket.id] || 0) + 1;
-    return { result: "admitted", reason: "", ticket };
+    return admit();
   }
 
-  window.KippuOffline = { decide, readToken, facilityDate };
+  /** Whether an admitted scan in `direction` took a use (as rules.offline_takes_use). */
+  function takesUse(ticket, direction, lastBefore) {
+    if (direction === "exit") return false;
+    if (direction === "ride") return ticket.kind !== "day_admission" || ticket.rides_use_ticket;
+    if (ticket.kind === "coupon_book") return false;
+    return !(ticket.reentry_after_exit && lastBefore === "exit");
+  }
+
+  window.KippuOffline = { decide, readToken, facilityDate, takesUse };
 })();

@@ -28,6 +28,11 @@
       cancelled: "キャンセルされたチケットです", not_valid_today: "本日は有効ではありません",
       wrong_facility: "他の施設のチケットです", group_needs_network: "グループコードはオンライン時のみ使えます",
       stale_bundle: "オフライン用データが古いため判定できません", no_bundle: "オフライン用データがありません",
+      not_entered: "入場の記録がありません（本日の入場後のみ通れます）",
+      already_inside: "入場中です（退場の記録がありません）",
+      ride_only: "乗り物専用のチケットです（入場には使えません）",
+      too_early: "{slot}の回は{opens}から入場できます", too_late: "{slot}の回の入場は{closes}までです",
+      holder: "所有者",
     },
     en: {
       title: "Gate", enrol_title: "Enrol this device", enrol_code: "Enrolment code", enrol_button: "Enrol",
@@ -40,6 +45,12 @@
       cancelled: "Ticket cancelled", not_valid_today: "Not valid today",
       wrong_facility: "Ticket for another facility", group_needs_network: "Group codes need the network",
       stale_bundle: "Offline data is out of date", no_bundle: "No offline data",
+      not_entered: "Not entered: no entry today since the last exit",
+      already_inside: "Already inside: no exit since the last entry",
+      ride_only: "Ride ticket: not valid for entry",
+      too_early: "Too early: the {slot} slot admits from {opens}",
+      too_late: "Too late: the {slot} slot admitted until {closes}",
+      holder: "Holder",
     },
   };
 
@@ -54,6 +65,7 @@
   let syncing = false;
   let lastCode = { token: "", at: 0 };
   const t = (key) => TEXT[lang][key] || key;
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => (values || {})[name] || "");
 
   function applyLanguage() {
     document.documentElement.lang = lang;
@@ -107,13 +119,34 @@
     } catch (e) { /* no audio device: the colour still tells */ }
   }
 
-  function showVerdict(result, text, detail) {
+  function showVerdict(result, text, detail, holderName, photoUrl) {
     const admitted = result === "admitted";
     $("result").className = "result " + (admitted ? "admitted" : "refused");
     $("result").dataset.result = result;
     $("result-text").textContent = text;
     $("result-detail").textContent = detail || "";
+    showHolder(holderName || "", photoUrl || null);
     beep(admitted);
+  }
+
+  // --- a pass holder's name and photo, to compare with the visitor ----------------------
+  let shown = 0;
+  async function showHolder(name, photoUrl) {
+    const mine = ++shown;
+    $("holder").textContent = name ? `${t("holder")}: ${name}` : "";
+    const img = $("holder-photo");
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.removeAttribute("src");
+    img.hidden = true;
+    if (!photoUrl) return;
+    try {
+      // The photo route wants the device token, which an <img src> cannot send.
+      const response = await fetch(photoUrl, { headers: { "Authorization": `Bearer ${load(STORE.token, "")}` } });
+      if (!response.ok || mine !== shown) return;
+      img.src = URL.createObjectURL(await response.blob());
+      img.alt = name;
+      img.hidden = false;
+    } catch (e) { /* no photo: the name still shows */ }
   }
 
   // --- scanning -----------------------------------------------------------------------
@@ -125,8 +158,9 @@
       try {
         const answer = await api("POST", "/api/v1/gate/scan", { token, direction });
         if (answer.admitted && answer.ticket) remember(answer.ticket.id, direction);
-        const detail = answer.ticket ? answer.ticket[`product_name_${lang}`] : "";
-        showVerdict(answer.result, answer[`message_${lang}`], detail);
+        const ticket = answer.ticket || {};
+        showVerdict(answer.result, answer[`message_${lang}`], ticket[`product_name_${lang}`] || "",
+          ticket.holder_name, ticket.holder_photo_url);
         return;
       } catch (e) {
         if (e.status !== undefined) { showVerdict("invalid", e.message, ""); return; }
@@ -136,22 +170,33 @@
     await scanOffline(token, direction);
   }
 
+  const emptyUsed = () => ({ uses: {}, days: {}, passages: {} });
+
+  /** Count one admitted scan in the offline record: its passage, and its use if it took one. */
+  function record(used, ticket, direction, day) {
+    used.passages = used.passages || {};
+    const last = used.passages[ticket.id] || ticket.last_passage || "";
+    if (direction === "entry" || direction === "exit") used.passages[ticket.id] = direction;
+    if (!window.KippuOffline.takesUse(ticket, direction, last)) return;
+    if (ticket.is_pass) used.days[`${ticket.id}/${direction}/${day}`] = true;
+    else used.uses[ticket.id] = (used.uses[ticket.id] || 0) + 1;
+  }
+
   function remember(ticketId, direction) {
     // An online admission counts in the offline record too, so a gate that loses the
     // network right after does not admit the same ticket again.
     const bundle = load(STORE.bundle, null);
-    const used = load(STORE.used, { uses: {}, days: {} });
+    const used = load(STORE.used, emptyUsed());
     const ticket = bundle && bundle.tickets.find((x) => x.id === ticketId);
-    if (!ticket || direction === "exit") return;
-    if (ticket.is_pass) used.days[`${ticketId}/${direction}/${bundle.valid_on}`] = true;
-    else used.uses[ticketId] = (used.uses[ticketId] || 0) + 1;
+    if (!ticket) return;
+    record(used, ticket, direction, bundle.valid_on);
     save(STORE.used, used);
   }
 
   async function scanOffline(token, direction) {
     const bundle = load(STORE.bundle, null);
     if (!bundle) { showVerdict("invalid", t("no_bundle"), ""); return; }
-    const used = load(STORE.used, { uses: {}, days: {} });
+    const used = load(STORE.used, emptyUsed());
     const now = new Date();
     const verdict = await window.KippuOffline.decide(bundle, used, token, direction, now);
     save(STORE.used, used);
@@ -160,7 +205,10 @@
     save(STORE.queue, queue);
     const why = TEXT[lang][verdict.reason] ? t(verdict.reason) : "";
     const name = verdict.ticket ? verdict.ticket[`product_name_${lang}`] : "";
-    showVerdict(verdict.result, t(verdict.result), [why || name, t("offline_note")].filter(Boolean).join(" · "));
+    // Offline the holder's name is in the bundle; the photo needs the network.
+    const holder = verdict.ticket ? verdict.ticket.holder_name : "";
+    showVerdict(verdict.result, fill(t(verdict.result), verdict.texts),
+      [why || name, t("offline_note")].filter(Boolean).join(" · "), holder, null);
     showStatus();
   }
 
@@ -220,18 +268,14 @@
   }
 
   function usedByQueue(bundle) {
-    const used = { uses: {}, days: {} };
+    const used = emptyUsed();
     for (const scan of load(STORE.queue, [])) {
-      if (scan.result !== "admitted" || scan.direction === "exit") continue;
+      if (scan.result !== "admitted") continue;
       const claim = window.KippuOffline.readToken(scan.token);
-      if (!claim) continue;
-      const ticket = bundle.tickets.find((x) => x.id === claim.subjectId);
-      if (ticket && ticket.is_pass) {
-        const day = window.KippuOffline.facilityDate(bundle.timezone, new Date(scan.scanned_at));
-        used.days[`${ticket.id}/${scan.direction}/${day}`] = true;
-      } else if (ticket) {
-        used.uses[ticket.id] = (used.uses[ticket.id] || 0) + 1;
-      }
+      const ticket = claim && bundle.tickets.find((x) => x.id === claim.subjectId);
+      if (!ticket) continue;
+      const day = window.KippuOffline.facilityDate(bundle.timezone, new Date(scan.scanned_at));
+      record(used, ticket, scan.direction, day);
     }
     return used;
   }
