@@ -55,6 +55,13 @@ PLAIN_FIELDS = (
     "max_per_order",
     "holder_required",
     "coupon_tear_off",
+    "reentry_after_exit",
+    "rides_use_ticket",
+    "slot_grace_minutes",
+    "stay_unit_minutes",
+    "stay_unit_price",
+    "stay_daily_cap",
+    "stay_free_minutes",
 )
 
 
@@ -129,6 +136,14 @@ class CatalogState(param.Parameterized):
     addon_for = param.ListSelector(default=[], objects=[])
     holder_required = param.Boolean(default=False)
     coupon_tear_off = param.Boolean(default=False)
+    # --- gate rules and time stays (docs/gates.md, docs/stays.md) ---
+    reentry_after_exit = param.Boolean(default=False)
+    rides_use_ticket = param.Boolean(default=False)
+    slot_grace_minutes = param.Integer(default=30)
+    stay_unit_minutes = param.Integer(default=30)
+    stay_unit_price = param.Integer(default=0)
+    stay_daily_cap = param.Integer(default=0)
+    stay_free_minutes = param.Integer(default=0)
     # --- price categories of the product in the form ---
     prices = param.List(default=[], item_type=PriceCategoryOut, constant=True)
     #: The price category in the price form; None: a new one.

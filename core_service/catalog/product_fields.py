@@ -35,6 +35,11 @@ MAX_VALIDITY_DAYS = 3660
 MAX_CLOSED_DATES = 1000
 MAX_SORT = 1_000_000
 MAX_YEN = 10_000_000
+#: A slot's grace, and a stay's unit and free time, stay within a day.
+MAX_MINUTES = 24 * 60
+#: The kinds each gate-rule flag means something for (core_service.checkin.rules).
+REENTRY_KINDS = (ProductKind.DAY_ADMISSION.value, ProductKind.TIMED_ADMISSION.value)
+STAY_PRICE_FIELDS = ("stay_unit_price", "stay_daily_cap", "stay_free_minutes")
 TAX_RATES = (10, 8)
 CHANNELS = ("web", "kiosk")
 VALIDITY_STARTS = ("purchase", "first_use")
@@ -96,6 +101,13 @@ PRODUCT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "addon_for": lambda codes: _unique(c.strip() for c in codes),
     "holder_required": _same,
     "coupon_tear_off": _same,
+    "reentry_after_exit": _same,
+    "rides_use_ticket": _same,
+    "slot_grace_minutes": _same,
+    "stay_unit_minutes": _same,
+    "stay_unit_price": _same,
+    "stay_daily_cap": _same,
+    "stay_free_minutes": _same,
 }
 
 
@@ -287,6 +299,38 @@ def _check_kind_rules(data: ProductIn, main_codes: set[str]) -> None:
         )
 
 
+def _check_gate_rules(data: ProductIn) -> None:
+    if data.reentry_after_exit and data.kind not in REENTRY_KINDS:
+        raise InvalidProduct(
+            "reentry_after_exit",
+            "Only day and timed admissions can re-enter after an exit.",
+            "再入場を設定できるのは入場券と時間指定券だけです。",
+        )
+    if data.rides_use_ticket and data.kind != ProductKind.DAY_ADMISSION:
+        raise InvalidProduct(
+            "rides_use_ticket",
+            "Only day admissions can be used up by a ride.",
+            "乗り物で使用済みにする設定は入場券だけです。",
+        )
+    _between("slot_grace_minutes", data.slot_grace_minutes, 0, MAX_MINUTES, optional=False)
+
+
+def _check_stay(data: ProductIn) -> None:
+    if data.kind != ProductKind.TIME_STAY:
+        for field in STAY_PRICE_FIELDS:
+            if getattr(data, field):
+                raise InvalidProduct(
+                    field,
+                    "Only time stays are charged by the time inside.",
+                    "滞在時間で料金を計算できるのは時間制の商品だけです。",
+                )
+        return
+    _between("stay_unit_minutes", data.stay_unit_minutes, 1, MAX_MINUTES, optional=False)
+    _between("stay_unit_price", data.stay_unit_price, 0, MAX_YEN, optional=False)
+    _between("stay_daily_cap", data.stay_daily_cap, 0, MAX_YEN, optional=False)
+    _between("stay_free_minutes", data.stay_free_minutes, 0, MAX_MINUTES, optional=False)
+
+
 def check_product(data: ProductIn, *, main_codes: set[str]) -> None:
     """Refuse (422 ``invalid_product``, naming the field) what ``data`` gets wrong.
 
@@ -297,6 +341,8 @@ def check_product(data: ProductIn, *, main_codes: set[str]) -> None:
     _check_sale(data)
     _check_slots(data)
     _check_kind_rules(data, main_codes)
+    _check_gate_rules(data)
+    _check_stay(data)
 
 
 def check_price(data: PriceCategoryIn) -> None:

@@ -68,6 +68,19 @@ class ProductIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     holder_required: bool = False
     #: Coupon books only: one single-use ticket per use instead of one ticket.
     coupon_tear_off: bool = False
+    # --- gate rules (docs/gates.md "The rules of a scan") ---
+    #: Day and timed admissions: an entry after an admitted exit admits again.
+    reentry_after_exit: bool = False
+    #: Day admissions: a ride scan uses the ticket (off: it admits a visitor inside).
+    rides_use_ticket: bool = False
+    #: Timed admissions: minutes before and after the slot's start an entry admits.
+    slot_grace_minutes: int = 30
+    # --- time stays only (docs/stays.md): yen per unit started, after the free minutes ---
+    stay_unit_minutes: int = 30
+    stay_unit_price: int = 0
+    #: At most this many yen per facility-local day; 0: no cap.
+    stay_daily_cap: int = 0
+    stay_free_minutes: int = 0
 
 
 class PriceCategoryIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -120,6 +133,13 @@ class ProductOut(msgspec.Struct, kw_only=True):
     addon_for: list[str]
     holder_required: bool
     coupon_tear_off: bool
+    reentry_after_exit: bool
+    rides_use_ticket: bool
+    slot_grace_minutes: int
+    stay_unit_minutes: int
+    stay_unit_price: int
+    stay_daily_cap: int
+    stay_free_minutes: int
     price_categories: list[PriceCategoryOut] = msgspec.field(default_factory=list)
     #: Whether orders use it (it can then be deactivated, never deleted).
     has_orders: bool = False

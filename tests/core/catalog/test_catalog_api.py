@@ -25,9 +25,16 @@ PRODUCTS = "/api/v1/catalog/products"
 
 #: A valid product of each kind, as a manager would enter it.
 KINDS: dict[str, dict[str, Any]] = {
-    "day_admission": {"daily_capacity": 300, "closed_weekdays": [1], "max_per_order": 10},
+    "day_admission": {
+        "daily_capacity": 300,
+        "closed_weekdays": [1],
+        "max_per_order": 10,
+        "reentry_after_exit": True,
+        "rides_use_ticket": True,
+    },
     "timed_admission": {
         "slots": [{"label": "10:00", "capacity": 20}, {"label": "14:00", "capacity": 30}],
+        "slot_grace_minutes": 15,
     },
     "coupon_book": {
         "uses": 5,
@@ -42,7 +49,13 @@ KINDS: dict[str, dict[str, Any]] = {
         "holder_required": True,
     },
     "addon": {"addon_for": ["day"], "daily_capacity": 50},
-    "time_stay": {"channels": ["kiosk"]},
+    "time_stay": {
+        "channels": ["kiosk"],
+        "stay_unit_minutes": 30,
+        "stay_unit_price": 500,
+        "stay_daily_cap": 2500,
+        "stay_free_minutes": 10,
+    },
 }
 
 
@@ -102,6 +115,21 @@ async def test_a_manager_creates_a_product_of_each_kind(
         (product("d", channels=[]), "channels"),
         (product("d", channels=["phone"]), "channels"),
         (product("d", coupon_tear_off=True), "coupon_tear_off"),
+        (
+            product("c", "coupon_book", requires_date=False, reentry_after_exit=True),
+            "reentry_after_exit",
+        ),
+        (
+            product("t", "timed_admission", slots=[{"label": "10:00"}], rides_use_ticket=True),
+            "rides_use_ticket",
+        ),
+        (
+            product("t", "timed_admission", slots=[{"label": "10:00"}], slot_grace_minutes=-1),
+            "slot_grace_minutes",
+        ),
+        (product("d", stay_unit_price=500), "stay_unit_price"),
+        (product("s", "time_stay", stay_unit_minutes=0), "stay_unit_minutes"),
+        (product("s", "time_stay", stay_daily_cap=-1), "stay_daily_cap"),
         (product("c", "coupon_book"), "requires_date"),
         (product("d", validity_start="first_use"), "validity_start"),
         (product("d", kind="ride"), "kind"),
