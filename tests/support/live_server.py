@@ -51,7 +51,10 @@ def serve_directory(root: Path) -> Iterator[str]:
     server = ThreadingHTTPServer(
         ("127.0.0.1", free_port()), partial(SimpleHTTPRequestHandler, directory=str(root))
     )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop's next look (0.5 s by default).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

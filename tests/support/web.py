@@ -25,10 +25,11 @@ from core_service.app import create_app
 from core_service.facilities.setup import create_facility, set_plugin
 from core_service.models import Facility, PriceCategory, Product
 from core_service.platform.csrf import FORM_FIELD
-from core_service.platform.database import make_engine, make_sessionmaker, upgrade_database
+from core_service.platform.database import make_engine, make_sessionmaker
 from core_service.platform.settings import Settings
 from kippu_contract.facility_time import facility_today
 from tests.support.csrf import FormClient, page_token
+from tests.support.migrated import migrated_sqlite
 
 SLUG = "forest"
 PRODUCT_CODE = "day"
@@ -48,14 +49,12 @@ class Shop:
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'web.sqlite3'}",
+    return Settings(
+        database_url=migrated_sqlite(tmp_path / "web.sqlite3"),
         var_dir=tmp_path,
         base_url=overrides.pop("base_url", "http://shop.test"),
         **overrides,
     )
-    upgrade_database(settings)
-    return settings
 
 
 async def build_shop(

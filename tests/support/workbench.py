@@ -35,8 +35,8 @@ from core_service.models import (
     Product,
     Ticket,
 )
-from core_service.platform.database import upgrade_database
 from core_service.platform.settings import Settings
+from tests.support.migrated import migrated_sqlite
 from workbench.core_client import CoreAPI
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -46,9 +46,7 @@ SECRET_NAME = "山田花子"
 
 def make_settings(tmp_path: Path) -> Settings:
     """Settings on a fresh, migrated SQLite database under ``tmp_path``."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}", var_dir=tmp_path)
-    upgrade_database(settings)
-    return settings
+    return Settings(database_url=migrated_sqlite(tmp_path / "x.sqlite3"), var_dir=tmp_path)
 
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
