@@ -338,3 +338,54 @@ class StatementOut(msgspec.Struct):
     tax: int
     total: int
     issued_at: dt.datetime
+
+
+class StaffMemberOut(msgspec.Struct):
+    """A staff account of the facility, as its owner and managers see it."""
+
+    id: int
+    email: str
+    display_name: str
+    role: str
+    active: bool
+    created_at: dt.datetime
+
+
+class StaffMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role: str
+    display_name: str = ""
+    #: Omitted: the core makes a one-time password, answered once.
+    password: str | None = None
+
+
+class StaffMemberChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields given change."""
+
+    role: str | None = None
+    display_name: str | None = None
+    active: bool | None = None
+
+
+class StaffPasswordOut(msgspec.Struct):
+    """A new staff account or a password reset: the one-time password is shown once."""
+
+    member: StaffMemberOut
+    #: "" when the caller chose the password.
+    one_time_password: str = ""
+
+
+class AuditEntryOut(msgspec.Struct):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    subject: str
+    data: dict[str, Any]
+
+
+class AuditPageOut(msgspec.Struct):
+    """Newest first; ``next_before`` is the ``before`` of the next (older) page, or None."""
+
+    entries: list[AuditEntryOut]
+    next_before: int | None = None
