@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.facilities.audit import audit_page
@@ -62,7 +62,7 @@ class AuditController(Controller):
         self,
         request: Request[StaffPrincipal, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        limit: int = 50,
-        before: int | None = None,
+        limit: FromQuery[int] = 50,
+        before: FromQuery[int | None] = None,
     ) -> AuditPageOut:
         return await audit_page(db_session, request.user.facility_id, limit=limit, before=before)
