@@ -20,6 +20,7 @@ from litestar.middleware import DefineMiddleware
 from core_service.accounts.auth import BearerAuthMiddleware
 from core_service.accounts.controllers import AuthController
 from core_service.accounts.platform_controllers import PlatformController
+from core_service.accounts.platform_pages import PLATFORM_PAGE_HANDLERS
 from core_service.accounts.staff_controllers import StaffController
 from core_service.aftersales.controllers import CancellationController
 from core_service.billing.controllers import BillingController
@@ -86,6 +87,7 @@ def create_app(
     handlers: list[Any] = [
         AuthController,
         PlatformController,
+        *PLATFORM_PAGE_HANDLERS,
         StaffController,
         AuditController,
         KioskController,

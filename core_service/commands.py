@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -304,7 +304,7 @@ def platform_operator() -> None:
     default=None,
     help="Read the password from this file (its first line); '-' reads standard input.",
 )
-def platform_operator_add(email: str, password_file: click.utils.LazyFile | None) -> None:
+def platform_operator_add(email: str, password_file: IO[str] | None) -> None:
     """Create the operator EMAIL; the password comes from --password-file, from
     KIPPU_OPERATOR_PASSWORD, or from a prompt (typed twice, not echoed)."""
     import os

@@ -183,7 +183,8 @@ CALLS: dict[str, Call] = {
 #: Routes anyone may call: the visitor's pages and forms (they name the facility in the
 #: path and prove access with a signed key or code), login and enrolment, the payment
 #: companies' webhooks (signed by them), the public key and availability, the schema,
-#: the gate scanner's page and files.
+#: the gate scanner's page and files, the platform operator's page (its forms need the
+#: operator's cookie: tests/core/accounts/test_platform_pages.py).
 PUBLIC_PREFIXES = (
     "/shop/",
     "/demo-pay/",
@@ -191,6 +192,7 @@ PUBLIC_PREFIXES = (
     "/schema",
     "/api/v1/payments/",
     "/gate/static/",
+    "/platform/",
 )
 PUBLIC = {
     "POST /api/v1/auth/login",
@@ -199,6 +201,7 @@ PUBLIC = {
     "GET /api/v1/facilities/{slug:str}/public-key",
     "GET /api/v1/facilities/{slug:str}/availability",
     "GET /healthz",
+    "GET /platform",  # the operator's page: its login form, or its own cookie's view
     "GET /gate",  # the scanner page; it calls the gate API with the device's token
 }
 
