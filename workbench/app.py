@@ -12,7 +12,8 @@ workbench never opens the core's database). It serves:
   bilingual 403 page. The core's answer (token, role, facility) is kept in a signed,
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
-- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/webhooks``:
+- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/staff``,
+  ``/devices``, ``/audit``, ``/webhooks``, ``/billing``:
   each page only for the roles ``workbench.roles`` lists (the core's guards decide for
   real). Exported figures refresh every ``settings.refresh_seconds`` from the files the
   core's background export (or ``kippu export --follow``) writes.
@@ -43,9 +44,11 @@ from tornado.web import decode_signed_value
 
 from workbench import core_client
 from workbench.attendance import AttendanceState
+from workbench.audit import AuditState
 from workbench.billing import BillingState
 from workbench.box_office import BoxOfficeState
 from workbench.core_client import CoreAPI, StaffIdentity
+from workbench.devices import DevicesState
 from workbench.facility_settings import SettingsState
 from workbench.i18n import LANGS, TEXT, t
 from workbench.mailing import MailingState
@@ -54,11 +57,13 @@ from workbench.roles import PAGES, can, can_open
 from workbench.sales import SalesState
 from workbench.settings import WorkbenchSettings
 from workbench.shared_store import FacilitySource, SharedStore
+from workbench.staff_admin import StaffAdminState
 from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_billing import BillingPage
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
+from workbench.views_setup import AuditPage, DevicesPage, StaffPage
 from workbench.views_webhooks import WebhooksPage
 from workbench.webhooks import WebhooksState
 
@@ -398,6 +403,24 @@ def workbench_pages(
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
 
+    def staff(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        return StaffPage(state=StaffAdminState(core(identity)), identity=identity, lang=lang)
+
+    def devices(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        exports = source(identity)
+
+        def products() -> dict[str, int]:
+            names = exports.product_names(identity.facility_id)
+            column = "name_ja" if lang == "ja" else "name_en"
+            return {f"{row[column]} ({row['code']})": int(row["id"]) for _, row in names.iterrows()}
+
+        state = DevicesState(core(identity), products=products)
+        _refreshing(state, refresh_seconds * 2, "load")
+        return DevicesPage(state=state, identity=identity, lang=lang)
+
+    def audit(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        return AuditPage(state=AuditState(core(identity)), identity=identity, lang=lang)
+
     def webhooks(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         timezone = source(identity).timezone(identity.facility_id)
         state = WebhooksState(core(identity), timezone=timezone)
@@ -413,6 +436,9 @@ def workbench_pages(
         "mailing": mailing,
         "operations": operations,
         "settings": facility_settings,
+        "staff": staff,
+        "devices": devices,
+        "audit": audit,
         "webhooks": webhooks,
         "billing": billing,
     }

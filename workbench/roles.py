@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from kippu_contract.roles import ROLES, role_at_least
 
-PAGES = ("attendance", "sales", "mailing", "operations", "settings", "webhooks", "billing")
+PAGES = (
+    "attendance",
+    "sales",
+    "mailing",
+    "operations",
+    "settings",
+    "staff",
+    "devices",
+    "audit",
+    "webhooks",
+    "billing",
+)
 
 #: Lowest role that sees each page. Viewers see aggregates (attendance, sales) and the
 #: order lookup with personal data masked by the core; staff add kiosk health.
@@ -19,6 +30,10 @@ PAGE_MIN_ROLE: dict[str, str] = {
     "operations": "viewer",
     "mailing": "manager",
     "settings": "manager",
+    # Set-up: staff accounts, devices and the audit log of set-up changes.
+    "staff": "manager",
+    "devices": "manager",
+    "audit": "manager",
     "webhooks": "manager",
     # What the facility pays the platform: the owner's business.
     "billing": "owner",
@@ -41,6 +56,15 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "operations.refunds": ("staff", "GET /api/v1/refunds"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
+    "staff.list": ("manager", "GET /api/v1/staff"),
+    "staff.add": ("manager", "POST /api/v1/staff"),
+    "staff.change": ("manager", "PATCH /api/v1/staff/{id}"),
+    "staff.reset_password": ("manager", "POST /api/v1/staff/{id}/reset-password"),
+    "devices.list": ("staff", "GET /api/v1/devices"),
+    "devices.create": ("manager", "POST /api/v1/devices"),
+    "devices.revoke": ("manager", "POST /api/v1/devices/{id}/revoke"),
+    "devices.products": ("manager", "POST /api/v1/devices/{id}/products"),
+    "audit.view": ("manager", "GET /api/v1/audit"),
     "webhooks.endpoints": ("manager", "GET /api/v1/webhooks/endpoints"),
     "webhooks.deliveries": ("manager", "GET /api/v1/webhooks/deliveries"),
     "billing.statements": ("owner", "GET /api/v1/billing/statements"),

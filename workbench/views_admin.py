@@ -33,7 +33,7 @@ class OperationsPage(PageBase):
     ) -> pn.viewable.Viewable:
         if not allowed:
             return pn.Column()  # the core refuses device health to this role: hide it
-        return pn.Column(f"### {t(lang, 'devices')}", table(frame, css_classes=["devices"]))
+        return pn.Column(f"### {t(lang, 'device_health')}", table(frame, css_classes=["devices"]))
 
     def _orders(self, lang: str, orders: list[LookupOrderOut], message: str) -> pn.pane.HTML:
         parts = [f'<p id="ops-message">{html.escape(message)}</p>']
