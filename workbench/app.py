@@ -404,7 +404,9 @@ def workbench_pages(
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
 
     def staff(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        return StaffPage(state=StaffAdminState(core(identity)), identity=identity, lang=lang)
+        timezone = source(identity).timezone(identity.facility_id)
+        state = StaffAdminState(core(identity), timezone=timezone)
+        return StaffPage(state=state, identity=identity, lang=lang)
 
     def devices(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         exports = source(identity)
@@ -414,12 +416,15 @@ def workbench_pages(
             column = "name_ja" if lang == "ja" else "name_en"
             return {f"{row[column]} ({row['code']})": int(row["id"]) for _, row in names.iterrows()}
 
-        state = DevicesState(core(identity), products=products)
+        timezone = exports.timezone(identity.facility_id)
+        state = DevicesState(core(identity), products=products, timezone=timezone)
         _refreshing(state, refresh_seconds * 2, "load")
         return DevicesPage(state=state, identity=identity, lang=lang)
 
     def audit(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        return AuditPage(state=AuditState(core(identity)), identity=identity, lang=lang)
+        timezone = source(identity).timezone(identity.facility_id)
+        state = AuditState(core(identity), timezone=timezone)
+        return AuditPage(state=state, identity=identity, lang=lang)
 
     def webhooks(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         timezone = source(identity).timezone(identity.facility_id)

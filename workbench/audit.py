@@ -11,12 +11,16 @@ import pandas as pd
 import param
 
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.data_access import DEFAULT_TIMEZONE
+from workbench.moments import local_time
 
 AUDIT_COLUMNS = ["at", "actor", "action", "subject", "data"]
 PAGE_SIZE = 50
 
 
 class AuditState(param.Parameterized):
+    #: The facility\'s time zone, for the times shown.
+    timezone = param.String(default=DEFAULT_TIMEZONE)
     entries = param.DataFrame(default=None, allow_None=True, constant=True)
     #: ``before`` of the shown page (None: the newest) and of the next, older one.
     before = param.Integer(default=None, allow_None=True, constant=True)
@@ -39,7 +43,7 @@ class AuditState(param.Parameterized):
         frame = pd.DataFrame(
             [
                 {
-                    "at": e.at,
+                    "at": local_time(e.at, self.timezone),
                     "actor": e.actor,
                     "action": e.action,
                     "subject": e.subject,

@@ -17,6 +17,8 @@ import param
 
 from kippu_contract.v1.staff import DeviceOut
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.data_access import DEFAULT_TIMEZONE
+from workbench.moments import local_time
 
 DEVICE_COLUMNS = [
     "id",
@@ -35,6 +37,8 @@ ProductChoices = Callable[[], dict[str, int]]
 
 
 class DevicesState(param.Parameterized):
+    #: The facility\'s time zone, for the times shown.
+    timezone = param.String(default=DEFAULT_TIMEZONE)
     devices = param.List(default=[], constant=True, doc="DeviceOut, as the core sent them.")
     new_kind = param.Selector(default="kiosk", objects=["kiosk", "gate"])
     new_name = param.String(default="")
@@ -75,7 +79,7 @@ class DevicesState(param.Parameterized):
                     "enrolled": d.enrolled,
                     "revoked": d.revoked,
                     "silent": d.silent,
-                    "last_seen_at": d.last_seen_at,
+                    "last_seen_at": local_time(d.last_seen_at, self.timezone),
                     "products": ", ".join(names.get(p, f"#{p}") for p in d.allowed_product_ids),
                     "status": json.dumps(d.status, ensure_ascii=False, default=str)[:160],
                 }

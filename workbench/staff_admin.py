@@ -14,11 +14,15 @@ import param
 from kippu_contract.roles import ROLES
 from kippu_contract.v1.staff import StaffMemberChangeIn, StaffMemberIn, StaffMemberOut
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
+from workbench.data_access import DEFAULT_TIMEZONE
+from workbench.moments import local_time
 
 STAFF_COLUMNS = ["id", "email", "display_name", "role", "active", "created_at"]
 
 
 class StaffAdminState(param.Parameterized):
+    #: The facility\'s time zone, for the times shown.
+    timezone = param.String(default=DEFAULT_TIMEZONE)
     members = param.List(default=[], constant=True, doc="StaffMemberOut, as the core sent them.")
     # The new member's form.
     new_email = param.String(default="")
@@ -49,7 +53,13 @@ class StaffAdminState(param.Parameterized):
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            [{c: getattr(m, c) for c in STAFF_COLUMNS} for m in self.members],
+            [
+                {
+                    **{c: getattr(m, c) for c in STAFF_COLUMNS},
+                    "created_at": local_time(m.created_at, self.timezone),
+                }
+                for m in self.members
+            ],
             columns=STAFF_COLUMNS,
         )
 

@@ -47,7 +47,7 @@ class StaffPage(PageBase):
         s = self.state.param
         lang = self.lang
         which = pn.widgets.Select(
-            name=t(lang, "staff_which"), options=self.state.choices(), css_classes=["staff-which"]
+            label=t(lang, "staff_which"), options=self.state.choices(), css_classes=["staff-which"]
         )
         which.link(self.state, value="member_id")
         s.watch(lambda _: setattr(which, "options", self.state.choices()), "members")
@@ -62,29 +62,29 @@ class StaffPage(PageBase):
             f"### {t(lang, 'staff_new')}",
             pn.Row(
                 pn.widgets.TextInput.from_param(
-                    s.new_email, name=t(lang, "staff_email"), css_classes=["staff-new-email"]
+                    s.new_email, label=t(lang, "staff_email"), css_classes=["staff-new-email"]
                 ),
                 pn.widgets.TextInput.from_param(
                     s.new_display_name,
-                    name=t(lang, "staff_display_name"),
+                    label=t(lang, "staff_display_name"),
                     css_classes=["staff-new-name"],
                 ),
                 pn.widgets.Select.from_param(
-                    s.new_role, name=t(lang, "staff_role"), css_classes=["staff-new-role"]
+                    s.new_role, label=t(lang, "staff_role"), css_classes=["staff-new-role"]
                 ),
             ),
-            _button(t(lang, "staff_add"), "staff-add", self.state.add, button_type="primary"),
+            _button(t(lang, "staff_add"), "staff-add", self.state.add, color="primary"),
             f"### {t(lang, 'staff_edit')}",
             pn.Row(
                 which,
                 pn.widgets.Select.from_param(
-                    s.role, name=t(lang, "staff_role"), css_classes=["staff-role"]
+                    s.role, label=t(lang, "staff_role"), css_classes=["staff-role"]
                 ),
                 pn.widgets.TextInput.from_param(
-                    s.display_name, name=t(lang, "staff_display_name"), css_classes=["staff-name"]
+                    s.display_name, label=t(lang, "staff_display_name"), css_classes=["staff-name"]
                 ),
                 pn.widgets.Checkbox.from_param(
-                    s.active, name=t(lang, "staff_active"), css_classes=["staff-active"]
+                    s.active, label=t(lang, "staff_active"), css_classes=["staff-active"]
                 ),
             ),
             pn.Row(
@@ -104,12 +104,14 @@ class DevicesPage(PageBase):
         s = self.state.param
         lang = self.lang
         which = pn.widgets.Select(
-            name=t(lang, "device_which"), options=self.state.choices(), css_classes=["device-which"]
+            label=t(lang, "device_which"),
+            options=self.state.choices(),
+            css_classes=["device-which"],
         )
         which.link(self.state, value="device_id")
         s.watch(lambda _: setattr(which, "options", self.state.choices()), "devices")
         products = pn.widgets.MultiChoice(
-            name=t(lang, "device_products"),
+            label=t(lang, "device_products"),
             options=self.state.product_choices(),
             value=list(self.state.product_ids),
             css_classes=["device-products"],
@@ -127,15 +129,13 @@ class DevicesPage(PageBase):
             f"### {t(lang, 'device_new')}",
             pn.Row(
                 pn.widgets.Select.from_param(
-                    s.new_kind, name=t(lang, "device_kind"), css_classes=["device-new-kind"]
+                    s.new_kind, label=t(lang, "device_kind"), css_classes=["device-new-kind"]
                 ),
                 pn.widgets.TextInput.from_param(
-                    s.new_name, name=t(lang, "device_name"), css_classes=["device-new-name"]
+                    s.new_name, label=t(lang, "device_name"), css_classes=["device-new-name"]
                 ),
             ),
-            _button(
-                t(lang, "device_create"), "device-create", self.state.create, button_type="primary"
-            ),
+            _button(t(lang, "device_create"), "device-create", self.state.create, color="primary"),
             pn.Row(which, products),
             pn.Row(
                 _button(
@@ -147,7 +147,7 @@ class DevicesPage(PageBase):
                     t(lang, "device_revoke"),
                     "device-revoke",
                     self.state.revoke,
-                    button_type="danger",
+                    color="danger",
                 ),
             ),
             sizing_mode="stretch_width",
