@@ -128,10 +128,28 @@ class CancellationOut(msgspec.Struct):
     refund: RefundOut | None
 
 
+class PluginOptionOut(msgspec.Struct):
+    """One option a plugin declares: the settings page shows a widget for it.
+
+    ``kind``: "text", "int", "number", "bool", "choice" (one of ``choices``) or "secret"
+    (its value is never sent back: ``options`` holds "" for it; sending "" keeps it)."""
+
+    name: str
+    kind: str
+    label_ja: str
+    label_en: str
+    default: Any = None
+    choices: list[str] = []
+    minimum: float | None = None
+    maximum: float | None = None
+
+
 class PluginSettingOut(msgspec.Struct):
     name: str
     enabled: bool
     options: dict[str, Any]
+    #: The options the plugin declares, in its order (empty: it takes none).
+    fields: list[PluginOptionOut] = []
 
 
 class FacilitySettingsOut(msgspec.Struct):
