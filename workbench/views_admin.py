@@ -222,6 +222,31 @@ class SettingsPage(PageBase):
         widget.param.watch(lambda e: self.state.set_plugin_option(name, field.name, e.new), "value")
         return widget
 
+    def _fee_tiers(self, lang: str, tiers: list[dict[str, int]]) -> pn.viewable.Viewable:
+        """A row of number inputs per fee tier (``fee-tier-*``), and add/remove buttons."""
+        rows = []
+        for index, tier in enumerate(tiers):
+            inputs = []
+            for key, label in (
+                ("days_before", "fee_days_before"),
+                ("percent", "fee_percent"),
+                ("fixed", "fee_fixed"),
+            ):
+                box = pn.widgets.IntInput(
+                    label=t(lang, label), value=int(tier[key]), start=0,
+                    css_classes=[f"fee-tier-{key.replace('_', '-')}"],
+                )  # fmt: skip
+                box.param.watch(
+                    lambda e, i=index, k=key: self.state.set_fee_tier(i, k, e.new), "value"
+                )
+                inputs.append(box)
+            remove = pn.widgets.Button(label=t(lang, "fee_remove"), css_classes=["fee-tier-remove"])
+            remove.on_click(lambda _, i=index: self.state.remove_fee_tier(i))
+            rows.append(pn.Row(*inputs, remove, css_classes=["fee-tier"]))
+        add = pn.widgets.Button(label=t(lang, "fee_add"), css_classes=["fee-tier-add"])
+        add.on_click(lambda _: self.state.add_fee_tier())
+        return pn.Column(*rows, add)
+
     def _plugin_editor(self, name: str, plugin: dict[str, Any]) -> pn.Column:
         lang = self.lang
         enabled = pn.widgets.Checkbox(
@@ -248,7 +273,17 @@ class SettingsPage(PageBase):
             pn.widgets.CheckBoxGroup.from_param(s.web_methods, label=t(lang, "web_methods")),
             pn.pane.Markdown(t(lang, "kiosk_methods")),
             pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
-            pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
+            f"### {t(lang, 'cancellation')}",
+            pn.widgets.Checkbox.from_param(
+                s.self_cancel, label=t(lang, "self_cancel"), css_classes=["self-cancel"]
+            ),
+            pn.widgets.IntInput.from_param(
+                s.self_cancel_until_days,
+                label=t(lang, "self_cancel_until_days"),
+                css_classes=["self-cancel-until-days"],
+            ),
+            pn.pane.Markdown(t(lang, "fee_tiers")),
+            pn.bind(self._fee_tiers, self.param.lang, s.fee_tiers),
             pn.widgets.TextInput.from_param(
                 s.tax_registration_number,
                 label=t(lang, "registration_number"),

@@ -8,10 +8,10 @@
 - payment methods per channel: stored in ``Facility.settings["<channel>_payment_methods"]``,
   the key the checkout and the kiosk API already read; a facility picks a subset of what
   the channel can offer at all.
-- ``self_cancel``: whether visitors may cancel from My Page (F7), in
-  ``Facility.settings["cancellation"]["self_cancel"]``, the key the cancellation policy
-  reads (``aftersales.cancellation_policy``); the rest of that policy (deadline, fee tiers)
-  is left as it is.
+- the cancellation policy (F6, F7) in ``Facility.settings["cancellation"]``, the keys
+  ``aftersales.cancellation_policy`` reads: ``self_cancel`` (visitors may cancel from My
+  Page), ``self_cancel_until_days`` and the fee tiers (``cancellation_fees``: days before
+  the visit -> percent and/or fixed yen; checked, stored largest first).
 - ``tax_registration_number``: the qualified-invoice number on receipts, checked (T, 13
   digits, check digit) before anything is stored; "" removes it.
 
@@ -28,6 +28,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.aftersales.cancellation_policy import (
+    MAX_DAYS_BEFORE,
+    CancellationPolicy,
+    checked_tiers,
+)
 from core_service.facilities.schemas import (
     FacilitySettingsIn,
     FacilitySettingsOut,
@@ -40,7 +45,7 @@ from core_service.platform.errors import InvalidInput
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.host import PluginHost
 from core_service.plugins.values import OptionField
-from kippu_contract.v1.staff import PluginOptionOut, PluginSettingIn
+from kippu_contract.v1.staff import CancellationFeeTier, PluginOptionOut, PluginSettingIn
 
 #: Methods each channel can offer at all; a facility picks a subset.
 CHANNEL_METHODS: dict[str, tuple[str, ...]] = {
@@ -61,6 +66,7 @@ async def facility_settings(
     }
     settings = tenant.facility.settings or {}
     declared = host.option_fields()
+    policy = CancellationPolicy.from_settings(settings)
     return FacilitySettingsOut(
         plugins=[
             PluginSettingOut(
@@ -78,8 +84,13 @@ async def facility_settings(
             for ch, methods in CHANNEL_METHODS.items()
         },
         available_methods={ch: list(m) for ch, m in CHANNEL_METHODS.items()},
-        self_cancel=bool(_cancellation(settings).get("self_cancel", False)),
+        self_cancel=policy.self_cancel,
         tax_registration_number=tenant.facility.tax_registration_number,
+        cancellation_fees=[
+            CancellationFeeTier(days_before=t.days_before, percent=t.percent, fixed=t.fixed)
+            for t in policy.tiers
+        ],
+        self_cancel_until_days=policy.self_cancel_until_days,
     )
 
 
@@ -197,11 +208,23 @@ async def update_facility_settings(
                 "支払方法の指定が正しくありません。",
             )
         settings[f"{channel}_payment_methods"] = [m for m in allowed if m in methods]
+    cancellation = _cancellation(settings)
     if change.self_cancel is not None:
-        settings["cancellation"] = {
-            **_cancellation(settings),
-            "self_cancel": change.self_cancel,
-        }
+        cancellation["self_cancel"] = change.self_cancel
+    if change.self_cancel_until_days is not None:
+        if not 0 <= change.self_cancel_until_days <= MAX_DAYS_BEFORE:
+            raise InvalidInput(
+                f"Visitors' own cancellation: 0-{MAX_DAYS_BEFORE} days before the visit.",
+                f"お客様によるキャンセルの期限は0〜{MAX_DAYS_BEFORE}日前で入力してください。",
+                field="self_cancel_until_days",
+            )
+        cancellation["self_cancel_until_days"] = change.self_cancel_until_days
+    if change.cancellation_fees is not None:
+        cancellation["fees"] = checked_tiers(
+            [msgspec.to_builtins(t) for t in change.cancellation_fees]
+        )
+    if cancellation != _cancellation(settings):
+        settings["cancellation"] = cancellation
     if change.tax_registration_number is not None:
         tenant.facility.tax_registration_number = change.tax_registration_number.strip()
     # A new dict: the JSON column notices reassignment, not in-place mutation.

@@ -152,6 +152,19 @@ class PluginSettingOut(msgspec.Struct):
     fields: list[PluginOptionOut] = []
 
 
+class CancellationFeeTier(msgspec.Struct, forbid_unknown_fields=True):
+    """A cancellation fee from ``days_before`` the visit date on (at or before it):
+    ``percent`` of each ticket's base price plus ``fixed`` yen, never more than the base.
+
+    The tier that applies is the one with the largest ``days_before`` the cancellation is
+    still at or before; closer to the visit than every tier, the whole base price is the
+    fee (so a policy usually ends with a ``days_before: 0`` tier)."""
+
+    days_before: int
+    percent: int = 0
+    fixed: int = 0
+
+
 class FacilitySettingsOut(msgspec.Struct):
     plugins: list[PluginSettingOut]
     payment_methods: dict[str, list[str]]
@@ -159,6 +172,11 @@ class FacilitySettingsOut(msgspec.Struct):
     self_cancel: bool
     #: The qualified-invoice registration number printed on receipts; "" when none.
     tax_registration_number: str = ""
+    #: The cancellation fee tiers, largest ``days_before`` first (empty: no fee until
+    #: the visit date).
+    cancellation_fees: list[CancellationFeeTier] = []
+    #: Visitors may cancel on My Page until this many days before the visit.
+    self_cancel_until_days: int = 1
 
 
 class PluginSettingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -173,6 +191,9 @@ class FacilitySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     self_cancel: bool | None = None
     #: T and 13 digits with a valid check digit; "" removes it (plain receipts).
     tax_registration_number: str | None = None
+    #: Replaces every tier ([]: no fee until the visit date).
+    cancellation_fees: list[CancellationFeeTier] | None = None
+    self_cancel_until_days: int | None = None
 
 
 class ProviderCredentialsOut(msgspec.Struct):

@@ -155,3 +155,32 @@ def test_settings_refuse_unknown_payment_methods(sqlite_settings: Settings) -> N
         state.param.web_methods.objects = [*state.param.web_methods.objects, "bitcoin"]
         state.web_methods = ["bitcoin"]
         assert not state.save() and "422" in state.message
+
+
+def test_cancellation_fee_tiers_are_edited_as_rows_and_checked_by_the_core(
+    sqlite_settings: Settings,
+) -> None:
+    _park(sqlite_settings)
+    with core_api(sqlite_settings, "manager") as core:
+        state = SettingsState(core)
+        state.add_fee_tier()
+        state.add_fee_tier()
+        state.set_fee_tier(0, "days_before", 3)
+        state.set_fee_tier(0, "percent", 30)
+        state.set_fee_tier(1, "fixed", 500)
+        state.self_cancel_until_days = 2
+        assert state.save(), state.message
+        again = SettingsState(core)
+        assert again.fee_tiers == [
+            {"days_before": 3, "percent": 30, "fixed": 0},
+            {"days_before": 0, "percent": 0, "fixed": 500},
+        ]
+        assert again.self_cancel_until_days == 2
+        root = pn.panel(SettingsPage(state=again, lang="ja")).get_root(Document())
+        classes = [c for m in root.references() for c in (getattr(m, "css_classes", None) or [])]
+        assert classes.count("fee-tier-days-before") == 2 and "fee-tier-add" in classes
+        again.set_fee_tier(1, "days_before", 3)  # two tiers from the same day
+        assert not again.save() and "2" in again.message
+        again.remove_fee_tier(1)
+        assert again.save(), again.message
+        assert len(SettingsState(core).fee_tiers) == 1
