@@ -18,8 +18,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_service.accounts import login_throttle
 from core_service.accounts.service import check_new_password, create_staff, one_time_password
-from core_service.models import StaffUser
+from core_service.models import Facility, StaffUser
 from core_service.platform import audit
 from core_service.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core_service.platform.principals import StaffPrincipal
@@ -185,6 +186,10 @@ async def reset_password(
     password = one_time_password()
     staff.password_hash = await hash_password_in_thread(password)
     staff.token_version += 1
+    facility = await session.get(Facility, staff.facility_id)
+    if facility is not None:  # failures against the old password no longer pause the login
+        key = login_throttle.login_key("staff", facility.slug, staff.email)
+        await login_throttle.forget_login(session, key)
     audit.record(
         session, actor.facility_id, actor.email, "staff.password_reset", subject=staff.email
     )

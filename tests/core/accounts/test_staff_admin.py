@@ -192,3 +192,23 @@ async def test_bad_input_names_the_field(client: AsyncTestClient, demo: DemoFaci
         assert refused.status_code == 422, refused.text
         assert refused.json()["field"] == field
     assert "a@park.example" not in str(await _members(client, owner))
+
+
+async def test_a_password_reset_lifts_a_pause_from_failed_logins(
+    client: AsyncTestClient, demo: DemoFacility
+) -> None:
+    owner = await staff_headers(client, demo, "owner")
+    email = demo_staff_email("staff", demo.slug)
+    for _ in range(6):
+        await client.post(
+            "/api/v1/auth/login",
+            json={"facility": demo.slug, "email": email, "password": "wrong-password"},
+        )
+    staff_id = await _id(client, owner, "staff", demo)
+    password = (
+        await client.post(f"/api/v1/staff/{staff_id}/reset-password", headers=owner)
+    ).json()["one_time_password"]
+    login = await client.post(
+        "/api/v1/auth/login", json={"facility": demo.slug, "email": email, "password": password}
+    )
+    assert login.status_code == 200, login.text
