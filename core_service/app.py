@@ -19,6 +19,9 @@ from litestar.middleware import DefineMiddleware
 
 from core_service.accounts.auth import BearerAuthMiddleware
 from core_service.accounts.controllers import AuthController
+from core_service.accounts.platform_controllers import PlatformController
+from core_service.accounts.platform_pages import PLATFORM_PAGE_HANDLERS
+from core_service.accounts.staff_controllers import StaffController
 from core_service.aftersales.controllers import CancellationController
 from core_service.billing.controllers import BillingController
 from core_service.catalog.controllers import PUBLIC_AVAILABILITY_HANDLERS
@@ -26,7 +29,7 @@ from core_service.catalog.staff_controllers import CatalogController
 from core_service.checkin.controllers import GateController, facility_public_key
 from core_service.checkin.offline_controllers import GateConflictController, OfflineGateController
 from core_service.checkin.scanner import SCANNER_HANDLERS
-from core_service.facilities.controllers import FacilitySettingsController
+from core_service.facilities.controllers import AuditController, FacilitySettingsController
 from core_service.jobs.inprocess import InProcessRunner
 from core_service.jobs.resources import JobResources
 from core_service.kiosks.controllers import KioskController, enrol_kiosk
@@ -84,6 +87,10 @@ def create_app(
 
     handlers: list[Any] = [
         AuthController,
+        PlatformController,
+        *PLATFORM_PAGE_HANDLERS,
+        StaffController,
+        AuditController,
         KioskController,
         DeviceController,
         enrol_kiosk,

@@ -1,5 +1,5 @@
 """The core's subcommands of ``kippu``: serve, worker, jobs, db upgrade, export, gate scan,
-payments reconcile, billing plan/issue.
+payments reconcile, billing plan/issue, platform operator add.
 
 Each is registered in the ``kippu.commands`` entry-point group and found by
 :mod:`kippu_cli`; none of them knows the kiosk driver or the workbench. Every command
@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -284,3 +284,49 @@ async def _facility_session(slug: str) -> AsyncIterator[tuple[AsyncSession, Faci
         if facility is None:
             raise click.ClickException(f"No facility {slug!r}.")
         yield session, facility
+
+
+@click.group()
+def platform() -> None:
+    """The deployment's platform operators, who create facilities (issue 17)."""
+
+
+@platform.group("operator")
+def platform_operator() -> None:
+    """Platform operator accounts."""
+
+
+@platform_operator.command("add")
+@click.argument("email")
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    default=None,
+    help="Read the password from this file (its first line); '-' reads standard input.",
+)
+def platform_operator_add(email: str, password_file: IO[str] | None) -> None:
+    """Create the operator EMAIL; the password comes from --password-file, from
+    KIPPU_OPERATOR_PASSWORD, or from a prompt (typed twice, not echoed)."""
+    import os
+
+    from core_service.accounts.operators import add_operator
+    from core_service.jobs.resources import open_resources
+    from core_service.platform.errors import KippuError
+
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    elif os.environ.get("KIPPU_OPERATOR_PASSWORD"):
+        password = os.environ["KIPPU_OPERATOR_PASSWORD"]
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def run() -> str:
+        async with open_resources(_settings()) as r, r.sessionmaker() as session:
+            operator = await add_operator(session, email, password)
+            return operator.email
+
+    try:
+        created = asyncio.run(run())
+    except KippuError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"platform operator {created} created; log in at /platform/")

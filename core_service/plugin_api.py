@@ -8,7 +8,8 @@ without breaking a plugin; what is named here is the promise.
 
 - **Hooks and the values they exchange**: :data:`hookimpl`, :class:`FacilityContext`,
   :class:`CheckoutField`, :class:`FieldError`, :class:`AvailabilityMarker`,
-  :class:`PaidOrder`, :class:`Redemption`.
+  :class:`PaidOrder`, :class:`Redemption`, and :class:`OptionField` (the options a plugin
+  declares with ``plugin_options``, shown as a settings form).
 - **Payment providers** (returned by ``register_payment_providers``): the
   :class:`PaymentProvider` interface, its request and answer types and its errors, the
   :class:`ProviderHTTP` client, the credentials store and :func:`webhook_route`, which
@@ -54,6 +55,7 @@ from core_service.plugins.values import (
     CheckoutField,
     FacilityContext,
     FieldError,
+    OptionField,
     PaidOrder,
     Redemption,
     hookimpl,
@@ -72,6 +74,7 @@ __all__ = [
     "NotFound",
     "NotificationRejected",
     "OperationNotSupported",
+    "OptionField",
     "Order",
     "PaidOrder",
     "Payment",

@@ -6,7 +6,7 @@ and ``few_left_count`` (default 10: △ at or below this many places), whichever
 
 from __future__ import annotations
 
-from core_service.plugin_api import AvailabilityMarker, FacilityContext, hookimpl
+from core_service.plugin_api import AvailabilityMarker, FacilityContext, OptionField, hookimpl
 
 PLUGIN_NAME = "availability"
 
@@ -15,6 +15,29 @@ FEW = AvailabilityMarker(symbol="△", label_ja="残りわずか", label_en="Few
 SOLD_OUT = AvailabilityMarker(
     symbol="×", label_ja="売り切れ", label_en="Sold out", level="sold_out"
 )
+
+
+@hookimpl
+def plugin_options() -> list[OptionField]:
+    return [
+        OptionField(
+            "few_left_ratio",
+            "number",
+            "残りわずかとする割合 (定員に対して、0〜1)",
+            "Few left at or below this share of capacity (0-1)",
+            default=0.2,
+            minimum=0,
+            maximum=1,
+        ),
+        OptionField(
+            "few_left_count",
+            "int",
+            "残りわずかとする残数",
+            "Few left at or below this many places",
+            default=10,
+            minimum=0,
+        ),
+    ]
 
 
 @hookimpl

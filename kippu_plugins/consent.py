@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_service.plugin_api import CheckoutField, FacilityContext, FieldError, hookimpl
+from core_service.plugin_api import (
+    CheckoutField,
+    FacilityContext,
+    FieldError,
+    OptionField,
+    hookimpl,
+)
 
 PLUGIN_NAME = "consent"
 FIELD_NAME = "consent_waiver"
@@ -35,6 +41,32 @@ def _field(facility: FacilityContext) -> CheckoutField:
         is_consent=True,
         plugin=PLUGIN_NAME,
     )
+
+
+@hookimpl
+def plugin_options() -> list[OptionField]:
+    return [
+        OptionField(
+            "label_ja",
+            "text",
+            "チェック欄の文言 (日本語)",
+            "Checkbox label (Japanese)",
+            DEFAULT_LABEL_JA,
+        ),
+        OptionField(
+            "label_en",
+            "text",
+            "チェック欄の文言 (英語)",
+            "Checkbox label (English)",
+            DEFAULT_LABEL_EN,
+        ),
+        OptionField(
+            "text_ja", "text", "同意書の本文 (日本語)", "Waiver text (Japanese)", DEFAULT_TEXT_JA
+        ),
+        OptionField(
+            "text_en", "text", "同意書の本文 (英語)", "Waiver text (English)", DEFAULT_TEXT_EN
+        ),
+    ]
 
 
 @hookimpl

@@ -13,7 +13,7 @@ workbench never opens the core's database). It serves:
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
 - ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/catalog``, ``/settings``,
-  ``/webhooks``:
+  ``/staff``, ``/devices``, ``/audit``, ``/webhooks``, ``/billing``:
   each page only for the roles ``workbench.roles`` lists (the core's guards decide for
   real). Exported figures refresh every ``settings.refresh_seconds`` from the files the
   core's background export (or ``kippu export --follow``) writes.
@@ -44,10 +44,12 @@ from tornado.web import decode_signed_value
 
 from workbench import core_client
 from workbench.attendance import AttendanceState
+from workbench.audit import AuditState
 from workbench.billing import BillingState
 from workbench.box_office import BoxOfficeState
 from workbench.catalog import CatalogState
 from workbench.core_client import CoreAPI, StaffIdentity
+from workbench.devices import DevicesState
 from workbench.facility_settings import SettingsState
 from workbench.i18n import LANGS, TEXT, t
 from workbench.mailing import MailingState
@@ -56,12 +58,14 @@ from workbench.roles import PAGES, can, can_open
 from workbench.sales import SalesState
 from workbench.settings import WorkbenchSettings
 from workbench.shared_store import FacilitySource, SharedStore
+from workbench.staff_admin import StaffAdminState
 from workbench.views_admin import OperationsPage, SettingsPage
 from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_billing import BillingPage
 from workbench.views_catalog import CatalogPage
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
+from workbench.views_setup import AuditPage, DevicesPage, StaffPage
 from workbench.views_webhooks import WebhooksPage
 from workbench.webhooks import WebhooksState
 
@@ -406,6 +410,29 @@ def workbench_pages(
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
 
+    def staff(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        timezone = source(identity).timezone(identity.facility_id)
+        state = StaffAdminState(core(identity), timezone=timezone)
+        return StaffPage(state=state, identity=identity, lang=lang)
+
+    def devices(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        exports = source(identity)
+
+        def products() -> dict[str, int]:
+            names = exports.product_names(identity.facility_id)
+            column = "name_ja" if lang == "ja" else "name_en"
+            return {f"{row[column]} ({row['code']})": int(row["id"]) for _, row in names.iterrows()}
+
+        timezone = exports.timezone(identity.facility_id)
+        state = DevicesState(core(identity), products=products, timezone=timezone)
+        _refreshing(state, refresh_seconds * 2, "load")
+        return DevicesPage(state=state, identity=identity, lang=lang)
+
+    def audit(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        timezone = source(identity).timezone(identity.facility_id)
+        state = AuditState(core(identity), timezone=timezone)
+        return AuditPage(state=state, identity=identity, lang=lang)
+
     def webhooks(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         timezone = source(identity).timezone(identity.facility_id)
         state = WebhooksState(core(identity), timezone=timezone)
@@ -422,6 +449,9 @@ def workbench_pages(
         "operations": operations,
         "catalog": catalog,
         "settings": facility_settings,
+        "staff": staff,
+        "devices": devices,
+        "audit": audit,
         "webhooks": webhooks,
         "billing": billing,
     }

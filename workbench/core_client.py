@@ -28,9 +28,12 @@ from kippu_contract.v1.catalog import (
     ProductOut,
 )
 from kippu_contract.v1.staff import (
+    AllowedProductsIn,
+    AuditPageOut,
     CancelIn,
     CancellationOut,
     CompositionIn,
+    DeviceIn,
     DeviceOut,
     FacilitySettingsIn,
     FacilitySettingsOut,
@@ -39,9 +42,14 @@ from kippu_contract.v1.staff import (
     LookupOrderOut,
     MailingIn,
     MailingOut,
+    NewDeviceOut,
     QuoteOut,
     RefundOut,
     SalesReportOut,
+    StaffMemberChangeIn,
+    StaffMemberIn,
+    StaffMemberOut,
+    StaffPasswordOut,
     StatementOut,
     TestMailIn,
     TestMailOut,
@@ -221,6 +229,38 @@ class CoreAPI:
     # Each method names the route it uses; tests/core/accounts/test_roles_matrix.py lists the same.
     def devices(self) -> list[DeviceOut]:
         return decode(self._call("GET", "/api/v1/devices"), list[DeviceOut])
+
+    def create_device(self, kind: str, name: str) -> NewDeviceOut:
+        """A new kiosk or gate; the answer's enrolment code is shown this once."""
+        body = DeviceIn(kind=kind, name=name)
+        return decode(self._call("POST", "/api/v1/devices", body), NewDeviceOut)
+
+    def revoke_device(self, device_id: int) -> None:
+        self._call("POST", f"/api/v1/devices/{int(device_id)}/revoke")
+
+    def set_device_products(self, device_id: int, product_ids: list[int]) -> None:
+        body = AllowedProductsIn(product_ids=[int(p) for p in product_ids])
+        self._call("POST", f"/api/v1/devices/{int(device_id)}/products", body)
+
+    def staff_members(self) -> list[StaffMemberOut]:
+        return decode(self._call("GET", "/api/v1/staff"), list[StaffMemberOut])
+
+    def add_staff_member(self, member: StaffMemberIn) -> StaffPasswordOut:
+        return decode(self._call("POST", "/api/v1/staff", member), StaffPasswordOut)
+
+    def change_staff_member(self, staff_id: int, change: StaffMemberChangeIn) -> StaffMemberOut:
+        answer = self._call("PATCH", f"/api/v1/staff/{int(staff_id)}", change)
+        return decode(answer, StaffMemberOut)
+
+    def reset_staff_password(self, staff_id: int) -> StaffPasswordOut:
+        answer = self._call("POST", f"/api/v1/staff/{int(staff_id)}/reset-password")
+        return decode(answer, StaffPasswordOut)
+
+    def audit(self, limit: int = 50, before: int | None = None) -> AuditPageOut:
+        params: dict[str, int] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        return decode(self._call("GET", "/api/v1/audit", params=params), AuditPageOut)
 
     def lookup_orders(self, query: str) -> list[LookupOrderOut]:
         answer = self._call("GET", "/api/v1/orders/lookup", params={"q": query})

@@ -16,6 +16,9 @@ PAGES = (
     "operations",
     "catalog",
     "settings",
+    "staff",
+    "devices",
+    "audit",
     "webhooks",
     "billing",
 )
@@ -30,6 +33,10 @@ PAGE_MIN_ROLE: dict[str, str] = {
     # The core lets every role read the catalogue; setting it up is the managers' page.
     "catalog": "manager",
     "settings": "manager",
+    # Set-up: staff accounts, devices and the audit log of set-up changes.
+    "staff": "manager",
+    "devices": "manager",
+    "audit": "manager",
     "webhooks": "manager",
     # What the facility pays the platform: the owner's business.
     "billing": "owner",
@@ -60,6 +67,15 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "catalog.capacity_set": ("manager", "PUT /api/v1/catalog/products/{product}/capacities"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
+    "staff.list": ("manager", "GET /api/v1/staff"),
+    "staff.add": ("manager", "POST /api/v1/staff"),
+    "staff.change": ("manager", "PATCH /api/v1/staff/{id}"),
+    "staff.reset_password": ("manager", "POST /api/v1/staff/{id}/reset-password"),
+    "devices.list": ("staff", "GET /api/v1/devices"),
+    "devices.create": ("manager", "POST /api/v1/devices"),
+    "devices.revoke": ("manager", "POST /api/v1/devices/{id}/revoke"),
+    "devices.products": ("manager", "POST /api/v1/devices/{id}/products"),
+    "audit.view": ("manager", "GET /api/v1/audit"),
     "webhooks.endpoints": ("manager", "GET /api/v1/webhooks/endpoints"),
     "webhooks.deliveries": ("manager", "GET /api/v1/webhooks/deliveries"),
     "billing.statements": ("owner", "GET /api/v1/billing/statements"),

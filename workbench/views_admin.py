@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import html
-import json
+from typing import Any
 
 import pandas as pd
 import panel as pn
 import param
 
-from kippu_contract.v1.staff import LookupLineOut, LookupOrderOut, QuoteOut, RefundOut
+from kippu_contract.v1.staff import (
+    LookupLineOut,
+    LookupOrderOut,
+    PluginOptionOut,
+    QuoteOut,
+    RefundOut,
+)
 from workbench.box_office import BoxOfficeState
 from workbench.facility_settings import SettingsState
 from workbench.i18n import t
@@ -33,7 +39,7 @@ class OperationsPage(PageBase):
     ) -> pn.viewable.Viewable:
         if not allowed:
             return pn.Column()  # the core refuses device health to this role: hide it
-        return pn.Column(f"### {t(lang, 'devices')}", table(frame, css_classes=["devices"]))
+        return pn.Column(f"### {t(lang, 'device_health')}", table(frame, css_classes=["devices"]))
 
     def _orders(self, lang: str, orders: list[LookupOrderOut], message: str) -> pn.pane.HTML:
         parts = [f'<p id="ops-message">{html.escape(message)}</p>']
@@ -186,26 +192,71 @@ class SettingsPage(PageBase):
     state = param.ClassSelector(class_=SettingsState)
     page = "settings"
 
-    def _plugin_editor(self, name: str, plugin: dict[str, object]) -> pn.Row:
+    def _option_widget(self, name: str, field: PluginOptionOut) -> pn.widgets.Widget:
+        """The widget of one declared option, by its kind (``plugin-option-<plugin>-<name>``)."""
+        label = field.label_ja if self.lang == "ja" else field.label_en
+        value = self.state.option_value(name, field)
+        css = [f"plugin-option-{name}-{field.name}", f"plugin-option-{field.kind}"]
+        widget: pn.widgets.Widget
+        if field.kind == "bool":
+            widget = pn.widgets.Checkbox(label=label, value=bool(value), css_classes=css)
+        elif field.kind == "choice":
+            widget = pn.widgets.Select(
+                label=label, options=list(field.choices), value=value, css_classes=css
+            )
+        elif field.kind in ("int", "number"):
+            cls = pn.widgets.IntInput if field.kind == "int" else pn.widgets.FloatInput
+            number = int if field.kind == "int" else float
+            bounds = {
+                k: number(v)
+                for k, v in (("start", field.minimum), ("end", field.maximum))
+                if v is not None
+            }
+            widget = cls(label=label, value=value, css_classes=css, **bounds)
+        elif field.kind == "secret":
+            widget = pn.widgets.PasswordInput(
+                label=label, value="", placeholder="••••••", css_classes=css
+            )
+        else:
+            widget = pn.widgets.TextInput(label=label, value=str(value or ""), css_classes=css)
+        widget.param.watch(lambda e: self.state.set_plugin_option(name, field.name, e.new), "value")
+        return widget
+
+    def _fee_tiers(self, lang: str, tiers: list[dict[str, int]]) -> pn.viewable.Viewable:
+        """A row of number inputs per fee tier (``fee-tier-*``), and add/remove buttons."""
+        rows = []
+        for index, tier in enumerate(tiers):
+            inputs = []
+            for key, label in (
+                ("days_before", "fee_days_before"),
+                ("percent", "fee_percent"),
+                ("fixed", "fee_fixed"),
+            ):
+                box = pn.widgets.IntInput(
+                    label=t(lang, label), value=int(tier[key]), start=0,
+                    css_classes=[f"fee-tier-{key.replace('_', '-')}"],
+                )  # fmt: skip
+                box.param.watch(
+                    lambda e, i=index, k=key: self.state.set_fee_tier(i, k, e.new), "value"
+                )
+                inputs.append(box)
+            remove = pn.widgets.Button(label=t(lang, "fee_remove"), css_classes=["fee-tier-remove"])
+            remove.on_click(lambda _, i=index: self.state.remove_fee_tier(i))
+            rows.append(pn.Row(*inputs, remove, css_classes=["fee-tier"]))
+        add = pn.widgets.Button(label=t(lang, "fee_add"), css_classes=["fee-tier-add"])
+        add.on_click(lambda _: self.state.add_fee_tier())
+        return pn.Column(*rows, add)
+
+    def _plugin_editor(self, name: str, plugin: dict[str, Any]) -> pn.Column:
         lang = self.lang
         enabled = pn.widgets.Checkbox(
-            label=f"{name} · {t(lang, 'enabled')}", value=bool(plugin.get("enabled"))
+            label=f"{name} · {t(lang, 'enabled')}",
+            value=bool(plugin.get("enabled")),
+            css_classes=[f"plugin-{name}-enabled"],
         )
-        options = pn.widgets.TextAreaInput(
-            label=t(lang, "options"),
-            value=json.dumps(plugin.get("options") or {}, ensure_ascii=False),
-            height=70,
-        )
-
-        def on_enabled(event: param.parameterized.Event) -> None:
-            self.state.plugins = {
-                **self.state.plugins,
-                name: {**self.state.plugins[name], "enabled": event.new},
-            }
-
-        enabled.param.watch(on_enabled, "value")
-        options.param.watch(lambda e: self.state.set_plugin_options(name, e.new), "value")
-        return pn.Row(enabled, options)
+        enabled.param.watch(lambda e: self.state.set_plugin_enabled(name, e.new), "value")
+        fields = [self._option_widget(name, f) for f in plugin.get("fields", [])]
+        return pn.Column(enabled, *fields, css_classes=[f"plugin-{name}"])
 
     def __panel__(self) -> pn.viewable.Viewable:
         s = self.state.param
@@ -222,7 +273,17 @@ class SettingsPage(PageBase):
             pn.widgets.CheckBoxGroup.from_param(s.web_methods, label=t(lang, "web_methods")),
             pn.pane.Markdown(t(lang, "kiosk_methods")),
             pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
-            pn.widgets.Checkbox.from_param(s.self_cancel, label=t(lang, "self_cancel")),
+            f"### {t(lang, 'cancellation')}",
+            pn.widgets.Checkbox.from_param(
+                s.self_cancel, label=t(lang, "self_cancel"), css_classes=["self-cancel"]
+            ),
+            pn.widgets.IntInput.from_param(
+                s.self_cancel_until_days,
+                label=t(lang, "self_cancel_until_days"),
+                css_classes=["self-cancel-until-days"],
+            ),
+            pn.pane.Markdown(t(lang, "fee_tiers")),
+            pn.bind(self._fee_tiers, self.param.lang, s.fee_tiers),
             pn.widgets.TextInput.from_param(
                 s.tax_registration_number,
                 label=t(lang, "registration_number"),

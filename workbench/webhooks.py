@@ -8,15 +8,13 @@ managed through the core's API (docs/webhooks.md); this page shows what they rec
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import pandas as pd
 import param
 
 from kippu_contract.v1.staff import WebhookDeliveryOut, WebhookEndpointOut
 from workbench.core_client import CoreAPI, CoreRefused, CoreUnavailable
 from workbench.data_access import DEFAULT_TIMEZONE
+from workbench.moments import local_time
 
 ENDPOINT_COLUMNS = ["id", "url", "events", "active", "description"]
 DELIVERY_COLUMNS = [
@@ -48,13 +46,6 @@ def endpoints_frame(endpoints: list[WebhookEndpointOut]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ENDPOINT_COLUMNS)
 
 
-def _local(moment: dt.datetime | None, timezone: str) -> str:
-    """``moment`` in the facility's time, to the second ("" for none)."""
-    if moment is None:
-        return ""
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def deliveries_frame(
     deliveries: list[WebhookDeliveryOut], timezone: str = DEFAULT_TIMEZONE
 ) -> pd.DataFrame:
@@ -63,15 +54,15 @@ def deliveries_frame(
         {
             "id": d.id,
             "event": d.event_type,
-            "created": _local(d.event_created_at, timezone),
+            "created": local_time(d.event_created_at, timezone),
             "url": d.endpoint_url,
             "status": d.status,
             "attempts": d.attempts,
             # Nullable integers: a frame column of ints and None would turn into floats.
             "last_code": pd.NA if d.last_status_code is None else d.last_status_code,
             "last_error": d.last_error,
-            "next": _local(d.next_attempt_at, timezone),
-            "delivered": _local(d.delivered_at, timezone),
+            "next": local_time(d.next_attempt_at, timezone),
+            "delivered": local_time(d.delivered_at, timezone),
         }
         for d in deliveries
     ]

@@ -4,7 +4,9 @@ Staff tokens are signed by itsdangerous and name a staff user and the user's tok
 version; the user is re-read on every request so that deactivating a user, changing a
 role or logging out (which bumps the version) takes effect at once. Device
 tokens (prefix ``kd_``) are random and looked up by their SHA-256 digest; a revoked
-device is refused. Requests without a bearer token pass with ``user = None``; the
+device is refused. Platform operator tokens (prefix ``kop_``) are signed for a purpose
+of their own and name a ``platform_operator`` row: no staff guard admits one, and a staff
+token is never read as one. Requests without a bearer token pass with ``user = None``; the
 guards decide whether a route needs one.
 """
 
@@ -19,18 +21,26 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core_service.models import Device, Facility, StaffUser
+from core_service.models import Device, Facility, PlatformOperator, StaffUser
 from core_service.platform.database import driver_connection
-from core_service.platform.principals import DevicePrincipal, StaffPrincipal
+from core_service.platform.principals import DevicePrincipal, OperatorPrincipal, StaffPrincipal
 from core_service.platform.security import Signer, token_digest
 
 DEVICE_TOKEN_PREFIX = "kd_"
 STAFF_TOKEN_PURPOSE = "staff"
 STAFF_TOKEN_MAX_AGE = 12 * 3600
+OPERATOR_TOKEN_PREFIX = "kop_"
+OPERATOR_TOKEN_PURPOSE = "platform-operator"
+OPERATOR_TOKEN_MAX_AGE = 8 * 3600
 
 
 def issue_staff_token(signer: Signer, staff_id: int, token_version: int) -> str:
     return signer.dumps(STAFF_TOKEN_PURPOSE, {"sid": staff_id, "v": token_version})
+
+
+def issue_operator_token(signer: Signer, operator_id: int, token_version: int) -> str:
+    data = {"oid": operator_id, "v": token_version}
+    return OPERATOR_TOKEN_PREFIX + signer.dumps(OPERATOR_TOKEN_PURPOSE, data)
 
 
 # Built once: both run on every authenticated request.
@@ -90,6 +100,10 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     device["config_version"],
                     frozenset(int(p) for p in device["allowed_product_ids"] or []),
                 )
+            elif token.startswith(OPERATOR_TOKEN_PREFIX):
+                principal = await operator_for_token(conn, state.signer, token)
+                if principal is None:
+                    raise NotAuthorizedException("Invalid or expired operator token; log in again.")
             else:
                 data = state.signer.loads(STAFF_TOKEN_PURPOSE, token, STAFF_TOKEN_MAX_AGE)
                 staff = (
@@ -104,6 +118,33 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     staff.id, staff.facility_id, staff.email, staff.role, staff.display_name
                 )
         return AuthenticationResult(user=principal, auth=token)
+
+
+_OPERATOR_BY_ID = sa.select(
+    PlatformOperator.id,
+    PlatformOperator.email,
+    PlatformOperator.active,
+    PlatformOperator.token_version,
+).where(PlatformOperator.id == sa.bindparam("operator_id"))
+
+
+async def operator_for_token(
+    conn: AsyncConnection, signer: Signer, token: str
+) -> OperatorPrincipal | None:
+    """The active operator an operator token names, if it is valid and not ended.
+
+    Also used by the operator's web pages, which carry the token in a cookie."""
+    if not token.startswith(OPERATOR_TOKEN_PREFIX):
+        return None
+    data = signer.loads(
+        OPERATOR_TOKEN_PURPOSE, token[len(OPERATOR_TOKEN_PREFIX) :], OPERATOR_TOKEN_MAX_AGE
+    )
+    if not isinstance(data, dict):
+        return None
+    row = (await conn.execute(_OPERATOR_BY_ID, {"operator_id": data.get("oid")})).one_or_none()
+    if row is None or not row.active or data.get("v") != row.token_version:
+        return None
+    return OperatorPrincipal(row.id, row.email)
 
 
 async def _device(conn: AsyncConnection, digest: str) -> Mapping[str, Any] | None:

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.accounts import login_throttle
+from core_service.mailing.addresses import is_email_address
 from core_service.models import Facility, StaffUser
-from core_service.platform.errors import InvalidInput, Unauthorized
-from core_service.platform.security import hash_password, verify_password_in_thread
+from core_service.platform.errors import Conflict, InvalidInput, Unauthorized
+from core_service.platform.security import hash_password, new_token, verify_password_in_thread
 from kippu_contract.roles import ROLES
 
 # Verifying against a real hash when the user does not exist keeps the response time the
@@ -20,12 +21,23 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def hash_new_password(password: str) -> str:
+    check_new_password(password)
+    return hash_password(password)
+
+
+def check_new_password(password: str) -> None:
+    """Refuse (422) a password too short to be a new one."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.",
             f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。",
+            field="password",
         )
-    return hash_password(password)
+
+
+def one_time_password() -> str:
+    """A password the core makes and shows once (16 URL-safe characters)."""
+    return new_token(12)
 
 
 async def create_staff(
@@ -38,10 +50,31 @@ async def create_staff(
 ) -> StaffUser:
     """A staff user; ``password_hash`` comes from :func:`hash_new_password`."""
     if role not in ROLES:
-        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
+        raise InvalidInput(
+            f"Role must be one of {', '.join(ROLES)}.",
+            f"役割は {', '.join(ROLES)} のいずれかです。",
+            field="role",
+        )
+    email = email.strip().lower()
+    if not is_email_address(email):
+        raise InvalidInput(
+            "Enter a valid e-mail address.",
+            "正しいメールアドレスを入力してください。",
+            field="email",
+        )
+    taken = await session.scalar(
+        sa.select(StaffUser.id).where(
+            StaffUser.facility_id == facility_id, StaffUser.email == email
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"{email} has a staff account here already.",
+            f"{email} は既にこの施設のスタッフとして登録されています。",
+        )
     staff = StaffUser(
         facility_id=facility_id,
-        email=email.strip().lower(),
+        email=email,
         password_hash=password_hash,
         role=role,
         display_name=display_name,

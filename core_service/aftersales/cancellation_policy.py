@@ -30,6 +30,11 @@ from typing import Any
 
 from core_service.platform.errors import InvalidInput
 
+#: Bounds of what a manager may set (checked before a policy is stored).
+MAX_TIERS = 10
+MAX_DAYS_BEFORE = 366
+MAX_FIXED_FEE = 1_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class FeeTier:
@@ -80,6 +85,39 @@ class CancellationPolicy:
 
     def visitor_may_cancel(self, days_before: int) -> bool:
         return self.self_cancel and days_before >= self.self_cancel_until_days
+
+
+def checked_tiers(tiers: list[dict[str, int]]) -> list[dict[str, int]]:
+    """``tiers`` as stored (largest ``days_before`` first), or 422 naming the bad tier."""
+    if len(tiers) > MAX_TIERS:
+        raise InvalidInput(
+            f"At most {MAX_TIERS} fee tiers.",
+            f"キャンセル料の段階は{MAX_TIERS}個までです。",
+            field="cancellation_fees",
+        )
+    seen: set[int] = set()
+    for index, tier in enumerate(tiers):
+        days, percent, fixed = tier["days_before"], tier["percent"], tier["fixed"]
+        if not (
+            0 <= days <= MAX_DAYS_BEFORE and 0 <= percent <= 100 and 0 <= fixed <= MAX_FIXED_FEE
+        ):
+            raise InvalidInput(
+                f"Fee tier {index + 1}: days before 0-{MAX_DAYS_BEFORE}, percent 0-100, "
+                f"fixed 0-{MAX_FIXED_FEE:,} yen.",
+                f"キャンセル料の{index + 1}段目: 日数は0〜{MAX_DAYS_BEFORE}、割合は0〜100%、"
+                f"定額は0〜{MAX_FIXED_FEE:,}円で入力してください。",
+                field="cancellation_fees",
+                index=index,
+            )
+        if days in seen:
+            raise InvalidInput(
+                f"Fee tier {index + 1}: two tiers start {days} days before.",
+                f"キャンセル料の{index + 1}段目: 同じ日数（{days}日前）の段階が2つあります。",
+                field="cancellation_fees",
+                index=index,
+            )
+        seen.add(days)
+    return sorted(tiers, key=lambda t: t["days_before"], reverse=True)
 
 
 def refund_for(base: int, fee: int) -> int:

@@ -42,7 +42,11 @@ async def create_facility(
     it is printed on every receipt."""
     check_registration_number(tax_registration_number)
     if await session.scalar(sa.select(Facility.id).where(Facility.slug == slug)) is not None:
-        raise Conflict(f"A facility with slug {slug!r} exists already.")
+        raise Conflict(
+            f"A facility with slug {slug!r} exists already.",
+            f"スラッグ {slug!r} の施設は既にあります。",
+            field="slug",
+        )
     private_raw, public_text = generate_signing_key()
     facility = Facility(
         slug=slug,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.catalog.service import price_categories_by_id
 from core_service.kiosks.fleet import facility_device
+from core_service.platform import audit
 from core_service.platform.errors import Forbidden, InvalidInput
 from core_service.platform.principals import DevicePrincipal
 from core_service.platform.tenancy import Tenant
@@ -46,11 +47,25 @@ async def check_sellable(
 
 
 async def set_allowed_products(
-    session: AsyncSession, facility_id: int, device_id: int, product_ids: Iterable[int]
+    session: AsyncSession,
+    facility_id: int,
+    device_id: int,
+    product_ids: Iterable[int],
+    *,
+    actor: str,
 ) -> None:
     """Limit a kiosk to these products (an empty list: every kiosk product)."""
     device = await facility_device(session, facility_id, device_id)
     if device.kind != "kiosk":
         raise InvalidInput("Only kiosks have allowed products.", "商品の制限は券売機のみです。")
+    before = [int(p) for p in device.allowed_product_ids or []]
     device.allowed_product_ids = sorted(set(product_ids))
+    audit.record(
+        session,
+        facility_id,
+        actor,
+        "device.products",
+        subject=f"device:{device.id}",
+        data={"before": before, "after": device.allowed_product_ids},
+    )
     await session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.accounts.auth import DEVICE_TOKEN_PREFIX
 from core_service.kiosks.schemas import StaffCallOut
 from core_service.models import Device, utcnow
+from core_service.platform import audit
 from core_service.platform.errors import InvalidInput, NotFound
 from core_service.platform.security import new_token, token_digest
 
@@ -69,7 +70,7 @@ async def enrol(session: AsyncSession, code: str) -> tuple[Device, str]:
     return device, token
 
 
-async def revoke(session: AsyncSession, facility_id: int, device_id: int) -> None:
+async def revoke(session: AsyncSession, facility_id: int, device_id: int, *, actor: str) -> None:
     device = await session.scalar(
         sa.select(Device).where(Device.id == device_id, Device.facility_id == facility_id)
     )
@@ -77,6 +78,16 @@ async def revoke(session: AsyncSession, facility_id: int, device_id: int) -> Non
         raise NotFound("No such device.", "端末が見つかりません。")
     device.revoked_at = utcnow()
     device.token_hash = None
+    # An unused enrolment code dies with the device.
+    device.enrolment_code_hash = None
+    audit.record(
+        session,
+        facility_id,
+        actor,
+        "device.revoke",
+        subject=f"device:{device.id}",
+        data={"before": {"kind": device.kind, "name": device.name}},
+    )
     await session.commit()
 
 

@@ -24,6 +24,7 @@ from core_service.kiosks.schemas import (
     StaffCallOut,
 )
 from core_service.models import Device, Facility, utcnow
+from core_service.platform import audit
 from core_service.platform.errors import NotFound
 
 #: A device that has not sent a heartbeat for this long is flagged as silent.
@@ -44,9 +45,19 @@ async def enrol_device(session: AsyncSession, code: str) -> EnrolOut:
     )
 
 
-async def new_device(session: AsyncSession, facility_id: int, kind: str, name: str) -> NewDeviceOut:
-    """Create a device and answer with its one-time enrolment code."""
+async def new_device(
+    session: AsyncSession, facility_id: int, kind: str, name: str, *, actor: str
+) -> NewDeviceOut:
+    """Create a device and answer with its one-time enrolment code (never audited)."""
     new = await create_device(session, facility_id, kind, name)
+    audit.record(
+        session,
+        facility_id,
+        actor,
+        "device.create",
+        subject=f"device:{new.device.id}",
+        data={"after": {"kind": kind, "name": name}},
+    )
     await session.commit()
     assert new.device.enrolment_expires_at is not None  # create_device sets it
     return NewDeviceOut(

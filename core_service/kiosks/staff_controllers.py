@@ -3,7 +3,9 @@ staff calls, close a call, set a kiosk's allowed products, revoke."""
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -14,6 +16,7 @@ from core_service.kiosks.assortment import set_allowed_products
 from core_service.kiosks.devices import revoke
 from core_service.kiosks.schemas import AllowedProductsIn, DeviceIn, DeviceOut, NewDeviceOut
 from core_service.platform.guards import requires_role
+from core_service.platform.principals import StaffPrincipal
 from core_service.platform.tenancy import Tenant
 
 
@@ -29,11 +32,14 @@ class DeviceController(Controller):
     @post("/", guards=[requires_role("manager")], status_code=HTTP_201_CREATED)
     async def create(
         self,
+        request: Request[StaffPrincipal, Any, Any],
         data: JSONBody[DeviceIn],
         tenant: NamedDependency[Tenant],
         db_session: NamedDependency[AsyncSession],
     ) -> NewDeviceOut:
-        return await fleet.new_device(db_session, tenant.id, data.kind, data.name)
+        return await fleet.new_device(
+            db_session, tenant.id, data.kind, data.name, actor=request.user.email
+        )
 
     @post(
         "/{device_id:int}/revoke",
@@ -42,11 +48,12 @@ class DeviceController(Controller):
     )
     async def revoke_device(
         self,
+        request: Request[StaffPrincipal, Any, Any],
         device_id: FromPath[int],
         tenant: NamedDependency[Tenant],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
-        await revoke(db_session, tenant.id, device_id)
+        await revoke(db_session, tenant.id, device_id, actor=request.user.email)
 
     @post(
         "/{device_id:int}/close-call",
@@ -69,10 +76,13 @@ class DeviceController(Controller):
     )
     async def set_products(
         self,
+        request: Request[StaffPrincipal, Any, Any],
         device_id: FromPath[int],
         data: JSONBody[AllowedProductsIn],
         tenant: NamedDependency[Tenant],
         db_session: NamedDependency[AsyncSession],
     ) -> None:
         """Limit a kiosk to these products (an empty list: every kiosk product)."""
-        await set_allowed_products(db_session, tenant.id, device_id, data.product_ids)
+        await set_allowed_products(
+            db_session, tenant.id, device_id, data.product_ids, actor=request.user.email
+        )

@@ -17,7 +17,7 @@ from core_service.models.gates import GateConflict, OfflineScan
 from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
-from core_service.models.security import LoginAttempt
+from core_service.models.security import LoginAttempt, PlatformOperator
 from core_service.models.stays import StayCharge, StayVisit
 from core_service.models.webhooks import (
     WebhookAttempt,
@@ -49,6 +49,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PaymentEvent",
+    "PlatformOperator",
     "PriceCategory",
     "Receipt",
     "Refund",

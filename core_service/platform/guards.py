@@ -1,7 +1,9 @@
 """Guards: the only place authorisation is decided for API routes.
 
 ``requires_role("manager")`` admits staff of at least that role; ``requires_device
-("kiosk")`` admits enrolled, unrevoked devices of that kind; ``requires_role_to_set
+("kiosk")`` admits enrolled, unrevoked devices of that kind; ``requires_operator()``
+admits platform operators only (deployment-level: no staff token passes it, and an
+operator token passes no staff guard); ``requires_role_to_set
 ("waive_fee", "manager", ...)`` admits a request that turns on a flag of its JSON body
 only from staff of at least that role (the rest of the route stays open to its own
 guard's roles). Staff and devices act only for their own facility: handlers take the
@@ -30,7 +32,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from core_service.platform.errors import Forbidden
-from core_service.platform.principals import DevicePrincipal, StaffPrincipal
+from core_service.platform.principals import DevicePrincipal, OperatorPrincipal, StaffPrincipal
 from kippu_contract.roles import ROLE_RANK, role_at_least
 
 # Async, although they do no I/O: Litestar runs a plain function guard in a worker
@@ -92,6 +94,14 @@ def requires_device(kind: str) -> Guard:
             raise PermissionDeniedException(f"Only {kind} devices may do this.")
 
     return _guard(f"requires_device_{kind}", check)
+
+
+def requires_operator() -> Guard:
+    async def check(user: object, _: ASGIConnection[Any, Any, Any, Any]) -> None:
+        if not isinstance(user, OperatorPrincipal):
+            raise NotAuthorizedException("Platform operator login required.")
+
+    return _guard("requires_operator", check)
 
 
 def requires_role_to_set(flag: str, minimum: str, refusal_en: str, refusal_ja: str) -> Guard:

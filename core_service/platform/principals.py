@@ -1,4 +1,5 @@
-"""Who is calling: a staff member or a device, as set on ``request.user``."""
+"""Who is calling: a staff member, a device or a platform operator, as set on
+``request.user``."""
 
 from __future__ import annotations
 
@@ -26,3 +27,11 @@ class DevicePrincipal:
     facility_version: int
     #: Products a kiosk may sell; empty means every kiosk-channel product.
     allowed_product_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorPrincipal:
+    """A platform operator: deployment-level, of no facility (no ``facility_id``)."""
+
+    id: int
+    email: str

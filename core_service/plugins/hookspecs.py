@@ -16,6 +16,7 @@ from core_service.plugins.values import (
     CheckoutField,
     FacilityContext,
     FieldError,
+    OptionField,
     PaidOrder,
     Redemption,
     hookspec,
@@ -96,4 +97,18 @@ def ticket_redeemed(facility: FacilityContext, redemption: Redemption) -> None:
     """A scan at a gate admitted a ticket (entry, exit or ride), after the commit.
 
     Fires once per admitted scan, never for refused ones. Exceptions are logged.
+    """
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+@hookspec
+def plugin_options() -> list[OptionField]:
+    """The options this plugin reads from ``facility.options(<plugin name>)``.
+
+    Called for every installed plugin (enabled or not) when a facility's settings are
+    read or changed; the settings page shows a widget per field, and a change is refused
+    (422, naming the field) unless every option it sets is declared and fits its field.
+    A plugin that declares none takes no options from the settings page.
     """

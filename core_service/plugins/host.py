@@ -13,7 +13,7 @@ import importlib
 import inspect
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -24,6 +24,7 @@ from core_service.plugins.values import (
     CheckoutField,
     FacilityContext,
     FieldError,
+    OptionField,
     PaidOrder,
     Redemption,
 )
@@ -70,6 +71,14 @@ class PluginHost:
 
     def installed(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
+
+    def option_fields(self) -> dict[str, list[OptionField]]:
+        """The options each installed plugin declares (``plugin_options``), by plugin name."""
+        declared: dict[str, list[OptionField]] = {}
+        for impl in self.pm.hook.plugin_options.get_hookimpls():
+            # pluggy's hookimpls are untyped; the spec promises a list of fields.
+            declared[impl.plugin_name] = list(cast(list[OptionField], impl.function()))
+        return declared
 
     def route_handlers(self) -> list[Any]:
         """Route handlers of every installed plugin (mounted once, at start)."""

@@ -105,3 +105,71 @@ class Redemption:
     direction: str
     uses_left: int
     device_id: int | None
+
+
+#: The kinds of plugin option a settings form can show, and the Python type each holds.
+OPTION_KINDS = ("text", "int", "number", "bool", "choice", "secret")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionField:
+    """One option a plugin reads from ``facility.options(name)``, returned by
+    ``plugin_options``: the settings page shows a widget for it and the core checks a
+    new value against it before storing it.
+
+    ``kind`` is "text" (str), "int", "number" (int or float), "bool", "choice" (one of
+    ``choices``) or "secret" (str, never shown again or written to the audit log).
+    ``minimum``/``maximum`` bound "int" and "number".
+    """
+
+    name: str
+    kind: str
+    label_ja: str
+    label_en: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def problem(self, value: Any) -> tuple[str, str] | None:
+        """Why ``value`` cannot be this option's value, in English and Japanese; None if it can."""
+        kind = self.kind
+        if kind in ("text", "secret"):
+            ok = isinstance(value, str)
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "choice":
+            ok = value in self.choices
+        else:
+            allowed: tuple[type, ...] = (int,) if kind == "int" else (int, float)
+            ok = isinstance(value, allowed) and not isinstance(value, bool)
+            if ok and self.minimum is not None and value < self.minimum:
+                ok = False
+            if ok and self.maximum is not None and value > self.maximum:
+                ok = False
+        if ok:
+            return None
+        bounds = ""
+        if kind in ("int", "number") and (self.minimum is not None or self.maximum is not None):
+            bounds = f" ({self.minimum if self.minimum is not None else ''}–"
+            bounds += f"{self.maximum if self.maximum is not None else ''})"
+        wanted_en = {
+            "text": "text",
+            "secret": "text",
+            "bool": "on or off",
+            "choice": "one of " + ", ".join(self.choices),
+            "int": "a whole number" + bounds,
+            "number": "a number" + bounds,
+        }[kind]
+        wanted_ja = {
+            "text": "文字列",
+            "secret": "文字列",
+            "bool": "オン/オフ",
+            "choice": "「" + "」「".join(self.choices) + "」のいずれか",
+            "int": "整数" + bounds,
+            "number": "数値" + bounds,
+        }[kind]
+        return (
+            f"{self.name} ({self.label_en}) must be {wanted_en}.",
+            f"{self.label_ja}（{self.name}）は{wanted_ja}で入力してください。",
+        )

@@ -128,10 +128,41 @@ class CancellationOut(msgspec.Struct):
     refund: RefundOut | None
 
 
+class PluginOptionOut(msgspec.Struct):
+    """One option a plugin declares: the settings page shows a widget for it.
+
+    ``kind``: "text", "int", "number", "bool", "choice" (one of ``choices``) or "secret"
+    (its value is never sent back: ``options`` holds "" for it; sending "" keeps it)."""
+
+    name: str
+    kind: str
+    label_ja: str
+    label_en: str
+    default: Any = None
+    choices: list[str] = []
+    minimum: float | None = None
+    maximum: float | None = None
+
+
 class PluginSettingOut(msgspec.Struct):
     name: str
     enabled: bool
     options: dict[str, Any]
+    #: The options the plugin declares, in its order (empty: it takes none).
+    fields: list[PluginOptionOut] = []
+
+
+class CancellationFeeTier(msgspec.Struct, forbid_unknown_fields=True):
+    """A cancellation fee from ``days_before`` the visit date on (at or before it):
+    ``percent`` of each ticket's base price plus ``fixed`` yen, never more than the base.
+
+    The tier that applies is the one with the largest ``days_before`` the cancellation is
+    still at or before; closer to the visit than every tier, the whole base price is the
+    fee (so a policy usually ends with a ``days_before: 0`` tier)."""
+
+    days_before: int
+    percent: int = 0
+    fixed: int = 0
 
 
 class FacilitySettingsOut(msgspec.Struct):
@@ -141,6 +172,11 @@ class FacilitySettingsOut(msgspec.Struct):
     self_cancel: bool
     #: The qualified-invoice registration number printed on receipts; "" when none.
     tax_registration_number: str = ""
+    #: The cancellation fee tiers, largest ``days_before`` first (empty: no fee until
+    #: the visit date).
+    cancellation_fees: list[CancellationFeeTier] = []
+    #: Visitors may cancel on My Page until this many days before the visit.
+    self_cancel_until_days: int = 1
 
 
 class PluginSettingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -155,6 +191,9 @@ class FacilitySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     self_cancel: bool | None = None
     #: T and 13 digits with a valid check digit; "" removes it (plain receipts).
     tax_registration_number: str | None = None
+    #: Replaces every tier ([]: no fee until the visit date).
+    cancellation_fees: list[CancellationFeeTier] | None = None
+    self_cancel_until_days: int | None = None
 
 
 class ProviderCredentialsOut(msgspec.Struct):
@@ -338,3 +377,54 @@ class StatementOut(msgspec.Struct):
     tax: int
     total: int
     issued_at: dt.datetime
+
+
+class StaffMemberOut(msgspec.Struct):
+    """A staff account of the facility, as its owner and managers see it."""
+
+    id: int
+    email: str
+    display_name: str
+    role: str
+    active: bool
+    created_at: dt.datetime
+
+
+class StaffMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role: str
+    display_name: str = ""
+    #: Omitted: the core makes a one-time password, answered once.
+    password: str | None = None
+
+
+class StaffMemberChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields given change."""
+
+    role: str | None = None
+    display_name: str | None = None
+    active: bool | None = None
+
+
+class StaffPasswordOut(msgspec.Struct):
+    """A new staff account or a password reset: the one-time password is shown once."""
+
+    member: StaffMemberOut
+    #: "" when the caller chose the password.
+    one_time_password: str = ""
+
+
+class AuditEntryOut(msgspec.Struct):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    subject: str
+    data: dict[str, Any]
+
+
+class AuditPageOut(msgspec.Struct):
+    """Newest first; ``next_before`` is the ``before`` of the next (older) page, or None."""
+
+    entries: list[AuditEntryOut]
+    next_before: int | None = None

@@ -184,7 +184,7 @@ def test_manager_opens_every_page_and_sends_a_mailing_that_arrives(
             page.get_by_text("By payment method").first.wait_for()
 
             page.goto(f"{url}/operations?lang=en")
-            page.get_by_text("Devices").first.wait_for()
+            page.get_by_text("Device health").first.wait_for()
             page.locator(".lookup-query input").fill(CUSTOMER)
             page.locator(".lookup-query input").press("Enter")
             page.locator(".lookup-search button").click()
@@ -313,3 +313,52 @@ def test_manager_creates_a_day_admission_with_a_price_and_sees_it_listed(
         )
     )
     assert rows == [("day_admission", 80, "adult", 1500)]
+
+
+def test_an_operator_creates_a_facility_whose_owner_logs_into_the_workbench(
+    stack: tuple[str, Settings, Inbox],
+) -> None:
+    """Issue 17.1 end to end: the operator's page on the core, then the workbench."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.platform import OPERATOR_EMAIL, OPERATOR_PASSWORD, make_operator
+
+    url, settings, _ = stack
+    asyncio.run(make_operator(settings))
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{settings.base_url}/platform/?lang=en")
+            page.fill(".platform-email", OPERATOR_EMAIL)
+            page.fill(".platform-password", OPERATOR_PASSWORD)
+            page.click(".platform-login")
+            page.locator(".platform-facility-form").wait_for()
+            for field, value in (
+                ("slug", "sea-museum"),
+                ("name_ja", "海の博物館"),
+                ("name_en", "Sea Museum"),
+                ("contact_email", "info@sea.example"),
+                ("owner_email", "owner@sea.example"),
+            ):
+                page.fill(f".platform-field-{field}", value)
+            page.click(".platform-create")
+            page.locator(".platform-created-slug", has_text="sea-museum").wait_for()
+            password = page.locator(".platform-owner-password").inner_text().strip()
+            assert len(password) >= 12
+            assert "sea-museum" in page.locator(".platform-facilities").inner_text()
+
+            owner = browser.new_page()
+            owner.set_default_timeout(60_000)
+            owner.goto(f"{url}/login?lang=en")
+            owner.fill("#facility", "sea-museum")
+            owner.fill("#email", "owner@sea.example")
+            owner.fill("#password", password)
+            owner.click("button[type=submit]")
+            owner.wait_for_url(re.compile(r"/attendance"))
+            owner.goto(f"{url}/staff?lang=en")
+            owner.locator(".staff-members").get_by_text("owner@sea.example").first.wait_for()
+            assert owner.locator(".nav-billing").count() == 1  # an owner's pages
+        finally:
+            browser.close()

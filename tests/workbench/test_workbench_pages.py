@@ -11,6 +11,7 @@ from bokeh.document import Document
 
 from core_service.exports import run_export
 from core_service.platform.settings import Settings
+from kippu_plugins.consent import DEFAULT_LABEL_EN
 from tests.conftest import seed_demo
 from tests.support.workbench import SECRET_EMAIL, Builder, FacilityRef, at, core_api
 from tests.workbench.test_workbench import DAY, Scenario, scenario  # noqa: F401 - the shared fixture
@@ -93,13 +94,42 @@ def test_settings_round_trip_through_the_core(sqlite_settings: Settings) -> None
         assert "consent" in state.plugins and state.plugins["consent"]["enabled"]
         state.kiosk_methods = ["card"]
         state.self_cancel = True
-        assert not state.set_plugin_options("consent", "[1, 2]")
-        assert state.set_plugin_options("consent", '{"text_ja": "同意します"}')
+        state.set_plugin_option("consent", "text_ja", "同意します")
         assert state.save(), state.message
         again = SettingsState(core)
         assert again.kiosk_methods == ["card"] and again.self_cancel
-        assert again.plugins["consent"]["options"] == {"text_ja": "同意します"}
+        assert again.plugins["consent"]["options"]["text_ja"] == "同意します"
+        assert again.plugins["consent"]["options"]["label_en"] == DEFAULT_LABEL_EN
         pn.panel(SettingsPage(state=again, lang="en")).get_root(Document())
+
+
+def test_plugin_options_are_widgets_of_their_kind_and_the_core_checks_them(
+    sqlite_settings: Settings,
+) -> None:
+    _park(sqlite_settings)
+    with core_api(sqlite_settings, "manager") as core:
+        state = SettingsState(core)
+        root = pn.panel(SettingsPage(state=state, lang="en")).get_root(Document())
+        widgets = {
+            c: type(m).__name__
+            for m in root.references()
+            for c in (getattr(m, "css_classes", None) or [])
+            if c.startswith("plugin-option-availability-")
+        }
+        assert widgets == {
+            "plugin-option-availability-few_left_ratio": "Spinner",
+            "plugin-option-availability-few_left_count": "Spinner",
+        }
+        assert not any("TextAreaInput" in type(m).__name__ for m in root.references())
+        state.set_plugin_option("availability", "few_left_count", -1)
+        assert not state.save()
+        assert "few_left_count" in state.message
+        assert (
+            SettingsState(core).option_value(
+                "availability", state.plugins["availability"]["fields"][1]
+            )
+            == 10
+        )
 
 
 def test_a_mistyped_registration_number_is_refused_and_the_old_one_kept(
@@ -125,3 +155,32 @@ def test_settings_refuse_unknown_payment_methods(sqlite_settings: Settings) -> N
         state.param.web_methods.objects = [*state.param.web_methods.objects, "bitcoin"]
         state.web_methods = ["bitcoin"]
         assert not state.save() and "422" in state.message
+
+
+def test_cancellation_fee_tiers_are_edited_as_rows_and_checked_by_the_core(
+    sqlite_settings: Settings,
+) -> None:
+    _park(sqlite_settings)
+    with core_api(sqlite_settings, "manager") as core:
+        state = SettingsState(core)
+        state.add_fee_tier()
+        state.add_fee_tier()
+        state.set_fee_tier(0, "days_before", 3)
+        state.set_fee_tier(0, "percent", 30)
+        state.set_fee_tier(1, "fixed", 500)
+        state.self_cancel_until_days = 2
+        assert state.save(), state.message
+        again = SettingsState(core)
+        assert again.fee_tiers == [
+            {"days_before": 3, "percent": 30, "fixed": 0},
+            {"days_before": 0, "percent": 0, "fixed": 500},
+        ]
+        assert again.self_cancel_until_days == 2
+        root = pn.panel(SettingsPage(state=again, lang="ja")).get_root(Document())
+        classes = [c for m in root.references() for c in (getattr(m, "css_classes", None) or [])]
+        assert classes.count("fee-tier-days-before") == 2 and "fee-tier-add" in classes
+        again.set_fee_tier(1, "days_before", 3)  # two tiers from the same day
+        assert not again.save() and "2" in again.message
+        again.remove_fee_tier(1)
+        assert again.save(), again.message
+        assert len(SettingsState(core).fee_tiers) == 1

@@ -19,15 +19,18 @@ from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
 from tests.support.workbench import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
+from workbench.audit import AuditState
 from workbench.billing import BillingState
 from workbench.catalog import CatalogState
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.data_access import ExportSource
+from workbench.devices import DevicesState
 from workbench.facility_settings import SettingsState
 from workbench.mailing import MailingState
 from workbench.operations import OperationsState
 from workbench.roles import ACTIONS, PAGE_MIN_ROLE, PAGES, can, can_open, pages_for
 from workbench.sales import SalesState
+from workbench.staff_admin import StaffAdminState
 from workbench.webhooks import WebhooksState
 
 DAY = dt.date(2026, 11, 20)
@@ -82,6 +85,16 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     ),
     "settings.view": ("GET", "/api/v1/facility/settings", {}),
     "settings.save": ("PUT", "/api/v1/facility/settings", {"json": {}}),
+    # {id} is the park's viewer (staff.*) or kiosk (devices.*): the change really happens.
+    "staff.list": ("GET", "/api/v1/staff", {}),
+    "staff.add": ("POST", "/api/v1/staff", {"json": {"email": "new@x.example", "role": "viewer"}}),
+    "staff.change": ("PATCH", "/api/v1/staff/{id}", {"json": {"display_name": "V"}}),
+    "staff.reset_password": ("POST", "/api/v1/staff/{id}/reset-password", {}),
+    "devices.list": ("GET", "/api/v1/devices", {}),
+    "devices.create": ("POST", "/api/v1/devices", {"json": {"kind": "gate", "name": "G2"}}),
+    "devices.revoke": ("POST", "/api/v1/devices/{id}/revoke", {}),
+    "devices.products": ("POST", "/api/v1/devices/{id}/products", {"json": {"product_ids": []}}),
+    "audit.view": ("GET", "/api/v1/audit", {}),
     "webhooks.endpoints": ("GET", "/api/v1/webhooks/endpoints", {}),
     "webhooks.deliveries": ("GET", "/api/v1/webhooks/deliveries", {}),
     "billing.statements": ("GET", "/api/v1/billing/statements", {}),
@@ -98,6 +111,8 @@ class Park:
     settings: Settings
     facility_id: int
     order_code: str
+    #: The row each page's ``{id}`` routes act on, by page ("staff", "devices").
+    ids: dict[str, int]
     #: The demo's day ticket and its (unsold) child price: the catalogue routes' rows.
     product_id: int = 0
     price_id: int = 0
@@ -129,10 +144,33 @@ def park(db_settings: Settings) -> Iterator[Park]:
         await engine.dispose()
         return value
 
+    async def ids() -> dict[str, int]:
+        from core_service.models import Device, StaffUser
+
+        engine = create_async_engine(db_settings.database_url)
+        async with engine.connect() as conn:
+            viewer = (
+                await conn.execute(
+                    select(StaffUser.id).where(
+                        StaffUser.facility_id == demo.facility_id, StaffUser.role == "viewer"
+                    )
+                )
+            ).scalar_one()
+            kiosk = (
+                await conn.execute(
+                    select(Device.id).where(
+                        Device.facility_id == demo.facility_id, Device.kind == "kiosk"
+                    )
+                )
+            ).scalar_one()
+        await engine.dispose()
+        return {"staff": viewer, "devices": kiosk}
+
     yield Park(
         db_settings,
         demo.facility_id,
         asyncio.run(code()),
+        asyncio.run(ids()),
         demo.day_ticket_id,
         demo.child_category_id,
     )
@@ -144,7 +182,12 @@ def test_core_route_admits_exactly_the_roles_the_workbench_shows(
     park: Park, role: str, action: str
 ) -> None:
     method, template, route_kwargs = ROUTES[action]
-    path = template.format(code=park.order_code, product=park.product_id, price=park.price_id)
+    path = template.format(
+        code=park.order_code,
+        product=park.product_id,
+        price=park.price_id,
+        id=park.ids.get(action.split(".")[0]),
+    )
     kwargs = dict(route_kwargs)  # a copy: the table is shared by every parametrization
     extra: dict[str, str] = kwargs.pop("headers", {})  # type: ignore[assignment]
     with core_api(park.settings, role) as core:
@@ -199,6 +242,12 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         catalog = CatalogState(core, code="page-matrix", name_ja="券", name_en="Ticket")
         assert catalog.products  # every role reads the catalogue
         assert catalog.save() == can(role, "catalog.create")
+        staff = StaffAdminState(core)
+        assert bool(staff.members) == can(role, "staff.list")
+        devices = DevicesState(core)
+        assert bool(devices.devices) == can(role, "devices.list")
+        audit = AuditState(core)
+        assert (audit.entries is not None) == can(role, "audit.view")
         billing = BillingState(core)
         assert (billing.statements is not None) == can(role, "billing.statements")
         webhooks = WebhooksState(core)
@@ -210,7 +259,7 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
 def test_pages_shown_match_the_role(role: str) -> None:
     expected = {
         "owner": PAGES,
-        "manager": tuple(p for p in PAGES if p != "billing"),
+        "manager": tuple(p for p in PAGES if p != "billing"),  # set-up pages included
         "staff": ("attendance", "sales", "operations"),
         "viewer": ("attendance", "sales", "operations"),
     }[role]

@@ -164,11 +164,15 @@ async def test_only_kiosks_have_allowed_products(world: World) -> None:
     )
     assert gate is not None
     with pytest.raises(InvalidInput):
-        await set_allowed_products(world.session, world.demo.facility_id, gate.id, [1])
+        await set_allowed_products(
+            world.session, world.demo.facility_id, gate.id, [1], actor="m@x.jp"
+        )
 
 
 async def test_allowed_products_are_stored_once_each_and_sorted(world: World) -> None:
-    await set_allowed_products(world.session, world.demo.facility_id, world.kiosk.id, [9, 3, 9])
+    await set_allowed_products(
+        world.session, world.demo.facility_id, world.kiosk.id, [9, 3, 9], actor="m@x.jp"
+    )
     await world.session.refresh(world.kiosk)
     assert world.kiosk.allowed_product_ids == [3, 9]
 

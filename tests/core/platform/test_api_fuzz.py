@@ -30,6 +30,7 @@ from core_service.demo.data import DEMO_PASSWORD, demo_staff_email
 from core_service.platform.settings import Settings
 from tests.conftest import _truncate_all, make_sqlite_settings, seed_demo
 from tests.support.live_server import serve
+from tests.support.platform import OPERATOR_EMAIL, OPERATOR_PASSWORD, make_operator
 
 #: Part of the normal suite (``make test``); about a second per operation and database.
 pytestmark = pytest.mark.slow
@@ -57,6 +58,12 @@ class LiveCore:
     #: A second staff member's token for ``/auth/logout``, which ends every token of the
     #: member who calls it: logging out the owner would leave the rest of the run at 401.
     logout: dict[str, str]
+    #: A manager for ``/staff``: a password reset or role change the fuzzer makes ends
+    #: only that member's tokens, and a manager cannot touch the owner's.
+    staff_admin: dict[str, str]
+    #: Platform operators (``/platform/``): one for the routes, one to log out.
+    operator: dict[str, str]
+    operator_logout: dict[str, str]
     #: One connection pool for the run, closed before the server stops: a kept-alive
     #: connection left open makes uvicorn wait out its graceful shutdown.
     session: requests.Session
@@ -68,6 +75,12 @@ class LiveCore:
             return self.gate
         if path == "/api/v1/auth/logout":
             return self.logout
+        if path.startswith("/api/v1/staff"):
+            return self.staff_admin
+        if path == "/api/v1/platform/logout":
+            return self.operator_logout
+        if path.startswith("/api/v1/platform/"):
+            return self.operator
         return self.staff
 
 
@@ -80,10 +93,20 @@ def _login(base_url: str, slug: str, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
+def _operator(base_url: str, email: str) -> dict[str, str]:
+    answer = httpx.post(
+        f"{base_url}/api/v1/platform/login", json={"email": email, "password": OPERATOR_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
 @contextmanager
 def _live(settings: Settings) -> Iterator[LiveCore]:
     """The core with the demo facility on ``settings``' database, served on loopback."""
     demo = asyncio.run(seed_demo(settings))
+    asyncio.run(make_operator(settings))
+    asyncio.run(make_operator(settings, "ops2@platform.example"))
     with serve(create_app(settings, background=False)) as base_url, requests.Session() as session:
         yield LiveCore(
             base_url,
@@ -91,6 +114,9 @@ def _live(settings: Settings) -> Iterator[LiveCore]:
             kiosk={"Authorization": f"Bearer {demo.kiosk_token}"},
             gate={"Authorization": f"Bearer {demo.gate_token}"},
             logout=_login(base_url, demo.slug, "viewer"),
+            staff_admin=_login(base_url, demo.slug, "manager"),
+            operator=_operator(base_url, OPERATOR_EMAIL),
+            operator_logout=_operator(base_url, "ops2@platform.example"),
             session=session,
         )
 

@@ -29,6 +29,7 @@ from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
 from tests.support.aftersales import staff_headers
 from tests.support.gate_rules import PNG, give_holder
+from tests.support.platform import NEW_FACILITY, make_operator, operator_headers
 
 OTHER = "other-park"
 COMPOSITION = {"subject_ja": "件名", "subject_en": "Subject", "body_ja": "本文", "body_en": "Body"}
@@ -51,6 +52,7 @@ class Park:
     endpoint_id: int = MISSING
     product_id: int = MISSING
     price_id: int = MISSING
+    staff_id: int = MISSING
     #: Strings found only in this facility's rows; another facility's answers never hold one.
     markers: list[str] = field(default_factory=list)
 
@@ -61,7 +63,8 @@ Build = Callable[[Park], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Call:
-    """Who may call a route (a role of the ladder, or ``kiosk`` / ``gate``) and how."""
+    """Who may call a route (a role of the ladder, ``kiosk`` / ``gate``, or ``operator``:
+    the deployment's platform operators, whose routes belong to no facility) and how."""
 
     needs: str
     build: Build = lambda park: {}  # noqa: E731
@@ -126,6 +129,20 @@ CALLS: dict[str, Call] = {
         "gate", lambda p: {"path": {"ticket_id": p.ticket_id}}, targets_rows=True
     ),
     "GET /api/v1/gate/offline-bundle": Call("gate"),
+    "POST /api/v1/platform/logout": Call("operator"),
+    "GET /api/v1/platform/facilities": Call("operator"),
+    "POST /api/v1/platform/facilities": Call(
+        "operator", lambda p: {"json": {**NEW_FACILITY, "slug": "x"}}
+    ),
+    "GET /api/v1/staff": Call("manager"),
+    "POST /api/v1/staff": Call("manager", lambda p: {"json": {"email": "bad", "role": "viewer"}}),
+    "PATCH /api/v1/staff/{staff_id:int}": Call(
+        "manager", lambda p: {"path": {"staff_id": p.staff_id}, "json": {}}, targets_rows=True
+    ),
+    "POST /api/v1/staff/{staff_id:int}/reset-password": Call(
+        "manager", lambda p: {"path": {"staff_id": p.staff_id}}, targets_rows=True
+    ),
+    "GET /api/v1/audit": Call("manager"),
     "POST /api/v1/gate/offline-scans": Call("gate", lambda p: {"json": {"scans": []}}),
     "GET /api/v1/gate-conflicts": Call("staff"),
     "GET /api/v1/billing/statements": Call("owner"),
@@ -222,7 +239,8 @@ CALLS: dict[str, Call] = {
 #: Routes anyone may call: the visitor's pages and forms (they name the facility in the
 #: path and prove access with a signed key or code), login and enrolment, the payment
 #: companies' webhooks (signed by them), the public key and availability, the schema,
-#: the gate scanner's page and files.
+#: the gate scanner's page and files, the platform operator's page (its forms need the
+#: operator's cookie: tests/core/accounts/test_platform_pages.py).
 PUBLIC_PREFIXES = (
     "/shop/",
     "/demo-pay/",
@@ -230,13 +248,16 @@ PUBLIC_PREFIXES = (
     "/schema",
     "/api/v1/payments/",
     "/gate/static/",
+    "/platform/",
 )
 PUBLIC = {
     "POST /api/v1/auth/login",
+    "POST /api/v1/platform/login",
     "POST /api/v1/kiosk/enrol",
     "GET /api/v1/facilities/{slug:str}/public-key",
     "GET /api/v1/facilities/{slug:str}/availability",
     "GET /healthz",
+    "GET /platform",  # the operator's page: its login form, or its own cookie's view
     "GET /gate",  # the scanner page; it calls the gate API with the device's token
 }
 
@@ -331,6 +352,8 @@ async def _stock(client: AsyncTestClient[Litestar], park: Park, staff: dict[str,
     park.endpoint_id = endpoint["endpoint"]["id"]
     park.product_id = park.demo.day_ticket_id
     park.price_id = park.demo.child_category_id  # never sold: a delete would succeed
+    members = await _ok(await client.get("/api/v1/staff", headers=staff))
+    park.staff_id = next(m["id"] for m in members if m["role"] == "viewer")
     park.markers = [park.demo.slug, park.order_code, "ours-only.example", "Ours only"]
 
 
@@ -345,6 +368,11 @@ async def world(db_settings: Settings) -> AsyncIterator[World]:
             by["kiosk"] = {"Authorization": f"Bearer {park.demo.kiosk_token}"}
             by["gate"] = {"Authorization": f"Bearer {park.demo.gate_token}"}
             headers[park.demo.slug] = by
+        await make_operator(db_settings)
+        # Deployment-level: the same operator for both, of neither facility.
+        operator = await operator_headers(client)
+        for by in headers.values():
+            by["operator"] = operator
         await _stock(client, ours, headers[ours.demo.slug]["manager"])
         # A holder with a photo on our ticket: their gate must not get it.
         await give_holder(db_settings, ours.ticket_id, "Ours Only Holder", PHOTO)
@@ -363,7 +391,7 @@ def _body_text(response: Any) -> str:
 
 def _ordered(routes: list[str]) -> list[str]:
     # Logout ends the caller's tokens: it goes last so the other calls keep theirs.
-    return sorted(routes, key=lambda route: route == "POST /api/v1/auth/logout")
+    return sorted(routes, key=lambda route: route.endswith("/logout"))
 
 
 async def test_another_facility_never_reaches_this_facilitys_rows(world: World) -> None:
@@ -372,6 +400,8 @@ async def test_another_facility_never_reaches_this_facilitys_rows(world: World) 
     theirs = world.headers[OTHER]
     for route in _ordered(sorted(CALLS)):
         call = CALLS[route]
+        if call.needs == "operator":
+            continue  # of no facility: operators see every facility by design
         caller = theirs["owner"] if call.needs in ROLES else theirs[call.needs]
         response = await world.call(route, caller, world.ours)
         status, text = response.status_code, _body_text(response)
@@ -402,8 +432,10 @@ def _below(needs: str) -> list[str]:
     """The callers that must be refused: lower roles, devices, the wrong device, nobody."""
     if needs in ROLES:
         lower = [role for role in ROLES if not role_at_least(role, needs)]
-        return [*lower, "kiosk", "gate", "anonymous"]
-    return [*ROLES, "gate" if needs == "kiosk" else "kiosk", "anonymous"]
+        return [*lower, "kiosk", "gate", "operator", "anonymous"]
+    if needs == "operator":
+        return [*ROLES, "kiosk", "gate", "anonymous"]
+    return [*ROLES, "gate" if needs == "kiosk" else "kiosk", "operator", "anonymous"]
 
 
 async def test_every_route_refuses_every_caller_below_what_it_needs(world: World) -> None:

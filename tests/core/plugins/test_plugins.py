@@ -19,7 +19,7 @@ from core_service.demo.data import DemoFacility
 from core_service.platform.settings import Settings
 from core_service.plugins import hookspecs
 from core_service.plugins.host import PluginHost, build_plugin_manager
-from core_service.plugins.values import FacilityContext, hookimpl
+from core_service.plugins.values import FacilityContext, OptionField, hookimpl
 from tests.support import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -123,6 +123,26 @@ def test_hook_availability_marker(remaining: int | None, capacity: int | None, s
     plugins = PluginHost(build_plugin_manager()).for_facility(FACILITY, enabled=["availability"])
     marker = plugins.availability_marker(remaining, capacity)
     assert marker is not None and marker.symbol == symbol
+
+
+def test_hook_plugin_options() -> None:
+    """Installed plugins declare the options they read, enabled or not; a plugin of its
+    own declares its fields, and a value that does not fit one is named with the reason."""
+
+    class Options:
+        @hookimpl
+        def plugin_options(self) -> list[OptionField]:
+            return [OptionField("mode", "choice", "モード", "Mode", "a", choices=("a", "b"))]
+
+    host = PluginHost(build_plugin_manager(extra=[("with_options", Options())]))
+    declared = host.option_fields()
+    assert [f.name for f in declared["availability"]] == ["few_left_ratio", "few_left_count"]
+    assert [f.name for f in declared["consent"]] == ["label_ja", "label_en", "text_ja", "text_en"]
+    assert "demo_payments" not in declared  # it reads no options
+    (mode,) = declared["with_options"]
+    assert mode.problem("b") is None
+    en, ja = mode.problem("c") or ("", "")
+    assert "one of a, b" in en and "モード" in ja
 
 
 def test_hook_register_payment_providers() -> None:
