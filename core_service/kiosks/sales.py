@@ -69,6 +69,7 @@ async def sell(
         payment=ImmediatePayment(
             TERMINAL_PROVIDER, order.payment.method, order.payment.reference, order.payment.amount
         ),
+        voucher_code=order.voucher_code,
     )
     placed, created = await place_order(
         session, tenant, checkout, hold_minutes=settings.hold_minutes

@@ -18,6 +18,7 @@ from core_service.models.mailing import MailCampaign, MailRecipient
 from core_service.models.operations import CheckIn, OutboxMessage, Payment, PaymentEvent
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
 from core_service.models.security import LoginAttempt
+from core_service.models.vouchers import Voucher
 from core_service.models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -56,6 +57,7 @@ __all__ = [
     "SystemFeeStatement",
     "Ticket",
     "TicketTransfer",
+    "Voucher",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
