@@ -46,6 +46,7 @@ class Park:
     refund_id: int = MISSING
     mailing_id: int = MISSING
     endpoint_id: int = MISSING
+    voucher_id: int = MISSING
     #: Strings found only in this facility's rows; another facility's answers never hold one.
     markers: list[str] = field(default_factory=list)
 
@@ -158,6 +159,15 @@ CALLS: dict[str, Call] = {
         "manager", lambda p: {"json": {"url": "https://b.example/hook", "events": ["order.paid"]}}
     ),
     "GET /api/v1/webhooks/deliveries": Call("manager"),
+    "GET /api/v1/vouchers": Call("manager"),
+    "POST /api/v1/vouchers": Call(
+        "manager", lambda p: {"json": {"code": "THEIRS-1", "kind": "fixed", "value": 100}}
+    ),
+    "PATCH /api/v1/vouchers/{voucher_id:int}": Call(
+        "manager",
+        lambda p: {"path": {"voucher_id": p.voucher_id}, "json": {"active": False}},
+        targets_rows=True,
+    ),
     "POST /api/v1/webhooks/endpoints/{endpoint_id:int}/rotate-secret": Call(
         "manager", lambda p: {"path": {"endpoint_id": p.endpoint_id}}, targets_rows=True
     ),
@@ -272,7 +282,21 @@ async def _stock(client: AsyncTestClient[Litestar], park: Park, staff: dict[str,
         )
     )
     park.endpoint_id = endpoint["endpoint"]["id"]
-    park.markers = [park.demo.slug, park.order_code, "ours-only.example", "Ours only"]
+    voucher = await _ok(
+        await client.post(
+            "/api/v1/vouchers",
+            json={"code": "OURS-ONLY", "kind": "percent", "value": 5},
+            headers=staff,
+        )
+    )
+    park.voucher_id = voucher["id"]
+    park.markers = [
+        park.demo.slug,
+        park.order_code,
+        "ours-only.example",
+        "Ours only",
+        "OURS-ONLY",
+    ]
 
 
 @pytest.fixture
@@ -329,6 +353,8 @@ async def test_another_facility_never_reaches_this_facilitys_rows(world: World) 
         await world.client.get("/api/v1/webhooks/endpoints", headers=ours["manager"])
     ).json()
     assert [e["active"] for e in endpoints if e["id"] == world.ours.endpoint_id] == [True]
+    vouchers = (await world.client.get("/api/v1/vouchers", headers=ours["manager"])).json()
+    assert [v["active"] for v in vouchers if v["id"] == world.ours.voucher_id] == [True]
 
 
 def _below(needs: str) -> list[str]:
