@@ -44,6 +44,10 @@ class VoucherNotApplicable(InvalidInput):
     code = "voucher_not_applicable"
 
 
+#: Every refusal of a code, for callers that show it beside the code's field.
+REFUSALS = (VoucherUnknown, VoucherNotValid, VoucherUsedUp, VoucherNotApplicable)
+
+
 def normalized_code(code: str) -> str:
     """Codes are compared without regard to case or surrounding spaces."""
     return code.strip().upper()
