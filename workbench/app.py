@@ -12,7 +12,8 @@ workbench never opens the core's database). It serves:
   bilingual 403 page. The core's answer (token, role, facility) is kept in a signed,
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
-- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/webhooks``:
+- ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/settings``, ``/vouchers``,
+  ``/webhooks``:
   each page only for the roles ``workbench.roles`` lists (the core's guards decide for
   real). Exported figures refresh every ``settings.refresh_seconds`` from the files the
   core's background export (or ``kippu export --follow``) writes.
@@ -59,7 +60,9 @@ from workbench.views_attendance import AttendancePage, admissions_chart
 from workbench.views_billing import BillingPage
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
+from workbench.views_vouchers import VouchersPage
 from workbench.views_webhooks import WebhooksPage
+from workbench.vouchers import VouchersState
 from workbench.webhooks import WebhooksState
 
 __all__ = ["AttendancePage", "admissions_chart", "serve_workbench"]
@@ -404,6 +407,11 @@ def workbench_pages(
         _refreshing(state, refresh_seconds * 2, "refresh")
         return WebhooksPage(state=state, identity=identity, lang=lang)
 
+    def vouchers(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        timezone = source(identity).timezone(identity.facility_id)
+        state = VouchersState(core(identity), timezone=timezone)
+        return VouchersPage(state=state, identity=identity, lang=lang)
+
     def billing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return BillingPage(state=BillingState(core(identity)), identity=identity, lang=lang)
 
@@ -413,6 +421,7 @@ def workbench_pages(
         "mailing": mailing,
         "operations": operations,
         "settings": facility_settings,
+        "vouchers": vouchers,
         "webhooks": webhooks,
         "billing": billing,
     }

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from kippu_contract.roles import ROLES, role_at_least
 
-PAGES = ("attendance", "sales", "mailing", "operations", "settings", "webhooks", "billing")
+PAGES = (
+    "attendance",
+    "sales",
+    "mailing",
+    "operations",
+    "settings",
+    "vouchers",
+    "webhooks",
+    "billing",
+)
 
 #: Lowest role that sees each page. Viewers see aggregates (attendance, sales) and the
 #: order lookup with personal data masked by the core; staff add kiosk health.
@@ -19,6 +28,7 @@ PAGE_MIN_ROLE: dict[str, str] = {
     "operations": "viewer",
     "mailing": "manager",
     "settings": "manager",
+    "vouchers": "manager",
     "webhooks": "manager",
     # What the facility pays the platform: the owner's business.
     "billing": "owner",
@@ -41,6 +51,9 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "operations.refunds": ("staff", "GET /api/v1/refunds"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
+    "vouchers.list": ("manager", "GET /api/v1/vouchers"),
+    "vouchers.create": ("manager", "POST /api/v1/vouchers"),
+    "vouchers.change": ("manager", "PATCH /api/v1/vouchers/{voucher_id}"),
     "webhooks.endpoints": ("manager", "GET /api/v1/webhooks/endpoints"),
     "webhooks.deliveries": ("manager", "GET /api/v1/webhooks/deliveries"),
     "billing.statements": ("owner", "GET /api/v1/billing/statements"),

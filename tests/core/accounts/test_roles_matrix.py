@@ -18,6 +18,7 @@ from core_service.exports import run_export
 from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
+from tests.core.vouchers.test_voucher_orders import add_voucher
 from tests.support.workbench import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
 from workbench.billing import BillingState
 from workbench.core_client import CoreAPI, StaffIdentity
@@ -27,6 +28,7 @@ from workbench.mailing import MailingState
 from workbench.operations import OperationsState
 from workbench.roles import ACTIONS, PAGE_MIN_ROLE, PAGES, can, can_open, pages_for
 from workbench.sales import SalesState
+from workbench.vouchers import VouchersState
 from workbench.webhooks import WebhooksState
 
 DAY = dt.date(2026, 11, 20)
@@ -61,6 +63,14 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     "webhooks.endpoints": ("GET", "/api/v1/webhooks/endpoints", {}),
     "webhooks.deliveries": ("GET", "/api/v1/webhooks/deliveries", {}),
     "billing.statements": ("GET", "/api/v1/billing/statements", {}),
+    "vouchers.list": ("GET", "/api/v1/vouchers", {}),
+    "vouchers.create": (
+        "POST",
+        "/api/v1/vouchers",
+        {"json": {"code": "MATRIX-1", "kind": "fixed", "value": 100}},
+    ),
+    # {voucher_id} is the park's voucher; switching it off really happens where allowed.
+    "vouchers.change": ("PATCH", "/api/v1/vouchers/{voucher_id}", {"json": {"active": False}}),
 }
 
 
@@ -74,6 +84,7 @@ class Park:
     settings: Settings
     facility_id: int
     order_code: str
+    voucher_id: int
 
 
 @pytest.fixture
@@ -102,7 +113,8 @@ def park(db_settings: Settings) -> Iterator[Park]:
         await engine.dispose()
         return value
 
-    yield Park(db_settings, demo.facility_id, asyncio.run(code()))
+    voucher_id = asyncio.run(add_voucher(db_settings, demo.facility_id, code="MATRIX-PARK"))
+    yield Park(db_settings, demo.facility_id, asyncio.run(code()), voucher_id)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -111,7 +123,7 @@ def test_core_route_admits_exactly_the_roles_the_workbench_shows(
     park: Park, role: str, action: str
 ) -> None:
     method, template, route_kwargs = ROUTES[action]
-    path = template.format(code=park.order_code)
+    path = template.format(code=park.order_code, voucher_id=park.voucher_id)
     kwargs = dict(route_kwargs)  # a copy: the table is shared by every parametrization
     extra: dict[str, str] = kwargs.pop("headers", {})  # type: ignore[assignment]
     with core_api(park.settings, role) as core:
@@ -165,6 +177,11 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         assert settings.save() == can(role, "settings.save")
         billing = BillingState(core)
         assert (billing.statements is not None) == can(role, "billing.statements")
+        vouchers = VouchersState(core)
+        assert (vouchers.vouchers is not None) == can(role, "vouchers.list")
+        vouchers.code = f"PAGE-{role}"
+        assert vouchers.create() == can(role, "vouchers.create")
+        assert vouchers.set_active(park.voucher_id, False) == can(role, "vouchers.change")
         webhooks = WebhooksState(core)
         assert (webhooks.deliveries is not None) == can(role, "webhooks.deliveries")
         assert (webhooks.message == "") == can(role, "webhooks.endpoints")
