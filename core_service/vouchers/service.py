@@ -65,14 +65,14 @@ def local_instant(text: str, timezone: str, *, end: bool) -> dt.datetime:
             moment = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time())
         else:
             moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(timezone))
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a date; or the end of year 9999
         raise InvalidVoucher(
             f"{text!r} is not a date (2026-12-24) or a date and time (2026-12-24T18:00).",
             f"{text!r} は日付 (2026-12-24) または日時 (2026-12-24T18:00) ではありません。",
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment.astimezone(dt.UTC)
 
 
 def _checked_value(kind: str, value: int) -> int:
