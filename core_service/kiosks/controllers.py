@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.kiosks import fleet
 from core_service.kiosks.catalog import kiosk_catalog
-from core_service.kiosks.sales import sell
+from core_service.kiosks.sales import sell, voucher_quote
 from core_service.kiosks.schemas import (
     CatalogOut,
     EnrolIn,
@@ -27,6 +27,8 @@ from core_service.kiosks.schemas import (
     KioskOrderOut,
     StaffCallIn,
     StaffCallOut,
+    VoucherQuoteIn,
+    VoucherQuoteOut,
 )
 from core_service.platform.guards import requires_device
 from core_service.platform.principals import DevicePrincipal
@@ -79,6 +81,18 @@ class KioskController(Controller):
             settings=settings,
         )
         return Response(sale.body, status_code=HTTP_201_CREATED if sale.created else HTTP_200_OK)
+
+    @post("/voucher-quote", status_code=HTTP_200_OK)
+    async def voucher_quote(
+        self,
+        request: KioskRequest,
+        data: JSONBody[VoucherQuoteIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> VoucherQuoteOut:
+        """What a typed voucher code takes off the cart, before the terminal charges;
+        nothing is taken or written."""
+        return await voucher_quote(db_session, tenant, request.user, data)
 
     @post("/heartbeat", status_code=HTTP_204_NO_CONTENT)
     async def heartbeat(

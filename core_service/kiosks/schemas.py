@@ -16,11 +16,14 @@ from kippu_contract.v1.kiosk import (
     KioskOrderIn,
     KioskOrderOut,
     MarkerOut,
+    OrderLineIn,
     PriceCategoryOut,
     ProductOut,
     SlotOut,
     StaffCallIn,
     StaffCallOut,
+    VoucherQuoteIn,
+    VoucherQuoteOut,
 )
 from kippu_contract.v1.staff import AllowedProductsIn, DeviceIn, DeviceOut, NewDeviceOut
 
@@ -36,10 +39,13 @@ __all__ = [
     "KioskOrderIn",
     "KioskOrderOut",
     "MarkerOut",
+    "OrderLineIn",
     "NewDeviceOut",
     "PriceCategoryOut",
     "ProductOut",
     "SlotOut",
     "StaffCallIn",
     "StaffCallOut",
+    "VoucherQuoteIn",
+    "VoucherQuoteOut",
 ]

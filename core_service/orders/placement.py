@@ -80,6 +80,19 @@ async def place_order(
         raise
 
 
+async def quote_discount(
+    session: AsyncSession, tenant: Tenant, request: CheckoutRequest
+) -> tuple[int, Discount]:
+    """What the request's lines cost before its voucher, and the voucher's discount on
+    them, as placing the order would compute them; nothing is taken or written. Refused
+    like a placement (unknown, not valid, used up, not applicable; bad lines)."""
+    priced = await _price_lines(session, tenant, request)
+    discount = await _discount(session, tenant, request, priced)
+    if discount is None:
+        raise uses.VoucherUnknown("Enter a voucher code.", "クーポンコードを入力してください。")
+    return sum(line_total(p) for p in priced), discount
+
+
 async def _roll_back(session: AsyncSession, tenant: Tenant) -> None:
     """Undo a failed write, keeping the tenant's facility readable."""
     if session.in_transaction():

@@ -111,6 +111,21 @@ class KioskOrderIn(msgspec.Struct, forbid_unknown_fields=True):
     voucher_code: str = ""
 
 
+class VoucherQuoteIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A cart and a typed code: what the code takes off, before the terminal charges."""
+
+    lines: list[OrderLineIn]
+    voucher_code: str
+
+
+class VoucherQuoteOut(msgspec.Struct):
+    #: The code as the facility spells it (upper case).
+    voucher_code: str
+    #: Yen off the cart, and what to charge (``payment.amount`` of the order).
+    discount: int
+    total: int
+
+
 class OrderLineOut(msgspec.Struct):
     product_name_ja: str
     product_name_en: str

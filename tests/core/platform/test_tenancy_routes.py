@@ -88,6 +88,16 @@ CALLS: dict[str, Call] = {
     "GET /api/v1/kiosk/catalog": Call("kiosk"),
     "POST /api/v1/kiosk/orders": Call("kiosk", _sale, targets_rows=True),
     "POST /api/v1/kiosk/heartbeat": Call("kiosk", lambda p: {"json": {}}),
+    "POST /api/v1/kiosk/voucher-quote": Call(
+        "kiosk",
+        lambda p: {
+            "json": {
+                "lines": [{"price_category_id": p.demo.adult_category_id, "quantity": 1}],
+                "voucher_code": "OURS-ONLY",
+            }
+        },
+        targets_rows=True,
+    ),
     "POST /api/v1/devices/{device_id:int}/close-call": Call(
         "staff", lambda p: {"path": {"device_id": p.kiosk_id}}, targets_rows=True
     ),

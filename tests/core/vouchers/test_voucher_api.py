@@ -183,3 +183,43 @@ async def test_an_expired_code_is_refused_at_the_kiosk(
     )
     assert refused.status_code == 422
     assert refused.json()["code"] == "voucher_not_valid"
+
+
+async def test_the_kiosk_asks_what_to_charge_before_the_terminal_charges(
+    client: AsyncTestClient[Any],
+    demo: DemoFacility,
+    kiosk_headers: dict[str, str],
+    db_settings: Settings,
+) -> None:
+    manager = await staff_headers(client, demo, "manager")
+    assert (await _create(client, manager, max_uses=1)).is_success  # SUMMER-10, 10%
+    lines = [
+        {"price_category_id": demo.adult_category_id, "quantity": 2},
+        {"price_category_id": demo.child_category_id, "quantity": 1},
+    ]
+    quoted = await client.post(
+        "/api/v1/kiosk/voucher-quote",
+        json={"lines": lines, "voucher_code": "summer-10"},
+        headers=kiosk_headers,
+    )
+    assert quoted.status_code == 200, quoted.text
+    assert quoted.json() == {"voucher_code": "SUMMER-10", "discount": 500, "total": 4500}
+    # A quote takes nothing: the one use is still there for the sale.
+    assert await query(db_settings, sa.select(Voucher.uses)) == [(0,)]
+    sold = await client.post(
+        "/api/v1/kiosk/orders",
+        json={
+            "lines": lines,
+            "answers": {"consent_waiver": True},
+            "payment": {"method": "qr", "reference": "t-9", "amount": quoted.json()["total"]},
+            "voucher_code": "summer-10",
+        },
+        headers={**kiosk_headers, "Idempotency-Key": "voucher-sale-9"},
+    )
+    assert sold.status_code == 201, sold.text
+    again = await client.post(
+        "/api/v1/kiosk/voucher-quote",
+        json={"lines": lines, "voucher_code": "SUMMER-10"},
+        headers=kiosk_headers,
+    )
+    assert again.status_code == 409 and again.json()["code"] == "voucher_used_up"
