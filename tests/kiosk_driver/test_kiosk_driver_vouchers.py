@@ -1,0 +1,101 @@
+"""Voucher codes at the kiosk, against the real core: the pay screen asks the core what a
+code takes off, the terminal charges the discounted total, the order carries the code;
+a refused code is said on the screen and charges nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from escpos.printer import Dummy
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from core_service.demo.data import DemoFacility
+from core_service.platform.settings import Settings
+from kiosk_driver.app import create_app
+from kiosk_driver.config import KioskConfig
+from kiosk_driver.core_client import CoreClient
+from kiosk_driver.errors import CoreRefused
+from kiosk_driver.journal import Journal
+from kiosk_driver.profiles import resolve_profile
+from kiosk_driver.sale import Kiosk
+from kiosk_driver.terminal import SimulatedTerminal
+from kippu_contract.v1.kiosk import OrderLineIn
+from tests.core.vouchers.test_voucher_orders import add_voucher
+
+
+@pytest.fixture
+def kiosk(
+    app: Litestar, demo: DemoFacility, db_settings: Settings, tmp_path: Path
+) -> Iterator[Kiosk]:
+    asyncio.run(add_voucher(db_settings, demo.facility_id, kind="fixed", value=300))  # SPRING
+    profile = resolve_profile("epson-tm-t88-ja")
+    with TestClient(app=app) as core_http:
+        yield Kiosk(
+            CoreClient(str(core_http.base_url), demo.kiosk_token, http=core_http),
+            SimulatedTerminal(),
+            Dummy(profile=profile.escpos_profile),
+            profile,
+            Journal(tmp_path / "journal.sqlite3"),
+            retry_delay=0,
+            sleep=lambda _: None,
+        )
+
+
+def _answers(kiosk: Kiosk) -> dict[str, bool]:
+    return {f.name: True for f in kiosk.catalog(refresh=True).checkout_fields if f.required}
+
+
+def test_a_sale_with_a_code_charges_the_discounted_total(kiosk: Kiosk, demo: DemoFacility) -> None:
+    result = kiosk.sell(
+        [OrderLineIn(demo.adult_category_id, 2)], "card", _answers(kiosk), "ja", "spring"
+    )
+    order = result.confirmation.order
+    assert (order.total, order.discount, order.voucher_code) == (3700, 300, "SPRING")
+    record = kiosk.journal.get(result.sale_id)
+    assert record is not None and record.request["amount"] == 3700
+
+
+def test_a_refused_code_takes_no_money_and_journals_nothing(
+    kiosk: Kiosk, demo: DemoFacility
+) -> None:
+    with pytest.raises(CoreRefused):
+        kiosk.sell([OrderLineIn(demo.adult_category_id, 1)], "card", _answers(kiosk), "ja", "NOPE")
+    assert kiosk.journal.recent() == []
+
+
+def test_the_pay_screen_shows_the_discount_or_says_the_code_cannot_be_used(
+    kiosk: Kiosk, demo: DemoFacility
+) -> None:
+    with TestClient(app=create_app(kiosk, KioskConfig(idle_seconds=45))) as screen:
+        cart = f"{demo.adult_category_id}:2"
+        page = screen.get(
+            "/pay", params={"cart": cart, "answers": "consent_waiver", "voucher": "spring"}
+        )
+        assert page.status_code == 200, page.text
+        discount = page.text.split('id="discount"', 1)[1].split("</div>", 1)[0]
+        assert "SPRING" in discount and "300" in discount
+        assert "3,700" in page.text
+        assert 'name="voucher" value="SPRING"' in page.text  # sent on with the payment
+        refused = screen.get("/pay", params={"cart": cart, "voucher": "NOPE"})
+        assert 'id="voucher-refused"' in refused.text and "4,000" in refused.text
+        assert "このクーポンコードはお使いいただけません" in refused.text
+        paying = screen.post(
+            "/pay/submit",
+            data={"cart": cart, "answers": "consent_waiver", "method": "card", "voucher": "SPRING"},
+            follow_redirects=False,
+        )
+        sale_id = paying.headers["location"].rsplit("/", 1)[1]
+    for _ in range(500):
+        if kiosk.jobs[sale_id].done:
+            break
+        time.sleep(0.01)
+    record = kiosk.journal.get(sale_id)
+    assert record is not None
+    assert (record.request["voucher_code"], record.request["amount"]) == ("SPRING", 3700)
+    assert record.confirmation is not None
+    assert record.confirmation["order"]["discount"] == 300
