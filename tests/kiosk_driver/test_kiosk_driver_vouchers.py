@@ -58,6 +58,8 @@ def test_a_sale_with_a_code_charges_the_discounted_total(kiosk: Kiosk, demo: Dem
     assert (order.total, order.discount, order.voucher_code) == (3700, 300, "SPRING")
     record = kiosk.journal.get(result.sale_id)
     assert record is not None and record.request["amount"] == 3700
+    kiosk.print_receipt(result.sale_id)
+    assert b"SPRING" in kiosk.printer.output and b"-" in kiosk.printer.output
 
 
 def test_a_refused_code_takes_no_money_and_journals_nothing(

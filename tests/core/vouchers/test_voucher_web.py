@@ -18,7 +18,7 @@ from tests.core.aftersales.test_receipts import download, pdf_text
 from tests.core.vouchers.test_voucher_orders import add_voucher
 from tests.support.aftersales import buy_online, html_client, order_row, staff_headers
 from tests.support.csrf import page_token
-from tests.support.web import query, visit_day
+from tests.support.web import pay_with_demo, query, visit_day
 
 
 def _form(demo: DemoFacility, **extra: str) -> dict[str, str]:
@@ -86,6 +86,8 @@ async def test_buying_with_a_code_pays_the_discounted_total(
         ),
     )
     assert rows == [(4250, 750, 4250)]
+    ticket_page = await pay_with_demo(client, response)
+    assert "割引 (SPRING): -" in ticket_page.text and "750" in ticket_page.text
 
 
 async def test_the_receipt_shows_the_discount_and_the_tax_on_what_was_paid(
