@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from escpos.printer import Dummy
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -18,14 +17,11 @@ from core_service.demo.data import DemoFacility
 from core_service.platform.settings import Settings
 from kiosk_driver.app import create_app
 from kiosk_driver.config import KioskConfig
-from kiosk_driver.core_client import CoreClient
 from kiosk_driver.errors import CoreRefused
-from kiosk_driver.journal import Journal
-from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
-from kiosk_driver.terminal import SimulatedTerminal
 from kippu_contract.v1.kiosk import OrderLineIn
-from tests.core.vouchers.test_voucher_orders import add_voucher
+from tests.support.kiosk import real_core_kiosk
+from tests.support.vouchers import add_voucher
 
 
 @pytest.fixture
@@ -33,17 +29,8 @@ def kiosk(
     app: Litestar, demo: DemoFacility, db_settings: Settings, tmp_path: Path
 ) -> Iterator[Kiosk]:
     asyncio.run(add_voucher(db_settings, demo.facility_id, kind="fixed", value=300))  # SPRING
-    profile = resolve_profile("epson-tm-t88-ja")
     with TestClient(app=app) as core_http:
-        yield Kiosk(
-            CoreClient(str(core_http.base_url), demo.kiosk_token, http=core_http),
-            SimulatedTerminal(),
-            Dummy(profile=profile.escpos_profile),
-            profile,
-            Journal(tmp_path / "journal.sqlite3"),
-            retry_delay=0,
-            sleep=lambda _: None,
-        )
+        yield real_core_kiosk(core_http, demo.kiosk_token, tmp_path)
 
 
 def _answers(kiosk: Kiosk) -> dict[str, bool]:

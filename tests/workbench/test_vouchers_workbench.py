@@ -5,29 +5,13 @@ with the core's message; in Japanese and English."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-import panel as pn
-from bokeh.document import Document
 
 from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
-from tests.support.workbench import core_api
+from tests.support.workbench import core_api, rendered_text
 from workbench.core_client import StaffIdentity
 from workbench.views_vouchers import VouchersPage
 from workbench.vouchers import VouchersState
-
-
-def _rendered(page: VouchersPage) -> str:
-    root = pn.panel(page).get_root(Document())
-    parts: list[Any] = []
-    for model in root.references():
-        parts.append(getattr(model, "text", ""))
-        parts.append(getattr(model, "title", ""))
-        data = getattr(model, "data", None)
-        if isinstance(data, dict):
-            parts.extend(str(list(v)) for v in data.values())
-    return " ".join(str(p) for p in parts)
 
 
 def test_a_manager_creates_lists_and_switches_off_a_voucher(sqlite_settings: Settings) -> None:
@@ -62,9 +46,9 @@ def test_a_manager_creates_lists_and_switches_off_a_voucher(sqlite_settings: Set
         identity = StaffIdentity(
             "t", "manager", "m@p", demo.facility_id, demo.slug, "パーク", "Park"
         )
-        english = _rendered(VouchersPage(state=state, identity=identity, lang="en"))
+        english = rendered_text(VouchersPage(state=state, identity=identity, lang="en"))
         assert "New voucher" in english and "SUMMER" in english and "Uses" in english
-        japanese = _rendered(VouchersPage(state=state, identity=identity, lang="ja"))
+        japanese = rendered_text(VouchersPage(state=state, identity=identity, lang="ja"))
         assert "新しいクーポン" in japanese and "利用数" in japanese
 
 

@@ -18,7 +18,7 @@ from core_service.exports import run_export
 from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
-from tests.core.vouchers.test_voucher_orders import add_voucher
+from tests.support.vouchers import add_voucher
 from tests.support.workbench import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
 from workbench.billing import BillingState
 from workbench.core_client import CoreAPI, StaffIdentity

@@ -11,7 +11,8 @@ import pyarrow.dataset as ds
 from core_service.exports import run_export
 from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
-from tests.core.vouchers.test_voucher_orders import _checkout, _place, add_voucher
+from tests.core.vouchers.test_voucher_orders import _checkout, _place
+from tests.support.vouchers import add_voucher
 from workbench.data_access import ExportSource
 
 

@@ -15,9 +15,9 @@ from core_service.models import Order, Payment, Voucher
 from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.settings import Settings
 from tests.core.aftersales.test_receipts import download, pdf_text
-from tests.core.vouchers.test_voucher_orders import add_voucher
 from tests.support.aftersales import buy_online, html_client, order_row, staff_headers
 from tests.support.csrf import page_token
+from tests.support.vouchers import add_voucher
 from tests.support.web import pay_with_demo, query, visit_day
 
 
