@@ -56,6 +56,7 @@ from core_service.plugins.host import PluginHost, build_plugin_manager
 from core_service.reports.controllers import ReportController
 from core_service.storefront.controllers import WEB_ROUTE_HANDLERS
 from core_service.storefront.rendering import render_error_page, template_config
+from core_service.vouchers.controllers import VoucherController
 from core_service.webhooks.controllers import WebhookController
 
 
@@ -111,6 +112,7 @@ def create_app(
         PaymentCredentialsController,
         WebhookController,
         BillingController,
+        VoucherController,
         *WEB_ROUTE_HANDLERS,
         *host.route_handlers(),
     ]

@@ -46,10 +46,13 @@ from kippu_contract.v1.kiosk import (
     KioskHeartbeatIn,
     KioskOrderIn,
     KioskOrderOut,
+    OrderLineIn,
     StaffCallIn,
     StaffCallOut,
     StayChargeOut,
     StayOrderIn,
+    VoucherQuoteIn,
+    VoucherQuoteOut,
 )
 
 API = "/api/v1/kiosk"
@@ -174,6 +177,11 @@ class CoreClient:
         an ``OrderConflict`` (409 ``charge_changed``), after which the payment is voided."""
         response = self._request("POST", "/stays/orders", body=payment)
         return OrderReply(_decode(response, KioskOrderOut), replayed=response.status_code == 200)
+
+    def voucher_quote(self, lines: list[OrderLineIn], code: str) -> VoucherQuoteOut:
+        """What a typed voucher code takes off the cart, and the amount to charge."""
+        body = VoucherQuoteIn(lines=lines, voucher_code=code)
+        return _decode(self._request("POST", "/voucher-quote", body=body), VoucherQuoteOut)
 
     def heartbeat(self, beat: KioskHeartbeatIn) -> None:
         """Report health; the core answers 204."""

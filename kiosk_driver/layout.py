@@ -288,9 +288,12 @@ def receipt_blocks(confirmation: KioskOrderOut, *, issued_at: str | None = None)
             Row(
                 f"  {yen(line.unit_price)} × {line.quantity}",
                 f"  {yen(line.unit_price)} x {line.quantity}",
-                yen(line.line_total),
+                yen(line.line_total + line.discount),  # before the voucher, shown below
             ),
         ]
+        if line.discount:
+            code = order.voucher_code
+            blocks.append(Row(f"  割引 ({code})", f"  Discount ({code})", f"-{yen(line.discount)}"))
     blocks += [Rule(), Row("合計", "Total", yen(order.total), bold=True)]
     for tax in sorted(order.tax_summary, key=lambda t: -t.rate):
         blocks.append(

@@ -65,6 +65,7 @@ from kippu_contract.v1.kiosk import (
     KioskOrderOut,
     KioskPaymentIn,
     OrderLineIn,
+    VoucherQuoteOut,
 )
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,11 @@ class Kiosk:
             raise InvalidRequest(400, problem)
         return amount
 
+    def voucher_quote(self, lines: Sequence[OrderLineIn], code: str) -> VoucherQuoteOut:
+        """The core's answer for a typed voucher code on this cart (discount, total);
+        InvalidRequest or OrderConflict when it refuses the code."""
+        return self.core.voucher_quote(list(lines), code)
+
     def hold_cart(self, lines: list[OrderLineIn]) -> str:
         """Keep a cart with holders in memory; returns the token the pages pass on."""
         token = secrets.token_urlsafe(12)
@@ -192,10 +198,11 @@ class Kiosk:
         method: str,
         answers: Mapping[str, bool] | None = None,
         locale: str = "ja",
+        voucher_code: str = "",
     ) -> SaleResult:
         """Run one sale end to end; see the module docstring for what each failure means."""
         with self._lock:
-            return self.complete(self.prepare(lines, method, answers, locale))
+            return self.complete(self.prepare(lines, method, answers, locale, voucher_code))
 
     def prepare(
         self,
@@ -203,13 +210,17 @@ class Kiosk:
         method: str,
         answers: Mapping[str, bool] | None = None,
         locale: str = "ja",
+        voucher_code: str = "",
     ) -> str:
-        """Check the sale against a fresh catalog and journal it; returns the sale id."""
+        """Check the sale against a fresh catalog and journal it; returns the sale id.
+        With a voucher code the core says what to charge (its rules, its count of uses)."""
         answers = dict(answers or {})
         with self._lock:
             # Refresh first: if the core is down we must not take the visitor's money.
             catalog = self.catalog(refresh=True)
             amount = self.quote(catalog, lines)
+            if voucher_code:
+                amount = self.voucher_quote(lines, voucher_code).total
             if catalog.payment_methods and method not in catalog.payment_methods:
                 raise InvalidRequest(400, f"payment method {method} is not offered")
             missing = self.missing_consent(catalog, answers)
@@ -221,6 +232,7 @@ class Kiosk:
                 "method": method,
                 "amount": amount,
                 "locale": locale,
+                "voucher_code": voucher_code,
             }
             sale_id = self.journal.start(request)
             self.jobs[sale_id] = SaleJob(sale_id)  # resume() keeps its hands off it
@@ -259,12 +271,13 @@ class Kiosk:
         method: str,
         answers: Mapping[str, bool] | None = None,
         locale: str = "ja",
+        voucher_code: str = "",
     ) -> str:
         """Prepare a sale and finish it on a worker thread, so the UI can show a waiting
         page with a Cancel button instead of a request that hangs on the terminal."""
         if any(not job.done for job in self.jobs.values()):
             raise OutOfService("another sale is in progress")
-        sale_id = self.prepare(lines, method, answers, locale)
+        sale_id = self.prepare(lines, method, answers, locale, voucher_code)
         job = self.jobs[sale_id]
 
         def run() -> None:
@@ -319,6 +332,7 @@ class Kiosk:
             ),
             answers=request.get("answers", {}),
             locale=request.get("locale", "ja"),
+            voucher_code=request.get("voucher_code", ""),
         )
         for attempt in range(self.confirm_attempts):
             try:

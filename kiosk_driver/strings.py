@@ -17,6 +17,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "consent_missing": ("必須の項目にチェックしてください", "Please tick the required boxes"),
     "choose_payment": ("お支払方法をお選びください", "Choose how to pay"),
     "total": ("合計", "Total"),
+    "discount": ("割引", "Discount"),
+    "voucher_code": ("クーポンコード", "Voucher code"),
+    "voucher_apply": ("クーポンを使う", "Use the voucher"),
+    "voucher_refused": (
+        "このクーポンコードはお使いいただけません",
+        "This voucher code cannot be used",
+    ),
     "pay_hint": (
         "端末にカード・スマートフォンをかざしてください",
         "Present your card or phone to the terminal",

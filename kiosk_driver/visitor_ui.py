@@ -238,6 +238,7 @@ def pay_page(
     kiosk: NamedDependency[Kiosk],
     screens: NamedDependency[Screens],
     answers: FromQuery[str] = "",
+    voucher: FromQuery[str] = "",
 ) -> Template | Redirect:
     catalog = _catalog_or_page(request, kiosk, screens)
     if isinstance(catalog, Template):
@@ -247,6 +248,17 @@ def pay_page(
         total = kiosk.quote(catalog, lines)
     except InvalidRequest:
         return Redirect("/")
+    # A typed voucher code: the core says what it takes off (and what to charge).
+    voucher, discount, refused = voucher.strip()[:32], 0, False
+    if voucher:
+        try:
+            quoted = kiosk.voucher_quote(lines, voucher)
+        except CoreRefused:
+            voucher, refused = "", True
+        except OutOfService:
+            return screens.out_of_service(request, "core")
+        else:
+            voucher, discount, total = quoted.voucher_code, quoted.discount, quoted.total
     methods = [(m, *PAYMENT_METHODS.get(m, (m, m))) for m in catalog.payment_methods]
     return screens.page(
         request,
@@ -256,6 +268,9 @@ def pay_page(
         cart=cart,
         answers=answers,
         methods=methods,
+        voucher=voucher,
+        discount=discount,
+        voucher_refused=refused,
         idle=True,
     )
 
@@ -275,7 +290,11 @@ def pay(
     try:
         lines = cart_lines(kiosk, raw)
         sale_id = kiosk.start_sale(
-            lines, str(data.get("method", "")), answers, screens.language(request)
+            lines,
+            str(data.get("method", "")),
+            answers,
+            screens.language(request),
+            str(data.get("voucher", "")).strip()[:32],
         )
     except OutOfService as exc:
         if "in progress" in str(exc):

@@ -13,7 +13,7 @@ workbench never opens the core's database). It serves:
   HTTP-only cookie and decides which facility the pages show: a manager never picks
   another facility's id.
 - ``/attendance``, ``/sales``, ``/mailing``, ``/operations``, ``/catalog``, ``/settings``,
-  ``/staff``, ``/devices``, ``/audit``, ``/webhooks``, ``/billing``:
+  ``/vouchers``, ``/staff``, ``/devices``, ``/audit``, ``/webhooks``, ``/billing``:
   each page only for the roles ``workbench.roles`` lists (the core's guards decide for
   real). Exported figures refresh every ``settings.refresh_seconds`` from the files the
   core's background export (or ``kippu export --follow``) writes.
@@ -66,7 +66,9 @@ from workbench.views_catalog import CatalogPage
 from workbench.views_mailing import MailingPage
 from workbench.views_sales import SalesPage
 from workbench.views_setup import AuditPage, DevicesPage, StaffPage
+from workbench.views_vouchers import VouchersPage
 from workbench.views_webhooks import WebhooksPage
+from workbench.vouchers import VouchersState
 from workbench.webhooks import WebhooksState
 
 __all__ = ["AttendancePage", "admissions_chart", "serve_workbench"]
@@ -439,6 +441,11 @@ def workbench_pages(
         _refreshing(state, refresh_seconds * 2, "refresh")
         return WebhooksPage(state=state, identity=identity, lang=lang)
 
+    def vouchers(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
+        timezone = source(identity).timezone(identity.facility_id)
+        state = VouchersState(core(identity), timezone=timezone)
+        return VouchersPage(state=state, identity=identity, lang=lang)
+
     def billing(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         return BillingPage(state=BillingState(core(identity)), identity=identity, lang=lang)
 
@@ -449,6 +456,7 @@ def workbench_pages(
         "operations": operations,
         "catalog": catalog,
         "settings": facility_settings,
+        "vouchers": vouchers,
         "staff": staff,
         "devices": devices,
         "audit": audit,

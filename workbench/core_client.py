@@ -56,6 +56,7 @@ from kippu_contract.v1.staff import (
     WebhookDeliveryPageOut,
     WebhookEndpointOut,
 )
+from kippu_contract.v1.vouchers import VoucherChangeIn, VoucherIn, VoucherOut
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +321,16 @@ class CoreAPI:
     def update_facility_settings(self, changes: FacilitySettingsIn) -> FacilitySettingsOut:
         answer = self._call("PUT", "/api/v1/facility/settings", changes)
         return decode(answer, FacilitySettingsOut)
+
+    def vouchers(self) -> list[VoucherOut]:
+        return decode(self._call("GET", "/api/v1/vouchers"), list[VoucherOut])
+
+    def create_voucher(self, voucher: VoucherIn) -> VoucherOut:
+        return decode(self._call("POST", "/api/v1/vouchers", voucher), VoucherOut)
+
+    def change_voucher(self, voucher_id: int, changes: VoucherChangeIn) -> VoucherOut:
+        answer = self._call("PATCH", f"/api/v1/vouchers/{int(voucher_id)}", changes)
+        return decode(answer, VoucherOut)
 
     def webhook_endpoints(self) -> list[WebhookEndpointOut]:
         return decode(self._call("GET", "/api/v1/webhooks/endpoints"), list[WebhookEndpointOut])

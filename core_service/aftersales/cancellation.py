@@ -38,6 +38,7 @@ from core_service.orders import states as order_states
 from core_service.platform.errors import Conflict, Forbidden, NotFound
 from core_service.platform.settings import Settings
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
+from core_service.vouchers.discounts import ticket_shares
 from core_service.webhooks import outbox, payloads
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus, RefundState, TicketStatus, TransferState
@@ -108,6 +109,23 @@ def _tear_off_lines(order: Order) -> set[int]:
     return {line.id for line in order.lines if per_line[line.id] > line.quantity}
 
 
+def _paid_prices(order: Order) -> dict[int, int]:
+    """What was paid for each ticket's price: the unit price less its share of the
+    line's voucher discount (the line's first tickets carry the remainder), so
+    cancelling every ticket refunds exactly what the tickets cost."""
+    paid = {}
+    for line in order.lines:
+        tickets = sorted((t for t in order.tickets if t.order_line_id == line.id), key=_id)
+        shares = ticket_shares(line.discount, len(tickets)) if tickets else []
+        for ticket, share in zip(tickets, shares, strict=True):
+            paid[ticket.id] = line.unit_price - share
+    return paid
+
+
+def _id(ticket: Ticket) -> int:
+    return ticket.id
+
+
 def quote(
     tenant: Tenant, order: Order, ticket_ids: list[int] | None, *, waive_fee: bool = False
 ) -> Quote:
@@ -143,18 +161,20 @@ def quote(
             "Tear-off coupon books cannot be cancelled here; please ask the staff.",
             "切り離し式の回数券はこちらではキャンセルできません。スタッフにお申し付けください。",
         )
+    paid = _paid_prices(order)
     quotes = []
     for ticket in chosen:
         line = lines[ticket.order_line_id]
         days_before = (ticket.valid_from - today).days
-        fee = 0 if waive_fee else policy.fee(line.unit_price, days_before)
+        base = paid[ticket.id]
+        fee = 0 if waive_fee else policy.fee(base, days_before)
         quotes.append(
             TicketQuote(
                 ticket_id=ticket.id,
-                base=line.unit_price,
+                base=base,
                 handling_fee=line.handling_fee,
                 fee=fee,
-                refund=refund_for(line.unit_price, fee),
+                refund=refund_for(base, fee),
                 tax_rate=line.tax_rate,
                 days_before=days_before,
             )

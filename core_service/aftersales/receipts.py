@@ -193,6 +193,17 @@ def receipt_data(
                     line.tax_rate,
                 )
             )
+        if line.discount:
+            # What the voucher took off this line (line_total is after it).
+            items.append(
+                ReceiptItem(
+                    f"割引 / Discount ({order.voucher_code})",
+                    -line.discount,
+                    1,
+                    -line.discount,
+                    line.tax_rate,
+                )
+            )
         net[line.tax_rate] += line.line_total
     for cancellation in cancellations:
         for ticket in cancellation.detail.get("tickets", []):

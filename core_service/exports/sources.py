@@ -85,6 +85,8 @@ def _orders() -> Query:
         Order.channel,
         Order.status,
         Order.total,
+        Order.voucher_code,
+        Order.discount,
         Customer.pseudonym.label("customer_key"),
         Order.created_at,
         Order.paid_at,
@@ -108,6 +110,7 @@ def _order_lines() -> Query:
         OrderLine.handling_fee,
         OrderLine.tax_rate,
         OrderLine.line_total,
+        OrderLine.discount,
         OrderLine.created_at,
         OrderLine.updated_at,
     ).outerjoin(PriceCategory, PriceCategory.id == OrderLine.price_category_id)

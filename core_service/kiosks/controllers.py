@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.kiosks import fleet
 from core_service.kiosks.catalog import kiosk_catalog
-from core_service.kiosks.sales import sell
+from core_service.kiosks.sales import sell, voucher_quote
 from core_service.kiosks.schemas import (
     CatalogOut,
     EnrolIn,
@@ -31,6 +31,8 @@ from core_service.kiosks.schemas import (
     StaffCallOut,
     StayChargeOut,
     StayOrderIn,
+    VoucherQuoteIn,
+    VoucherQuoteOut,
 )
 from core_service.kiosks.stays import pay_stay, stay_charge
 from core_service.platform.guards import requires_device
@@ -105,6 +107,18 @@ class KioskController(Controller):
         """The idempotency key is the stay's period (``period_total``), not a header."""
         sale = await pay_stay(db_session, tenant, request.user, data)
         return Response(sale.body, status_code=HTTP_201_CREATED if sale.created else HTTP_200_OK)
+
+    @post("/voucher-quote", status_code=HTTP_200_OK)
+    async def voucher_quote(
+        self,
+        request: KioskRequest,
+        data: JSONBody[VoucherQuoteIn],
+        tenant: NamedDependency[Tenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> VoucherQuoteOut:
+        """What a typed voucher code takes off the cart, before the terminal charges;
+        nothing is taken or written."""
+        return await voucher_quote(db_session, tenant, request.user, data)
 
     @post("/heartbeat", status_code=HTTP_204_NO_CONTENT)
     async def heartbeat(

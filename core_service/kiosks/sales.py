@@ -15,8 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_service.facilities.presenters import facility_out
 from core_service.kiosks.assortment import check_sellable
 from core_service.kiosks.holders import kiosk_holders
-from core_service.kiosks.schemas import KioskOrderIn, KioskOrderOut
-from core_service.orders.placement import place_order
+from core_service.kiosks.schemas import (
+    KioskOrderIn,
+    KioskOrderOut,
+    OrderLineIn,
+    VoucherQuoteIn,
+    VoucherQuoteOut,
+)
+from core_service.orders.placement import place_order, quote_discount
 from core_service.orders.presenters import order_out, tickets_out
 from core_service.orders.requests import CheckoutRequest, ImmediatePayment, LineRequest
 from core_service.platform.errors import InvalidInput
@@ -37,6 +43,34 @@ class KioskSale:
     created: bool
 
 
+def _line_requests(lines: list[OrderLineIn]) -> list[LineRequest]:
+    return [
+        LineRequest(
+            line.price_category_id,
+            line.quantity,
+            line.visit_date,
+            line.slot,
+            kiosk_holders(line.holders),
+        )
+        for line in lines
+    ]
+
+
+async def voucher_quote(
+    session: AsyncSession, tenant: Tenant, device: DevicePrincipal, quote: VoucherQuoteIn
+) -> VoucherQuoteOut:
+    """What the typed code takes off this cart and what the terminal is to charge."""
+    await check_sellable(session, tenant, device, (line.price_category_id for line in quote.lines))
+    checkout = CheckoutRequest(
+        channel="kiosk",
+        lines=_line_requests(quote.lines),
+        device_id=device.id,
+        voucher_code=quote.voucher_code,
+    )
+    before, discount = await quote_discount(session, tenant, checkout)
+    return VoucherQuoteOut(discount.code, discount.total, before - discount.total)
+
+
 async def sell(
     session: AsyncSession,
     tenant: Tenant,
@@ -52,16 +86,7 @@ async def sell(
     await check_sellable(session, tenant, device, (line.price_category_id for line in order.lines))
     checkout = CheckoutRequest(
         channel="kiosk",
-        lines=[
-            LineRequest(
-                line.price_category_id,
-                line.quantity,
-                line.visit_date,
-                line.slot,
-                kiosk_holders(line.holders),
-            )
-            for line in order.lines
-        ],
+        lines=_line_requests(order.lines),
         locale=order.locale if order.locale in ("ja", "en") else "ja",
         answers=order.answers,
         idempotency_key=f"kiosk:{device.id}:{idempotency_key}",
@@ -69,6 +94,7 @@ async def sell(
         payment=ImmediatePayment(
             TERMINAL_PROVIDER, order.payment.method, order.payment.reference, order.payment.amount
         ),
+        voucher_code=order.voucher_code,
     )
     placed, created = await place_order(
         session, tenant, checkout, hold_minutes=settings.hold_minutes

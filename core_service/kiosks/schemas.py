@@ -16,6 +16,7 @@ from kippu_contract.v1.kiosk import (
     KioskOrderIn,
     KioskOrderOut,
     MarkerOut,
+    OrderLineIn,
     PriceCategoryOut,
     ProductOut,
     SlotOut,
@@ -23,6 +24,8 @@ from kippu_contract.v1.kiosk import (
     StaffCallOut,
     StayChargeOut,
     StayOrderIn,
+    VoucherQuoteIn,
+    VoucherQuoteOut,
 )
 from kippu_contract.v1.staff import AllowedProductsIn, DeviceIn, DeviceOut, NewDeviceOut
 
@@ -38,6 +41,7 @@ __all__ = [
     "KioskOrderIn",
     "KioskOrderOut",
     "MarkerOut",
+    "OrderLineIn",
     "NewDeviceOut",
     "PriceCategoryOut",
     "ProductOut",
@@ -46,4 +50,6 @@ __all__ = [
     "StaffCallOut",
     "StayChargeOut",
     "StayOrderIn",
+    "VoucherQuoteIn",
+    "VoucherQuoteOut",
 ]

@@ -19,6 +19,7 @@ from core_service.models.operations import CheckIn, OutboxMessage, Payment, Paym
 from core_service.models.sales import ConsentRecord, Customer, Order, OrderLine, Ticket
 from core_service.models.security import LoginAttempt, PlatformOperator
 from core_service.models.stays import StayCharge, StayVisit
+from core_service.models.vouchers import Voucher
 from core_service.models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -60,6 +61,7 @@ __all__ = [
     "SystemFeeStatement",
     "Ticket",
     "TicketTransfer",
+    "Voucher",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -63,6 +63,14 @@ class Order(ExportSequenced, TenantMixin, Timestamped, Base):
     hold_expires_at: Mapped[datetime | None] = mapped_column(index=True)
     paid_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    #: The voucher used (its use is counted while the order holds it, see
+    #: ``core_service.vouchers.uses``), its code as typed at the time, and the yen it
+    #: took off in all (``total`` is after the discount).
+    voucher_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("voucher.id", ondelete="SET NULL")
+    )
+    voucher_code: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+    discount: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", lazy="selectin"
@@ -89,7 +97,9 @@ class OrderLine(ExportSequenced, TenantMixin, Timestamped, Base):
     unit_price: Mapped[int]
     handling_fee: Mapped[int] = mapped_column(default=0)
     tax_rate: Mapped[int]
+    #: Tax-inclusive, after ``discount`` (the voucher's yen off this line).
     line_total: Mapped[int]
+    discount: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
     order: Mapped[Order] = relationship(back_populates="lines")
 

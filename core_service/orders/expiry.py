@@ -1,4 +1,5 @@
-"""Expiring checkouts that were never paid and giving their held places back."""
+"""Expiring checkouts that were never paid and giving their held places (and voucher
+uses) back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from core_service.models import (
     utcnow,
 )
 from core_service.orders import states
+from core_service.vouchers.uses import give_back_use
 from kippu_contract.states import OrderStatus
 
 
@@ -22,19 +24,21 @@ async def expire_holds(session: AsyncSession, now: dt.datetime | None = None) ->
     now = now or utcnow()
     due = (
         await session.execute(
-            sa.select(Order.facility_id, Order.id).where(
+            sa.select(Order.facility_id, Order.id, Order.voucher_id).where(
                 Order.status == OrderStatus.PENDING, Order.hold_expires_at < now
             )
         )
     ).all()
     expired = 0
-    for facility_id, order_id in due:
+    for facility_id, order_id, voucher_id in due:
         if not await states.expire_order(session, facility_id, order_id):
             continue  # paid meanwhile
         lines = await session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id))
         for line in lines:
             if line.capacity_id is not None:
                 await capacity.release_hold(session, line.capacity_id, line.quantity)
+        if voucher_id is not None:
+            await give_back_use(session, facility_id, voucher_id)
         expired += 1
         await session.commit()
     await session.commit()

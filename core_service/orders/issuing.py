@@ -27,6 +27,7 @@ from core_service.models.catalog import PassHolder
 from core_service.orders import states
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.values import PaidOrder
+from core_service.vouchers.uses import retake_use
 from kippu_contract.admission import ProductKind
 
 
@@ -164,6 +165,9 @@ async def revive_expired(
         # Revived meanwhile by another payment of the order: these places are not ours.
         await _give_back(session, taken)
         return False
+    if order.voucher_id is not None:
+        # Its expiry gave the voucher's use back; the visitor paid the discounted price.
+        await retake_use(session, tenant.id, order.voucher_id)
     # The places are sold already: no holds to convert.
     await issue_tickets(session, tenant, order, now)
     return True

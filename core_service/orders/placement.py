@@ -28,12 +28,13 @@ from core_service.orders.issuing import announce_paid
 from core_service.orders.key_lock import one_sale_per_key
 from core_service.orders.queries import find_order_by_key
 from core_service.orders.requests import CheckoutRequest
-from core_service.orders.sale_builder import PricedLine, build_sale, line_total
+from core_service.orders.sale_builder import Discount, PricedLine, build_sale, line_total
 from core_service.orders.writer import write_sale
 from core_service.platform.database import bound_engine, insert_or_ignore
 from core_service.platform.errors import Conflict, InvalidInput, KippuError, SoldOut
 from core_service.platform.tenancy import Tenant, refresh_after_rollback
 from core_service.plugins.values import FieldError
+from core_service.vouchers import discounts, uses
 from core_service.webhooks import outbox
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus
@@ -79,6 +80,19 @@ async def place_order(
         raise
 
 
+async def quote_discount(
+    session: AsyncSession, tenant: Tenant, request: CheckoutRequest
+) -> tuple[int, Discount]:
+    """What the request's lines cost before its voucher, and the voucher's discount on
+    them, as placing the order would compute them; nothing is taken or written. Refused
+    like a placement (unknown, not valid, used up, not applicable; bad lines)."""
+    priced = await _price_lines(session, tenant, request)
+    discount = await _discount(session, tenant, request, priced)
+    if discount is None:
+        raise uses.VoucherUnknown("Enter a voucher code.", "クーポンコードを入力してください。")
+    return sum(line_total(p) for p in priced), discount
+
+
 async def _roll_back(session: AsyncSession, tenant: Tenant) -> None:
     """Undo a failed write, keeping the tenant's facility readable."""
     if session.in_transaction():
@@ -93,7 +107,8 @@ async def _place_new_order(
     errors = tenant.plugins.validate_checkout(request.channel, request.answers)
     if errors:
         raise CheckoutRefused(errors)
-    total = sum(line_total(p) for p in priced)
+    discount = await _discount(session, tenant, request, priced)
+    total = sum(line_total(p) for p in priced) - (discount.total if discount else 0)
     if request.payment is not None and request.payment.amount != total:
         raise Conflict(
             f"Payment amount {request.payment.amount} does not match the order total {total}.",
@@ -107,11 +122,34 @@ async def _place_new_order(
     # Who receives a paid sale's webhooks: the device paths' cached snapshot says so
     # without a query; other callers ask now, before this transaction ends.
     subscribed = await outbox.subscriptions(session, tenant) if request.payment else {}
+    # The voucher's use is taken in this transaction (a conditional UPDATE: one winner
+    # of the last use) and given back below if the order is then not written.
+    if discount is not None and not await uses.take_use(session, tenant.id, discount.voucher_id):
+        raise uses.used_up()
     # Take the places first, on a connection of their own (catalog.reservations): the
     # hot capacity row is then locked only inside one server statement. Ending this
     # read-only transaction first means a request never holds two pooled connections.
     await session.commit()
-    sale = build_sale(tenant, request, priced, total, hold_minutes, customer)
+    sale = build_sale(tenant, request, priced, total, hold_minutes, customer, discount)
+    try:
+        await _take_places_and_write(session, tenant, request, sale, priced, subscribed)
+    except BaseException:
+        if discount is not None:
+            await _give_back_use(session, tenant, discount.voucher_id)
+        raise
+    if sale.order.status == OrderStatus.PAID:
+        await announce_paid(tenant, sale.order)
+    return sale.order
+
+
+async def _take_places_and_write(
+    session: AsyncSession,
+    tenant: Tenant,
+    request: CheckoutRequest,
+    sale: sale_statement.Sale,
+    priced: list[PricedLine],
+    subscribed: outbox.Subscriptions,
+) -> None:
     announce = _announcement(tenant, subscribed, sale, priced)
     wants = _wants(priced)
     async with bound_engine(session).connect() as raw:
@@ -125,9 +163,29 @@ async def _place_new_order(
                 connection, session, tenant, sale, wants
             ):
                 await _reserve_and_write(connection, session, tenant, sale, wants, announce)
-    if sale.order.status == OrderStatus.PAID:
-        await announce_paid(tenant, sale.order)
-    return sale.order
+
+
+async def _discount(
+    session: AsyncSession, tenant: Tenant, request: CheckoutRequest, priced: list[PricedLine]
+) -> Discount | None:
+    """The voucher's discount on these lines, or None without a code; refused (and
+    nothing taken yet) when the code is unknown, not valid now, used up or matches
+    none of the lines."""
+    if not request.voucher_code.strip():
+        return None
+    voucher = await uses.usable_voucher(session, tenant, request.voucher_code, utcnow())
+    terms = uses.terms_of(voucher)
+    lines = [discounts.Line(p.product.id, p.category.price * p.quantity) for p in priced]
+    if not discounts.applies(terms, lines):
+        raise uses.not_applicable()
+    return Discount(voucher.id, voucher.code, discounts.line_discounts(terms, lines))
+
+
+async def _give_back_use(session: AsyncSession, tenant: Tenant, voucher_id: int) -> None:
+    """The order was not written: its voucher use goes back, in a transaction of its own."""
+    await _roll_back(session, tenant)
+    await uses.give_back_use(session, tenant.id, voucher_id)
+    await session.commit()
 
 
 def _announcement(

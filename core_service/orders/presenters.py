@@ -50,6 +50,7 @@ async def order_out(
             tax_rate=line.tax_rate,
             line_total=line.line_total,
             visit_date=line.visit_date,
+            discount=line.discount,
         )
         for line in order.lines
     ]
@@ -64,6 +65,8 @@ async def order_out(
         payment_method=payment_method or await paid_payment_method(session, order),
         lines=lines,
         tax_summary=[TaxLineOut(t.rate, t.total, t.tax) for t in taxes],
+        voucher_code=order.voucher_code,
+        discount=order.discount,
     )
 
 

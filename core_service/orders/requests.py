@@ -41,3 +41,5 @@ class CheckoutRequest:
     idempotency_key: str | None = None
     device_id: int | None = None
     payment: ImmediatePayment | None = None
+    #: A discount code typed by the visitor (``core_service.vouchers``); "" for none.
+    voucher_code: str = ""

@@ -61,7 +61,21 @@ class PricedLine:
 
 
 def line_total(line: PricedLine) -> int:
+    """What the line costs before any voucher: price and handling fee, tax included."""
     return (line.category.price + line.category.handling_fee) * line.request.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    """A voucher applied to the order: its id and code, and the yen off each line."""
+
+    voucher_id: int
+    code: str
+    per_line: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_line)
 
 
 def build_sale(
@@ -71,9 +85,12 @@ def build_sale(
     total: int,
     hold_minutes: int,
     customer: Customer | None,
+    discount: Discount | None = None,
 ) -> sale_statement.Sale:
-    """Every object of the order, not yet written: both writers write exactly these."""
+    """Every object of the order, not yet written: both writers write exactly these.
+    ``total`` is after the ``discount``, if any."""
     now = utcnow()
+    per_line = discount.per_line if discount else [0] * len(priced)
     paid = request.payment is not None
     order = Order(
         facility_id=tenant.id,
@@ -88,6 +105,9 @@ def build_sale(
         idempotency_key=request.idempotency_key,
         access_key=new_token(24),
         hold_expires_at=None if paid else now + dt.timedelta(minutes=hold_minutes),
+        voucher_id=discount.voucher_id if discount else None,
+        voucher_code=discount.code if discount else "",
+        discount=discount.total if discount else 0,
     )
     lines = [
         OrderLine(
@@ -104,9 +124,10 @@ def build_sale(
             unit_price=line.category.price,
             handling_fee=line.category.handling_fee,
             tax_rate=line.product.tax_rate,
-            line_total=line_total(line),
+            line_total=line_total(line) - off,
+            discount=off,
         )
-        for line in priced
+        for line, off in zip(priced, per_line, strict=True)
     ]
     holders = _holders(tenant, priced)
     tickets: list[tuple[int, Ticket]] = []

@@ -37,6 +37,15 @@ from core_service.storefront.forms import (
     to_checkout_request,
     validate,
 )
+from core_service.vouchers import discounts
+from core_service.vouchers.uses import (
+    REFUSALS,
+    VoucherUnknown,
+    VoucherUsedUp,
+    not_applicable,
+    terms_of,
+    usable_voucher,
+)
 from kippu_contract.facility_time import facility_today
 from kippu_contract.states import OrderStatus
 
@@ -58,6 +67,8 @@ class ProductPage:
     addons: list[Product] = field(default_factory=list)
     #: Why the product cannot be bought now (sales window), in the visitor's language.
     not_on_sale: str = ""
+    #: The voucher's effect on the tickets chosen, after "Apply" (shown before paying).
+    voucher_preview: VoucherPreview | None = None
 
     def context(self) -> dict[str, Any]:
         return {
@@ -69,8 +80,18 @@ class ProductPage:
             "errors": self.errors,
             "addons": self.addons,
             "not_on_sale": self.not_on_sale,
+            "voucher_preview": self.voucher_preview,
             "included_tax": included_tax,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherPreview:
+    code: str
+    discount: int
+    #: What the tickets chosen cost before and after the discount, tax included.
+    before: int
+    after: int
 
 
 def included_tax(amount: int, rate: int) -> int:
@@ -183,6 +204,9 @@ async def submit(
     if data.get("action") == "add_holder":
         # "Add another pass" only shows one more holder block; nothing is bought yet.
         return SubmitResult(page=page)
+    if data.get("action") == "apply_voucher":
+        # "Apply" shows what the code takes off the tickets chosen; nothing is bought yet.
+        return await _preview_voucher(session, tenant, page, [product, *addons])
     bookable = [d.date for d in page.dates if d.bookable]
     chosen = next((d for d in page.dates if d.date.isoformat() == form.visit_date), None)
     errors, visit_date, quantities = validate(
@@ -228,7 +252,7 @@ async def submit(
         order, _created = await place_order(
             session, tenant, request, hold_minutes=settings.hold_minutes
         )
-    except (SoldOut, InvalidInput) as exc:
+    except (SoldOut, InvalidInput, *REFUSALS) as exc:
         # place_order rolled back, which expired every loaded row; the form is shown again
         # from the facility and the product, so they are read again now (an async session
         # cannot lazy-load while the template renders).
@@ -237,7 +261,8 @@ async def submit(
         for addon in page.addons:
             await session.refresh(addon)
         _add_refusal(page.errors, exc)
-        return SubmitResult(page=page, status_code=409 if isinstance(exc, SoldOut) else 422)
+        conflict = isinstance(exc, SoldOut | VoucherUsedUp)
+        return SubmitResult(page=page, status_code=409 if conflict else 422)
     return SubmitResult(
         redirect_to=await pay(
             session, tenant, order, form.payment, settings=settings, signer=signer
@@ -245,9 +270,40 @@ async def submit(
     )
 
 
-def _add_refusal(errors: FormErrors, exc: SoldOut | InvalidInput) -> None:
+async def _preview_voucher(
+    session: AsyncSession, tenant: Tenant, page: ProductPage, products: list[Product]
+) -> SubmitResult:
+    """The form again, with what its voucher code takes off the tickets chosen (or why
+    it cannot be used) beside the code."""
+    form = page.form
+    chosen = [
+        (category, int(form.quantities[category.id]))
+        for p in products
+        for category in p.price_categories
+        if form.quantities.get(category.id, "").isdigit() and int(form.quantities[category.id]) > 0
+    ]
+    try:
+        if not form.voucher_code:
+            raise VoucherUnknown("Enter a voucher code.", "クーポンコードを入力してください。")
+        voucher = await usable_voucher(session, tenant, form.voucher_code, utcnow())
+        lines = [discounts.Line(c.product_id, c.price * q) for c, q in chosen]
+        terms = terms_of(voucher)
+        if not discounts.applies(terms, lines):
+            raise not_applicable()
+    except REFUSALS as exc:
+        page.errors.add("voucher_code", exc.message_en, exc.message_ja)
+        return SubmitResult(page=page, status_code=409 if isinstance(exc, VoucherUsedUp) else 422)
+    off = sum(discounts.line_discounts(terms, lines))
+    before = sum((c.price + c.handling_fee) * q for c, q in chosen)
+    page.voucher_preview = VoucherPreview(voucher.code, off, before, before - off)
+    return SubmitResult(page=page)
+
+
+def _add_refusal(errors: FormErrors, exc: Exception) -> None:
     """Turn a refusal of ``place_order`` into errors beside the fields (or above the form)."""
-    if isinstance(exc, CheckoutRefused):
+    if isinstance(exc, REFUSALS):
+        errors.add("voucher_code", exc.message_en, exc.message_ja)
+    elif isinstance(exc, CheckoutRefused):
         for error in exc.field_errors:
             errors.add_field_error(error)
     elif isinstance(exc, SoldOut):
@@ -257,7 +313,7 @@ def _add_refusal(errors: FormErrors, exc: SoldOut | InvalidInput) -> None:
             "another date or fewer tickets.",
             "申し訳ありません。ご希望の枚数の空きがありません。別の日か少ない枚数でお試しください。",
         )
-    else:
+    elif isinstance(exc, InvalidInput):
         errors.add(FORM, exc.message_en, exc.message_ja)
 
 

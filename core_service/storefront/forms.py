@@ -63,6 +63,8 @@ class CheckoutForm:
     holders: list[HolderForm] = field(default_factory=list)
     #: Photo problems found while reading the upload, by holder index.
     photo_errors: dict[int, str] = field(default_factory=dict)
+    #: A discount code, as typed (``core_service.vouchers``).
+    voucher_code: str = ""
 
     @classmethod
     def parse(
@@ -93,6 +95,7 @@ class CheckoutForm:
                 payment=(form.get("payment") or "").strip(),
                 checkout_id=(form.get("checkout_id") or "").strip()[:64],
                 slot=(form.get("slot") or "").strip()[:16],
+                voucher_code=(form.get("voucher_code") or "").strip()[:32],
             )
             ._with_visit_slot(form)
             ._with_holders(form, product)
@@ -346,4 +349,5 @@ def to_checkout_request(
         marketing_opt_in=form.marketing_opt_in,
         # A double-clicked submit replays the same checkout instead of buying twice.
         idempotency_key=f"web:{form.checkout_id}" if form.checkout_id else None,
+        voucher_code=form.voucher_code,
     )

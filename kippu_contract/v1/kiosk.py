@@ -108,6 +108,23 @@ class KioskOrderIn(msgspec.Struct, forbid_unknown_fields=True):
     payment: KioskPaymentIn
     answers: dict[str, Any] = {}
     locale: str = "ja"
+    #: A discount code the visitor typed; ``payment.amount`` is the total after it.
+    voucher_code: str = ""
+
+
+class VoucherQuoteIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A cart and a typed code: what the code takes off, before the terminal charges."""
+
+    lines: list[OrderLineIn]
+    voucher_code: str
+
+
+class VoucherQuoteOut(msgspec.Struct):
+    #: The code as the facility spells it (upper case).
+    voucher_code: str
+    #: Yen off the cart, and what to charge (``payment.amount`` of the order).
+    discount: int
+    total: int
 
 
 class OrderLineOut(msgspec.Struct):
@@ -119,8 +136,10 @@ class OrderLineOut(msgspec.Struct):
     unit_price: int
     handling_fee: int
     tax_rate: int
+    #: After ``discount`` (yen a voucher took off this line), tax included.
     line_total: int
     visit_date: dt.date | None
+    discount: int = 0
 
 
 class TaxLineOut(msgspec.Struct):
@@ -139,6 +158,9 @@ class OrderOut(msgspec.Struct):
     payment_method: str | None
     lines: list[OrderLineOut]
     tax_summary: list[TaxLineOut]
+    #: The voucher code used ("" for none) and the yen it took off in all.
+    voucher_code: str = ""
+    discount: int = 0
 
 
 class TicketOut(msgspec.Struct):

@@ -6,18 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from escpos.printer import Dummy
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from core_service.demo.data import DemoFacility
-from kiosk_driver.core_client import CoreClient
-from kiosk_driver.journal import Journal
-from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.sale_state import SaleState
-from kiosk_driver.terminal import SimulatedTerminal
 from kippu_contract.v1.kiosk import KioskOrderIn, KioskPaymentIn, OrderLineIn
+from tests.support.kiosk import real_core_kiosk
 
 
 @pytest.fixture
@@ -28,16 +24,7 @@ def core_http(app: Litestar, demo: DemoFacility) -> Iterator[TestClient[Litestar
 
 @pytest.fixture
 def kiosk(core_http: TestClient[Litestar], demo: DemoFacility, tmp_path: Path) -> Kiosk:
-    profile = resolve_profile("epson-tm-t88-ja")
-    return Kiosk(
-        CoreClient(str(core_http.base_url), demo.kiosk_token, http=core_http),
-        SimulatedTerminal(),
-        Dummy(profile=profile.escpos_profile),
-        profile,
-        Journal(tmp_path / "journal.sqlite3"),
-        retry_delay=0,
-        sleep=lambda _: None,
-    )
+    return real_core_kiosk(core_http, demo.kiosk_token, tmp_path)
 
 
 def test_real_core_sale_prints_the_core_signed_tokens(kiosk: Kiosk, demo: DemoFacility) -> None:

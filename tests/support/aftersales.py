@@ -38,6 +38,7 @@ async def buy_online(
     children: int = 1,
     email: str = EMAIL,
     days_ahead: int = 3,
+    voucher_code: str = "",
 ) -> tuple[str, str]:
     """Buy on the web and pay with the demo card; (order code, access key)."""
     html_client(client)
@@ -50,6 +51,7 @@ async def buy_online(
         "name": "山田花子",
         "consent_waiver": "on",
         "payment": "demo:card",
+        "voucher_code": voucher_code,
     }
     response = await client.post(f"/shop/{demo.slug}/products/day", data=form)
     page = await pay_with_demo(client, response)

@@ -367,3 +367,20 @@ def make_config(tmp_path: Path, **overrides: Any) -> KioskConfig:
     }
     values.update(overrides)
     return KioskConfig(**values)
+
+
+def real_core_kiosk(core_http: Any, kiosk_token: str, tmp_path: Path) -> Kiosk:
+    """A kiosk wired to the real core app (a Litestar ``TestClient``), a simulated
+    terminal and a memory printer: the contract tests' kiosk."""
+    from escpos.printer import Dummy
+
+    profile = resolve_profile("epson-tm-t88-ja")
+    return Kiosk(
+        CoreClient(str(core_http.base_url), kiosk_token, http=core_http),
+        SimulatedTerminal(),
+        Dummy(profile=profile.escpos_profile),
+        profile,
+        Journal(tmp_path / "journal.sqlite3"),
+        retry_delay=0,
+        sleep=lambda _: None,
+    )

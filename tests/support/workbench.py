@@ -263,3 +263,19 @@ class FacilityRef:
 
     def __init__(self, facility_id: int) -> None:
         self.id = facility_id
+
+
+def rendered_text(page: Any) -> str:
+    """Every text, column title and table cell a Panel page's Bokeh models carry."""
+    import panel as pn
+    from bokeh.document import Document
+
+    root = pn.panel(page).get_root(Document())
+    parts: list[Any] = []
+    for model in root.references():
+        parts.append(getattr(model, "text", ""))
+        parts.append(getattr(model, "title", ""))
+        data = getattr(model, "data", None)
+        if isinstance(data, dict):
+            parts.extend(str(list(v)) for v in data.values())
+    return " ".join(str(p) for p in parts)

@@ -7,17 +7,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import panel as pn
 import pytest
-from bokeh.document import Document
 
 from core_service.platform.settings import Settings
 from kippu_contract.webhooks import ORDER_PAID
 from tests.conftest import seed_demo
 from tests.support.webhooks import Receiver, deliver, delivery_settings, running_receiver
-from tests.support.workbench import core_api
+from tests.support.workbench import core_api, rendered_text
 from workbench.core_client import CoreAPI, StaffIdentity
 from workbench.views_webhooks import WebhooksPage
 from workbench.webhooks import WebhooksState
@@ -42,19 +39,6 @@ def _sell(core: CoreAPI, kiosk_token: str, category_id: int) -> str:
     assert response.status_code == 201, response.text
     code: str = response.json()["order"]["code"]
     return code
-
-
-def _rendered(page: WebhooksPage) -> str:
-    """Every text, column title and table cell the page's Bokeh models carry."""
-    root = pn.panel(page).get_root(Document())
-    parts: list[Any] = []
-    for model in root.references():
-        parts.append(getattr(model, "text", ""))
-        parts.append(getattr(model, "title", ""))
-        data = getattr(model, "data", None)
-        if isinstance(data, dict):
-            parts.extend(str(list(v)) for v in data.values())
-    return " ".join(str(p) for p in parts)
 
 
 def test_the_page_shows_endpoints_and_the_latest_deliveries_from_the_core(
@@ -94,10 +78,10 @@ def test_the_page_shows_endpoints_and_the_latest_deliveries_from_the_core(
         identity = StaffIdentity(
             "t", "manager", "m@p", demo.facility_id, demo.slug, "パーク", "Park"
         )
-        english = _rendered(WebhooksPage(state=state, identity=identity, lang="en"))
+        english = rendered_text(WebhooksPage(state=state, identity=identity, lang="en"))
         assert "Recent deliveries" in english and "Last status code" in english
         assert "HTTP 500" in english and receiver.url in english and ORDER_PAID in english
-        japanese = _rendered(WebhooksPage(state=state, identity=identity, lang="ja"))
+        japanese = rendered_text(WebhooksPage(state=state, identity=identity, lang="ja"))
         assert "最近の送信" in japanese and "送信先" in japanese and "HTTP 500" in japanese
         state.newest()
         assert state.deliveries.iloc[0]["attempts"] == 0

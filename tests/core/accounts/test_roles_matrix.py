@@ -18,6 +18,7 @@ from core_service.exports import run_export
 from core_service.platform.settings import Settings
 from kippu_contract.roles import ROLES, role_at_least
 from tests.conftest import seed_demo
+from tests.support.vouchers import add_voucher
 from tests.support.workbench import SECRET_EMAIL, SECRET_NAME, Builder, FacilityRef, core_api
 from workbench.audit import AuditState
 from workbench.billing import BillingState
@@ -31,6 +32,7 @@ from workbench.operations import OperationsState
 from workbench.roles import ACTIONS, PAGE_MIN_ROLE, PAGES, can, can_open, pages_for
 from workbench.sales import SalesState
 from workbench.staff_admin import StaffAdminState
+from workbench.vouchers import VouchersState
 from workbench.webhooks import WebhooksState
 
 DAY = dt.date(2026, 11, 20)
@@ -98,6 +100,14 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     "webhooks.endpoints": ("GET", "/api/v1/webhooks/endpoints", {}),
     "webhooks.deliveries": ("GET", "/api/v1/webhooks/deliveries", {}),
     "billing.statements": ("GET", "/api/v1/billing/statements", {}),
+    "vouchers.list": ("GET", "/api/v1/vouchers", {}),
+    "vouchers.create": (
+        "POST",
+        "/api/v1/vouchers",
+        {"json": {"code": "MATRIX-1", "kind": "fixed", "value": 100}},
+    ),
+    # {voucher_id} is the park's voucher; switching it off really happens where allowed.
+    "vouchers.change": ("PATCH", "/api/v1/vouchers/{voucher_id}", {"json": {"active": False}}),
 }
 
 
@@ -114,6 +124,7 @@ class Park:
     #: The row each page's ``{id}`` routes act on, by page ("staff", "devices").
     ids: dict[str, int]
     #: The demo's day ticket and its (unsold) child price: the catalogue routes' rows.
+    voucher_id: int = 0
     product_id: int = 0
     price_id: int = 0
 
@@ -166,11 +177,13 @@ def park(db_settings: Settings) -> Iterator[Park]:
         await engine.dispose()
         return {"staff": viewer, "devices": kiosk}
 
+    voucher_id = asyncio.run(add_voucher(db_settings, demo.facility_id, code="MATRIX-PARK"))
     yield Park(
         db_settings,
         demo.facility_id,
         asyncio.run(code()),
         asyncio.run(ids()),
+        voucher_id,
         demo.day_ticket_id,
         demo.child_category_id,
     )
@@ -187,6 +200,7 @@ def test_core_route_admits_exactly_the_roles_the_workbench_shows(
         product=park.product_id,
         price=park.price_id,
         id=park.ids.get(action.split(".")[0]),
+        voucher_id=park.voucher_id,
     )
     kwargs = dict(route_kwargs)  # a copy: the table is shared by every parametrization
     extra: dict[str, str] = kwargs.pop("headers", {})  # type: ignore[assignment]
@@ -250,6 +264,11 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         assert (audit.entries is not None) == can(role, "audit.view")
         billing = BillingState(core)
         assert (billing.statements is not None) == can(role, "billing.statements")
+        vouchers = VouchersState(core)
+        assert (vouchers.vouchers is not None) == can(role, "vouchers.list")
+        vouchers.code = f"PAGE-{role}"
+        assert vouchers.create() == can(role, "vouchers.create")
+        assert vouchers.set_active(park.voucher_id, False) == can(role, "vouchers.change")
         webhooks = WebhooksState(core)
         assert (webhooks.deliveries is not None) == can(role, "webhooks.deliveries")
         assert (webhooks.message == "") == can(role, "webhooks.endpoints")

@@ -53,6 +53,7 @@ class Park:
     product_id: int = MISSING
     price_id: int = MISSING
     staff_id: int = MISSING
+    voucher_id: int = MISSING
     #: Strings found only in this facility's rows; another facility's answers never hold one.
     markers: list[str] = field(default_factory=list)
 
@@ -109,6 +110,16 @@ CALLS: dict[str, Call] = {
         "kiosk", lambda p: {"params": {"token": p.ticket_token}}, targets_rows=True
     ),
     "POST /api/v1/kiosk/stays/orders": Call("kiosk", _stay_payment, targets_rows=True),
+    "POST /api/v1/kiosk/voucher-quote": Call(
+        "kiosk",
+        lambda p: {
+            "json": {
+                "lines": [{"price_category_id": p.demo.adult_category_id, "quantity": 1}],
+                "voucher_code": "OURS-ONLY",
+            }
+        },
+        targets_rows=True,
+    ),
     "POST /api/v1/devices/{device_id:int}/close-call": Call(
         "staff", lambda p: {"path": {"device_id": p.kiosk_id}}, targets_rows=True
     ),
@@ -229,6 +240,15 @@ CALLS: dict[str, Call] = {
     "PUT /api/v1/catalog/products/{product_id:int}/capacities": Call(
         "manager",
         lambda p: {"path": {"product_id": p.product_id}, "json": CAPACITY},
+        targets_rows=True,
+    ),
+    "GET /api/v1/vouchers": Call("manager"),
+    "POST /api/v1/vouchers": Call(
+        "manager", lambda p: {"json": {"code": "THEIRS-1", "kind": "fixed", "value": 100}}
+    ),
+    "PATCH /api/v1/vouchers/{voucher_id:int}": Call(
+        "manager",
+        lambda p: {"path": {"voucher_id": p.voucher_id}, "json": {"active": False}},
         targets_rows=True,
     ),
     "POST /api/v1/webhooks/endpoints/{endpoint_id:int}/rotate-secret": Call(
@@ -354,7 +374,21 @@ async def _stock(client: AsyncTestClient[Litestar], park: Park, staff: dict[str,
     park.price_id = park.demo.child_category_id  # never sold: a delete would succeed
     members = await _ok(await client.get("/api/v1/staff", headers=staff))
     park.staff_id = next(m["id"] for m in members if m["role"] == "viewer")
-    park.markers = [park.demo.slug, park.order_code, "ours-only.example", "Ours only"]
+    voucher = await _ok(
+        await client.post(
+            "/api/v1/vouchers",
+            json={"code": "OURS-ONLY", "kind": "percent", "value": 5},
+            headers=staff,
+        )
+    )
+    park.voucher_id = voucher["id"]
+    park.markers = [
+        park.demo.slug,
+        park.order_code,
+        "ours-only.example",
+        "Ours only",
+        "OURS-ONLY",
+    ]
 
 
 @pytest.fixture
@@ -426,6 +460,8 @@ async def test_another_facility_never_reaches_this_facilitys_rows(world: World) 
     )
     assert day.json()["name_en"] == "Day ticket"
     assert world.ours.price_id in [c["id"] for c in day.json()["price_categories"]]
+    vouchers = (await world.client.get("/api/v1/vouchers", headers=ours["manager"])).json()
+    assert [v["active"] for v in vouchers if v["id"] == world.ours.voucher_id] == [True]
 
 
 def _below(needs: str) -> list[str]:
