@@ -217,6 +217,7 @@ TEXT: dict[str, dict[str, str]] = {
         "catalog_capacity_fill": "期間と定員を入力してください。",
         "catalog_capacity_saved": "{count} 件の定員を設定しました。",
         "staff": "スタッフ",
+        "saved": "保存しました。",
         "devices": "端末",
         "audit": "変更履歴",
         "staff_new": "スタッフを追加",
@@ -467,6 +468,7 @@ TEXT: dict[str, dict[str, str]] = {
         "catalog_capacity_fill": "Enter the dates and the places.",
         "catalog_capacity_saved": "Places set for {count} dates and slots.",
         "staff": "Staff",
+        "saved": "Saved.",
         "devices": "Devices",
         "audit": "Audit log",
         "staff_new": "Add a staff member",
@@ -510,3 +512,9 @@ TEXT: dict[str, dict[str, str]] = {
 
 def t(lang: str, key: str) -> str:
     return TEXT.get(lang, TEXT["ja"])[key]
+
+
+def state_message(lang: str, message: str) -> str:
+    """A page state's message in ``lang``: states say "saved" as a key, and pass the
+    core's refusals (already in the page's language) through as they are."""
+    return t(lang, message) if message == "saved" else message

@@ -18,7 +18,7 @@ from kippu_contract.v1.staff import (
 )
 from workbench.box_office import BoxOfficeState
 from workbench.facility_settings import SettingsState
-from workbench.i18n import t
+from workbench.i18n import state_message, t
 from workbench.operations import OperationsState
 from workbench.views_common import PageBase, table, yen
 
@@ -270,9 +270,13 @@ class SettingsPage(PageBase):
             f"### {t(lang, 'payment_methods')}",
             # CheckBoxGroup shows no label of its own.
             pn.pane.Markdown(t(lang, "web_methods")),
-            pn.widgets.CheckBoxGroup.from_param(s.web_methods, label=t(lang, "web_methods")),
+            pn.widgets.CheckBoxGroup.from_param(
+                s.web_methods, label=t(lang, "web_methods"), css_classes=["web-methods"]
+            ),
             pn.pane.Markdown(t(lang, "kiosk_methods")),
-            pn.widgets.CheckBoxGroup.from_param(s.kiosk_methods, label=t(lang, "kiosk_methods")),
+            pn.widgets.CheckBoxGroup.from_param(
+                s.kiosk_methods, label=t(lang, "kiosk_methods"), css_classes=["kiosk-methods"]
+            ),
             f"### {t(lang, 'cancellation')}",
             pn.widgets.Checkbox.from_param(
                 s.self_cancel, label=t(lang, "self_cancel"), css_classes=["self-cancel"]
@@ -294,7 +298,10 @@ class SettingsPage(PageBase):
             *[self._plugin_editor(n, p) for n, p in self.state.plugins.items()],
             save,
             pn.bind(
-                lambda m: pn.pane.HTML(f'<p id="settings-message">{html.escape(m)}</p>'), s.message
+                lambda m: pn.pane.HTML(
+                    f'<p id="settings-message">{html.escape(state_message(lang, m))}</p>'
+                ),
+                s.message,
             ),
             sizing_mode="stretch_width",
             max_width=1000,

@@ -16,13 +16,13 @@ import param
 
 from workbench.audit import AuditState
 from workbench.devices import DevicesState
-from workbench.i18n import t
+from workbench.i18n import state_message, t
 from workbench.staff_admin import StaffAdminState
 from workbench.views_common import PageBase, table
 
 
-def _message(css_id: str, text: str) -> pn.pane.HTML:
-    return pn.pane.HTML(f'<p id="{css_id}">{html.escape(text)}</p>')
+def _message(css_id: str, lang: str, text: str) -> pn.pane.HTML:
+    return pn.pane.HTML(f'<p id="{css_id}">{html.escape(state_message(lang, text))}</p>')
 
 
 def _secret(lang: str, key: str, css_class: str, value: str) -> pn.pane.HTML:
@@ -53,7 +53,7 @@ class StaffPage(PageBase):
         s.watch(lambda _: setattr(which, "options", self.state.choices()), "members")
         return pn.Column(
             self.header(),
-            pn.bind(lambda m: _message("staff-message", m), s.message),
+            pn.bind(lambda m: _message("staff-message", self.lang, m), s.message),
             pn.bind(
                 lambda p: _secret(self.lang, "one_time_password", "one-time-password", p),
                 s.one_time_password,
@@ -120,7 +120,7 @@ class DevicesPage(PageBase):
         s.watch(lambda e: setattr(products, "value", list(e.new)), "product_ids")
         return pn.Column(
             self.header(),
-            pn.bind(lambda m: _message("devices-message", m), s.message),
+            pn.bind(lambda m: _message("devices-message", self.lang, m), s.message),
             pn.bind(
                 lambda c: _secret(self.lang, "enrolment_code", "enrolment-code", c),
                 s.enrolment_code,
@@ -170,7 +170,7 @@ class AuditPage(PageBase):
         lang = self.lang
         return pn.Column(
             self.header(),
-            pn.bind(lambda m: _message("audit-message", m), s.message),
+            pn.bind(lambda m: _message("audit-message", self.lang, m), s.message),
             pn.bind(
                 lambda f: table(_audit_frame(f, self.lang), css_classes=["audit-entries"]),
                 s.entries,

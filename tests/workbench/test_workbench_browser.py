@@ -14,11 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import email
-import os
 import re
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from email.message import Message
@@ -26,13 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
-from core_service.app import create_app
 from core_service.demo.data import DEMO_PASSWORD, DEMO_SLUG, demo_staff_email
-from core_service.exports.exporter import seconds_since_last_run
 from core_service.platform.csrf import FORM_FIELD
 from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
@@ -41,6 +34,7 @@ from tests.support.browser import launch_chromium, require_chromium
 from tests.support.csrf import page_token
 from tests.support.live_server import free_port as _free_port
 from tests.support.workbench import Builder, FacilityRef
+from tests.support.workbench_stack import core_and_workbench
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,7 +55,7 @@ class Inbox(MessageHandler):
 def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
     """SMTP server, core (uvicorn thread) and workbench (subprocess); yields the workbench URL."""
     require_chromium()
-    inbox, smtp_port, core_port, wb_port = Inbox(), _free_port(), _free_port(), _free_port()
+    inbox, smtp_port, core_port = Inbox(), _free_port(), _free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     settings = dataclasses.replace(
@@ -79,63 +73,10 @@ def stack(sqlite_settings: Settings) -> Iterator[tuple[str, Settings, Inbox]]:
     (ticket,) = b.order(park, b.product(park), dt.date.today(), customer=customer)  # type: ignore[arg-type]
     b.pay(ticket, "card", 1800)  # paid by card: a cancellation refunds through the provider
     b.close()
-    assert settings.export_dir is not None
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=core_port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    # The pages read what the core's background work exports (its first round, at start).
-    deadline = time.monotonic() + 60
-    while seconds_since_last_run(settings.export_dir) is None:
-        assert time.monotonic() < deadline, "the core did not export"
-        time.sleep(0.2)
-    # The workbench knows the exports and the core's URL, not the database or its secret.
-    code = (
-        "import sys; from pathlib import Path; from workbench.settings import WorkbenchSettings;"
-        "from workbench.app import serve_workbench;"
-        "serve_workbench(WorkbenchSettings(export_dir=Path(sys.argv[1]), core_url=sys.argv[3],"
-        " secret_key='browser-test-workbench', refresh_seconds=2), port=int(sys.argv[2]))"
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            code,
-            str(settings.export_dir),
-            str(wb_port),
-            f"http://127.0.0.1:{core_port}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{wb_port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/login", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        "workbench did not start:\n"
-                        + (proc.stdout.read().decode() if proc.stdout else "")
-                    )
-                time.sleep(0.3)
-        yield url, settings, inbox
+        with core_and_workbench(settings) as url:
+            yield url, settings, inbox
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        server.should_exit = True
-        thread.join(timeout=15)
         smtp.stop()
 
 
