@@ -27,6 +27,7 @@ from core_service.platform.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.support import REPO_ROOT
 from tests.support.browser import launch_chromium, require_chromium
+from tests.support.catalog_page import add_price, create_product
 from tests.support.live_server import free_port
 from tests.support.web import query, visit_day
 from tests.support.workbench_stack import core_and_workbench
@@ -123,25 +124,8 @@ def test_a_new_facility_is_set_up_in_the_browser_and_makes_its_first_sale(
 
             # Catalogue: a day admission with one price.
             owner.goto(f"{workbench}/catalog?lang=en")
-            for css, text in (
-                (".catalog-product-code input", "day"),
-                (".catalog-product-name-ja input", "1日券"),
-                (".catalog-product-name-en input", "Day pass"),
-            ):
-                owner.locator(css).fill(text)
-                owner.locator(css).press("Tab")
-            owner.locator(".catalog-product-save button").click()
-            owner.locator("#catalog-message", has_text="Product day created").wait_for()
-            for css, text in (
-                (".catalog-price-code input", "adult"),
-                (".catalog-price-name-ja input", "大人"),
-                (".catalog-price-name-en input", "Adult"),
-                (".catalog-price-amount input", "2400"),
-            ):
-                owner.locator(css).fill(text)
-                owner.locator(css).press("Tab")
-            owner.locator(".catalog-price-save button").click()
-            owner.locator("#catalog-message", has_text="Price category adult").wait_for()
+            create_product(owner, "day", "1日券", "Day pass")
+            add_price(owner, "adult", "大人", "Adult", 2400)
 
             # The first visitor buys in the shop and pays by card.
             visitor = browser.new_page()

@@ -31,6 +31,7 @@ from core_service.platform.settings import Settings
 from tests.conftest import seed_demo
 from tests.support import REPO_ROOT
 from tests.support.browser import launch_chromium, require_chromium
+from tests.support.catalog_page import add_price, create_product
 from tests.support.csrf import page_token
 from tests.support.live_server import free_port as _free_port
 from tests.support.workbench import Builder, FacilityRef
@@ -221,26 +222,8 @@ def test_manager_creates_a_day_admission_with_a_price_and_sees_it_listed(
         page = _logged_in(browser, url, "manager")
         page.goto(f"{url}/catalog?lang=en")
         page.locator(".catalog-product-code input").wait_for()
-        for css, text in (
-            (".catalog-product-code input", "sunset"),
-            (".catalog-product-name-ja input", "サンセット入園券"),
-            (".catalog-product-name-en input", "Sunset admission"),
-            (".catalog-product-daily-capacity input", "80"),
-        ):
-            page.locator(css).fill(text)
-            page.locator(css).press("Tab")
-        page.locator(".catalog-product-save button").click()
-        page.locator("#catalog-message", has_text="Product sunset created").wait_for()
-        for css, text in (
-            (".catalog-price-code input", "adult"),
-            (".catalog-price-name-ja input", "大人"),
-            (".catalog-price-name-en input", "Adult"),
-            (".catalog-price-amount input", "1500"),
-        ):
-            page.locator(css).fill(text)
-            page.locator(css).press("Tab")
-        page.locator(".catalog-price-save button").click()
-        page.locator("#catalog-message", has_text="Price category adult").wait_for()
+        create_product(page, "sunset", "サンセット入園券", "Sunset admission", daily_capacity="80")
+        add_price(page, "adult", "大人", "Adult", 1500)
         row = page.locator(".catalog-products .tabulator-row", has_text="sunset")
         expect(row).to_contain_text("Sunset admission", timeout=30_000)
         expect(row).to_contain_text("adult ¥1,500", timeout=30_000)
