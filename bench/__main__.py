@@ -26,7 +26,14 @@ def benchmarks() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or benchmarks()
+    known = benchmarks()
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__.strip() + "\n\nBenchmarks: " + ", ".join(known))
+        return 0
+    if unknown := [name for name in argv if name not in known]:
+        print(f"no benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
+        return 2
+    chosen = argv or known
     ok = True
     for name in chosen:
         print(f"== bench.{name} ==", flush=True)
