@@ -24,6 +24,10 @@ Failure policy, in the order a sale meets it:
   one by one and each copy is journalled first, so a ticket that may already be on paper
   is only ever printed again with the 再発行 / REPRINT mark.
 
+A time stay's payment (精算, :mod:`kiosk_driver.stay`) is journalled and walked through
+the same states; only its confirm (the stay's charge, keyed by the quoted period) and its
+paper (the receipt) differ.
+
 The UI does not wait on a sale: :meth:`Kiosk.start_sale` journals it and runs the
 terminal, confirm and print steps on a worker thread; the waiting page polls the journal.
 """
