@@ -138,6 +138,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Time went on, so the amount has changed. Please check the new amount",
     ),
     "stay_processing": ("お支払いを確認しています…", "Confirming your payment…"),
+    "stay_pending": (
+        "お支払いは完了しています。精算の確認のためスタッフをお呼びください",
+        "You have paid. Please call staff to confirm your stay's payment",
+    ),
     "stay_done": ("精算が完了しました", "Your stay is paid"),
     "stay_exit": (
         "15分以内に出口からお出になれます",

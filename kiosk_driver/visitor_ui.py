@@ -349,12 +349,11 @@ def paying(
 
     if state == SaleState.STARTED:
         return wait("paying", cancel=True) if running else wait("checking_payment")
+    processing = "stay_processing" if stay else "processing"
     if state == SaleState.PAID:
-        return (
-            wait("stay_processing" if stay else "processing") if running else wait("pending", 503)
-        )
+        return wait(processing) if running else wait("stay_pending" if stay else "pending", 503)
     if state == SaleState.CONFIRMED:
-        return wait("processing") if running else wait("printer_wait", 503)
+        return wait(processing) if running else wait("printer_wait", 503)
     if state == SaleState.VOIDED:
         return screens.page(request, "message.html", 409, key="sold_out", idle=True)
     if state == SaleState.VOID_FAILED:

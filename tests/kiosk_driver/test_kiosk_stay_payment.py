@@ -19,11 +19,17 @@ from core_service.demo.data import DemoFacility
 from core_service.platform.settings import Settings
 from kiosk_driver.app import create_app as create_kiosk_ui
 from kiosk_driver.config import KioskConfig
-from kiosk_driver.errors import OrderConflict, PaymentDeclined
+from kiosk_driver.core_client import OrderReply
+from kiosk_driver.errors import (
+    ConfirmationPending,
+    CoreUnavailable,
+    OrderConflict,
+    PaymentDeclined,
+)
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.sale_state import SaleState
-from kiosk_driver.terminal import SimulatedTerminal
-from kippu_contract.v1.kiosk import KioskOrderIn, KioskPaymentIn, OrderLineIn
+from kiosk_driver.terminal import PaymentResult, SimulatedTerminal
+from kippu_contract.v1.kiosk import KioskOrderIn, KioskPaymentIn, OrderLineIn, StayOrderIn
 from tests.support.kiosk import real_core_kiosk
 from tests.support.stays import add_stay_product, move_back
 
@@ -158,6 +164,31 @@ def test_a_crash_between_terminal_and_core_is_confirmed_on_restart(
     assert _gate(core_http, demo, stay_token, "exit")["admitted"]
 
 
+def test_a_core_down_after_the_terminal_keeps_the_payment_for_resume(
+    kiosk: Kiosk,
+    core_http: TestClient[Litestar],
+    demo: DemoFacility,
+    stay_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sale_id = _pay(kiosk, stay_token)
+    pay_stay = kiosk.core.pay_stay
+
+    def core_down(payment: StayOrderIn) -> OrderReply:
+        raise CoreUnavailable("core unreachable")
+
+    monkeypatch.setattr(kiosk.core, "pay_stay", core_down)
+    with pytest.raises(ConfirmationPending):
+        kiosk.complete(sale_id)
+    record = kiosk.journal.get(sale_id)
+    assert record is not None and record.state == SaleState.PAID  # never voided blind
+    assert _terminal(kiosk).voided == [] and kiosk.stay_charge(stay_token).due == 1000
+    monkeypatch.setattr(kiosk.core, "pay_stay", pay_stay)  # the core is back
+    assert kiosk.resume().printed == [sale_id]
+    assert len(_terminal(kiosk).approved) == 1
+    assert _gate(core_http, demo, stay_token, "exit")["admitted"]
+
+
 def test_nothing_due_takes_no_payment(kiosk: Kiosk, stay_token: str) -> None:
     kiosk.complete(_pay(kiosk, stay_token))
     with pytest.raises(OrderConflict):
@@ -227,6 +258,35 @@ def test_the_screen_shows_the_new_amount_when_time_went_on(
     assert page.status_code == 200
     assert "the amount has changed" in page.text and "¥1,500" in page.text
     assert _terminal(kiosk).approved == {}
+
+
+def test_the_waiting_page_quotes_again_when_the_core_refused_the_paid_quote(
+    kiosk: Kiosk,
+    ui: TestClient[Litestar],
+    db_settings: Settings,
+    stay_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = _terminal(kiosk)
+    charge = terminal.charge
+
+    def slow_charge(amount: int, method: str, key: str) -> PaymentResult:
+        result = charge(amount, method, key)
+        # The card took a while: the stay crossed into its third unit meanwhile.
+        asyncio.run(move_back(db_settings, entry=dt.timedelta(minutes=25), payments=dt.timedelta()))
+        return result
+
+    monkeypatch.setattr(terminal, "charge", slow_charge)
+    ui.cookies.set("lang", "en")
+    paying = ui.post(
+        "/stay/pay",
+        data={"token": stay_token, "period_total": "1000", "method": "card"},
+        follow_redirects=False,
+    )
+    page = _settle(kiosk, ui, paying.headers["location"])
+    assert page.status_code == 200
+    assert "the amount has changed" in page.text and "¥1,500" in page.text
+    assert len(terminal.voided) == 1 and kiosk.stay_charge(stay_token).paid == 0
 
 
 def test_a_declined_card_says_so_on_the_screen(
