@@ -2,7 +2,8 @@
 
 :func:`create_app` puts the app together: the visitor's pages
 (:mod:`kiosk_driver.visitor_ui`: product → quantities → consent → payment method → pay
-on the terminal → done) and the staff screen (:mod:`kiosk_driver.staff_ui`: reprints,
+on the terminal → done; :mod:`kiosk_driver.stay_ui`: scan a stay ticket → pay what the
+stay owes) and the staff screen (:mod:`kiosk_driver.staff_ui`: reprints,
 refunds owed), with the kiosk, its config, the page renderer and the staff sessions as
 the named dependencies their handlers declare. Japanese by default, English by the
 switch in the header (a cookie); every page idles back to the start.
@@ -24,6 +25,7 @@ from kiosk_driver.runtime import simulate_sale as simulate_sale
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.screens import Screens
 from kiosk_driver.staff_ui import STAFF_ROUTES, StaffSessions
+from kiosk_driver.stay_ui import STAY_ROUTES
 from kiosk_driver.visitor_ui import VISITOR_ROUTES
 
 T = TypeVar("T")
@@ -42,7 +44,7 @@ def create_app(kiosk: Kiosk, config: KioskConfig | None = None) -> Litestar:
     """The Litestar app for one kiosk."""
     config = config or KioskConfig()
     return Litestar(
-        route_handlers=[*VISITOR_ROUTES, *STAFF_ROUTES],
+        route_handlers=[*VISITOR_ROUTES, *STAY_ROUTES, *STAFF_ROUTES],
         dependencies={
             "kiosk": _provide(kiosk),
             "config": _provide(config),

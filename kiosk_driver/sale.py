@@ -24,6 +24,10 @@ Failure policy, in the order a sale meets it:
   one by one and each copy is journalled first, so a ticket that may already be on paper
   is only ever printed again with the 再発行 / REPRINT mark.
 
+A time stay's payment (精算, :mod:`kiosk_driver.stay`) is journalled and walked through
+the same states; only its confirm (the stay's charge, keyed by the quoted period) and its
+paper (the receipt) differ.
+
 The UI does not wait on a sale: :meth:`Kiosk.start_sale` journals it and runs the
 terminal, confirm and print steps on a worker thread; the waiting page polls the journal.
 """
@@ -49,6 +53,7 @@ from kiosk_driver.errors import (
     InvalidRequest,
     JournalStateError,
     KioskError,
+    OrderConflict,
     OutOfService,
     PaymentFailed,
     PrinterFault,
@@ -58,6 +63,7 @@ from kiosk_driver.journal_format import decode_confirmation
 from kiosk_driver.printing import print_receipt, print_ticket, printer_fault
 from kiosk_driver.profiles import PrinterProfile
 from kiosk_driver.sale_state import SaleState
+from kiosk_driver.stay import is_stay, stay_order, stay_request
 from kiosk_driver.terminal import PaymentTerminal
 from kippu_contract.v1.kiosk import (
     CatalogOut,
@@ -65,6 +71,7 @@ from kippu_contract.v1.kiosk import (
     KioskOrderOut,
     KioskPaymentIn,
     OrderLineIn,
+    StayChargeOut,
     VoucherQuoteOut,
 )
 
@@ -275,9 +282,48 @@ class Kiosk:
     ) -> str:
         """Prepare a sale and finish it on a worker thread, so the UI can show a waiting
         page with a Cancel button instead of a request that hangs on the terminal."""
+        self._refuse_if_busy()
+        return self._run(self.prepare(lines, method, answers, locale, voucher_code))
+
+    # -- paying a time stay (精算), journalled and completed like a sale -----------------
+
+    def stay_charge(self, token: str) -> StayChargeOut:
+        """What the stay of a scanned (or typed) ticket QR owes now."""
+        return self.core.stay_charge(token)
+
+    def prepare_stay(self, token: str, method: str, period_total: int, locale: str = "ja") -> str:
+        """Quote the stay afresh and journal its payment; returns the sale id.
+
+        ``period_total`` is the quote the visitor saw: if time crossed a unit since, this
+        raises OrderConflict (nothing charged) so the screen shows the new amount first.
+        Nothing owed is an OrderConflict too: there is nothing to take.
+        """
+        with self._lock:
+            catalog = self.catalog(refresh=True)
+            if catalog.payment_methods and method not in catalog.payment_methods:
+                raise InvalidRequest(400, f"payment method {method} is not offered")
+            charge = self.stay_charge(token)
+            if charge.due <= 0:
+                raise OrderConflict(409, "nothing_due")
+            if charge.period_total != period_total:
+                raise OrderConflict(409, "charge_changed")
+            sale_id = self.journal.start(stay_request(charge, token, method, locale))
+            self.jobs[sale_id] = SaleJob(sale_id)
+            return sale_id
+
+    def start_stay_payment(
+        self, token: str, method: str, period_total: int, locale: str = "ja"
+    ) -> str:
+        """Journal a stay payment and take it on a worker thread (see :meth:`start_sale`)."""
+        self._refuse_if_busy()
+        return self._run(self.prepare_stay(token, method, period_total, locale))
+
+    def _refuse_if_busy(self) -> None:
         if any(not job.done for job in self.jobs.values()):
             raise OutOfService("another sale is in progress")
-        sale_id = self.prepare(lines, method, answers, locale, voucher_code)
+
+    def _run(self, sale_id: str) -> str:
+        """Complete a prepared sale on a worker thread; its job tells the waiting page."""
         job = self.jobs[sale_id]
 
         def run() -> None:
@@ -325,18 +371,12 @@ class Kiosk:
         if record.state != SaleState.PAID or not record.payment_ref:
             raise JournalStateError(f"sale {record.id} is {record.state}, not paid")
         request = record.request
-        order = KioskOrderIn(
-            lines=[msgspec.convert(line, OrderLineIn) for line in request["lines"]],
-            payment=KioskPaymentIn(
-                method=request["method"], reference=record.payment_ref, amount=request["amount"]
-            ),
-            answers=request.get("answers", {}),
-            locale=request.get("locale", "ja"),
-            voucher_code=request.get("voucher_code", ""),
+        payment = KioskPaymentIn(
+            method=request["method"], reference=record.payment_ref, amount=request["amount"]
         )
         for attempt in range(self.confirm_attempts):
             try:
-                reply = self.core.create_order(order, idempotency_key=record.id)
+                reply = self._send(record, payment)
             except CoreUnavailable as exc:
                 log.warning("confirm %s attempt %d failed: %s", record.id, attempt + 1, exc)
                 if attempt + 1 < self.confirm_attempts:
@@ -348,6 +388,21 @@ class Kiosk:
             self.journal.confirmed(record.id, reply.answer)
             return reply
         raise ConfirmationPending(record.id, "paid; the core could not be reached to confirm")
+
+    def _send(self, record: SaleRecord, payment: KioskPaymentIn) -> OrderReply:
+        """Ask the core to create the order of a paid sale, or the charge of a paid stay
+        (whose idempotency key is its quoted period, not the sale id)."""
+        request = record.request
+        if is_stay(request):
+            return self.core.pay_stay(stay_order(request, payment))
+        order = KioskOrderIn(
+            lines=[msgspec.convert(line, OrderLineIn) for line in request["lines"]],
+            payment=payment,
+            answers=request.get("answers", {}),
+            locale=request.get("locale", "ja"),
+            voucher_code=request.get("voucher_code", ""),
+        )
+        return self.core.create_order(order, idempotency_key=record.id)
 
     def _void(self, record: SaleRecord, cause: CoreRefused) -> None:
         """paid → voided, or void_failed when the terminal cannot reverse the payment."""
@@ -375,6 +430,8 @@ class Kiosk:
         done = self.journal.tickets_done(sale_id)
         try:
             with self._printer_lock:
+                if is_stay(record.request):
+                    self._print_stay_receipt(record, confirmation)
                 for ticket in confirmation.tickets:
                     if str(ticket.id) in done:
                         continue
@@ -398,6 +455,18 @@ class Kiosk:
         self.print_problem = None
         self.journal.printed(sale_id)
         return SaleResult(sale_id, confirmation, printed=True, replayed=replayed)
+
+    def _print_stay_receipt(self, record: SaleRecord, confirmation: KioskOrderOut) -> None:
+        """A paid stay's paper is its receipt (a charge has no tickets); printed once,
+        under the caller's printer lock. Journalled after the job: a crash in between
+        prints it again rather than never."""
+        if record.receipt_printed_at:
+            return
+        fault = printer_fault(self.printer)
+        if fault:
+            raise PrinterFault(fault)
+        print_receipt(self.printer, self.profile, confirmation, record.request.get("locale", "ja"))
+        self.journal.receipt_printed(record.id)
 
     # -- staff and receipts -------------------------------------------------------------
 

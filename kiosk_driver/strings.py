@@ -109,4 +109,51 @@ STRINGS: dict[str, tuple[str, str]] = {
         "オプションはチケットと一緒にお求めください",
         "Add-ons are sold only together with a ticket",
     ),
+    # Paying a time stay (精算)
+    "stay_entry": ("精算（ご利用料金のお支払い）", "Pay for my stay"),
+    "stay_scan": (
+        "チケットのQRコードを読み取り機にかざしてください",
+        "Hold your ticket's QR code to the reader",
+    ),
+    "stay_code": ("またはコードを入力", "Or type the code"),
+    "stay_lookup": ("料金を確認", "Show what I owe"),
+    "stay_not_found": (
+        "ご利用中の入室記録が見つかりません。入口でチケットを読み取ってからご利用ください",
+        "No stay in progress for this ticket. It is scanned at the entrance first",
+    ),
+    "stay_unreadable": (
+        "このコードは読み取れませんでした。もう一度お試しください",
+        "This code could not be read. Please try again",
+    ),
+    "stay_minutes": ("ご利用時間", "Time inside"),
+    "minutes": ("分", "min"),
+    "stay_paid": ("お支払い済み", "Already paid"),
+    "stay_due": ("お支払い金額", "Amount due"),
+    "stay_nothing_due": (
+        "お支払いは不要です。そのまま出口からお出になれます",
+        "Nothing to pay. You may leave through the exit",
+    ),
+    "stay_changed": (
+        "ご利用時間が延びたため料金が変わりました。最新の金額をご確認ください",
+        "Time went on, so the amount has changed. Please check the new amount",
+    ),
+    "stay_processing": ("お支払いを確認しています…", "Confirming your payment…"),
+    "stay_pending": (
+        "お支払いは完了しています。精算の確認のためスタッフをお呼びください",
+        "You have paid. Please call staff to confirm your stay's payment",
+    ),
+    "stay_done": ("精算が完了しました", "Your stay is paid"),
+    "stay_exit": (
+        "15分以内に出口からお出になれます",
+        "You may now leave through the exit within 15 minutes",
+    ),
+    "stay_receipt_printed": ("領収書をお取りください", "Please take your receipt"),
+    "stay_receipt_failed": (
+        "領収書を印刷できませんでした。必要な方はスタッフにお声がけください",
+        "The receipt could not be printed. Please ask staff if you need one",
+    ),
+    "stay_void_failed": (
+        "料金が変わったためお支払いを取り消せませんでした。返金のためスタッフをお呼びください",
+        "The amount changed and your payment could not be cancelled. Please call staff for your refund",
+    ),
 }

@@ -37,6 +37,8 @@ from kiosk_driver.product_form import MAX_PASSES, product_form_lines
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.sale_state import SaleState, failure
 from kiosk_driver.screens import Screens
+from kiosk_driver.stay import is_stay
+from kiosk_driver.stay_ui import stay_done_page, stay_outcome
 from kippu_contract.v1.kiosk import CatalogOut, OrderLineIn, ProductOut
 
 log = logging.getLogger(__name__)
@@ -121,7 +123,8 @@ def index(
     catalog = _catalog_or_page(request, kiosk, screens)
     if isinstance(catalog, Template):
         return catalog
-    return screens.page(request, "index.html", catalog=catalog, idle=False)
+    stays = any(product.kind == "time_stay" for product in catalog.products)
+    return screens.page(request, "index.html", catalog=catalog, stays=stays, idle=False)
 
 
 @get("/lang/{code:str}")
@@ -322,6 +325,11 @@ def paying(
     job = kiosk.jobs.get(sale_id)
     running = job is not None and not job.done
     state, here = record.state, f"/paying/{sale_id}"
+    stay = is_stay(record.request)
+    if stay:
+        outcome = stay_outcome(request, record, running, kiosk, screens)
+        if outcome is not None:
+            return outcome
     if state == SaleState.PRINTED:
         return Redirect(f"/done/{sale_id}")
 
@@ -341,10 +349,11 @@ def paying(
 
     if state == SaleState.STARTED:
         return wait("paying", cancel=True) if running else wait("checking_payment")
+    processing = "stay_processing" if stay else "processing"
     if state == SaleState.PAID:
-        return wait("processing") if running else wait("pending", 503)
+        return wait(processing) if running else wait("stay_pending" if stay else "pending", 503)
     if state == SaleState.CONFIRMED:
-        return wait("processing") if running else wait("printer_wait", 503)
+        return wait(processing) if running else wait("printer_wait", 503)
     if state == SaleState.VOIDED:
         return screens.page(request, "message.html", 409, key="sold_out", idle=True)
     if state == SaleState.VOID_FAILED:
@@ -369,6 +378,8 @@ def _done_page(
     record = kiosk.journal.get(sale_id)
     if record is None or record.confirmation is None:
         return Redirect("/")
+    if is_stay(record.request):
+        return stay_done_page(request, record, kiosk, screens)
     return screens.page(
         request,
         "done.html",

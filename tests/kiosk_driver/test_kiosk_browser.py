@@ -5,12 +5,14 @@ over a migrated, demo-seeded SQLite database) and the kiosk driver's UI talking 
 over HTTP. The browser clicks through product, quantity, consent, payment method, the
 waiting page (which refreshes itself) and the done page, then asks for a receipt; it
 also books a time slot with a parking add-on, and sells an annual pass whose holder's
-photo is taken with chromium's fake webcam.
+photo is taken with chromium's fake webcam; and it pays a time stay (精算) whose exit the
+gate then admits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,11 @@ from kiosk_driver.profiles import resolve_profile
 from kiosk_driver.sale import Kiosk
 from kiosk_driver.sale_state import SaleState
 from kiosk_driver.terminal import SimulatedTerminal
+from kippu_contract.v1.kiosk import KioskOrderIn, KioskPaymentIn, OrderLineIn
 from tests.conftest import seed_demo
 from tests.support.browser import CHROMIUM, LAUNCH_ARGS, launch_chromium, require_chromium
 from tests.support.live_server import serve as _serve
+from tests.support.stays import add_stay_product, move_back
 
 pytestmark = pytest.mark.browser
 
@@ -208,3 +212,61 @@ async def _pass_holders(settings: Settings, order_code: str) -> list[PassHolder]
             return list(rows)
     finally:
         await engine.dispose()
+
+
+def test_browser_pays_a_time_stay_and_the_gate_lets_the_visitor_out(
+    chromium_path: str,
+    kiosk_url: tuple[str, Kiosk, DemoFacility],
+    sqlite_settings: Settings,
+) -> None:
+    """精算: the reader types the stay ticket's QR, the screen shows what is owed, the
+    card pays it, and the exit scan admits."""
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    url, kiosk, demo = kiosk_url
+    category_id = asyncio.run(add_stay_product(sqlite_settings, demo))
+    sale = kiosk.core.create_order(
+        KioskOrderIn(
+            lines=[OrderLineIn(category_id, 1)],
+            answers={"consent_waiver": True},
+            payment=KioskPaymentIn("card", "term-stay", 0),
+        ),
+        idempotency_key="browser-stay-ticket",
+    )
+    token = sale.answer.tickets[0].qr_token
+    gate = httpx.Client(
+        base_url=str(kiosk.core._http.base_url),
+        headers={"Authorization": f"Bearer {demo.gate_token}"},
+    )
+
+    def scan(direction: str) -> dict[str, Any]:
+        response = gate.post("/api/v1/gate/scan", json={"token": token, "direction": direction})
+        body: dict[str, Any] = response.json()
+        return body
+
+    assert scan("entry")["admitted"]
+    asyncio.run(move_back(sqlite_settings, entry=dt.timedelta(minutes=40), payments=dt.timedelta()))
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.click("#stay-entry")
+            expect(page.locator("#code")).to_be_focused()  # where the QR reader types
+            page.keyboard.type(token)
+            page.keyboard.press("Enter")
+            expect(page.locator("#stay-minutes")).to_have_text("40 分")
+            expect(page.locator("#stay-due")).to_have_text("¥1,000")
+            page.click('button[value="card"]')
+            expect(page.locator("#cancel")).to_be_visible()  # the waiting page, with Cancel
+            expect(page.locator("h1")).to_have_text("精算が完了しました", timeout=15000)
+            expect(page.locator("#stay-exit")).to_have_text("15分以内に出口からお出になれます")
+        finally:
+            browser.close()
+    exit_scan = scan("exit")
+    gate.close()
+    assert exit_scan["admitted"], exit_scan
+    [record] = kiosk.journal.recent()  # the stay ticket itself was sold past the journal
+    assert record.state == SaleState.PRINTED and record.receipt_printed_at
+    assert "利用料金（40分）".encode("cp932") in kiosk.printer.output
