@@ -11,7 +11,8 @@ without breaking a plugin; what is named here is the promise.
   :class:`PaidOrder`, :class:`Redemption`, and :class:`OptionField` (the options a plugin
   declares with ``plugin_options``, shown as a settings form).
 - **Payment providers** (returned by ``register_payment_providers``): the
-  :class:`PaymentProvider` interface, its request and answer types and its errors, the
+  :class:`PaymentProvider` interface, the :class:`CredentialField` it declares, its request
+  and answer types and its errors, the
   :class:`ProviderHTTP` client, the credentials store and :func:`webhook_route`, which
   serves a provider's verified notifications.
 - **A provider's own pages and callbacks**: :func:`provider_payment` finds and checks the
@@ -29,6 +30,7 @@ from core_service.payments.credentials import load_credentials, store_credential
 from core_service.payments.http import ProviderHTTP, json_or_empty
 from core_service.payments.notifications import apply_event, webhook_route
 from core_service.payments.provider import (
+    CredentialField,
     NextAction,
     NotificationRejected,
     OperationNotSupported,
@@ -65,6 +67,7 @@ from core_service.storefront.rendering import render_page, request_locale
 __all__ = [
     "AvailabilityMarker",
     "CheckoutField",
+    "CredentialField",
     "FacilityContext",
     "FieldError",
     "Forbidden",

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core_service.plugin_api import (
+    CredentialField,
     NextAction,
     NotificationRejected,
     PaymentProvider,
@@ -132,6 +133,15 @@ class DemoProvider(PaymentProvider):
     (created by the demo pages when missing) and optional ``konbini_expires_after_days``."""
 
     name = PROVIDER_NAME
+    credential_fields = (
+        CredentialField("webhook_secret", "通知の署名シークレット", "Notification signing secret"),
+        CredentialField(
+            "konbini_expires_after_days",
+            "コンビニ払いの支払期限(日数)",
+            "Konbini payment deadline (days)",
+            secret=False,
+        ),
+    )
     methods = ("card", "konbini", "paypay", "paidy")
 
     def method_label(self, method: str, locale: str) -> str:

@@ -44,6 +44,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.plugin_api import (
+    CredentialField,
     InvalidInput,
     NextAction,
     NotificationRejected,
@@ -72,6 +73,19 @@ API_VERSION = "2018-04-10"
 
 class PaidyProvider(PaymentProvider):
     name = "paidy"
+    credential_fields = (
+        CredentialField("secret_key", "シークレットキー", "Secret key"),
+        CredentialField("public_key", "パブリックキー", "Public key", secret=False),
+        CredentialField(
+            "api_version", "APIバージョン(通常は空欄)", "API version (usually empty)", secret=False
+        ),
+        CredentialField(
+            "api_base",
+            "APIのURL(テスト環境用、通常は空欄)",
+            "API URL (test environment; usually empty)",
+            secret=False,
+        ),
+    )
     methods = ("paidy",)
 
     def method_label(self, method: str, locale: str) -> str:

@@ -44,6 +44,7 @@ import time
 from typing import Any
 
 from core_service.plugin_api import (
+    CredentialField,
     NextAction,
     NotificationRejected,
     OperationNotSupported,
@@ -101,6 +102,17 @@ def opa_auth_header(
 
 class PayPayProvider(PaymentProvider):
     name = "paypay"
+    credential_fields = (
+        CredentialField("api_key", "APIキー", "API key"),
+        CredentialField("api_secret", "APIシークレット", "API secret"),
+        CredentialField("merchant_id", "加盟店ID", "Merchant ID", secret=False),
+        CredentialField(
+            "api_base",
+            "APIのURL(テスト環境用、通常は空欄)",
+            "API URL (test environment; usually empty)",
+            secret=False,
+        ),
+    )
     methods = ("paypay",)
 
     def method_label(self, method: str, locale: str) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from core_service.plugin_api import (
+    CredentialField,
     NextAction,
     NotificationRejected,
     OperationNotSupported,
@@ -74,6 +75,23 @@ _STATES = {
 
 class StripeProvider(PaymentProvider):
     name = "stripe"
+    credential_fields = (
+        CredentialField("secret_key", "シークレットキー", "Secret key"),
+        CredentialField("publishable_key", "公開可能キー", "Publishable key", secret=False),
+        CredentialField("webhook_secret", "Webhook署名シークレット", "Webhook signing secret"),
+        CredentialField(
+            "konbini_expires_after_days",
+            "コンビニ払いの支払期限(日数)",
+            "Konbini payment deadline (days)",
+            secret=False,
+        ),
+        CredentialField(
+            "api_base",
+            "APIのURL(テスト環境用、通常は空欄)",
+            "API URL (test environment; usually empty)",
+            secret=False,
+        ),
+    )
     methods = ("card", "konbini", "paypay")
 
     def method_label(self, method: str, locale: str) -> str:

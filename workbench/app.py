@@ -54,6 +54,7 @@ from workbench.facility_settings import SettingsState
 from workbench.i18n import LANGS, TEXT, t
 from workbench.mailing import MailingState
 from workbench.operations import OperationsState
+from workbench.payment_keys import PaymentKeysState
 from workbench.roles import PAGES, can, can_open
 from workbench.sales import SalesState
 from workbench.settings import WorkbenchSettings
@@ -410,7 +411,13 @@ def workbench_pages(
         return CatalogPage(state=state, identity=identity, lang=lang)
 
     def facility_settings(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
-        return SettingsPage(state=SettingsState(core(identity)), identity=identity, lang=lang)
+        api = core(identity)
+        return SettingsPage(
+            state=SettingsState(api),
+            payment_keys=PaymentKeysState(api),
+            identity=identity,
+            lang=lang,
+        )
 
     def staff(identity: StaffIdentity, lang: str) -> pn.viewable.Viewable:
         timezone = source(identity).timezone(identity.facility_id)

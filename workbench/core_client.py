@@ -43,6 +43,8 @@ from kippu_contract.v1.staff import (
     MailingIn,
     MailingOut,
     NewDeviceOut,
+    PaymentCredentialsOut,
+    ProviderCredentialsOut,
     QuoteOut,
     RefundOut,
     SalesReportOut,
@@ -205,7 +207,7 @@ class CoreAPI:
         self,
         method: str,
         path: str,
-        body: msgspec.Struct | None = None,
+        body: msgspec.Struct | dict[str, str] | None = None,
         *,
         headers: dict[str, str] | None = None,
         **kwargs: Any,
@@ -321,6 +323,16 @@ class CoreAPI:
     def update_facility_settings(self, changes: FacilitySettingsIn) -> FacilitySettingsOut:
         answer = self._call("PUT", "/api/v1/facility/settings", changes)
         return decode(answer, FacilitySettingsOut)
+
+    def payment_credentials(self) -> PaymentCredentialsOut:
+        answer = self._call("GET", "/api/v1/facility/payment-credentials")
+        return decode(answer, PaymentCredentialsOut)
+
+    def store_payment_credentials(
+        self, provider: str, values: dict[str, str]
+    ) -> ProviderCredentialsOut:
+        path = f"/api/v1/facility/payment-credentials/{quote(provider, safe='')}"
+        return decode(self._call("PUT", path, values), ProviderCredentialsOut)
 
     def vouchers(self) -> list[VoucherOut]:
         return decode(self._call("GET", "/api/v1/vouchers"), list[VoucherOut])

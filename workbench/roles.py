@@ -69,6 +69,9 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
     "catalog.capacity_set": ("manager", "PUT /api/v1/catalog/products/{product}/capacities"),
     "settings.view": ("manager", "GET /api/v1/facility/settings"),
     "settings.save": ("manager", "PUT /api/v1/facility/settings"),
+    # Managers see the keys masked; storing them is the owner's decision (it redirects the money).
+    "settings.payment_keys_view": ("manager", "GET /api/v1/facility/payment-credentials"),
+    "settings.payment_keys": ("owner", "PUT /api/v1/facility/payment-credentials/{provider}"),
     "staff.list": ("manager", "GET /api/v1/staff"),
     "staff.add": ("manager", "POST /api/v1/staff"),
     "staff.change": ("manager", "PATCH /api/v1/staff/{id}"),

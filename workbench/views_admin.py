@@ -20,7 +20,9 @@ from workbench.box_office import BoxOfficeState
 from workbench.facility_settings import SettingsState
 from workbench.i18n import state_message, t
 from workbench.operations import OperationsState
+from workbench.payment_keys import PaymentKeysState
 from workbench.views_common import PageBase, table, yen
+from workbench.views_payment_keys import PaymentKeysSection
 
 
 def _named(line: LookupLineOut, field: str, lang: str) -> str:
@@ -190,6 +192,8 @@ class OperationsPage(PageBase):
 
 class SettingsPage(PageBase):
     state = param.ClassSelector(class_=SettingsState)
+    #: The payment provider keys section (None: not shown).
+    payment_keys = param.ClassSelector(class_=PaymentKeysState, default=None, allow_None=True)
     page = "settings"
 
     def _option_widget(self, name: str, field: PluginOptionOut) -> pn.widgets.Widget:
@@ -303,6 +307,13 @@ class SettingsPage(PageBase):
                 ),
                 s.message,
             ),
+            *self._payment_keys(lang),
             sizing_mode="stretch_width",
             max_width=1000,
         )
+
+    def _payment_keys(self, lang: str) -> list[pn.viewable.Viewable]:
+        if self.payment_keys is None:
+            return []
+        role = self.identity.role if self.identity else "viewer"
+        return [PaymentKeysSection(state=self.payment_keys, role=role, lang=lang)]

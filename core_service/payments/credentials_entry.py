@@ -9,13 +9,19 @@ Who may do what is decided by the routes' guards
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_service.models import AuditLog, utcnow
 from core_service.payments.credentials import SETTINGS_KEY, masked_credentials, store_credentials
-from core_service.payments.schemas import PaymentCredentialsOut, ProviderCredentialsOut
+from core_service.payments.provider import CredentialField
+from core_service.payments.schemas import (
+    CredentialFieldOut,
+    PaymentCredentialsOut,
+    ProviderCredentialsOut,
+)
 from core_service.platform.errors import InvalidInput
 from core_service.platform.tenancy import Tenant
 from core_service.plugins.host import PluginHost
@@ -26,22 +32,31 @@ MAX_NAME_LENGTH = 64
 MAX_VALUE_LENGTH = 4096
 
 
-def installed_provider_names(host: PluginHost) -> list[str]:
-    """Names of the providers of every installed plugin, enabled here or not.
+def installed_providers(host: PluginHost) -> dict[str, tuple[CredentialField, ...]]:
+    """The providers of every installed plugin, enabled here or not, by name, with the
+    credential fields each declares.
 
     A facility enters its keys before it enables the provider, so the check is against
     installed plugins rather than the facility's enabled ones.
     """
-    return sorted(
-        {cls.name for classes in host.pm.hook.register_payment_providers() for cls in classes}
-    )
+    return {
+        cls.name: tuple(cls.credential_fields)
+        for classes in host.pm.hook.register_payment_providers()
+        for cls in classes
+    }
+
+
+def installed_provider_names(host: PluginHost) -> list[str]:
+    """Names of the providers of every installed plugin, enabled here or not."""
+    return sorted(installed_providers(host))
 
 
 def credentials_overview(tenant: Tenant, host: PluginHost) -> PaymentCredentialsOut:
     """Which providers are installed, and the masked credentials the facility entered."""
     stored = (tenant.facility.settings or {}).get(SETTINGS_KEY, {})
+    installed = installed_providers(host)
     return PaymentCredentialsOut(
-        providers=installed_provider_names(host),
+        providers=sorted(installed),
         credentials=[
             ProviderCredentialsOut(
                 provider=name,
@@ -50,6 +65,15 @@ def credentials_overview(tenant: Tenant, host: PluginHost) -> PaymentCredentials
             )
             for name, fields in sorted(masked_credentials(tenant.facility).items())
         ],
+        declared_fields={
+            name: [
+                CredentialFieldOut(
+                    name=f.name, label_ja=f.label_ja, label_en=f.label_en, secret=f.secret
+                )
+                for f in declared
+            ]
+            for name, declared in sorted(installed.items())
+        },
     )
 
 
@@ -72,6 +96,22 @@ def checked_values(data: Any) -> dict[str, str]:
     return dict(data)
 
 
+def refuse_undeclared(
+    provider: str, declared: tuple[CredentialField, ...], names: Iterable[str]
+) -> None:
+    """A 422 naming the first field ``provider`` does not declare (when it declares any)."""
+    known = {f.name for f in declared}
+    unknown = sorted(n for n in names if known and n not in known)
+    if unknown:
+        raise InvalidInput(
+            f"{provider} has no credential field {unknown[0]!r}; "
+            f"its fields are: {', '.join(f.name for f in declared)}.",
+            f"{provider} には認証情報の項目「{unknown[0]}」はありません。"
+            f"項目: {'、'.join(f.name for f in declared)}",
+            field=unknown[0],
+        )
+
+
 async def enter_credentials(
     session: AsyncSession,
     tenant: Tenant,
@@ -84,14 +124,17 @@ async def enter_credentials(
 ) -> ProviderCredentialsOut:
     """Check and seal the ``provider``'s credentials for the facility; answer masked.
 
-    The provider must be installed (not necessarily enabled: keys come first). The audit
+    The provider must be installed (not necessarily enabled: keys come first), and every
+    field one it declares (:attr:`PaymentProvider.credential_fields`). The audit
     entry names the fields only: not even the masked values belong in the log."""
-    if provider not in installed_provider_names(host):
+    installed = installed_providers(host)
+    if provider not in installed:
         raise InvalidInput(
             f"Payment provider {provider!r} is not installed.",
             "その決済サービスはインストールされていません。",
         )
     values = checked_values(data)
+    refuse_undeclared(provider, installed[provider], values)
     masked = await store_credentials(session, tenant.id, provider, values, secret_key)
     session.add(
         AuditLog(

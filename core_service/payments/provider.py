@@ -110,6 +110,21 @@ class RefundResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One credential a provider reads from its facility's keys: the workbench shows an
+    input for it, and the core refuses a field the provider does not declare.
+
+    ``secret``: shown masked only ("sk_live_…9f3a"); otherwise it identifies rather than
+    authenticates (a merchant id, a publishable key) and is shown in full.
+    """
+
+    name: str
+    label_ja: str
+    label_en: str
+    secret: bool = True
+
+
 class NotificationRejected(Exception):
     """A notification that did not verify (bad signature, stale, unknown payment)."""
 
@@ -172,6 +187,9 @@ class PaymentProvider(ABC):
     name: ClassVar[str]
     #: Methods offered: any of "card", "konbini", "paypay", "paidy", "emoney", "qr".
     methods: ClassVar[tuple[str, ...]]
+    #: The credentials it reads from ``self.credentials``, in the order the settings page
+    #: shows them. Empty (the default): the provider takes any fields, unchecked.
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
 
     def __init__(
         self,

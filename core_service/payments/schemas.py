@@ -6,6 +6,10 @@ the very same structs; this module names the ones this domain serves.
 
 from __future__ import annotations
 
-from kippu_contract.v1.staff import PaymentCredentialsOut, ProviderCredentialsOut
+from kippu_contract.v1.staff import (
+    CredentialFieldOut,
+    PaymentCredentialsOut,
+    ProviderCredentialsOut,
+)
 
-__all__ = ["PaymentCredentialsOut", "ProviderCredentialsOut"]
+__all__ = ["CredentialFieldOut", "PaymentCredentialsOut", "ProviderCredentialsOut"]

@@ -203,10 +203,24 @@ class ProviderCredentialsOut(msgspec.Struct):
     updated_at: str | None
 
 
+class CredentialFieldOut(msgspec.Struct):
+    """One credential a provider declares: the settings page shows an input for it.
+
+    ``secret``: answered masked only; otherwise (a merchant id) in full."""
+
+    name: str
+    label_ja: str
+    label_en: str
+    secret: bool = True
+
+
 class PaymentCredentialsOut(msgspec.Struct):
     #: Provider names of every installed provider plugin: what ``PUT`` accepts.
     providers: list[str]
     credentials: list[ProviderCredentialsOut]
+    #: Per installed provider, the fields ``PUT`` accepts, in the provider's order; an
+    #: empty list: the provider declares none and takes any field.
+    declared_fields: dict[str, list[CredentialFieldOut]] = {}
 
 
 class CompositionIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -29,6 +29,7 @@ from workbench.devices import DevicesState
 from workbench.facility_settings import SettingsState
 from workbench.mailing import MailingState
 from workbench.operations import OperationsState
+from workbench.payment_keys import PaymentKeysState
 from workbench.roles import ACTIONS, PAGE_MIN_ROLE, PAGES, can, can_open, pages_for
 from workbench.sales import SalesState
 from workbench.staff_admin import StaffAdminState
@@ -87,6 +88,12 @@ ROUTES: dict[str, tuple[str, str, dict[str, object]]] = {
     ),
     "settings.view": ("GET", "/api/v1/facility/settings", {}),
     "settings.save": ("PUT", "/api/v1/facility/settings", {"json": {}}),
+    "settings.payment_keys_view": ("GET", "/api/v1/facility/payment-credentials", {}),
+    "settings.payment_keys": (
+        "PUT",
+        "/api/v1/facility/payment-credentials/{provider}",
+        {"json": {"secret_key": "sk_test_matrixKEY0000"}},
+    ),
     # {id} is the park's viewer (staff.*) or kiosk (devices.*): the change really happens.
     "staff.list": ("GET", "/api/v1/staff", {}),
     "staff.add": ("POST", "/api/v1/staff", {"json": {"email": "new@x.example", "role": "viewer"}}),
@@ -201,6 +208,7 @@ def test_core_route_admits_exactly_the_roles_the_workbench_shows(
         price=park.price_id,
         id=park.ids.get(action.split(".")[0]),
         voucher_id=park.voucher_id,
+        provider="stripe",
     )
     kwargs = dict(route_kwargs)  # a copy: the table is shared by every parametrization
     extra: dict[str, str] = kwargs.pop("headers", {})  # type: ignore[assignment]
@@ -253,6 +261,10 @@ def test_page_actions_succeed_exactly_where_the_role_allows(park: Park, role: st
         settings = SettingsState(core)
         assert settings.loaded == can(role, "settings.view")
         assert settings.save() == can(role, "settings.save")
+        keys = PaymentKeysState(core)
+        assert keys.loaded == can(role, "settings.payment_keys_view")
+        keys.set_value("stripe", "secret_key", "sk_test_pageKEY0000")
+        assert keys.save("stripe") == can(role, "settings.payment_keys")
         catalog = CatalogState(core, code="page-matrix", name_ja="券", name_en="Ticket")
         assert catalog.products  # every role reads the catalogue
         assert catalog.save() == can(role, "catalog.create")

@@ -151,3 +151,86 @@ async def test_another_facility_never_sees_our_credentials(
     _assert_no_secret(listed.text)
     assert "…9f3a" not in listed.text
     assert all(c["provider"] != "stripe" for c in listed.json()["credentials"])
+
+
+async def test_the_overview_answers_each_installed_providers_declared_fields(
+    client: AsyncTestClient,
+) -> None:
+    listed = await client.get(URL, headers=await _login(client, "manager"))
+    assert listed.status_code == 200
+    declared = listed.json()["declared_fields"]
+    assert set(declared) == set(listed.json()["providers"])
+    stripe = {f["name"]: f for f in declared["stripe"]}
+    assert {"secret_key", "webhook_secret", "publishable_key"} <= set(stripe)
+    assert stripe["secret_key"]["secret"] and not stripe["publishable_key"]["secret"]
+    assert stripe["webhook_secret"]["label_ja"] and stripe["webhook_secret"]["label_en"]
+    assert {f["name"] for f in declared["paypay"]} >= {"api_key", "api_secret", "merchant_id"}
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+async def test_a_field_the_provider_does_not_declare_is_refused_by_name(
+    client: AsyncTestClient, db_settings: Settings, demo: DemoFacility, lang: str
+) -> None:
+    owner = await _login(client, "owner")
+    await client.put(f"{URL}/stripe", json=VALUES, headers=owner)
+    response = await client.put(
+        f"{URL}/stripe",
+        json={"secret_key": "sk_test_newKEY0000", "secret_kye": "typo"},
+        headers={**owner, "Accept-Language": lang},
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "invalid_input" and body["field"] == "secret_kye"
+    assert "secret_kye" in body["detail"]
+    assert ("項目" in body["detail"]) == (lang == "ja")
+    # Nothing lost: the keys stored before are still there, and no audit entry was added.
+    (row,) = await query(db_settings, sa.select(Facility).where(Facility.id == demo.facility_id))
+    assert load_credentials(row[0], "stripe", db_settings.secret_key) == VALUES
+    logs = await query(
+        db_settings,
+        sa.select(AuditLog).where(
+            AuditLog.facility_id == demo.facility_id,
+            AuditLog.action == "facility.payment_credentials",
+        ),
+    )
+    assert len(logs) == 1
+
+
+async def test_a_provider_without_declared_fields_still_takes_any_field(
+    client: AsyncTestClient, db_settings: Settings, demo: DemoFacility
+) -> None:
+    from core_service.payments.provider import PaymentProvider
+    from core_service.plugins.values import hookimpl
+
+    class Loose(PaymentProvider):
+        name = "loose"
+        methods = ("card",)
+
+        def method_label(self, method: str, locale: str) -> str:
+            return method
+
+        async def start(self, payment: object) -> object:  # type: ignore[override]
+            raise NotImplementedError
+
+    class Plugin:
+        @hookimpl
+        def register_payment_providers(self) -> list[type[PaymentProvider]]:
+            return [Loose]
+
+    host = client.app.state.plugin_host
+    plugin = Plugin()
+    host.pm.register(plugin, name="loose_payments")
+    try:
+        owner = await _login(client, "owner")
+        listed = await client.get(URL, headers=owner)
+        assert listed.json()["declared_fields"]["loose"] == []
+        stored = await client.put(
+            f"{URL}/loose", json={"anything": "goes_here_1234"}, headers=owner
+        )
+        assert stored.status_code == 200, stored.text
+    finally:
+        host.pm.unregister(plugin)
+    (row,) = await query(db_settings, sa.select(Facility).where(Facility.id == demo.facility_id))
+    assert load_credentials(row[0], "loose", db_settings.secret_key) == {
+        "anything": "goes_here_1234"
+    }

@@ -41,3 +41,16 @@ def test_providers_are_named_by_provider_not_by_plugin() -> None:
     names = installed_provider_names(PluginHost(build_plugin_manager()))
     assert {"demo", "stripe", "paypay", "paidy"} <= set(names)
     assert "stripe_payments" not in names
+
+
+def test_declared_fields_are_masked_exactly_when_they_are_secret() -> None:
+    """What a provider calls public is what the masked view shows in full, and only that."""
+    from core_service.payments.credentials import PUBLIC_FIELDS
+    from core_service.payments.credentials_entry import installed_providers
+
+    providers = installed_providers(PluginHost(build_plugin_manager()))
+    assert all(providers[name] for name in ("demo", "stripe", "paypay", "paidy"))
+    for name, fields in providers.items():
+        for field in fields:
+            assert field.secret == (field.name not in PUBLIC_FIELDS), (name, field.name)
+            assert field.label_ja and field.label_en and field.label_ja != field.label_en
