@@ -158,17 +158,17 @@ async def _reserve_want(
     # The common case in one round trip: the row exists, named by its natural key.
     found = await _reserve_row(connection, facility_id, want, None, counter)
     if found is None:
-        if await _existing_capacity_id(connection, facility_id, want) is not None:
-            # The row exists, so the atomic attempt failed because it was full: sold
-            # out, without a second attempt (the last places of an onsale are asked
-            # for by every buyer at once).
-            raise NotEnoughPlaces(want)
-        if want.product.slot_capacity(want.slot) is None:
-            return None  # no row and no default: this product has no capacity limit
-        # No row yet: create it from the product's default and try once more by id.
-        capacity_id = await _capacity_id(connection, want)
+        capacity_id = await _existing_capacity_id(connection, facility_id, want)
         if capacity_id is None:
-            return None
+            if want.product.slot_capacity(want.slot) is None:
+                return None  # no row and no default: this product has no capacity limit
+            # No row yet: create it from the product's default.
+            capacity_id = await _capacity_id(connection, want)
+            if capacity_id is None:
+                return None
+        # Once more by id: the row may be one another buyer made after the first attempt
+        # missed it (the first buyers of a date race to make it), so a miss is not yet
+        # "sold out". A row that was there and full is refused by this attempt too.
         found = await _reserve_row(connection, facility_id, want, capacity_id, counter)
         if found is None:
             raise NotEnoughPlaces(want)

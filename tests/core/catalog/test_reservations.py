@@ -137,3 +137,32 @@ async def test_an_order_whose_receipt_was_swept_is_refused_whole(
             await placement.place_order(session, tenant, _kiosk_sale(demo), hold_minutes=15)
         assert await _state(session, demo) == (0, 0, 0, 0, 0)
     await engine.dispose()
+
+
+async def test_a_capacity_row_another_buyer_just_made_is_not_sold_out(
+    db_settings: Settings, demo: DemoFacility, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first buyers of a date race to make its capacity row: the one whose attempt
+    missed the row because it did not exist yet must try the row the other made, not
+    call a date with places left sold out."""
+    real_reserve_row = reservations._reserve_row
+
+    async def another_buyer_makes_the_row_first(
+        connection, facility_id, want, capacity_id, counter
+    ):  # type: ignore[no-untyped-def]
+        found = await real_reserve_row(connection, facility_id, want, capacity_id, counter)
+        if capacity_id is None and found is None:
+            # Between this buyer's miss and its next look, the other buyer makes the row.
+            await reservations._capacity_id(connection, want)
+        return found
+
+    monkeypatch.setattr(reservations, "_reserve_row", another_buyer_makes_the_row_first)
+    engine = make_engine(db_settings)
+    async with make_sessionmaker(engine)() as session:
+        tenant = await load_tenant(session, HOST, facility_id=demo.facility_id)
+        order, created = await placement.place_order(
+            session, tenant, _kiosk_sale(demo), hold_minutes=15
+        )
+        assert created and order.status == "paid" and len(order.tickets) == 2
+        assert (await _state(session, demo))[:3] == (2, 0, 0)
+    await engine.dispose()
