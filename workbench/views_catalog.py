@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -52,6 +53,45 @@ class CatalogPage(PageBase):
             **kwargs,
         )
 
+    def _row_select(
+        self,
+        label: str,
+        css: str,
+        options: Callable[[], dict[str, int]],
+        rows: str,
+        chosen_id: str,
+        *,
+        on_new: Callable[[], None],
+        on_pick: Callable[[int], None],
+    ) -> pn.widgets.Select:
+        """A Select of the state's ``rows`` that follows (and sets) ``chosen_id``.
+
+        NEW stands for the empty form: a Select always shows (and the browser sends back)
+        one of its options, so "nothing chosen" must be an option of its own."""
+        s = self.state
+        select = pn.widgets.Select(
+            label=t(self.lang, label),
+            options=options(),
+            value=getattr(s, chosen_id) or NEW,
+            css_classes=_css(css),
+        )
+
+        def picked(event: param.parameterized.Event) -> None:
+            current = getattr(s, chosen_id)
+            if event.new == NEW:
+                if current is not None:
+                    on_new()
+            elif event.new != current:
+                on_pick(int(event.new))
+
+        select.param.watch(picked, "value")
+        s.param.watch(
+            lambda _: select.param.update(options=options(), value=getattr(s, chosen_id) or NEW),
+            rows,
+        )
+        s.param.watch(lambda e: setattr(select, "value", e.new or NEW), chosen_id)
+        return select
+
     def _chooser(self) -> pn.Row:
         s = self.state
 
@@ -64,27 +104,15 @@ class CatalogPage(PageBase):
                 },
             }
 
-        # NEW stands for the empty form: a Select always shows (and the browser sends
-        # back) one of its options, so "nothing chosen" must be an option of its own.
-        choose = pn.widgets.Select(
-            label=t(self.lang, "catalog_choose"),
-            options=options(),
-            value=s.product_id or NEW,
-            css_classes=_css("product-select"),
+        choose = self._row_select(
+            "catalog_choose",
+            "product-select",
+            options,
+            "products",
+            "product_id",
+            on_new=s.new_product,
+            on_pick=s.select,
         )
-
-        def chosen(event: param.parameterized.Event) -> None:
-            if event.new == NEW:
-                if s.product_id is not None:
-                    s.new_product()
-            elif event.new != s.product_id:
-                s.select(int(event.new))
-
-        choose.param.watch(chosen, "value")
-        s.param.watch(
-            lambda _: choose.param.update(options=options(), value=s.product_id or NEW), "products"
-        )
-        s.param.watch(lambda e: setattr(choose, "value", e.new or NEW), "product_id")
         new = pn.widgets.Button(label=t(self.lang, "catalog_new"), css_classes=_css("new"))
         new.on_click(lambda _: s.new_product())
         return pn.Row(choose, new)
@@ -256,25 +284,15 @@ class CatalogPage(PageBase):
                 **{c.code: c.id for c in s.prices},
             }
 
-        edit = pn.widgets.Select(
-            label=t(self.lang, "catalog_price_choose"),
-            options=choices(),
-            value=s.price_id or NEW,
-            css_classes=_css("price-select"),
+        edit = self._row_select(
+            "catalog_price_choose",
+            "price-select",
+            choices,
+            "prices",
+            "price_id",
+            on_new=s.new_price,
+            on_pick=s.edit_price,
         )
-
-        def picked(event: param.parameterized.Event) -> None:
-            if event.new == NEW:
-                if s.price_id is not None:
-                    s.new_price()
-            elif event.new != s.price_id:
-                s.edit_price(int(event.new))
-
-        edit.param.watch(picked, "value")
-        s.param.watch(
-            lambda _: edit.param.update(options=choices(), value=s.price_id or NEW), "prices"
-        )
-        s.param.watch(lambda e: setattr(edit, "value", e.new or NEW), "price_id")
 
         field = functools.partial(self._field, prefix="")
         new = pn.widgets.Button(
